@@ -1,0 +1,78 @@
+// The face pipeline: image -> detect -> landmarks -> align -> embed.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "siamface/types.hpp"
+
+namespace siamface {
+
+enum class DetectorKind { kSsd, kTiny, kHaar };
+enum class LandmarkKind { kFull, kTiny };
+
+const char* to_string(DetectorKind kind);
+const char* to_string(LandmarkKind kind);
+DetectorKind parse_detector_kind(const std::string& name);  // "ssd" | "tiny" | "haar"; throws Error
+LandmarkKind parse_landmark_kind(const std::string& name);  // "full" | "tiny"; throws Error
+
+// Where models live: $SIAMFACE_MODELS, else $XDG_CACHE_HOME/siamface/models, else
+// ~/.cache/siamface/models. scripts/setup.sh installs them there.
+std::string default_models_dir();
+
+struct EngineOptions {
+  std::string models_dir = default_models_dir();
+  DetectorKind detector = DetectorKind::kSsd;
+  LandmarkKind landmarks = LandmarkKind::kFull;
+  bool verify_checksums = true;  // SHA-256 of every model file against the pinned release
+};
+
+struct DetectOptions {
+  float min_score = -1.0F;  // < 0: the detector's own default (ssd 0.5, tiny 0.5, haar 0)
+  int max_faces = 0;        // 0: no limit; otherwise keep the highest-scoring faces
+};
+
+struct FaceEmbedding {
+  Face face;
+  Embedding embedding{};
+};
+
+// Identifies the weights that produced an embedding; galleries refuse to mix them.
+struct ModelInfo {
+  std::string name;            // "dlib_face_recognition_resnet_model_v1 (face-api port)"
+  std::string version;         // "@vladmandic/face-api@1.7.15"
+  std::string weights_sha256;  // of the recognition weights file
+};
+
+// Owns the loaded models. Copies share them.
+// Thread safety: every const method is safe to call from many threads at once; models are
+// immutable and each call borrows its own scratch state (an inference session) from a pool.
+class Engine {
+ public:
+  // Loads and validates every model the options name. Throws Error(kModelMissing /
+  // kModelCorrupt) naming the file or tensor at fault and how to fix it.
+  static Engine open(const EngineOptions& options = {});
+
+  std::vector<Face> detect(const Image& image, const DetectOptions& options = {}) const;
+
+  // The 150x150 dlib-style chip for a face (similarity transform from its landmarks).
+  Image align(const Image& image, const Face& face) const;
+
+  Embedding embed_chip(const Image& chip) const;
+  Embedding embed(const Image& image, const Face& face) const;
+
+  // detect + align + embed for every face.
+  std::vector<FaceEmbedding> analyze(const Image& image, const DetectOptions& options = {}) const;
+
+  const EngineOptions& options() const;
+  ModelInfo model_info() const;
+
+  struct Impl;
+
+ private:
+  explicit Engine(std::shared_ptr<const Impl> impl);
+  std::shared_ptr<const Impl> impl_;
+};
+
+}  // namespace siamface

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Installs everything siamface needs on Debian 12, fetches the pinned models, and builds.
+# Idempotent: a second run only rebuilds what changed.
+#   --force-models   reinstall the model files even if present
+#   --no-build       stop after packages and models
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+FACE_API_VERSION="1.7.15"
+# npm registry integrity of @vladmandic/face-api-1.7.15.tgz
+FACE_API_SHA512="WDMmK3CfNLo8jylWqMoQgf4nIst3M0fzx1dnac96wv/dvMTN4DxC/Pq1DGtduDk1lktCamQ3MIDXFnvrdHTXDw=="
+MODELS_DIR="${SIAMFACE_MODELS:-${XDG_CACHE_HOME:-$HOME/.cache}/siamface/models}"
+BUILD_DIR="${SIAMFACE_BUILD_DIR:-$ROOT/build}"
+FORCE_MODELS=0
+BUILD=1
+for arg in "$@"; do
+  case "$arg" in
+    --force-models) FORCE_MODELS=1 ;;
+    --no-build) BUILD=0 ;;
+    *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
+  libopencv-dev opencv-data libsqlite3-dev sqlite3 libssl-dev
+  libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev ffmpeg curl wrk
+  clang-14 libclang-rt-14-dev nodejs npm)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+# The machine may already have a newer Node.js than Debian's; keep it.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+read -r -a missing <<<"${missing[*]}"
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+model_files=(face_recognition_model face_landmark_68_model face_landmark_68_tiny_model
+  ssd_mobilenetv1_model tiny_face_detector_model)
+have_models=1
+for m in "${model_files[@]}"; do
+  [ -f "$MODELS_DIR/$m.bin" ] && [ -f "$MODELS_DIR/$m-weights_manifest.json" ] || have_models=0
+done
+[ -f "$MODELS_DIR/haarcascade_frontalface_default.xml" ] || have_models=0
+if ((FORCE_MODELS)) || ((!have_models)); then
+  echo "setup: fetching @vladmandic/face-api@$FACE_API_VERSION into $MODELS_DIR"
+  work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+  (cd "$work" && npm pack --silent "@vladmandic/face-api@$FACE_API_VERSION" >/dev/null)
+  tarball="$work/vladmandic-face-api-$FACE_API_VERSION.tgz"
+  actual="$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)"
+  if [ "$actual" != "$FACE_API_SHA512" ]; then
+    echo "setup: integrity check failed for $tarball (sha512-$actual)" >&2; exit 1
+  fi
+  tar -xzf "$tarball" -C "$work"
+  mkdir -p "$MODELS_DIR/samples"
+  for m in "${model_files[@]}"; do
+    install -m 0644 "$work/package/model/$m.bin" "$work/package/model/$m-weights_manifest.json" "$MODELS_DIR/"
+  done
+  install -m 0644 "$work/package/demo/"sample[1-6].jpg "$MODELS_DIR/samples/"
+  install -m 0644 "$work/package/LICENSE" "$MODELS_DIR/LICENSE.face-api.txt"
+  install -m 0644 /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml "$MODELS_DIR/"
+  echo "@vladmandic/face-api@$FACE_API_VERSION sha512-$FACE_API_SHA512" >"$MODELS_DIR/SOURCE"
+fi
+
+if ((BUILD)); then
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$BUILD_DIR" -j"$(nproc)"
+fi
+echo "setup: done (models in $MODELS_DIR, build in $BUILD_DIR)"

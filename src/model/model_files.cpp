@@ -1,0 +1,57 @@
+#include "model/model_files.hpp"
+
+#include <map>
+
+#include "siamface/errors.hpp"
+#include "util/sha256.hpp"
+
+namespace siamface {
+namespace {
+
+const std::map<std::string, std::string>& pinned_checksums() {
+  // From @vladmandic/face-api@1.7.15 (npm integrity sha512-WDMmK3Cf...) and Debian
+  // opencv-data 4.6 for the Haar cascade.
+  static const std::map<std::string, std::string> kChecksums = {
+      {"face_recognition_model-weights_manifest.json", "cbaffa501b0b9275a12b63357a6843e7e30c054e1c9151e1a5f879b26e32986b"},
+      {"face_recognition_model.bin", "b413e420d6840b2775fba32008db6f3cddb07d485967fb42cfcf379c16a8c589"},
+      {"ssd_mobilenetv1_model-weights_manifest.json", "888f744dffbc84f5f060d1f8427d9742341943a2dfaaf9205d10029b7e7a2955"},
+      {"ssd_mobilenetv1_model.bin", "2835640602d53718aa6ae9a42896327eaa21beefed056c218d32ca7d79e1e2f8"},
+      {"tiny_face_detector_model-weights_manifest.json", "5d1af4849ac48d5b985f4a9b16010c512353ddd6fcc63d50fd0bc9e9e64296e5"},
+      {"tiny_face_detector_model.bin", "b7503ce7df31039b1c43316a9b865cab6a70dd748cc602d3fa28b551503c3871"},
+      {"face_landmark_68_model-weights_manifest.json", "ca4886639f86e99b39fed0c155f81b63317225773bd9616716e887b0153389c9"},
+      {"face_landmark_68_model.bin", "4611ef65c87d836d03d684b30eec4d195d8b219fa1dd58fc58945831c6b9299b"},
+      {"face_landmark_68_tiny_model-weights_manifest.json", "9a1a5dd19fd814fd5095c3cb58f8e0d3193b8c5b9a6715b30a69d559aea31ad4"},
+      {"face_landmark_68_tiny_model.bin", "b98e9f2f7da76f8a6dda9741a36ed485b224b889d552de2b2c1bb16217f67bfc"},
+      {"haarcascade_frontalface_default.xml", "0f7d4527844eb514d4a4948e822da90fbb16a34a0bbbbc6adc6498747a5aafb0"},
+  };
+  return kChecksums;
+}
+
+}  // namespace
+
+std::string expected_model_sha256(const std::string& file_name) {
+  const auto it = pinned_checksums().find(file_name);
+  return it == pinned_checksums().end() ? std::string() : it->second;
+}
+
+void verify_model_file(const std::filesystem::path& models_dir, const std::string& file_name,
+                       bool check_sha256) {
+  const std::filesystem::path path = models_dir / file_name;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw Error(ErrorCode::kModelMissing,
+                "model file not found: " + path.string() +
+                    " (run scripts/setup.sh to install the models, or set --models / SIAMFACE_MODELS)");
+  }
+  if (!check_sha256) return;
+  const std::string expected = expected_model_sha256(file_name);
+  if (expected.empty()) return;
+  const std::string actual = sha256_hex_of_file(path);
+  if (actual != expected) {
+    throw Error(ErrorCode::kModelCorrupt,
+                "model file " + path.string() + " fails its checksum (sha256 " + actual + ", expected " +
+                    expected + "); it was changed or damaged: rerun scripts/setup.sh --force-models");
+  }
+}
+
+}  // namespace siamface

@@ -1,0 +1,20 @@
+// The pinned model release and the checksums of every file we load from it.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace siamface {
+
+inline constexpr const char* kFaceApiPackage = "@vladmandic/face-api";
+inline constexpr const char* kFaceApiVersion = "1.7.15";
+
+// SHA-256 of a model file as shipped in the pinned package; empty if the file is unknown.
+std::string expected_model_sha256(const std::string& file_name);
+
+// Checks that `models_dir/file_name` exists and, if `check_sha256`, matches its pinned SHA-256.
+// Throws Error(kModelMissing) or Error(kModelCorrupt) naming the file and telling how to fix it.
+void verify_model_file(const std::filesystem::path& models_dir, const std::string& file_name,
+                       bool check_sha256 = true);
+
+}  // namespace siamface
