@@ -76,3 +76,20 @@ class Engine {
 };
 
 }  // namespace siamface
+
+namespace siamface {
+
+// Which face a one-face operation (verify, enrollment, LFW pairs) takes from a photo.
+enum class FaceChoice {
+  kLargest,        // the biggest box
+  kNearestCenter,  // the box centre nearest the image centre (LFW photos often hold bystanders)
+};
+
+// Index into `faces` of the chosen face, or -1 when `faces` is empty.
+int choose_face(const std::vector<Face>& faces, int image_width, int image_height, FaceChoice choice);
+
+// Threads that one inference call may use inside OpenCV (process-wide). Callers that run
+// many calls in parallel themselves should set 1. 0 restores OpenCV's default.
+void set_intra_op_threads(int threads);
+
+}  // namespace siamface

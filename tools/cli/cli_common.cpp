@@ -1,0 +1,159 @@
+#include "cli_common.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+
+namespace siamface::cli {
+
+namespace fs = std::filesystem;
+
+void EngineFlags::add_to(CLI::App& command) {
+  command.add_option("--models", models_dir, "Models directory (env SIAMFACE_MODELS)")->capture_default_str();
+  command.add_option("--detector", detector, "Face detector")->check(CLI::IsMember({"ssd", "tiny", "haar"}))
+      ->capture_default_str();
+  command.add_option("--landmarks", landmarks, "68-point landmark model")->check(CLI::IsMember({"full", "tiny"}))
+      ->capture_default_str();
+  command.add_option("--min-score", min_score, "Minimum detector score (default: the detector's own)")
+      ->check(CLI::Range(0.0F, 1.0F));
+  command.add_option("--max-pixels", max_pixels, "Refuse images with more pixels than this")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  command.add_flag("--skip-checksums", skip_checksums, "Do not verify model checksums (for modified models)");
+}
+
+EngineOptions EngineFlags::engine_options() const {
+  EngineOptions options;
+  options.models_dir = models_dir;
+  options.detector = parse_detector_kind(detector);
+  options.landmarks = parse_landmark_kind(landmarks);
+  options.verify_checksums = !skip_checksums;
+  return options;
+}
+
+DecodeOptions EngineFlags::decode_options() const {
+  DecodeOptions options;
+  options.max_pixels = max_pixels;
+  return options;
+}
+
+DetectOptions EngineFlags::detect_options() const {
+  DetectOptions options;
+  options.min_score = min_score;
+  return options;
+}
+
+void set_runner(CLI::App& command, CommandRunner runner, int& exit_code) {
+  command.callback([runner = std::move(runner), &exit_code] { exit_code = runner(); });
+}
+
+namespace {
+
+bool has_image_extension(const fs::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  static const std::vector<std::string> kExtensions = {".jpg", ".jpeg", ".png", ".webp", ".bmp",
+                                                       ".tif", ".tiff", ".gif", ".pgm", ".ppm"};
+  return std::find(kExtensions.begin(), kExtensions.end(), ext) != kExtensions.end();
+}
+
+}  // namespace
+
+std::vector<std::string> collect_images(const std::vector<std::string>& paths) {
+  std::vector<std::string> out;
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    if (!fs::is_directory(path, ec)) {
+      out.push_back(path);
+      continue;
+    }
+    std::vector<std::string> found;
+    for (fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec), end;
+         !ec && it != end; it.increment(ec)) {
+      if (it->is_regular_file(ec) && has_image_extension(it->path())) found.push_back(it->path().string());
+    }
+    std::sort(found.begin(), found.end());
+    out.insert(out.end(), found.begin(), found.end());
+  }
+  return out;
+}
+
+nlohmann::json to_json(const Box& box) {
+  return {{"left", box.left}, {"top", box.top}, {"width", box.width}, {"height", box.height}};
+}
+
+nlohmann::json to_json(const Face& face, bool with_landmarks) {
+  nlohmann::json out = {{"box", to_json(face.box)}, {"score", face.score}};
+  if (with_landmarks) {
+    nlohmann::json points = nlohmann::json::array();
+    for (const Point& p : face.landmarks) points.push_back({p.x, p.y});
+    out["landmarks"] = std::move(points);
+  }
+  const FaceQuality& q = face.quality;
+  out["quality"] = {{"face_size_px", q.face_size_px}, {"brightness", q.brightness}, {"contrast", q.contrast},
+                    {"sharpness", q.sharpness},       {"noise", q.noise},           {"yaw", q.yaw},
+                    {"grayscale", q.grayscale}};
+  return out;
+}
+
+nlohmann::json to_json(const Embedding& embedding) {
+  return nlohmann::json(std::vector<float>(embedding.begin(), embedding.end()));
+}
+
+nlohmann::json error_json(const Error& error) {
+  return {{"code", to_string(error.code())}, {"message", error.what()}};
+}
+
+void emit(const nlohmann::json& line) {
+  std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n' << std::flush;
+}
+
+std::string output_path_for(const std::string& input, const std::string& out_dir) {
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec) throw Error(ErrorCode::kIo, "cannot create output folder " + out_dir + ": " + ec.message());
+  const fs::path out = fs::path(out_dir) / fs::path(input).filename();
+  if (fs::exists(out, ec) && fs::equivalent(out, input, ec)) {
+    throw Error(ErrorCode::kInvalidArgument, "refusing to overwrite the input " + input);
+  }
+  return out.string();
+}
+
+}  // namespace siamface::cli
+
+#include "parallel_map.hpp"
+
+namespace siamface::cli {
+
+int for_each_image(const std::vector<std::string>& files, int jobs,
+                   const std::function<void(const std::string& file, nlohmann::json& line)>& describe,
+                   const std::function<void(const nlohmann::json& line)>& sink) {
+  if (files.empty()) throw Error(ErrorCode::kInvalidArgument, "no images found in the given paths");
+  // Parallel images already fill the cores; nested OpenCV threads would only contend.
+  if (jobs > 1) set_intra_op_threads(1);
+  int failures = 0;
+  parallel_map_ordered<nlohmann::json>(
+      files.size(), jobs,
+      [&](std::size_t i) {
+        nlohmann::json line = {{"file", files[i]}};
+        try {
+          describe(files[i], line);
+        } catch (const Error& e) {
+          line["error"] = error_json(e);
+        } catch (const std::exception& e) {
+          line["error"] = error_json(Error(ErrorCode::kInternal, e.what()));
+        }
+        return line;
+      },
+      [&](std::size_t, const nlohmann::json& line) {
+        if (line.contains("error")) {
+          ++failures;
+          std::cerr << "siamface: " << line["file"].get<std::string>() << ": "
+                    << line["error"]["message"].get<std::string>() << '\n';
+        }
+        if (sink) sink(line);
+        emit(line);
+      });
+  return failures ? kExitError : kExitOk;
+}
+
+}  // namespace siamface::cli

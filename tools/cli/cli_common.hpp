@@ -1,0 +1,68 @@
+// Shared pieces of the siamface subcommands: engine flags, input collection, JSON codecs,
+// and the single mapping from errors to exit codes.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "siamface/engine.hpp"
+#include "siamface/errors.hpp"
+#include "siamface/image.hpp"
+
+namespace siamface::cli {
+
+// Exit statuses, documented in the README.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitNegative = 1;  // a clean "no": verify found different people
+inline constexpr int kExitError = 2;     // bad input, missing models, any failure
+
+// Flags every model-using subcommand shares.
+struct EngineFlags {
+  std::string models_dir = default_models_dir();
+  std::string detector = "ssd";
+  std::string landmarks = "full";
+  float min_score = -1.0F;
+  std::int64_t max_pixels = DecodeOptions{}.max_pixels;
+  bool skip_checksums = false;
+
+  void add_to(CLI::App& command);
+  EngineOptions engine_options() const;
+  DecodeOptions decode_options() const;
+  DetectOptions detect_options() const;
+};
+
+// The subcommand registry: each subcommand file adds itself through one of these.
+using CommandRunner = std::function<int()>;
+void set_runner(CLI::App& command, CommandRunner runner, int& exit_code);
+
+// Expands files and folders (recursively) into image paths, sorted; folders keep only
+// files with image extensions. Missing paths are returned too, so they get reported.
+std::vector<std::string> collect_images(const std::vector<std::string>& paths);
+
+nlohmann::json to_json(const Box& box);
+nlohmann::json to_json(const Face& face, bool with_landmarks = true);
+nlohmann::json to_json(const Embedding& embedding);
+nlohmann::json error_json(const Error& error);
+
+// Writes one JSON line to stdout and flushes.
+void emit(const nlohmann::json& line);
+
+// "out_dir/<file name>", creating out_dir. Refuses to overwrite the input itself.
+std::string output_path_for(const std::string& input, const std::string& out_dir);
+
+}  // namespace siamface::cli
+
+namespace siamface::cli {
+
+// The per-image loop shared by detect, embed, identify...: runs `describe(file, line)` on
+// `jobs` threads, catches each image's Error into an "error" field so one bad file never
+// stops the run, prints one JSON line per image in input order, and returns kExitError if
+// any image failed. `sink` (optional) sees each finished line on the calling thread.
+int for_each_image(const std::vector<std::string>& files, int jobs,
+                   const std::function<void(const std::string& file, nlohmann::json& line)>& describe,
+                   const std::function<void(const nlohmann::json& line)>& sink = {});
+
+}  // namespace siamface::cli

@@ -1,0 +1,228 @@
+// siamface eval lfw : the standard LFW View 2 10-fold verification protocol.
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include "cli_common.hpp"
+#include "commands.hpp"
+#include "eval/verification_protocol.hpp"
+#include "parallel_map.hpp"
+#include "render/plots.hpp"
+
+namespace siamface::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct LfwArgs {
+  std::string root;
+  std::string pairs_file;
+  std::string out_dir = "out/lfw";
+  std::string face_choice = "center";
+  bool flip = false;
+  int per_fold = 0;
+  int jobs = 2;
+  float threshold = 0.6F;
+  EngineFlags engine;
+};
+
+struct PairSpec {
+  int image_a = 0;
+  int image_b = 0;
+  bool same = false;
+  int fold = 0;
+};
+
+struct LfwPairs {
+  std::vector<std::string> images;  // unique paths
+  std::vector<PairSpec> pairs;
+};
+
+// pairs.txt: "folds<TAB>n", then per fold n lines "name i j" (same) and n lines
+// "name1 i name2 j" (different).
+LfwPairs read_pairs(const std::string& root, const std::string& pairs_file, int per_fold) {
+  std::ifstream in(pairs_file);
+  if (!in) throw Error(ErrorCode::kNotFound, "cannot read pairs file " + pairs_file);
+  int folds = 0, per_kind = 0;
+  if (!(in >> folds >> per_kind) || folds <= 0 || per_kind <= 0) {
+    throw Error(ErrorCode::kInvalidArgument, pairs_file + ": first line must be '<folds> <pairs per kind>'");
+  }
+  LfwPairs result;
+  std::map<std::string, int> index;
+  const auto image = [&](const std::string& name, int number) {
+    std::ostringstream path;
+    path << root << '/' << name << '/' << name << '_' << std::setw(4) << std::setfill('0') << number << ".jpg";
+    const auto [it, inserted] = index.emplace(path.str(), static_cast<int>(result.images.size()));
+    if (inserted) result.images.push_back(path.str());
+    return it->second;
+  };
+  const int keep = per_fold > 0 ? std::min(per_fold / 2, per_kind) : per_kind;
+  for (int fold = 0; fold < folds; ++fold) {
+    for (int kind = 0; kind < 2; ++kind) {
+      for (int i = 0; i < per_kind; ++i) {
+        std::string name_a, name_b;
+        int a = 0, b = 0;
+        const bool ok = kind == 0 ? static_cast<bool>(in >> name_a >> a >> b)
+                                  : static_cast<bool>(in >> name_a >> a >> name_b >> b);
+        if (!ok) throw Error(ErrorCode::kInvalidArgument, pairs_file + ": truncated at fold " + std::to_string(fold + 1));
+        if (i >= keep) continue;
+        if (kind == 0) name_b = name_a;
+        result.pairs.push_back({image(name_a, a), image(name_b, b), kind == 0, fold});
+      }
+    }
+  }
+  return result;
+}
+
+struct ImageEmbedding {
+  std::optional<Embedding> plain;
+  std::optional<Embedding> flipped_mean;  // mean of the chip's and its mirror's embeddings
+};
+
+Image mirror(const Image& chip) {
+  Image out = chip;
+  for (int y = 0; y < chip.height; ++y)
+    for (int x = 0; x < chip.width; ++x)
+      for (int c = 0; c < 3; ++c)
+        out.bgr[(y * chip.width + x) * 3 + c] = chip.bgr[(y * chip.width + (chip.width - 1 - x)) * 3 + c];
+  return out;
+}
+
+std::vector<ScoredPair> score_pairs(const LfwPairs& lfw, const std::vector<ImageEmbedding>& embeddings,
+                                    bool use_flip) {
+  std::vector<ScoredPair> scored;
+  for (const PairSpec& pair : lfw.pairs) {
+    const auto& a = use_flip ? embeddings[pair.image_a].flipped_mean : embeddings[pair.image_a].plain;
+    const auto& b = use_flip ? embeddings[pair.image_b].flipped_mean : embeddings[pair.image_b].plain;
+    ScoredPair s;
+    s.same = pair.same;
+    s.fold = pair.fold;
+    s.valid = a && b;
+    if (s.valid) s.distance = euclidean_distance(*a, *b);
+    scored.push_back(s);
+  }
+  return scored;
+}
+
+nlohmann::json report(const std::string& label, const std::vector<ScoredPair>& pairs, float threshold,
+                      const std::string& out_dir) {
+  const TenFoldResult folds = ten_fold(pairs);
+  const std::vector<RocPoint> roc = roc_curve(pairs);
+  std::ofstream csv(fs::path(out_dir) / ("roc_" + label + ".csv"));
+  csv << "threshold,false_accept_rate,true_accept_rate\n";
+  for (const RocPoint& p : roc) csv << p.threshold << ',' << p.false_accept_rate << ',' << p.true_accept_rate << '\n';
+  std::ostringstream title;
+  title << std::fixed << std::setprecision(2) << "LFW ROC (" << label << "): " << 100 * folds.mean_accuracy << "%";
+  save_image(plot_roc(roc, title.str()), (fs::path(out_dir) / ("roc_" + label + ".png")).string());
+  std::size_t invalid = 0;
+  for (const ScoredPair& p : pairs) invalid += p.valid ? 0 : 1;
+  return {{"variant", label},
+          {"mean_accuracy", folds.mean_accuracy},
+          {"std_accuracy", folds.std_accuracy},
+          {"mean_accuracy_without_failed_pairs", folds.mean_accuracy_valid_only},
+          {"accuracy_at_threshold", accuracy_at(pairs, threshold)},
+          {"threshold", threshold},
+          {"fold_thresholds", folds.fold_threshold},
+          {"fold_accuracy", folds.fold_accuracy},
+          {"pairs", pairs.size()},
+          {"failed_pairs", invalid},
+          {"equal_error_rate", equal_error_rate(roc).rate}};
+}
+
+int run_lfw(const LfwArgs& args) {
+  const LfwPairs lfw = read_pairs(args.root, args.pairs_file, args.per_fold);
+  const Engine engine = Engine::open(args.engine.engine_options());
+  const FaceChoice choice = args.face_choice == "largest" ? FaceChoice::kLargest : FaceChoice::kNearestCenter;
+  if (args.jobs > 1) set_intra_op_threads(1);
+  std::error_code ec;
+  fs::create_directories(args.out_dir, ec);
+  if (ec) throw Error(ErrorCode::kIo, "cannot create " + args.out_dir + ": " + ec.message());
+
+  std::vector<ImageEmbedding> embeddings(lfw.images.size());
+  std::vector<std::string> failures;
+  const auto start = std::chrono::steady_clock::now();
+  parallel_map_ordered<std::pair<ImageEmbedding, std::string>>(
+      lfw.images.size(), args.jobs,
+      [&](std::size_t i) -> std::pair<ImageEmbedding, std::string> {
+        ImageEmbedding result;
+        try {
+          const Image image = load_image(lfw.images[i], args.engine.decode_options());
+          const std::vector<Face> faces = engine.detect(image, args.engine.detect_options());
+          const int chosen = choose_face(faces, image.width, image.height, choice);
+          if (chosen < 0) return {result, "no face"};
+          const Image chip = engine.align(image, faces[chosen]);
+          result.plain = engine.embed_chip(chip);
+          if (args.flip) {
+            const Embedding mirrored = engine.embed_chip(mirror(chip));
+            Embedding mean{};
+            for (int k = 0; k < kEmbeddingSize; ++k) mean[k] = ((*result.plain)[k] + mirrored[k]) / 2;
+            result.flipped_mean = mean;
+          }
+          return {result, ""};
+        } catch (const Error& e) {
+          return {result, e.what()};
+        }
+      },
+      [&](std::size_t i, const std::pair<ImageEmbedding, std::string>& result) {
+        embeddings[i] = result.first;
+        if (!result.second.empty()) failures.push_back(lfw.images[i] + ": " + result.second);
+        if ((i + 1) % 500 == 0 || i + 1 == lfw.images.size()) {
+          const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          std::cerr << "eval: " << i + 1 << "/" << lfw.images.size() << " images, "
+                    << std::setprecision(3) << (i + 1) / seconds << " images/s\n";
+        }
+      });
+
+  nlohmann::json out = {{"root", args.root},
+                        {"pairs_file", args.pairs_file},
+                        {"detector", args.engine.detector},
+                        {"landmarks", args.engine.landmarks},
+                        {"face_choice", args.face_choice},
+                        {"images", lfw.images.size()},
+                        {"images_without_face", failures.size()},
+                        {"failures", failures}};
+  out["results"].push_back(report("plain", score_pairs(lfw, embeddings, false), args.threshold, args.out_dir));
+  if (args.flip) out["results"].push_back(report("flip", score_pairs(lfw, embeddings, true), args.threshold, args.out_dir));
+  std::ofstream(fs::path(args.out_dir) / "report.json") << out.dump(2) << '\n';
+
+  for (const auto& r : out["results"]) {
+    std::cerr << std::fixed << std::setprecision(2) << "LFW " << r["variant"].get<std::string>() << ": "
+              << 100 * r["mean_accuracy"].get<double>() << "% +- " << 100 * r["std_accuracy"].get<double>()
+              << " (10-fold, failed pairs wrong), " << 100 * r["mean_accuracy_without_failed_pairs"].get<double>()
+              << "% without them, " << 100 * r["accuracy_at_threshold"].get<double>() << "% at "
+              << args.threshold << "; " << r["failed_pairs"].get<std::size_t>() << " failed pairs\n";
+  }
+  emit(out);
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app, int& exit_code) {
+  CLI::App* eval = app.add_subcommand("eval", "Accuracy evaluations");
+  eval->require_subcommand(1);
+  auto args = std::make_shared<LfwArgs>();
+  CLI::App* lfw = eval->add_subcommand("lfw", "LFW View 2: 10-fold verification accuracy, ROC");
+  lfw->add_option("--root", args->root, "Image folder: <root>/<Name>/<Name>_NNNN.jpg")->required()
+      ->check(CLI::ExistingDirectory);
+  lfw->add_option("--pairs", args->pairs_file, "pairs.txt (View 2)")->required()->check(CLI::ExistingFile);
+  lfw->add_option("--out", args->out_dir, "Report folder (report.json, roc_*.csv, roc_*.png)")->capture_default_str();
+  lfw->add_option("--face", args->face_choice, "Which face of a photo")->check(CLI::IsMember({"center", "largest"}))
+      ->capture_default_str();
+  lfw->add_flag("--flip", args->flip, "Also report horizontal-flip test-time augmentation");
+  lfw->add_option("--per-fold", args->per_fold, "Use only N pairs per fold (quick runs)")->check(CLI::NonNegativeNumber);
+  lfw->add_option("--threshold", args->threshold, "Fixed threshold also reported")->check(CLI::Range(0.0F, 4.0F))
+      ->capture_default_str();
+  lfw->add_option("-j,--jobs", args->jobs, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
+  args->engine.add_to(*lfw);
+  set_runner(*lfw, [args] { return run_lfw(*args); }, exit_code);
+}
+
+}  // namespace siamface::cli
