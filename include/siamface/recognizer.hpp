@@ -1,0 +1,81 @@
+// The whole one-shot flow on top of Engine and Gallery: enrol a photo, identify a photo.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "siamface/engine.hpp"
+#include "siamface/gallery.hpp"
+#include "siamface/identify.hpp"
+
+namespace siamface {
+
+struct IdentifyOptions {
+  std::size_t top_k = 3;
+  DecisionRule rule = default_decision_rule();
+  IdentityDistance distance = IdentityDistance::kMin;
+  DetectOptions detect;
+
+  // The rule that keeps strangers out by default (README, "Keeping strangers out").
+  static DecisionRule default_decision_rule();
+};
+
+struct IdentifiedFace {
+  Face face;
+  Embedding embedding{};
+  Decision decision;
+  std::vector<IdentityMatch> top;  // nearest identities, closest first
+};
+
+// Identifies every face of `image`. `options.rule.threshold` is used as given; callers apply
+// the gallery's saved threshold first (resolve_threshold). Throws Error(kModelMismatch) when
+// the gallery holds another model's embeddings.
+// Thread safety: safe to call concurrently (Engine and Gallery are).
+std::vector<IdentifiedFace> identify_image(const Engine& engine, const Gallery& gallery, const Image& image,
+                                           const IdentifyOptions& options);
+
+// Same, for faces already detected and embedded (video tracks, batches).
+std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelInfo& model,
+                                           const std::vector<FaceEmbedding>& faces, const IdentifyOptions& options);
+
+// The threshold to use: the per-call value if given, else the gallery's "threshold" setting,
+// else the rule's default.
+float resolve_threshold(const Gallery& gallery, std::optional<float> per_call, float fallback);
+
+struct QualityGate {
+  float min_face_px = 40.0F;    // shorter box side
+  float min_sharpness = 15.0F;  // variance of the Laplacian of the normalised face
+  float max_abs_yaw = 0.6F;     // 0 frontal .. 1 full profile
+};
+
+enum class EnrollStatus { kEnrolled, kDuplicate, kSkipped, kFailed };
+const char* to_string(EnrollStatus status);
+
+struct EnrollResult {
+  std::string source_path;
+  EnrollStatus status = EnrollStatus::kFailed;
+  std::string reason;   // why skipped or failed; empty when enrolled
+  std::string face_id;  // when enrolled or duplicate
+  std::optional<GalleryFace> face;  // the record to store (prepare_enrollment), before adding
+};
+
+struct EnrollOptions {
+  bool take_largest = false;  // several faces: take the largest instead of skipping
+  QualityGate gate;
+  DecodeOptions decode;
+  DetectOptions detect;
+};
+
+// Reads, checks and embeds one enrolment photo without touching the gallery: exactly one face
+// (or the largest with take_largest) that passes the quality gate. Returns kSkipped with a
+// reason for no face / several faces / failed gate, kFailed for unreadable files.
+// Thread safety: safe to call concurrently.
+EnrollResult prepare_enrollment(const Engine& engine, const std::string& person, const std::string& path,
+                                const EnrollOptions& options);
+
+// Stores the prepared results of one batch in one transaction and fills in status/face_id
+// (duplicates by image SHA-256 become kDuplicate).
+void commit_enrollments(Gallery& gallery, std::vector<EnrollResult>& batch);
+
+}  // namespace siamface

@@ -1,0 +1,162 @@
+#include "siamface/recognizer.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "siamface/errors.hpp"
+#include "siamface/image.hpp"
+#include "util/sha256.hpp"
+
+namespace siamface {
+
+DecisionRule IdentifyOptions::default_decision_rule() {
+  DecisionRule rule;
+  rule.threshold = 0.6F;
+  rule.margin = 0.0F;
+  rule.quality_adaptive = false;
+  return rule;
+}
+
+float resolve_threshold(const Gallery& gallery, std::optional<float> per_call, float fallback) {
+  if (per_call) return *per_call;
+  if (const auto saved = gallery.setting(kThresholdSetting)) {
+    try {
+      return std::stof(*saved);
+    } catch (const std::exception&) {
+      throw Error(ErrorCode::kGallery, "gallery setting 'threshold' is not a number: " + *saved);
+    }
+  }
+  return fallback;
+}
+
+std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelInfo& model,
+                                           const std::vector<FaceEmbedding>& faces, const IdentifyOptions& options) {
+  std::vector<Embedding> queries;
+  queries.reserve(faces.size());
+  for (const FaceEmbedding& face : faces) queries.push_back(face.embedding);
+  // Ask for one more identity than shown, so the margin rule sees the runner-up.
+  const std::size_t k = std::max<std::size_t>(options.top_k, 2);
+  const auto matches = gallery.search_batch(queries, model, k, options.distance);
+
+  std::vector<std::vector<Candidate>> candidates(faces.size());
+  std::vector<FaceQuality> qualities;
+  for (std::size_t i = 0; i < faces.size(); ++i) {
+    for (const IdentityMatch& match : matches[i]) candidates[i].push_back({match.person, match.distance});
+    qualities.push_back(faces[i].face.quality);
+  }
+  const std::vector<Decision> decisions = decide_names(candidates, qualities, options.rule);
+
+  std::vector<IdentifiedFace> out(faces.size());
+  for (std::size_t i = 0; i < faces.size(); ++i) {
+    out[i].face = faces[i].face;
+    out[i].embedding = faces[i].embedding;
+    out[i].decision = decisions[i];
+    out[i].top.assign(matches[i].begin(), matches[i].begin() + std::min(matches[i].size(), options.top_k));
+  }
+  return out;
+}
+
+std::vector<IdentifiedFace> identify_image(const Engine& engine, const Gallery& gallery, const Image& image,
+                                           const IdentifyOptions& options) {
+  return identify_faces(gallery, engine.model_info(), engine.analyze(image, options.detect), options);
+}
+
+const char* to_string(EnrollStatus status) {
+  switch (status) {
+    case EnrollStatus::kEnrolled: return "enrolled";
+    case EnrollStatus::kDuplicate: return "duplicate";
+    case EnrollStatus::kSkipped: return "skipped";
+    case EnrollStatus::kFailed: return "failed";
+  }
+  return "failed";
+}
+
+namespace {
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::kIo, "cannot read " + path);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::string gate_failure(const Face& face, const QualityGate& gate) {
+  std::ostringstream reason;
+  const FaceQuality& q = face.quality;
+  if (q.face_size_px < gate.min_face_px) {
+    reason << "face too small (" << std::lround(q.face_size_px) << " px < " << gate.min_face_px << ")";
+  } else if (q.sharpness < gate.min_sharpness) {
+    reason << "face too blurry (sharpness " << std::lround(q.sharpness) << " < " << gate.min_sharpness << ")";
+  } else if (std::abs(q.yaw) > gate.max_abs_yaw) {
+    reason << "head turned too far (yaw " << q.yaw << ", limit " << gate.max_abs_yaw << ")";
+  }
+  return reason.str();
+}
+
+}  // namespace
+
+EnrollResult prepare_enrollment(const Engine& engine, const std::string& person, const std::string& path,
+                                const EnrollOptions& options) {
+  EnrollResult result;
+  result.source_path = path;
+  try {
+    const std::string bytes = read_bytes(path);
+    const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
+    const Image image = decode_image({data, bytes.size()}, options.decode);
+    const std::vector<Face> faces = engine.detect(image, options.detect);
+    if (faces.empty()) {
+      result.status = EnrollStatus::kSkipped;
+      result.reason = "no face found";
+      return result;
+    }
+    if (faces.size() > 1 && !options.take_largest) {
+      result.status = EnrollStatus::kSkipped;
+      result.reason = std::to_string(faces.size()) + " faces found (use --largest to take the largest)";
+      return result;
+    }
+    const Face& face = faces[choose_face(faces, image.width, image.height, FaceChoice::kLargest)];
+    if (std::string failure = gate_failure(face, options.gate); !failure.empty()) {
+      result.status = EnrollStatus::kSkipped;
+      result.reason = failure;
+      return result;
+    }
+    GalleryFace record;
+    record.person = person;
+    record.source_path = path;
+    record.image_sha256 = sha256_hex({data, bytes.size()});
+    record.face = face;
+    record.embedding = engine.embed(image, face);
+    record.model = engine.model_info();
+    result.face = std::move(record);
+    result.status = EnrollStatus::kEnrolled;  // provisional until committed
+  } catch (const Error& e) {
+    result.status = EnrollStatus::kFailed;
+    result.reason = e.what();
+  }
+  return result;
+}
+
+void commit_enrollments(Gallery& gallery, std::vector<EnrollResult>& batch) {
+  std::vector<GalleryFace> faces;
+  std::vector<std::size_t> owners;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].status != EnrollStatus::kEnrolled || !batch[i].face) continue;
+    faces.push_back(*batch[i].face);
+    owners.push_back(i);
+  }
+  if (faces.empty()) return;
+  const std::vector<AddOutcome> outcomes = gallery.add_faces(faces);
+  for (std::size_t j = 0; j < outcomes.size(); ++j) {
+    EnrollResult& result = batch[owners[j]];
+    result.face_id = outcomes[j].face_id;
+    if (outcomes[j].status == AddStatus::kDuplicate) {
+      result.status = EnrollStatus::kDuplicate;
+      result.reason = "already enrolled (same image SHA-256)";
+    }
+  }
+}
+
+}  // namespace siamface
