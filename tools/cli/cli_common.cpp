@@ -42,6 +42,26 @@ DetectOptions EngineFlags::detect_options() const {
   return options;
 }
 
+void GalleryFlags::add_to(CLI::App& command) {
+  command.add_option("--gallery", path, "Gallery file (env SIAMFACE_GALLERY; default " + default_gallery_path() + ")");
+  command.add_option("--lock-timeout-ms", busy_timeout_ms, "Wait this long for another writer")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+}
+
+std::string GalleryFlags::resolved_path() const { return path.empty() ? default_gallery_path() : path; }
+
+Gallery GalleryFlags::open(bool create) const {
+  GalleryOptions options;
+  options.create = create;
+  options.busy_timeout_ms = busy_timeout_ms;
+  const std::string file = resolved_path();
+  std::error_code ec;
+  if (!create && !fs::exists(file, ec)) {
+    throw Error(ErrorCode::kNotFound, "no gallery at " + file + " (enroll people first: siamface enroll DATA_DIR)");
+  }
+  return Gallery::open(file, options);
+}
+
 void set_runner(CLI::App& command, CommandRunner runner, int& exit_code) {
   command.callback([runner = std::move(runner), &exit_code] { exit_code = runner(); });
 }
@@ -150,8 +170,11 @@ int for_each_image(const std::vector<std::string>& files, int jobs,
           std::cerr << "siamface: " << line["file"].get<std::string>() << ": "
                     << line["error"]["message"].get<std::string>() << '\n';
         }
-        if (sink) sink(line);
-        emit(line);
+        if (sink) {
+          sink(line);
+        } else {
+          emit(line);
+        }
       });
   return failures ? kExitError : kExitOk;
 }

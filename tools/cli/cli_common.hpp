@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "siamface/engine.hpp"
+#include "siamface/gallery.hpp"
 #include "siamface/errors.hpp"
 #include "siamface/image.hpp"
 
@@ -32,6 +33,17 @@ struct EngineFlags {
   EngineOptions engine_options() const;
   DecodeOptions decode_options() const;
   DetectOptions detect_options() const;
+};
+
+// --gallery and its lock timeout, shared by every gallery command.
+struct GalleryFlags {
+  std::string path;  // empty: default_gallery_path() ($SIAMFACE_GALLERY or the data dir)
+  int busy_timeout_ms = 5000;
+
+  void add_to(CLI::App& command);
+  std::string resolved_path() const;
+  // Opens the gallery; `create` false refuses a missing file with a hint to enroll first.
+  Gallery open(bool create) const;
 };
 
 // The subcommand registry: each subcommand file adds itself through one of these.
@@ -60,7 +72,8 @@ namespace siamface::cli {
 // The per-image loop shared by detect, embed, identify...: runs `describe(file, line)` on
 // `jobs` threads, catches each image's Error into an "error" field so one bad file never
 // stops the run, prints one JSON line per image in input order, and returns kExitError if
-// any image failed. `sink` (optional) sees each finished line on the calling thread.
+// any image failed. A `sink` replaces the JSON printing: it sees each finished line on the
+// calling thread, in order.
 int for_each_image(const std::vector<std::string>& files, int jobs,
                    const std::function<void(const std::string& file, nlohmann::json& line)>& describe,
                    const std::function<void(const nlohmann::json& line)>& sink = {});

@@ -1,0 +1,124 @@
+// siamface identify PATH... : name every face against the gallery, or say "unknown".
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "cli_common.hpp"
+#include "commands.hpp"
+#include "siamface/recognizer.hpp"
+#include "siamface/render.hpp"
+
+namespace siamface::cli {
+namespace {
+
+struct IdentifyArgs {
+  std::vector<std::string> inputs;
+  std::optional<float> threshold;
+  float margin = -1.0F;  // < 0: the default rule's
+  std::string adaptive = "default";
+  std::size_t top_k = 3;
+  std::string distance = "min";
+  bool csv = false;
+  std::string annotate_dir;
+  int jobs = 2;
+  EngineFlags engine;
+  GalleryFlags gallery;
+};
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+int run_identify(const IdentifyArgs& args) {
+  const Engine engine = Engine::open(args.engine.engine_options());
+  const Gallery gallery = args.gallery.open(/*create=*/false);
+  if (gallery.face_count() == 0) {
+    std::cerr << "siamface: the gallery " << gallery.path() << " is empty: every face will be unknown "
+              << "(enroll people first: siamface enroll DATA_DIR)\n";
+  }
+
+  IdentifyOptions options;
+  options.top_k = args.top_k;
+  options.distance = parse_identity_distance(args.distance);
+  options.detect = args.engine.detect_options();
+  options.rule.threshold = resolve_threshold(gallery, args.threshold, options.rule.threshold);
+  if (args.margin >= 0) options.rule.margin = args.margin;
+  if (args.adaptive != "default") options.rule.quality_adaptive = args.adaptive == "on";
+
+  const auto describe = [&](const std::string& file, nlohmann::json& line) {
+    Image image = load_image(file, args.engine.decode_options());
+    const std::vector<IdentifiedFace> faces = identify_image(engine, gallery, image, options);
+    line["faces"] = nlohmann::json::array();
+    std::vector<FaceLabel> labels;
+    for (const IdentifiedFace& face : faces) {
+      nlohmann::json out = to_json(face.face, /*with_landmarks=*/false);
+      out["name"] = face.decision.person;
+      out["known"] = face.decision.known;
+      out["distance"] = face.decision.distance;
+      out["threshold"] = face.decision.threshold;
+      out["top"] = nlohmann::json::array();
+      for (const IdentityMatch& match : face.top) out["top"].push_back({{"person", match.person}, {"distance", match.distance}});
+      line["faces"].push_back(std::move(out));
+      std::ostringstream distance;
+      distance << "dist " << std::fixed << std::setprecision(2) << face.decision.distance;
+      labels.push_back(face.decision.known
+                           ? FaceLabel{face.face.box, face.decision.person, distance.str(), kKnownColor, nullptr}
+                           : FaceLabel{face.face.box, kUnknownPerson, "No matching faces", kUnknownColor, nullptr});
+    }
+    if (!args.annotate_dir.empty()) {
+      draw_faces(image, labels);
+      const std::string out = output_path_for(file, args.annotate_dir);
+      save_image(image, out);
+      line["annotated"] = out;
+    }
+  };
+  if (!args.csv) return for_each_image(collect_images(args.inputs), args.jobs, describe);
+
+
+  // face_recognition-compatible CSV rows: file,name,distance,top,right,bottom,left.
+  const auto csv_row = [](const nlohmann::json& line) {
+    if (!line.contains("faces")) return;
+    const std::string file = csv_field(line["file"].get<std::string>());
+    if (line["faces"].empty()) std::cout << file << ",no_persons_found,,,,,\n";
+    for (const auto& face : line["faces"]) {
+      const auto& box = face["box"];
+      const double left = box["left"], top = box["top"], width = box["width"], height = box["height"];
+      std::cout << file << ',' << csv_field(face["name"].get<std::string>()) << ',' << std::fixed
+                << std::setprecision(4) << face["distance"].get<double>() << std::setprecision(0) << ',' << top << ','
+                << left + width << ',' << top + height << ',' << left << '\n';
+    }
+    std::cout << std::flush;
+  };
+  return for_each_image(collect_images(args.inputs), args.jobs, describe, csv_row);
+}
+
+}  // namespace
+
+void add_identify_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<IdentifyArgs>();
+  CLI::App* command = app.add_subcommand("identify", "Name every face in images or folders (recursive)");
+  command->add_option("inputs", args->inputs, "Images or folders")->required();
+  command->add_option("--threshold", args->threshold,
+                      "Accept a name below this distance (default: the gallery's, else 0.6)")
+      ->check(CLI::Range(0.0F, 4.0F));
+  command->add_option("--margin", args->margin, "Require the next other identity this much further (0: off)")
+      ->check(CLI::Range(0.0F, 4.0F));
+  command->add_option("--adaptive", args->adaptive, "Quality-adaptive threshold")
+      ->check(CLI::IsMember({"default", "on", "off"}))->capture_default_str();
+  command->add_option("-k,--top-k", args->top_k, "Identities listed per face")->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  command->add_option("--distance", args->distance, "Identity distance: min over its faces, or to their mean")
+      ->check(CLI::IsMember({"min", "mean"}))->capture_default_str();
+  command->add_flag("--csv", args->csv, "CSV: file,name,distance,top,right,bottom,left");
+  command->add_option("--annotate", args->annotate_dir, "Write labelled copies here");
+  command->add_option("-j,--jobs", args->jobs, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
+  args->engine.add_to(*command);
+  args->gallery.add_to(*command);
+  set_runner(*command, [args] { return run_identify(*args); }, exit_code);
+}
+
+}  // namespace siamface::cli
