@@ -17,6 +17,7 @@ void add_rename_command(CLI::App& app, int& exit_code);
 void add_export_import_commands(CLI::App& app, int& exit_code);
 void add_gallery_command(CLI::App& app, int& exit_code);
 void add_reindex_command(CLI::App& app, int& exit_code);
+void add_calibrate_command(CLI::App& app, int& exit_code);
 
 inline void add_commands(CLI::App& app, int& exit_code) {
   add_detect_command(app, exit_code);
@@ -31,6 +32,7 @@ inline void add_commands(CLI::App& app, int& exit_code) {
   add_export_import_commands(app, exit_code);
   add_gallery_command(app, exit_code);
   add_reindex_command(app, exit_code);
+  add_calibrate_command(app, exit_code);
 }
 
 }  // namespace siamface::cli
