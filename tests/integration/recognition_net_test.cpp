@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <unistd.h>
 
 #include "common/test_env.hpp"
 #include "embed/recognition_net.hpp"
