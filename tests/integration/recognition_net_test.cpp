@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <latch>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <random>
@@ -124,8 +125,10 @@ TEST(RecognitionNet, ConcurrentEmbedGivesIdenticalResults) {
   constexpr int kRounds = 3;
   std::vector<std::vector<Embedding>> got(kThreads);
   std::vector<std::thread> threads;
+  std::latch start(kThreads);  // all threads embed at once, so the pool must hand out several nets
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
+      start.arrive_and_wait();
       for (int r = 0; r < kRounds; ++r) {
         const std::size_t index = static_cast<std::size_t>(t + r) % chips.size();
         got[t].push_back(net.embed({chips[index]})[0]);
