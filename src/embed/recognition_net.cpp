@@ -1,0 +1,219 @@
+// face-api's FaceRecognitionNet (a port of dlib_face_recognition_resnet_model_v1) on OpenCV DNN.
+// Topology from face-api's src/faceRecognitionNet/*.ts:
+//   convDown 7x7/2 valid (150->72), max pool 3x3/2 valid (->35),
+//   3x residual(32), residualDown(64) (->17), 3x residual(64), residualDown(128) (->8),
+//   2x residual(128), residualDown(256) (->4), 2x residual(256), residualDown(256) (->2),
+//   global mean, fc [256,128] without bias.
+// Every conv is conv + bias, then a per-channel "scale" layer (weights, biases).
+#include "embed/recognition_net.hpp"
+
+#include <opencv2/dnn.hpp>
+
+#include "model/dnn_graph.hpp"
+#include "model/net_pool.hpp"
+#include "model/tfjs_weights.hpp"
+#include "siamface/errors.hpp"
+
+namespace siamface {
+namespace {
+
+constexpr const char* kManifestFile = "face_recognition_model-weights_manifest.json";
+
+// One "conv + bias + scale" unit, already in OpenCV layout.
+struct ConvUnit {
+  cv::Mat filters;  // [cout, cin, kh, kw]
+  cv::Mat bias;     // 1 x cout
+  cv::Mat scale_weights;
+  cv::Mat scale_biases;
+};
+
+struct Block {
+  ConvUnit conv1;
+  ConvUnit conv2;
+};
+
+enum class BlockKind { kResidual, kResidualDown };
+
+struct BlockSpec {
+  const char* prefix;
+  BlockKind kind;
+  int in_channels;
+  int out_channels;
+};
+
+// The residual blocks in forward order.
+constexpr BlockSpec kBlocks[] = {
+    {"conv32_1", BlockKind::kResidual, 32, 32},
+    {"conv32_2", BlockKind::kResidual, 32, 32},
+    {"conv32_3", BlockKind::kResidual, 32, 32},
+    {"conv64_down", BlockKind::kResidualDown, 32, 64},
+    {"conv64_1", BlockKind::kResidual, 64, 64},
+    {"conv64_2", BlockKind::kResidual, 64, 64},
+    {"conv64_3", BlockKind::kResidual, 64, 64},
+    {"conv128_down", BlockKind::kResidualDown, 64, 128},
+    {"conv128_1", BlockKind::kResidual, 128, 128},
+    {"conv128_2", BlockKind::kResidual, 128, 128},
+    {"conv256_down", BlockKind::kResidualDown, 128, 256},
+    {"conv256_1", BlockKind::kResidual, 256, 256},
+    {"conv256_2", BlockKind::kResidual, 256, 256},
+    {"conv256_down_out", BlockKind::kResidualDown, 256, 256},
+};
+
+constexpr int kStemKernel = 7;
+constexpr int kStemChannels = 32;
+constexpr int kFeatureChannels = 256;
+// face-api's meanRgb, subtracted before dividing by 255.
+constexpr double kMeanR = 122.782, kMeanG = 117.001, kMeanB = 104.298;
+
+void add_conv_specs(std::vector<TensorSpec>& specs, const std::string& prefix, int kernel, int cin,
+                    int cout) {
+  specs.push_back({prefix + "/conv/filters", {kernel, kernel, cin, cout}});
+  specs.push_back({prefix + "/conv/bias", {cout}});
+  specs.push_back({prefix + "/scale/weights", {cout}});
+  specs.push_back({prefix + "/scale/biases", {cout}});
+}
+
+std::vector<TensorSpec> expected_tensors() {
+  std::vector<TensorSpec> specs;
+  add_conv_specs(specs, "conv32_down", kStemKernel, 3, kStemChannels);
+  for (const BlockSpec& block : kBlocks) {
+    add_conv_specs(specs, std::string(block.prefix) + "/conv1", 3, block.in_channels, block.out_channels);
+    add_conv_specs(specs, std::string(block.prefix) + "/conv2", 3, block.out_channels, block.out_channels);
+  }
+  specs.push_back({"fc", {kFeatureChannels, kEmbeddingSize}});
+  return specs;
+}
+
+ConvUnit load_unit(const WeightMap& map, const std::string& prefix) {
+  ConvUnit unit;
+  unit.filters = conv_filters_from_tf(map.at(prefix + "/conv/filters"));
+  unit.bias = vector_mat(map.at(prefix + "/conv/bias").values);
+  unit.scale_weights = vector_mat(map.at(prefix + "/scale/weights").values);
+  unit.scale_biases = vector_mat(map.at(prefix + "/scale/biases").values);
+  return unit;
+}
+
+// Immutable after construction; shared by every Net in the pool.
+struct Weights {
+  ConvUnit stem;
+  std::vector<Block> blocks;  // parallel to kBlocks
+  cv::Mat fc;                 // [128, 256]
+};
+
+std::shared_ptr<const Weights> load_weights(const std::filesystem::path& models_dir) {
+  const WeightMap map = WeightMap::load(models_dir / kManifestFile, expected_tensors());
+  auto weights = std::make_shared<Weights>();
+  weights->stem = load_unit(map, "conv32_down");
+  for (const BlockSpec& block : kBlocks) {
+    weights->blocks.push_back(
+        {load_unit(map, std::string(block.prefix) + "/conv1"), load_unit(map, std::string(block.prefix) + "/conv2")});
+  }
+  weights->fc = dense_from_tf(map.at("fc"));
+  return weights;
+}
+
+int conv_unit(DnnGraph& graph, int input, const ConvUnit& unit, int stride, Padding padding, bool with_relu) {
+  int out = graph.conv(input, unit.filters, unit.bias, stride, padding);
+  out = graph.scale(out, unit.scale_weights, unit.scale_biases);
+  return with_relu ? graph.relu(out) : out;
+}
+
+int valid_size(int size, int kernel, int stride) { return (size - kernel) / stride + 1; }
+
+cv::dnn::Net build_net(const Weights& weights) {
+  DnnGraph graph;
+  int size = kChipSize;
+  int x = conv_unit(graph, DnnGraph::kInput, weights.stem, 2, Padding::kValid, true);
+  size = valid_size(size, kStemKernel, 2);
+  x = graph.max_pool(x, 3, 2, Padding::kValid);
+  size = valid_size(size, 3, 2);
+
+  for (std::size_t i = 0; i < weights.blocks.size(); ++i) {
+    const Block& block = weights.blocks[i];
+    const BlockSpec& spec = kBlocks[i];
+    if (spec.kind == BlockKind::kResidual) {
+      int out = conv_unit(graph, x, block.conv1, 1, Padding::kSame, true);
+      out = conv_unit(graph, out, block.conv2, 1, Padding::kSame, false);
+      x = graph.relu(graph.add(out, x));
+      continue;
+    }
+    // residualDown: the conv branch is 'valid' with stride 2; the shortcut is a 2x2/2 average
+    // pool with zero channels appended. When the conv branch comes out smaller than the pool
+    // (8->3 vs 4, 4->1 vs 2), face-api appends zero rows/columns at the bottom/right.
+    int out = conv_unit(graph, x, block.conv1, 2, Padding::kValid, true);
+    out = conv_unit(graph, out, block.conv2, 1, Padding::kSame, false);
+    const int conv_size = valid_size(size, 3, 2);
+    const int pool_size = valid_size(size, 2, 2);
+    if (conv_size != pool_size) out = graph.zero_pad(out, 0, pool_size - conv_size, pool_size - conv_size);
+    int shortcut = graph.avg_pool(x, 2, 2, Padding::kValid);
+    if (spec.out_channels != spec.in_channels) {
+      shortcut = graph.zero_pad(shortcut, spec.out_channels - spec.in_channels, 0, 0);
+    }
+    x = graph.relu(graph.add(out, shortcut));
+    size = pool_size;
+  }
+
+  x = graph.global_avg_pool(x);
+  graph.dense(x, weights.fc, cv::Mat());
+  cv::dnn::Net net = graph.net();
+  net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+  net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+  return net;
+}
+
+// Thread safety: embed() is const and safe from many threads; each call leases its own Net.
+class DnnRecognitionNet final : public RecognitionNet {
+ public:
+  explicit DnnRecognitionNet(std::shared_ptr<const Weights> weights)
+      : weights_(std::move(weights)), pool_([w = weights_] { return build_net(*w); }) {}
+
+  std::vector<Embedding> embed(const std::vector<cv::Mat>& chips) const override {
+    std::vector<Embedding> result;
+    if (chips.empty()) return result;
+    for (std::size_t i = 0; i < chips.size(); ++i) {
+      const cv::Mat& chip = chips[i];
+      if (chip.type() != CV_8UC3 || chip.rows != kChipSize || chip.cols != kChipSize) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "face chip " + std::to_string(i) + " must be a 150x150 8-bit BGR image, got " +
+                        std::to_string(chip.cols) + "x" + std::to_string(chip.rows) + " type " +
+                        std::to_string(chip.type()));
+      }
+    }
+    // BGR -> RGB, (pixel - meanRgb) / 255, NCHW. blobFromImages subtracts the mean (given in
+    // RGB order, as swapRB swaps it too) before scaling.
+    const cv::Mat blob = cv::dnn::blobFromImages(chips, 1.0 / 255.0, cv::Size(kChipSize, kChipSize),
+                                                 cv::Scalar(kMeanR, kMeanG, kMeanB), /*swapRB=*/true,
+                                                 /*crop=*/false, CV_32F);
+    cv::Mat out;
+    {
+      auto net = pool_.lease();
+      net->setInput(blob);
+      out = net->forward().clone();
+    }
+    out = out.reshape(1, static_cast<int>(chips.size()));
+    if (out.cols != kEmbeddingSize) {
+      throw Error(ErrorCode::kInternal, "recognition net produced " + std::to_string(out.cols) + " values per face");
+    }
+    result.resize(chips.size());
+    for (std::size_t i = 0; i < chips.size(); ++i) {
+      const float* row = out.ptr<float>(static_cast<int>(i));
+      std::copy(row, row + kEmbeddingSize, result[i].begin());
+    }
+    return result;
+  }
+
+ private:
+  std::shared_ptr<const Weights> weights_;
+  NetPool pool_;
+};
+
+}  // namespace
+
+std::unique_ptr<RecognitionNet> make_recognition_net(const std::filesystem::path& models_dir) {
+  auto net = std::make_unique<DnnRecognitionNet>(load_weights(models_dir));
+  // Build one session now so topology errors surface at load time, not on first use.
+  net->embed({cv::Mat(kChipSize, kChipSize, CV_8UC3, cv::Scalar::all(0))});
+  return net;
+}
+
+}  // namespace siamface
