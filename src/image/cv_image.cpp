@@ -1,7 +1,6 @@
 #include "image/cv_image.hpp"
 
 #include <opencv2/imgproc.hpp>
-
 #include <string>
 
 #include "siamface/errors.hpp"
@@ -12,8 +11,8 @@ namespace {
 
 void check_layout(const Image& image) {
   if (image.empty()) return;
-  const auto expected = static_cast<std::size_t>(image.width) *
-                        static_cast<std::size_t>(image.height) * 3U;
+  const auto expected =
+      static_cast<std::size_t>(image.width) * static_cast<std::size_t>(image.height) * 3U;
   if (image.bgr.size() != expected) {
     throw Error(ErrorCode::kInvalidArgument,
                 "image buffer holds " + std::to_string(image.bgr.size()) + " bytes but " +
@@ -34,8 +33,7 @@ cv::Mat as_mat(const Image& image) {
   check_layout(image);
   if (image.empty()) return {};
   // cv::Mat has no const view; the header comment forbids writing through it.
-  return cv::Mat(image.height, image.width, CV_8UC3,
-                 const_cast<std::uint8_t*>(image.bgr.data()));
+  return cv::Mat(image.height, image.width, CV_8UC3, const_cast<std::uint8_t*>(image.bgr.data()));
 }
 
 Image from_mat(const cv::Mat& mat) {

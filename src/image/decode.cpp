@@ -9,15 +9,14 @@
 // so; silencing them would need a process-wide redirect of fd 2, which is not thread-safe, so
 // we leave them. Truncated JPEGs, the common case, are rejected before libjpeg sees them.
 
-#include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
-
 #include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -57,8 +56,7 @@ struct Dimensions {
 // Bounds-checked little/big-endian reads over the input bytes.
 class ByteReader {
  public:
-  ByteReader(std::span<const std::uint8_t> bytes, Format format)
-      : bytes_(bytes), format_(format) {}
+  ByteReader(std::span<const std::uint8_t> bytes, Format format) : bytes_(bytes), format_(format) {}
 
   std::size_t size() const { return bytes_.size(); }
   std::uint8_t u8(std::size_t at) const { return bytes_[need(at, 1)]; }
@@ -109,8 +107,8 @@ std::optional<Format> sniff_format(std::span<const std::uint8_t> bytes) {
   // "BM" alone is weak evidence (a text file may start so); also require a known DIB header size.
   if (r.matches(0, "BM") && r.size() >= 18) {
     const std::uint32_t dib = r.le(14, 4);
-    if (dib == 12 || dib == 16 || dib == 40 || dib == 52 || dib == 56 || dib == 64 ||
-        dib == 108 || dib == 124) {
+    if (dib == 12 || dib == 16 || dib == 40 || dib == 52 || dib == 56 || dib == 64 || dib == 108 ||
+        dib == 124) {
       return Format::kBmp;
     }
   }
@@ -211,7 +209,8 @@ Dimensions tiff_dimensions(const ByteReader& r) {
     }
     (tag == 256 ? d.width : d.height) = value;
   }
-  if (d.width == 0 || d.height == 0) invalid("corrupt TIFF: no image width/height in the first IFD");
+  if (d.width == 0 || d.height == 0)
+    invalid("corrupt TIFF: no image width/height in the first IFD");
   return d;
 }
 
@@ -313,10 +312,10 @@ Image decode_image(std::span<const std::uint8_t> bytes, const DecodeOptions& opt
   }
   if (static_cast<std::int64_t>(mat.cols) * mat.rows > options.max_pixels) {
     // The header lied (e.g. a GIF frame larger than its screen); still refuse.
-    throw Error(ErrorCode::kImageTooLarge,
-                std::string(name) + " image decoded to " + std::to_string(mat.cols) + "x" +
-                    std::to_string(mat.rows) + ", over the limit of " +
-                    std::to_string(options.max_pixels) + " pixels");
+    throw Error(ErrorCode::kImageTooLarge, std::string(name) + " image decoded to " +
+                                               std::to_string(mat.cols) + "x" +
+                                               std::to_string(mat.rows) + ", over the limit of " +
+                                               std::to_string(options.max_pixels) + " pixels");
   }
   return from_mat(mat);
 }
@@ -325,16 +324,19 @@ Image load_image(const std::string& path, const DecodeOptions& options) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
-  if (!fs::exists(status)) throw Error(ErrorCode::kIo, "cannot read image " + path + ": no such file");
+  if (!fs::exists(status)) {  // ec tells "permission denied" on a parent apart from absence
+    throw Error(ErrorCode::kIo,
+                "cannot read image " + path + ": " + (ec ? ec.message() : "no such file"));
+  }
   if (fs::is_directory(status)) {
     throw Error(ErrorCode::kIo, "cannot read image " + path + ": it is a directory");
   }
   if (fs::is_regular_file(status)) {
     const std::uintmax_t size = fs::file_size(path, ec);
     if (!ec && size > static_cast<std::uintmax_t>(kMaxImageFileBytes)) {
-      throw Error(ErrorCode::kImageTooLarge,
-                  "image file " + path + " is " + std::to_string(size) +
-                      " bytes, over the limit of " + std::to_string(kMaxImageFileBytes));
+      throw Error(ErrorCode::kImageTooLarge, "image file " + path + " is " + std::to_string(size) +
+                                                 " bytes, over the limit of " +
+                                                 std::to_string(kMaxImageFileBytes));
     }
   }
 
@@ -365,7 +367,8 @@ Image load_image(const std::string& path, const DecodeOptions& options) {
 }
 
 void save_image(const Image& image, const std::string& path) {
-  if (image.empty()) throw Error(ErrorCode::kInvalidArgument, "cannot save an empty image to " + path);
+  if (image.empty())
+    throw Error(ErrorCode::kInvalidArgument, "cannot save an empty image to " + path);
   const cv::Mat mat = as_mat(image);
   bool ok = false;
   try {

@@ -2,6 +2,7 @@
 // the right pixels. All inputs are generated here (cv::imencode, libjpeg, or raw bytes).
 #include <dlfcn.h>
 #include <gtest/gtest.h>
+#include <jpeglib.h>  // after <cstdio>: it needs FILE
 
 #include <chrono>
 #include <cstdio>
@@ -11,8 +12,6 @@
 #include <opencv2/imgcodecs.hpp>
 #include <string>
 #include <vector>
-
-#include <jpeglib.h>  // after <cstdio>: it needs FILE
 
 #include "common/test_env.hpp"
 #include "image/cv_image.hpp"
@@ -38,7 +37,8 @@ class ImageDecodeTest : public ::testing::Test {
   std::string write(const std::string& name, const Bytes& bytes) {
     const fs::path path = dir_ / name;
     std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
     return path.string();
   }
 
@@ -84,7 +84,8 @@ cv::Vec3b pixel(const Image& image, int x, int y) { return as_mat(image).at<cv::
 
 void expect_near(const cv::Vec3b& got, const cv::Vec3b& want, int tolerance) {
   for (int c = 0; c < 3; ++c) {
-    EXPECT_NEAR(got[c], want[c], tolerance) << "channel " << c << " got " << got << " want " << want;
+    EXPECT_NEAR(got[c], want[c], tolerance)
+        << "channel " << c << " got " << got << " want " << want;
   }
 }
 
@@ -242,7 +243,8 @@ TEST_F(ImageDecodeTest, WebpExtendedHeaderIsChecked) {
   for (std::uint8_t b : {10, 0, 0, 0, 0, 0, 0, 0}) webp.push_back(b);
   const std::uint32_t side = 20000 - 1;
   for (int k = 0; k < 2; ++k) {
-    for (int shift = 0; shift < 24; shift += 8) webp.push_back(static_cast<std::uint8_t>(side >> shift));
+    for (int shift = 0; shift < 24; shift += 8)
+      webp.push_back(static_cast<std::uint8_t>(side >> shift));
   }
   const std::string msg = expect_error(ErrorCode::kImageTooLarge, [&] { decode_image(webp); });
   EXPECT_NE(msg.find("20000x20000"), std::string::npos) << msg;
@@ -329,10 +331,11 @@ Bytes cmyk_jpeg(int width, int height, const std::vector<std::uint8_t>& cmyk) {
   auto set_defaults = reinterpret_cast<void (*)(j_compress_ptr)>(sym("jpeg_set_defaults"));
   auto set_colorspace =
       reinterpret_cast<void (*)(j_compress_ptr, J_COLOR_SPACE)>(sym("jpeg_set_colorspace"));
-  auto set_quality = reinterpret_cast<void (*)(j_compress_ptr, int, boolean)>(sym("jpeg_set_quality"));
+  auto set_quality =
+      reinterpret_cast<void (*)(j_compress_ptr, int, boolean)>(sym("jpeg_set_quality"));
   auto start = reinterpret_cast<void (*)(j_compress_ptr, boolean)>(sym("jpeg_start_compress"));
-  auto write_lines =
-      reinterpret_cast<JDIMENSION (*)(j_compress_ptr, JSAMPARRAY, JDIMENSION)>(sym("jpeg_write_scanlines"));
+  auto write_lines = reinterpret_cast<JDIMENSION (*)(j_compress_ptr, JSAMPARRAY, JDIMENSION)>(
+      sym("jpeg_write_scanlines"));
   auto finish = reinterpret_cast<void (*)(j_compress_ptr)>(sym("jpeg_finish_compress"));
   auto destroy = reinterpret_cast<void (*)(j_compress_ptr)>(sym("jpeg_destroy_compress"));
 
@@ -373,10 +376,10 @@ TEST_F(ImageDecodeTest, CmykJpegBecomesBgr) {
     for (int x = 0; x < w; ++x) {
       std::uint8_t* p = &cmyk[(static_cast<std::size_t>(y) * w + x) * 4];
       const bool right = x >= w / 2;
-      p[0] = 255;               // no cyan
-      p[1] = right ? 0 : 255;   // full magenta on the right
-      p[2] = 255;               // no yellow
-      p[3] = 255;               // no black
+      p[0] = 255;              // no cyan
+      p[1] = right ? 0 : 255;  // full magenta on the right
+      p[2] = 255;              // no yellow
+      p[3] = 255;              // no black
     }
   }
   const Bytes jpeg = cmyk_jpeg(w, h, cmyk);
@@ -390,6 +393,7 @@ TEST_F(ImageDecodeTest, CmykJpegBecomesBgr) {
 
 // Inserts an APP1 Exif segment with only Orientation=`orientation` right after SOI.
 Bytes with_exif_orientation(const Bytes& jpeg, std::uint8_t orientation) {
+  // clang-format off
   const Bytes app1 = {0xFF, 0xE1, 0x00, 0x22,                      // APP1, length 34
                       'E',  'x',  'i',  'f',  0,    0,             // Exif header
                       'M',  'M',  0x00, 0x2A, 0,    0, 0, 8,       // big-endian TIFF, IFD at 8
@@ -397,6 +401,7 @@ Bytes with_exif_orientation(const Bytes& jpeg, std::uint8_t orientation) {
                       0x01, 0x12, 0x00, 0x03, 0, 0, 0, 1,          // Orientation, SHORT, 1
                       0x00, orientation, 0, 0,                     // value
                       0,    0,    0,    0};                        // no next IFD
+  // clang-format on
   Bytes out(jpeg.begin(), jpeg.begin() + 2);
   out.insert(out.end(), app1.begin(), app1.end());
   out.insert(out.end(), jpeg.begin() + 2, jpeg.end());
@@ -407,13 +412,14 @@ TEST_F(ImageDecodeTest, ExifOrientationIsApplied) {
   // 40x20, red top-left 10x10 corner on blue.
   cv::Mat stored(20, 40, CV_8UC3, cv::Scalar(255, 0, 0));
   stored(cv::Rect(0, 0, 10, 10)).setTo(cv::Scalar(0, 0, 255));
-  const Bytes jpeg = with_exif_orientation(encode(stored, ".jpg", {cv::IMWRITE_JPEG_QUALITY, 95}), 6);
+  const Bytes jpeg =
+      with_exif_orientation(encode(stored, ".jpg", {cv::IMWRITE_JPEG_QUALITY, 95}), 6);
 
   // Orientation 6: rotate 90 degrees clockwise to display. Stored (x, y) -> (H-1-y, x).
   const Image rotated = decode_image(jpeg);
   ASSERT_EQ(rotated.width, 20);
   ASSERT_EQ(rotated.height, 40);
-  expect_near(pixel(rotated, 15, 4), {0, 0, 255}, 40);   // the red corner is now top-right
+  expect_near(pixel(rotated, 15, 4), {0, 0, 255}, 40);  // the red corner is now top-right
   expect_near(pixel(rotated, 4, 4), {255, 0, 0}, 40);
   expect_near(pixel(rotated, 15, 30), {255, 0, 0}, 40);
 
@@ -428,7 +434,8 @@ TEST_F(ImageDecodeTest, ExifOrientationIsApplied) {
 
 TEST_F(ImageDecodeTest, FormatComesFromBytesNotName) {
   const cv::Mat picture = gradient(30, 20);
-  const std::string path = write("actually_webp.jpg", encode(picture, ".webp", {cv::IMWRITE_WEBP_QUALITY, 101}));
+  const std::string path =
+      write("actually_webp.jpg", encode(picture, ".webp", {cv::IMWRITE_WEBP_QUALITY, 101}));
   const Image image = load_image(path);
   ASSERT_EQ(image.width, 30);
   ASSERT_EQ(image.height, 20);
@@ -450,14 +457,16 @@ TEST_F(ImageDecodeTest, OversizedFileIsRefusedWithoutReading) {
   const fs::path path = dir_ / "big.jpg";
   { std::ofstream(path, std::ios::binary).put('\xFF'); }
   fs::resize_file(path, static_cast<std::uintmax_t>(kMaxImageFileBytes) + 1);  // sparse
-  const std::string msg = expect_error(ErrorCode::kImageTooLarge, [&] { load_image(path.string()); });
+  const std::string msg =
+      expect_error(ErrorCode::kImageTooLarge, [&] { load_image(path.string()); });
   EXPECT_NE(msg.find(path.string()), std::string::npos) << msg;
 }
 
 TEST_F(ImageDecodeTest, BadMaxPixelsIsInvalidArgument) {
   DecodeOptions options;
   options.max_pixels = 0;
-  expect_error(ErrorCode::kInvalidArgument, [&] { decode_image(encode(gradient(4, 4), ".png"), options); });
+  expect_error(ErrorCode::kInvalidArgument,
+               [&] { decode_image(encode(gradient(4, 4), ".png"), options); });
 }
 
 TEST_F(ImageDecodeTest, SaveAndReload) {
@@ -471,9 +480,11 @@ TEST_F(ImageDecodeTest, SaveAndReload) {
   save_image(original, (dir_ / "out.jpg").string());
   EXPECT_EQ(load_image((dir_ / "out.jpg").string()).height, 12);
 
-  expect_error(ErrorCode::kIo, [&] { save_image(original, (dir_ / "no/such/dir/x.png").string()); });
+  expect_error(ErrorCode::kIo,
+               [&] { save_image(original, (dir_ / "no/such/dir/x.png").string()); });
   expect_error(ErrorCode::kIo, [&] { save_image(original, (dir_ / "x.unknownext").string()); });
-  expect_error(ErrorCode::kInvalidArgument, [&] { save_image(Image{}, (dir_ / "e.png").string()); });
+  expect_error(ErrorCode::kInvalidArgument,
+               [&] { save_image(Image{}, (dir_ / "e.png").string()); });
 }
 
 TEST(CvImageTest, AsMatWrapsWithoutCopyAndFromMatConverts) {
