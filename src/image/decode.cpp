@@ -121,7 +121,8 @@ bool is_jpeg_sof(std::uint8_t marker) {
 
 // Walks the marker segments up to the first SOF (dimensions) and on to SOS; then requires an
 // EOI marker after it. Inside entropy-coded data 0xFF is always followed by 0x00 or RSTn, so
-// the first FF D9 after SOS is the real end; skipping APPn by length ignores EXIF thumbnails.
+// FF D9 after SOS can only be an EOI; skipping APPn by length ignores EXIF thumbnails (which
+// carry their own EOI) in a file cut short.
 struct JpegScan {
   Dimensions dimensions;
   bool has_eoi = false;
@@ -165,8 +166,9 @@ JpegScan scan_jpeg(const ByteReader& r) {
     }
     if (marker == 0xDA) {
       if (!have_sof) invalid("corrupt JPEG: scan data (SOS) before any frame header (SOF)");
-      for (std::size_t i = pos + length; i + 1 < r.size(); ++i) {
-        if (r.u8(i) == 0xFF && r.u8(i + 1) == 0xD9) {
+      // From the end: EOI normally closes the data, so this is O(1) for intact files.
+      for (std::size_t i = r.size() - 1; i > pos + length; --i) {
+        if (r.u8(i - 1) == 0xFF && r.u8(i) == 0xD9) {
           scan.has_eoi = true;
           break;
         }
