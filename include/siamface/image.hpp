@@ -9,14 +9,21 @@
 
 namespace siamface {
 
+// load_image refuses files larger than this before reading them (Error(kImageTooLarge)).
+inline constexpr std::int64_t kMaxImageFileBytes = 256LL << 20;
+
 struct DecodeOptions {
   std::int64_t max_pixels = 50'000'000;  // checked from the header, before any pixel is decoded
   bool apply_exif_orientation = true;
 };
 
-// Decodes JPEG, PNG, WebP, BMP, TIFF (whatever OpenCV reads), whatever the file name says.
-// Grey, 16-bit, alpha and CMYK inputs become 8-bit BGR. Throws Error(kInvalidImage) or
-// Error(kImageTooLarge). Thread safety: safe to call concurrently.
+// Decodes JPEG, PNG, WebP, BMP and TIFF, detected from the magic bytes whatever the file name
+// says (other formats, GIF included, are refused). Grey, 16-bit, alpha (dropped) and CMYK
+// inputs become 8-bit BGR; JPEG EXIF orientation is applied unless disabled. Throws
+// Error(kInvalidImage) (empty, unknown, corrupt or truncated data), Error(kImageTooLarge)
+// (header over max_pixels, checked before decoding) or Error(kInvalidArgument) (max_pixels<=0).
+// load_image adds Error(kIo) (missing, unreadable, a directory) and the file-size limit.
+// Thread safety: safe to call concurrently.
 Image decode_image(std::span<const std::uint8_t> bytes, const DecodeOptions& options = {});
 Image load_image(const std::string& path, const DecodeOptions& options = {});
 
