@@ -1,5 +1,6 @@
 #include "model/tfjs_weights.hpp"
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -87,7 +88,6 @@ Entry parse_entry(const json& item, const std::string& label) {
         !q["min"].is_number()) {
       corrupt(where, "quantization needs numeric \"scale\" and \"min\"");
     }
-    if (entry.tensor.dtype != TensorDType::kFloat32) corrupt(where, "quantized int32 tensor");
     entry.scale = q["scale"].get<double>();
     entry.min = q["min"].get<double>();
   }
@@ -100,7 +100,16 @@ void decode_entry(Entry& entry, const unsigned char* data) {
   WeightTensor& t = entry.tensor;
   if (t.dtype == TensorDType::kInt32) {
     t.ints.resize(count);
-    std::memcpy(t.ints.data(), data, count * 4);
+    if (entry.quantization.empty()) {
+      std::memcpy(t.ints.data(), data, count * 4);
+      return;
+    }
+    // Quantized int32 (e.g. the SSD model's shape constants): TF.js rounds the dequantized value.
+    for (std::size_t i = 0; i < count; ++i) {
+      std::uint16_t q = data[i];
+      if (entry.quantization == "uint16") std::memcpy(&q, data + 2 * i, 2);
+      t.ints[i] = static_cast<std::int32_t>(std::lround(q * entry.scale + entry.min));
+    }
     return;
   }
   t.values.resize(count);
