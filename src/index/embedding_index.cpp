@@ -1,0 +1,356 @@
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "index/distance_kernels.hpp"
+#include "siamface/errors.hpp"
+#include "siamface/gallery.hpp"
+
+namespace siamface {
+
+const char* to_string(IdentityDistance mode) {
+  return mode == IdentityDistance::kMean ? "mean" : "min";
+}
+
+IdentityDistance parse_identity_distance(const std::string& name) {
+  if (name == "min") return IdentityDistance::kMin;
+  if (name == "mean") return IdentityDistance::kMean;
+  throw Error(ErrorCode::kInvalidArgument,
+              "unknown identity distance '" + name + "' (expected 'min' or 'mean')");
+}
+
+namespace {
+
+constexpr std::size_t kDim = kEmbeddingSize;
+constexpr std::size_t kBlockRows = 512;  // distances computed per kernel call (fits L1/L2)
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// Per-identity best squared distance (and the row that gave it) for one query.
+struct Best {
+  std::vector<float> dist;
+  std::vector<std::uint32_t> row;
+  explicit Best(std::size_t slots) : dist(slots, kInf), row(slots, 0) {}
+  void merge(const Best& other) {
+    for (std::size_t s = 0; s < dist.size(); ++s) {
+      if (other.dist[s] < dist[s]) {
+        dist[s] = other.dist[s];
+        row[s] = other.row[s];
+      }
+    }
+  }
+};
+
+}  // namespace
+
+struct EmbeddingIndex::Impl {
+  EmbeddingIndexOptions options;
+  std::vector<float> matrix;              // rows x kDim, row-major
+  std::vector<std::uint32_t> row_slot;    // row -> identity slot
+  std::vector<std::string> row_id;        // row -> face id
+  std::unordered_map<std::string, std::size_t> id_row;
+  std::vector<std::string> slot_person;   // slots are never freed; empty ones have count 0
+  std::unordered_map<std::string, std::uint32_t> person_slot;
+  std::vector<std::uint32_t> slot_count;
+  std::vector<double> slot_sum;           // slots x kDim, for the centroids
+  std::vector<float> centroid;            // slots x kDim
+  std::size_t active_persons = 0;
+
+  std::uint32_t slot_for(const std::string& person) {
+    if (auto it = person_slot.find(person); it != person_slot.end()) return it->second;
+    const auto slot = static_cast<std::uint32_t>(slot_person.size());
+    slot_person.push_back(person);
+    person_slot.emplace(person, slot);
+    slot_count.push_back(0);
+    slot_sum.resize(slot_sum.size() + kDim, 0.0);
+    centroid.resize(centroid.size() + kDim, 0.0F);
+    return slot;
+  }
+
+  void update_centroid(std::uint32_t slot) {
+    const double count = slot_count[slot];
+    for (std::size_t i = 0; i < kDim; ++i) {
+      if (count == 0) slot_sum[slot * kDim + i] = 0.0;  // drop accumulated rounding
+      centroid[slot * kDim + i] =
+          count == 0 ? 0.0F : static_cast<float>(slot_sum[slot * kDim + i] / count);
+    }
+  }
+
+  void account(std::uint32_t slot, const float* row, int sign) {
+    for (std::size_t i = 0; i < kDim; ++i) slot_sum[slot * kDim + i] += sign * double(row[i]);
+    if (sign > 0) {
+      if (slot_count[slot]++ == 0) ++active_persons;
+    } else {
+      if (--slot_count[slot] == 0) --active_persons;
+    }
+    update_centroid(slot);
+  }
+
+  // Removes row r by moving the last row into its place.
+  void remove_row(std::size_t r) {
+    const std::uint32_t slot = row_slot[r];
+    account(slot, matrix.data() + r * kDim, -1);
+    id_row.erase(row_id[r]);
+    const std::size_t last = row_slot.size() - 1;
+    if (r != last) {
+      std::copy_n(matrix.data() + last * kDim, kDim, matrix.data() + r * kDim);
+      row_slot[r] = row_slot[last];
+      row_id[r] = std::move(row_id[last]);
+      id_row[row_id[r]] = r;
+    }
+    matrix.resize(last * kDim);
+    row_slot.pop_back();
+    row_id.pop_back();
+  }
+
+  std::size_t threads_for(std::size_t work_rows) const {
+    if (work_rows < options.parallel_min_rows) return 1;
+    std::size_t hw = options.threads > 0 ? static_cast<std::size_t>(options.threads)
+                                         : std::max(1U, std::thread::hardware_concurrency());
+    const std::size_t by_size = std::max<std::size_t>(1, work_rows / (options.parallel_min_rows / 2));
+    return std::max<std::size_t>(1, std::min(hw, by_size));
+  }
+
+  // Scans rows [begin, end) for queries [0, nq) (nq <= kMaxQueryGroup) into best[0..nq).
+  void scan(const float* queries, std::size_t nq, const float* rows, const std::uint32_t* slots,
+            std::size_t begin, std::size_t end, Best* best) const {
+    std::vector<float> buf(nq * kBlockRows);
+    for (std::size_t b = begin; b < end; b += kBlockRows) {
+      const std::size_t m = std::min(kBlockRows, end - b);
+      if (options.use_simd && index::avx2_supported()) {
+        index::squared_distances_group_avx2(queries, nq, rows + b * kDim, m, buf.data());
+      } else {
+        index::squared_distances_group_scalar(queries, nq, rows + b * kDim, m, buf.data());
+      }
+      for (std::size_t q = 0; q < nq; ++q) {
+        float* dist = best[q].dist.data();
+        std::uint32_t* best_row = best[q].row.data();
+        const float* d = buf.data() + q * m;
+        for (std::size_t r = 0; r < m; ++r) {
+          const std::size_t s = slots ? slots[b + r] : b + r;
+          if (d[r] < dist[s]) {
+            dist[s] = d[r];
+            best_row[s] = static_cast<std::uint32_t>(b + r);
+          }
+        }
+      }
+    }
+  }
+
+  std::vector<IdentityMatch> finalize(const Best& best, std::size_t k, IdentityDistance mode) const {
+    std::vector<std::pair<float, std::uint32_t>> candidates;
+    candidates.reserve(active_persons);
+    for (std::uint32_t s = 0; s < slot_count.size(); ++s) {
+      if (slot_count[s] > 0 && best.dist[s] < kInf) candidates.emplace_back(best.dist[s], s);
+    }
+    const auto less = [this](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first < b.first : slot_person[a.second] < slot_person[b.second];
+    };
+    const std::size_t take = k == 0 ? candidates.size() : std::min(k, candidates.size());
+    std::partial_sort(candidates.begin(), candidates.begin() + take, candidates.end(), less);
+    std::vector<IdentityMatch> out;
+    out.reserve(take);
+    for (std::size_t i = 0; i < take; ++i) {
+      const auto [d, s] = candidates[i];
+      out.push_back({slot_person[s], std::sqrt(std::max(0.0F, d)),
+                     mode == IdentityDistance::kMin ? row_id[best.row[s]] : std::string()});
+    }
+    return out;
+  }
+
+  std::vector<std::vector<IdentityMatch>> run(const Embedding* queries, std::size_t nq,
+                                              std::size_t k, IdentityDistance mode) const {
+    std::vector<std::vector<IdentityMatch>> results(nq);
+    for (std::size_t q = 0; q < nq; ++q) {
+      for (float v : queries[q]) {
+        if (!std::isfinite(v)) {
+          throw Error(ErrorCode::kInvalidArgument,
+                      "query embedding " + std::to_string(q) + " has a non-finite value");
+        }
+      }
+    }
+    const bool by_row = mode == IdentityDistance::kMin;
+    const float* rows = by_row ? matrix.data() : centroid.data();
+    const std::size_t n = by_row ? row_slot.size() : slot_count.size();
+    const std::uint32_t* slots = by_row ? row_slot.data() : nullptr;
+    const std::size_t nslots = slot_count.size();
+    if (n == 0 || nq == 0) return results;
+
+    const float* qdata = queries[0].data();  // std::array<float,128> elements are contiguous
+    static_assert(sizeof(Embedding) == kDim * sizeof(float));
+
+    // Runs queries [q_begin, q_end) in groups over all rows on the calling thread.
+    const auto run_queries = [&](std::size_t q_begin, std::size_t q_end) {
+      for (std::size_t q = q_begin; q < q_end; q += index::kMaxQueryGroup) {
+        const std::size_t g = std::min(index::kMaxQueryGroup, q_end - q);
+        std::vector<Best> best(g, Best(nslots));
+        scan(qdata + q * kDim, g, rows, slots, 0, n, best.data());
+        for (std::size_t i = 0; i < g; ++i) results[q + i] = finalize(best[i], k, mode);
+      }
+    };
+
+    const std::size_t threads = threads_for(n * nq);
+    if (threads <= 1) {
+      run_queries(0, nq);
+    } else if (nq >= threads) {
+      // Many queries: each thread takes a contiguous share of them.
+      std::vector<std::thread> pool;
+      const std::size_t per = (nq + threads - 1) / threads;
+      for (std::size_t t = 0; t < threads; ++t) {
+        const std::size_t a = t * per;
+        const std::size_t b = std::min(nq, a + per);
+        if (a < b) pool.emplace_back(run_queries, a, b);
+      }
+      for (auto& th : pool) th.join();
+    } else {
+      // Few queries over many rows: split the rows, then merge the per-thread bests.
+      for (std::size_t q = 0; q < nq; q += index::kMaxQueryGroup) {
+        const std::size_t g = std::min(index::kMaxQueryGroup, nq - q);
+        std::vector<std::vector<Best>> partial(threads, std::vector<Best>(g, Best(nslots)));
+        std::vector<std::thread> pool;
+        const std::size_t per = (n + threads - 1) / threads;
+        for (std::size_t t = 0; t < threads; ++t) {
+          const std::size_t a = t * per;
+          const std::size_t b = std::min(n, a + per);
+          if (a >= b) continue;
+          pool.emplace_back([&, t, a, b] {
+            scan(qdata + q * kDim, g, rows, slots, a, b, partial[t].data());
+          });
+        }
+        for (auto& th : pool) th.join();
+        for (std::size_t t = 1; t < threads; ++t) {
+          for (std::size_t i = 0; i < g; ++i) partial[0][i].merge(partial[t][i]);
+        }
+        for (std::size_t i = 0; i < g; ++i) results[q + i] = finalize(partial[0][i], k, mode);
+      }
+    }
+    return results;
+  }
+};
+
+EmbeddingIndex::EmbeddingIndex(const EmbeddingIndexOptions& options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = options;
+  if (impl_->options.parallel_min_rows < 2) impl_->options.parallel_min_rows = 2;
+}
+EmbeddingIndex::~EmbeddingIndex() = default;
+EmbeddingIndex::EmbeddingIndex(EmbeddingIndex&&) noexcept = default;
+EmbeddingIndex& EmbeddingIndex::operator=(EmbeddingIndex&&) noexcept = default;
+
+void EmbeddingIndex::add(const std::string& face_id, const std::string& person,
+                         const Embedding& embedding) {
+  if (face_id.empty()) throw Error(ErrorCode::kInvalidArgument, "face id is empty");
+  if (person.empty()) throw Error(ErrorCode::kInvalidArgument, "person name is empty");
+  for (float v : embedding) {
+    if (!std::isfinite(v)) {
+      throw Error(ErrorCode::kInvalidArgument, "embedding of face " + face_id + " is not finite");
+    }
+  }
+  auto& im = *impl_;
+  if (im.id_row.count(face_id)) {
+    throw Error(ErrorCode::kInvalidArgument, "face id " + face_id + " is already in the index");
+  }
+  const std::uint32_t slot = im.slot_for(person);
+  const std::size_t row = im.row_slot.size();
+  im.matrix.insert(im.matrix.end(), embedding.begin(), embedding.end());
+  im.row_slot.push_back(slot);
+  im.row_id.push_back(face_id);
+  im.id_row.emplace(face_id, row);
+  im.account(slot, embedding.data(), +1);
+}
+
+bool EmbeddingIndex::remove(const std::string& face_id) {
+  const auto it = impl_->id_row.find(face_id);
+  if (it == impl_->id_row.end()) return false;
+  impl_->remove_row(it->second);
+  return true;
+}
+
+std::size_t EmbeddingIndex::remove_person(const std::string& person) {
+  auto& im = *impl_;
+  const auto it = im.person_slot.find(person);
+  if (it == im.person_slot.end()) return 0;
+  const std::uint32_t slot = it->second;
+  std::size_t removed = 0;
+  for (std::size_t r = im.row_slot.size(); r-- > 0;) {
+    if (im.row_slot[r] == slot) {
+      im.remove_row(r);
+      ++removed;
+    }
+  }
+  return removed;
+}
+
+std::size_t EmbeddingIndex::rename_person(const std::string& from, const std::string& to) {
+  auto& im = *impl_;
+  if (to.empty()) throw Error(ErrorCode::kInvalidArgument, "new person name is empty");
+  const auto it = im.person_slot.find(from);
+  if (it == im.person_slot.end() || from == to) return 0;
+  const std::uint32_t old_slot = it->second;
+  const std::uint32_t new_slot = im.slot_for(to);
+  std::size_t moved = 0;
+  for (std::size_t r = 0; r < im.row_slot.size(); ++r) {
+    if (im.row_slot[r] != old_slot) continue;
+    im.account(old_slot, im.matrix.data() + r * kDim, -1);
+    im.account(new_slot, im.matrix.data() + r * kDim, +1);
+    im.row_slot[r] = new_slot;
+    ++moved;
+  }
+  return moved;
+}
+
+void EmbeddingIndex::clear() {
+  const EmbeddingIndexOptions options = impl_->options;
+  impl_ = std::make_unique<Impl>();
+  impl_->options = options;
+}
+
+void EmbeddingIndex::reserve(std::size_t rows) {
+  impl_->matrix.reserve(rows * kDim);
+  impl_->row_slot.reserve(rows);
+  impl_->row_id.reserve(rows);
+  impl_->id_row.reserve(rows);
+}
+
+std::size_t EmbeddingIndex::size() const { return impl_->row_slot.size(); }
+std::size_t EmbeddingIndex::person_count() const { return impl_->active_persons; }
+bool EmbeddingIndex::contains(const std::string& face_id) const {
+  return impl_->id_row.count(face_id) > 0;
+}
+
+std::size_t EmbeddingIndex::memory_bytes() const {
+  const auto& im = *impl_;
+  std::size_t bytes = im.matrix.capacity() * sizeof(float) +
+                      im.row_slot.capacity() * sizeof(std::uint32_t) +
+                      im.row_id.capacity() * sizeof(std::string);
+  for (const auto& id : im.row_id) bytes += id.capacity() > 15 ? id.capacity() + 1 : 0;
+  // unordered_map: one node (next pointer, key, value, cached hash) per entry plus buckets;
+  // the key is a second copy of the id.
+  bytes += im.id_row.size() * (sizeof(void*) + sizeof(std::string) + 2 * sizeof(std::size_t));
+  for (const auto& [id, row] : im.id_row) bytes += id.capacity() > 15 ? id.capacity() + 1 : 0;
+  bytes += im.id_row.bucket_count() * sizeof(void*);
+  bytes += im.slot_person.capacity() * sizeof(std::string) +
+           im.slot_count.capacity() * sizeof(std::uint32_t) +
+           im.slot_sum.capacity() * sizeof(double) + im.centroid.capacity() * sizeof(float) +
+           im.person_slot.size() * (sizeof(void*) + sizeof(std::string) + 2 * sizeof(std::size_t)) +
+           im.person_slot.bucket_count() * sizeof(void*);
+  return bytes;
+}
+
+std::vector<IdentityMatch> EmbeddingIndex::search(const Embedding& query, std::size_t k,
+                                                  IdentityDistance mode) const {
+  return std::move(impl_->run(&query, 1, k, mode)[0]);
+}
+
+std::vector<std::vector<IdentityMatch>> EmbeddingIndex::search_batch(
+    std::span<const Embedding> queries, std::size_t k, IdentityDistance mode) const {
+  return impl_->run(queries.data(), queries.size(), k, mode);
+}
+
+const EmbeddingIndexOptions& EmbeddingIndex::options() const { return impl_->options; }
+bool EmbeddingIndex::simd_supported() { return index::avx2_supported(); }
+
+}  // namespace siamface
