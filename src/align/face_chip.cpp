@@ -206,6 +206,15 @@ void sample_bilinear(const cv::Mat& src, const cv::Mat& chip_to_src, cv::Mat& ch
 
 }  // namespace
 
+Landmarks face_chip_template(int chip_size, double padding) {
+  Landmarks points{};
+  for (int i = 17; i < kLandmarkCount; ++i) {
+    points[i].x = static_cast<float>((padding + kMeanFaceX[i - 17]) / (2 * padding + 1) * chip_size);
+    points[i].y = static_cast<float>((padding + kMeanFaceY[i - 17]) / (2 * padding + 1) * chip_size);
+  }
+  return points;
+}
+
 cv::Mat face_chip_transform(const Landmarks& landmarks, int chip_size, double padding) {
   // get_mapping_to_chip: the inverse of the chip -> image map (the rotated rect's tl, tr and
   // br corners go to (0,0), (cols-1,0) and (cols-1,rows-1); the corners form a rectangle,
