@@ -1,22 +1,41 @@
 // The 68-point landmark stage (face-api's face_landmark_68 and its tiny variant).
 #pragma once
 
+#include <array>
 #include <filesystem>
 #include <memory>
 #include <opencv2/core.hpp>
 
 #include "siamface/engine.hpp"
+#include "siamface/errors.hpp"
 #include "siamface/types.hpp"
 
 namespace siamface {
 
-// Thread safety: predict() is const and safe to call from many threads.
+// Side of the square input of both landmark nets.
+inline constexpr int kLandmarkInputSize = 112;
+// The nets' raw output: x0, y0, x1, y1, ... relative to the 112x112 input (0..1).
+using LandmarkRawOutput = std::array<float, 2 * kLandmarkCount>;
+
+// Thread safety: predict() and predict_input() are const and safe to call from many threads.
 class LandmarkNet {
  public:
   virtual ~LandmarkNet() = default;
   // Landmarks in original-image pixels for the face inside `box` of the CV_8UC3 image.
   virtual Landmarks predict(const cv::Mat& bgr, const Box& box) const = 0;
+
+  // Runs the net alone on an already prepared kLandmarkInputSize² BGR input (CV_8UC3, or
+  // CV_32FC3 holding 0..255 values), with no crop, padding or resize: what face-api's
+  // FaceLandmark68Net.runNet sees for an input of exactly that size. For differential tests.
+  virtual LandmarkRawOutput predict_input(const cv::Mat& bgr_112) const {
+    (void)bgr_112;
+    throw Error(ErrorCode::kInternal, "predict_input is not implemented by this LandmarkNet");
+  }
 };
+
+// Landmarks in the pixel frame of the 112x112 input (raw * 112), as face-api reports them
+// for an input of exactly that size.
+Landmarks landmarks_in_input_frame(const LandmarkRawOutput& raw);
 
 std::unique_ptr<LandmarkNet> make_landmark_net(const std::filesystem::path& models_dir, LandmarkKind kind);
 

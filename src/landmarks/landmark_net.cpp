@@ -1,0 +1,274 @@
+// face-api's FaceLandmark68Net / FaceLandmark68TinyNet rebuilt on OpenCV DNN.
+// Topology: src/faceFeatureExtractor/{FaceFeatureExtractor,TinyFaceFeatureExtractor,denseBlock}.ts
+// and src/faceProcessor/FaceProcessor.ts. Face crop: src/dom/extractFaceTensors.ts,
+// NetInput.toBatchTensor, ops/padToSquare.ts; output mapping: FaceLandmark68NetBase.postProcess.
+#include "landmarks/landmark_net.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/dnn_graph.hpp"
+#include "model/net_pool.hpp"
+#include "model/tfjs_weights.hpp"
+#include "siamface/errors.hpp"
+
+namespace siamface {
+namespace {
+
+// NetInput mean subtraction in RGB order, then / 255 (FaceFeatureExtractor.forwardInput).
+constexpr float kMeanRgb[3] = {122.782F, 117.001F, 104.298F};
+
+struct Topology {
+  const char* model;       // weights file stem
+  int dense_blocks;        // 4 (full) or 3 (tiny)
+  int convs_per_block;     // denseBlock4 / denseBlock3
+  int final_pool_kernel;   // avgPool [7,7] (full) / [14,14] (tiny), stride 2, valid
+};
+
+Topology topology_of(LandmarkKind kind) {
+  if (kind == LandmarkKind::kTiny) return {"face_landmark_68_tiny_model", 3, 3, 14};
+  return {"face_landmark_68_model", 4, 4, 7};
+}
+
+std::vector<TensorSpec> tensor_specs(const Topology& topo) {
+  std::vector<TensorSpec> specs;
+  int channels_in = 3;
+  for (int b = 0; b < topo.dense_blocks; ++b) {
+    const int channels_out = 32 << b;
+    const std::string block = "dense" + std::to_string(b);
+    for (int c = 0; c < topo.convs_per_block; ++c) {
+      const std::string conv = block + "/conv" + std::to_string(c);
+      const int cin = c == 0 ? channels_in : channels_out;
+      if (b == 0 && c == 0) {
+        specs.push_back({conv + "/filters", {3, 3, cin, channels_out}});
+      } else {
+        specs.push_back({conv + "/depthwise_filter", {3, 3, cin, 1}});
+        specs.push_back({conv + "/pointwise_filter", {1, 1, cin, channels_out}});
+      }
+      specs.push_back({conv + "/bias", {channels_out}});
+    }
+    channels_in = channels_out;
+  }
+  specs.push_back({"fc/weights", {channels_in, 2 * kLandmarkCount}});
+  specs.push_back({"fc/bias", {2 * kLandmarkCount}});
+  return specs;
+}
+
+// Weights converted once to OpenCV layouts; shared read-only by every Net built from them.
+struct ConvertedWeights {
+  struct Conv {
+    cv::Mat depthwise;  // empty for the plain first conv
+    cv::Mat filters;    // plain conv filters or the pointwise 1x1 filters
+    cv::Mat bias;
+  };
+  std::vector<std::vector<Conv>> blocks;
+  cv::Mat fc_weights;
+  cv::Mat fc_bias;
+};
+
+ConvertedWeights convert(const WeightMap& weights, const Topology& topo) {
+  ConvertedWeights out;
+  for (int b = 0; b < topo.dense_blocks; ++b) {
+    std::vector<ConvertedWeights::Conv> block;
+    for (int c = 0; c < topo.convs_per_block; ++c) {
+      const std::string conv = "dense" + std::to_string(b) + "/conv" + std::to_string(c);
+      ConvertedWeights::Conv converted;
+      if (b == 0 && c == 0) {
+        converted.filters = conv_filters_from_tf(weights.at(conv + "/filters"));
+      } else {
+        converted.depthwise = depthwise_filters_from_tf(weights.at(conv + "/depthwise_filter"));
+        converted.filters = conv_filters_from_tf(weights.at(conv + "/pointwise_filter"));
+      }
+      converted.bias = vector_mat(weights.at(conv + "/bias").values);
+      block.push_back(std::move(converted));
+    }
+    out.blocks.push_back(std::move(block));
+  }
+  out.fc_weights = dense_from_tf(weights.at("fc/weights"));
+  out.fc_bias = vector_mat(weights.at("fc/bias").values);
+  return out;
+}
+
+// common/depthwiseSeparableConv.ts: tf.separableConv2d (depthwise with the stride, then 1x1)
+// with 'same' padding, plus bias.
+int separable_conv(DnnGraph& g, int input, const ConvertedWeights::Conv& w, int stride) {
+  const int depthwise = g.depthwise_conv(input, w.depthwise, cv::Mat(), stride, Padding::kSame);
+  return g.conv(depthwise, w.filters, w.bias, 1, Padding::kSame);
+}
+
+// denseBlock3 / denseBlock4: every conv sees the relu of the sum of all earlier outputs.
+// The sums keep the TS association order: out1 + (out2 + (out3 + out4)).
+int dense_block(DnnGraph& g, int input, const std::vector<ConvertedWeights::Conv>& convs, bool first) {
+  const int conv0 = first ? g.conv(input, convs[0].filters, convs[0].bias, 2, Padding::kSame)
+                          : separable_conv(g, input, convs[0], 2);
+  const int out1 = g.relu(conv0);
+  std::vector<int> outs{out1};
+  int next_input = out1;
+  for (std::size_t c = 1; c < convs.size(); ++c) {
+    outs.push_back(separable_conv(g, next_input, convs[c], 1));
+    int sum = outs.back();
+    for (std::size_t k = outs.size() - 1; k-- > 0;) sum = g.add(outs[k], sum);
+    next_input = g.relu(sum);
+  }
+  return next_input;
+}
+
+cv::dnn::Net build_net(const ConvertedWeights& w, const Topology& topo) {
+  DnnGraph g;
+  int x = DnnGraph::kInput;
+  for (std::size_t b = 0; b < w.blocks.size(); ++b) x = dense_block(g, x, w.blocks[b], b == 0);
+  x = g.avg_pool(x, topo.final_pool_kernel, 2, Padding::kValid);
+  g.dense(x, w.fc_weights, w.fc_bias);
+  cv::dnn::Net net = g.net();
+  net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+  net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+  return net;
+}
+
+// A float RGB image of any size -> normalized NCHW blob, after face-api's
+// padToSquare(centered) and tf.image.resizeBilinear(alignCorners=false, halfPixelCenters=false).
+cv::Mat make_blob(const cv::Mat& rgb_float) {
+  const int height = rgb_float.rows, width = rgb_float.cols;
+  const int side = std::max(height, width);
+  // padToSquare: round(diff / 2) zeros appended after the image, the rest prepended.
+  const int diff = side - std::min(height, width);
+  const int prepend = diff - static_cast<int>(std::floor(diff * 0.5 + 0.5));
+  const int offset_x = width < height ? prepend : 0;
+  const int offset_y = height < width ? prepend : 0;
+
+  auto sample = [&](int y, int x, int ch) -> float {  // the padded square image
+    y -= offset_y;
+    x -= offset_x;
+    if (y < 0 || x < 0 || y >= height || x >= width) return 0.0F;
+    return rgb_float.ptr<cv::Vec3f>(y)[x][ch];
+  };
+
+  const int dims[] = {1, 3, kLandmarkInputSize, kLandmarkInputSize};
+  cv::Mat blob(4, dims, CV_32F);
+  const double ratio = static_cast<double>(side) / kLandmarkInputSize;
+  for (int oy = 0; oy < kLandmarkInputSize; ++oy) {
+    const double fy = ratio * oy;
+    const int y0 = static_cast<int>(std::floor(fy));
+    const int y1 = std::min(side - 1, static_cast<int>(std::ceil(fy)));
+    const double dy = fy - y0;
+    for (int ox = 0; ox < kLandmarkInputSize; ++ox) {
+      const double fx = ratio * ox;
+      const int x0 = static_cast<int>(std::floor(fx));
+      const int x1 = std::min(side - 1, static_cast<int>(std::ceil(fx)));
+      const double dx = fx - x0;
+      for (int ch = 0; ch < 3; ++ch) {
+        const double top = sample(y0, x0, ch) + (sample(y0, x1, ch) - sample(y0, x0, ch)) * dx;
+        const double bottom = sample(y1, x0, ch) + (sample(y1, x1, ch) - sample(y1, x0, ch)) * dx;
+        const float value = static_cast<float>(top + (bottom - top) * dy);
+        blob.ptr<float>(0, ch)[oy * kLandmarkInputSize + ox] = (value - kMeanRgb[ch]) / 255.0F;
+      }
+    }
+  }
+  return blob;
+}
+
+cv::Mat to_rgb_float(const cv::Mat& bgr) {
+  cv::Mat rgb;
+  cv::Mat as_float;
+  bgr.convertTo(as_float, CV_32F);
+  std::vector<cv::Mat> planes;
+  cv::split(as_float, planes);
+  std::swap(planes[0], planes[2]);
+  cv::merge(planes, rgb);
+  return rgb;
+}
+
+class FaceApiLandmarkNet final : public LandmarkNet {
+ public:
+  FaceApiLandmarkNet(std::shared_ptr<const ConvertedWeights> weights, Topology topo)
+      : weights_(std::move(weights)),
+        topo_(topo),
+        pool_([w = weights_, topo] { return build_net(*w, topo); }) {}
+
+  Landmarks predict(const cv::Mat& bgr, const Box& box) const override {
+    if (bgr.empty() || bgr.type() != CV_8UC3) {
+      throw Error(ErrorCode::kInvalidArgument, "landmarks: expected a non-empty CV_8UC3 image");
+    }
+    // Box.clipAtImageBorders, then floor of x, y, width and height.
+    const double clipped_x = std::max<double>(box.left, 0.0);
+    const double clipped_y = std::max<double>(box.top, 0.0);
+    const double clipped_w = std::min<double>(box.right() - clipped_x, bgr.cols - clipped_x);
+    const double clipped_h = std::min<double>(box.bottom() - clipped_y, bgr.rows - clipped_y);
+    const cv::Rect crop(static_cast<int>(std::floor(clipped_x)), static_cast<int>(std::floor(clipped_y)),
+                        static_cast<int>(std::floor(clipped_w)), static_cast<int>(std::floor(clipped_h)));
+    if (crop.width <= 0 || crop.height <= 0) {
+      throw Error(ErrorCode::kInvalidArgument, "landmarks: the face box lies outside the image");
+    }
+
+    const LandmarkRawOutput raw = run(make_blob(to_rgb_float(bgr(crop))));
+
+    // FaceLandmark68NetBase.postProcess: undo the centered padding in the 112 frame (it
+    // assumes diff/2 on each side, unrounded), then scale to the crop.
+    const double scale = static_cast<double>(kLandmarkInputSize) / std::max(crop.width, crop.height);
+    const double scaled_w = crop.width * scale, scaled_h = crop.height * scale;
+    const double pad_x = scaled_w < scaled_h ? std::abs(scaled_w - scaled_h) / 2 : 0.0;
+    const double pad_y = scaled_h < scaled_w ? std::abs(scaled_w - scaled_h) / 2 : 0.0;
+    // face-api then shifts by the unclipped detection box origin; we shift by the crop
+    // origin actually used, which is what the pixels were cut from (the two differ by the
+    // floor and, for boxes past the left/top border, by the clipping).
+    Landmarks landmarks{};
+    for (int i = 0; i < kLandmarkCount; ++i) {
+      const double rel_x = (raw[2 * i] * kLandmarkInputSize - pad_x) / scaled_w;
+      const double rel_y = (raw[2 * i + 1] * kLandmarkInputSize - pad_y) / scaled_h;
+      landmarks[i].x = static_cast<float>(rel_x * crop.width + crop.x);
+      landmarks[i].y = static_cast<float>(rel_y * crop.height + crop.y);
+    }
+    return landmarks;
+  }
+
+  LandmarkRawOutput predict_input(const cv::Mat& bgr_112) const override {
+    if (bgr_112.rows != kLandmarkInputSize || bgr_112.cols != kLandmarkInputSize ||
+        (bgr_112.type() != CV_8UC3 && bgr_112.type() != CV_32FC3)) {
+      throw Error(ErrorCode::kInvalidArgument, "landmarks: predict_input needs a 112x112 CV_8UC3 or CV_32FC3 image");
+    }
+    return run(make_blob(to_rgb_float(bgr_112)));
+  }
+
+ private:
+  LandmarkRawOutput run(const cv::Mat& blob) const {
+    NetPool::Lease net = pool_.lease();
+    net->setInput(blob);
+    const cv::Mat out = net->forward();
+    if (out.total() != 2 * kLandmarkCount) {
+      throw Error(ErrorCode::kInternal, std::string("landmarks: unexpected output size from ") + topo_.model);
+    }
+    LandmarkRawOutput raw{};
+    std::copy_n(out.ptr<float>(), raw.size(), raw.begin());
+    return raw;
+  }
+
+  std::shared_ptr<const ConvertedWeights> weights_;
+  Topology topo_;
+  NetPool pool_;
+};
+
+}  // namespace
+
+Landmarks landmarks_in_input_frame(const LandmarkRawOutput& raw) {
+  Landmarks landmarks{};
+  for (int i = 0; i < kLandmarkCount; ++i) {
+    landmarks[i].x = raw[2 * i] * kLandmarkInputSize;
+    landmarks[i].y = raw[2 * i + 1] * kLandmarkInputSize;
+  }
+  return landmarks;
+}
+
+std::unique_ptr<LandmarkNet> make_landmark_net(const std::filesystem::path& models_dir, LandmarkKind kind) {
+  const Topology topo = topology_of(kind);
+  const std::filesystem::path manifest = models_dir / (std::string(topo.model) + "-weights_manifest.json");
+  const WeightMap weights = WeightMap::load(manifest, tensor_specs(topo));
+  auto converted = std::make_shared<const ConvertedWeights>(convert(weights, topo));
+  auto net = std::make_unique<FaceApiLandmarkNet>(std::move(converted), topo);
+  net->predict_input(cv::Mat(kLandmarkInputSize, kLandmarkInputSize, CV_8UC3, cv::Scalar::all(0)));  // fail fast
+  return net;
+}
+
+}  // namespace siamface
