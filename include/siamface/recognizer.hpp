@@ -8,6 +8,7 @@
 #include "siamface/engine.hpp"
 #include "siamface/gallery.hpp"
 #include "siamface/identify.hpp"
+#include "siamface/image.hpp"
 
 namespace siamface {
 
