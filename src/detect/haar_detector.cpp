@@ -18,10 +18,12 @@ constexpr double kScaleFactor = 1.3;
 constexpr int kMinNeighbors = 3;
 constexpr int kMinSizePx = 30;
 constexpr float kIouThreshold = 0.4F;  // drops the nested boxes grouping sometimes leaves
-// Score = sigmoid(kWeightGain * levelWeight). levelWeight is the sum of the last cascade
-// stage's weak classifiers for the best window of the group: it only reaches the caller if
-// it cleared that stage's threshold, and grows with how clearly the window looks like a face.
-// The gain maps the weights measured on the test photos (about 0.5..5 for faces) into 0.6..1.
+// Score = sigmoid(kWeightGain * levelWeight), always in (0, 1). levelWeight (from
+// detectMultiScale's outputRejectLevels overload) is the sum of the last cascade stage's weak
+// classifiers for the group's best window; it only reaches us if that window cleared every
+// stage, and it grows with how clearly the window resembles a face. On the test photos it
+// ranged about -0.7..8.7 (scores 0.36..0.999). It ranks boxes but is no calibrated
+// probability: a false box on an eagle scored 0.91.
 constexpr float kWeightGain = 0.8F;
 // Every box the cascade returns already passed minNeighbors, so by default keep them all.
 constexpr float kDefaultMinScore = 0.0F;

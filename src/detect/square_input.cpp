@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <vector>
 #include <opencv2/imgproc.hpp>
 
 #include "siamface/errors.hpp"
@@ -15,39 +17,47 @@ cv::Mat square_rgb_input(const cv::Mat& bgr, int input_size) {
   const int side = std::max(bgr.cols, bgr.rows);
   cv::Mat rgb;
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-  cv::Mat square;
-  cv::copyMakeBorder(rgb, square, 0, side - bgr.rows, 0, side - bgr.cols, cv::BORDER_CONSTANT, cv::Scalar::all(0));
-  cv::Mat square_f;
-  square.convertTo(square_f, CV_32FC3);
-  if (side == input_size) return square_f;
-
-  // TF.js resizeBilinear, legacy mode: source = dest * (in / out), clamped to the last pixel.
-  const double ratio = static_cast<double>(side) / input_size;
-  std::vector<int> x0(static_cast<std::size_t>(input_size)), x1(x0.size());
-  std::vector<float> fx(x0.size());
-  for (int x = 0; x < input_size; ++x) {
-    const double src = ratio * x;
-    const int lo = std::max(0, static_cast<int>(std::floor(src)));
-    x0[static_cast<std::size_t>(x)] = lo;
-    x1[static_cast<std::size_t>(x)] = std::min(side - 1, static_cast<int>(std::ceil(src)));
-    fx[static_cast<std::size_t>(x)] = static_cast<float>(src - lo);
+  if (side == input_size) {
+    cv::Mat square;
+    cv::copyMakeBorder(rgb, square, 0, side - rgb.rows, 0, side - rgb.cols, cv::BORDER_CONSTANT, cv::Scalar::all(0));
+    cv::Mat out;
+    square.convertTo(out, CV_32FC3);
+    return out;
   }
+
+  // TF.js resizeBilinear, legacy mode: source = dest * (in / out), clamped to the last pixel
+  // of the padded square. Pixels of the padding are read as 0 without materialising it.
+  const double ratio = static_cast<double>(side) / input_size;
+  const std::size_t n = static_cast<std::size_t>(input_size);
+  std::vector<int> x0(n), x1(n);
+  std::vector<float> fx(n);
+  for (std::size_t x = 0; x < n; ++x) {
+    const double src = ratio * static_cast<double>(x);
+    const int lo = std::max(0, static_cast<int>(std::floor(src)));
+    x0[x] = lo;
+    x1[x] = std::min(side - 1, static_cast<int>(std::ceil(src)));
+    fx[x] = static_cast<float>(src - lo);
+  }
+  const std::vector<std::uint8_t> zero_row(static_cast<std::size_t>(side) * 3, 0);
+  auto row_at = [&](int y) { return y < rgb.rows ? rgb.ptr<std::uint8_t>(y) : zero_row.data(); };
+  auto pixel = [&](const std::uint8_t* row, int x, int c) {
+    return x < rgb.cols ? static_cast<float>(row[x * 3 + c]) : 0.0F;
+  };
   cv::Mat out(input_size, input_size, CV_32FC3);
   for (int y = 0; y < input_size; ++y) {
     const double src = ratio * y;
     const int y0 = std::max(0, static_cast<int>(std::floor(src)));
     const int y1 = std::min(side - 1, static_cast<int>(std::ceil(src)));
     const float fy = static_cast<float>(src - y0);
-    const float* top = square_f.ptr<float>(y0);
-    const float* bottom = square_f.ptr<float>(y1);
+    const std::uint8_t* top = row_at(y0);
+    const std::uint8_t* bottom = row_at(y1);
     float* dst = out.ptr<float>(y);
-    for (int x = 0; x < input_size; ++x) {
-      const std::size_t xi = static_cast<std::size_t>(x);
+    for (std::size_t x = 0; x < n; ++x) {
       for (int c = 0; c < 3; ++c) {
-        const float tl = top[x0[xi] * 3 + c], tr = top[x1[xi] * 3 + c];
-        const float bl = bottom[x0[xi] * 3 + c], br = bottom[x1[xi] * 3 + c];
-        const float t = tl + (tr - tl) * fx[xi];
-        const float b = bl + (br - bl) * fx[xi];
+        const float tl = pixel(top, x0[x], c), tr = pixel(top, x1[x], c);
+        const float bl = pixel(bottom, x0[x], c), br = pixel(bottom, x1[x], c);
+        const float t = tl + (tr - tl) * fx[x];
+        const float b = bl + (br - bl) * fx[x];
         dst[x * 3 + c] = t + (b - t) * fy;
       }
     }

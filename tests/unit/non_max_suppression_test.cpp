@@ -1,0 +1,44 @@
+#include <gtest/gtest.h>
+
+#include "detect/face_detector.hpp"
+
+namespace siamface {
+namespace {
+
+RawDetection det(float left, float top, float size, float score) { return {Box{left, top, size, size}, score}; }
+
+TEST(NonMaxSuppression, EmptyInputGivesNothing) { EXPECT_TRUE(non_max_suppression({}, 0.5F).empty()); }
+
+TEST(NonMaxSuppression, KeepsBestOfOverlappingBoxesFirst) {
+  // 0 and 2 overlap with IoU 81/119 = 0.68; 1 is far away.
+  const std::vector<RawDetection> dets = {det(0, 0, 10, 0.6F), det(100, 100, 10, 0.7F), det(1, 1, 10, 0.9F)};
+  EXPECT_EQ(non_max_suppression(dets, 0.5F), (std::vector<int>{2, 1}));
+}
+
+TEST(NonMaxSuppression, ThresholdIsStrict) {
+  // Two 10x10 boxes shifted by 5 px: IoU = 50 / 150 = 1/3.
+  const std::vector<RawDetection> dets = {det(0, 0, 10, 0.9F), det(5, 0, 10, 0.8F)};
+  const float iou = intersection_over_union(dets[0].box, dets[1].box);
+  ASSERT_NEAR(iou, 1.0F / 3.0F, 1e-6F);
+  EXPECT_EQ(non_max_suppression(dets, iou).size(), 2U);  // suppress only when IoU > threshold
+  EXPECT_EQ(non_max_suppression(dets, 0.3F), (std::vector<int>{0}));
+}
+
+TEST(NonMaxSuppression, SuppressedBoxDoesNotSuppressOthers) {
+  // b overlaps a (suppressed by it); c overlaps only b, so c survives.
+  const std::vector<RawDetection> dets = {det(0, 0, 10, 0.9F), det(4, 0, 10, 0.8F), det(9, 0, 10, 0.7F)};
+  EXPECT_EQ(non_max_suppression(dets, 0.3F), (std::vector<int>{0, 2}));
+}
+
+TEST(NonMaxSuppression, EqualScoresKeepInputOrder) {
+  const std::vector<RawDetection> dets = {det(50, 50, 10, 0.5F), det(0, 0, 10, 0.5F), det(0, 0, 10, 0.5F)};
+  EXPECT_EQ(non_max_suppression(dets, 0.5F), (std::vector<int>{0, 1}));
+}
+
+TEST(NonMaxSuppression, DisjointBoxesAllKeptSortedByScore) {
+  const std::vector<RawDetection> dets = {det(0, 0, 10, 0.1F), det(20, 0, 10, 0.3F), det(40, 0, 10, 0.2F)};
+  EXPECT_EQ(non_max_suppression(dets, 0.0F), (std::vector<int>{1, 2, 0}));
+}
+
+}  // namespace
+}  // namespace siamface
