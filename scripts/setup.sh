@@ -70,6 +70,14 @@ if ((FORCE_MODELS)) || ((!have_models)); then
   echo "@vladmandic/face-api@$FACE_API_VERSION sha512-$FACE_API_SHA512" >"$MODELS_DIR/SOURCE"
 fi
 
+# The differential test's oracle (tests/reference): face-api itself in Node.js, from the lock file.
+reference="$ROOT/tests/reference"
+if [ ! -f "$reference/node_modules/.package-lock.json" ] ||
+   [ "$reference/package-lock.json" -nt "$reference/node_modules/.package-lock.json" ]; then
+  echo "setup: installing the face-api reference (npm ci --prefix tests/reference)"
+  npm ci --prefix "$reference" --no-audit --no-fund --loglevel=error
+fi
+
 if ((BUILD)); then
   cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build "$BUILD_DIR" -j"$(nproc)"
