@@ -25,7 +25,7 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   libopencv-dev opencv-data libsqlite3-dev sqlite3 libssl-dev
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev ffmpeg curl wrk
-  clang-14 libclang-rt-14-dev nodejs npm)
+  clang-14 libclang-rt-14-dev libdlib-dev nodejs npm)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

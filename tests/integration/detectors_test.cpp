@@ -21,17 +21,6 @@
 #include "siamface/errors.hpp"
 
 namespace siamface {
-
-// Weak stand-in for the engine's default_models_dir() (same documented rule), so this test
-// links on branches where the engine is not built yet; the library's definition wins when
-// present.
-__attribute__((weak)) std::string default_models_dir() {
-  if (const char* env = std::getenv("SIAMFACE_MODELS"); env && *env) return env;
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/siamface/models";
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : ".") + "/.cache/siamface/models";
-}
-
 namespace {
 
 namespace fs = std::filesystem;
