@@ -362,12 +362,6 @@ struct LineReader {
 
   GalleryFace face(const json& obj) const {
     if (!obj.is_object()) throw Error(ErrorCode::kInvalidArgument, where + "not a JSON object");
-    static const std::set<std::string> kKnown = {
-        "id",        "person",    "source_path", "image_sha256", "box",           "score",
-        "landmarks", "quality",   "embedding",   "model",        "created_unix_ms"};
-    for (const auto& [key, value] : obj.items()) {
-      if (!kKnown.count(key)) fail(key, "is unknown");
-    }
     GalleryFace f;
     f.id = str(obj, "id");
     if (!is_face_id(f.id)) fail("id", "must be a lower-case UUID");
@@ -413,6 +407,12 @@ struct LineReader {
     const json& created = get(obj, "created_unix_ms", "created_unix_ms");
     if (!created.is_number_integer()) fail("created_unix_ms", "must be an integer");
     f.created_unix_ms = created.get<std::int64_t>();
+    static const std::set<std::string> kKnown = {
+        "id",        "person",    "source_path", "image_sha256", "box",           "score",
+        "landmarks", "quality",   "embedding",   "model",        "created_unix_ms"};
+    for (const auto& [key, value] : obj.items()) {
+      if (!kKnown.count(key)) fail(key, "is unknown");
+    }
     return f;
   }
 };
