@@ -22,7 +22,9 @@ constexpr int kBatch = 10;
 TEST(GalleryConcurrency, TwoProcessesAddingAtOnceBothSucceed) {
   test::TempDir dir;
   const std::string path = dir.file("shared.db");
-  Gallery::open(path);  // create first, then close before forking
+  // Create it and add one face first (so any per-process id generator state is used before the
+  // fork: children must still make distinct ids), then close it before forking.
+  Gallery::open(path).add_face(test::make_face("parent", 0));
   pid_t children[2];
   for (int p = 0; p < 2; ++p) {
     children[p] = ::fork();
@@ -54,9 +56,10 @@ TEST(GalleryConcurrency, TwoProcessesAddingAtOnceBothSucceed) {
   }
   Gallery g = Gallery::open(path);
   const auto people = g.people();
-  ASSERT_EQ(people.size(), 2U);
-  EXPECT_EQ(people[0].face_count, kBatches * kBatch);
+  ASSERT_EQ(people.size(), 3U);
+  EXPECT_EQ(people[0].person, "parent");
   EXPECT_EQ(people[1].face_count, kBatches * kBatch);
+  EXPECT_EQ(people[2].face_count, kBatches * kBatch);
   for (int p = 0; p < 2; ++p) {
     for (int seed : {0, kBatches * kBatch - 1}) {
       const GalleryFace f = test::make_face("proc" + std::to_string(p), seed);
