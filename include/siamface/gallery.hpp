@@ -143,7 +143,7 @@ struct ImportResult {
 struct GalleryOptions {
   bool create = true;             // create the file (mode 0600) when it does not exist
   int busy_timeout_ms = 5000;     // wait this long for another writer, then Error(kGalleryBusy)
-  EmbeddingIndexOptions index;    // search settings for the in-memory index
+  EmbeddingIndexOptions index{};  // search settings for the in-memory index
 };
 
 // Setting keys the library itself understands.

@@ -1,6 +1,7 @@
 #include "siamface/gallery.hpp"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,7 +15,6 @@
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <random>
 #include <set>
 #include <shared_mutex>
 #include <unordered_map>
@@ -77,23 +77,29 @@ std::int64_t now_unix_ms() {
       .count();
 }
 
+// Random v4 UUID from the kernel (getrandom), so forked processes never repeat each other.
 std::string new_face_id() {
-  static thread_local std::mt19937_64 rng{[] {
-    std::random_device rd;
-    return (std::uint64_t{rd()} << 32) ^ rd();
-  }()};
-  std::uint64_t hi = rng();
-  std::uint64_t lo = rng();
-  hi = (hi & ~0xF000ULL) | 0x4000ULL;                      // version 4
-  lo = (lo & ~(0xC0ULL << 56)) | (0x80ULL << 56);          // RFC 4122 variant
-  char buf[37];
-  std::snprintf(buf, sizeof buf, "%08llx-%04llx-%04llx-%04llx-%012llx",
-                static_cast<unsigned long long>(hi >> 32),
-                static_cast<unsigned long long>((hi >> 16) & 0xFFFF),
-                static_cast<unsigned long long>(hi & 0xFFFF),
-                static_cast<unsigned long long>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
-  return buf;
+  std::uint8_t b[16];
+  std::size_t got = 0;
+  while (got < sizeof b) {
+    const ssize_t n = ::getrandom(b + got, sizeof b - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error(ErrorCode::kInternal, std::string("getrandom failed: ") + std::strerror(errno));
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  b[6] = static_cast<std::uint8_t>((b[6] & 0x0F) | 0x40);  // version 4
+  b[8] = static_cast<std::uint8_t>((b[8] & 0x3F) | 0x80);  // RFC 4122 variant
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  id.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) id.push_back('-');
+    id.push_back(kHex[b[i] >> 4]);
+    id.push_back(kHex[b[i] & 0x0F]);
+  }
+  return id;
 }
 
 bool is_hex(const std::string& s, std::size_t size) {
@@ -362,12 +368,6 @@ struct LineReader {
 
   GalleryFace face(const json& obj) const {
     if (!obj.is_object()) throw Error(ErrorCode::kInvalidArgument, where + "not a JSON object");
-    static const std::set<std::string> kKnown = {
-        "id",        "person",    "source_path", "image_sha256", "box",           "score",
-        "landmarks", "quality",   "embedding",   "model",        "created_unix_ms"};
-    for (const auto& [key, value] : obj.items()) {
-      if (!kKnown.count(key)) fail(key, "is unknown");
-    }
     GalleryFace f;
     f.id = str(obj, "id");
     if (!is_face_id(f.id)) fail("id", "must be a lower-case UUID");
@@ -413,6 +413,12 @@ struct LineReader {
     const json& created = get(obj, "created_unix_ms", "created_unix_ms");
     if (!created.is_number_integer()) fail("created_unix_ms", "must be an integer");
     f.created_unix_ms = created.get<std::int64_t>();
+    static const std::set<std::string> kKnown = {
+        "id",        "person",    "source_path", "image_sha256", "box",           "score",
+        "landmarks", "quality",   "embedding",   "model",        "created_unix_ms"};
+    for (const auto& [key, value] : obj.items()) {
+      if (!kKnown.count(key)) fail(key, "is unknown");
+    }
     return f;
   }
 };
@@ -551,29 +557,42 @@ struct Gallery::Impl {
                      "box_width, box_height, score, landmarks, face_size_px, brightness, contrast, "
                      "sharpness, noise, yaw, grayscale, embedding, model_name, model_version, "
                      "model_weights_sha256, created_unix_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                     "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
-    Statement existing(*db,
-                       "SELECT id FROM faces WHERE (person = ? AND image_sha256 = ?) OR id = ?");
+                     "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    Statement same_image(*db, "SELECT id FROM faces WHERE person = ? AND image_sha256 = ?");
+    Statement same_id(*db, "SELECT 1 FROM faces WHERE id = ?");
+    const auto id_taken = [&](const std::string& id) {
+      same_id.reset();
+      same_id.bind(1, id);
+      return same_id.step();
+    };
     std::vector<AddOutcome> outcomes;
     outcomes.reserve(batch.size());
     const std::int64_t now = now_unix_ms();
     for (const GalleryFace& in : batch) {
       if (current && !same_model(*current, in.model)) throw_mismatch(path, *current, in.model);
+      same_image.reset();
+      same_image.bind(1, in.person).bind(2, in.image_sha256);
+      if (same_image.step()) {
+        outcomes.push_back({AddStatus::kDuplicate, same_image.column_text(0)});
+        continue;
+      }
+      // A given id (an import) that exists is the same face again; a generated one is retried.
+      if (!in.id.empty() && id_taken(in.id)) {
+        outcomes.push_back({AddStatus::kDuplicate, in.id});
+        continue;
+      }
       GalleryFace f = in;
-      if (f.id.empty()) f.id = new_face_id();
+      if (f.id.empty()) {
+        do {
+          f.id = new_face_id();
+        } while (id_taken(f.id));
+      }
       if (f.created_unix_ms == 0) f.created_unix_ms = now;
       insert.reset();
       bind_face(insert, f);
       insert.run();
-      if (db->changes() == 1) {
-        outcomes.push_back({AddStatus::kAdded, f.id});
-        added.push_back(std::move(f));
-      } else {
-        existing.reset();
-        existing.bind(1, f.person).bind(2, f.image_sha256).bind(3, f.id);
-        std::string id = existing.step() ? existing.column_text(0) : std::string();
-        outcomes.push_back({AddStatus::kDuplicate, std::move(id)});
-      }
+      outcomes.push_back({AddStatus::kAdded, f.id});
+      added.push_back(std::move(f));
     }
     return outcomes;
   }

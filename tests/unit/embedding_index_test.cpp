@@ -67,7 +67,9 @@ void expect_same(const std::vector<IdentityMatch>& got, const std::vector<Identi
                        (i == 0 || want[i].distance - want[i - 1].distance > 1e-4F);
     if (clear) {
       EXPECT_EQ(got[i].person, want[i].person) << "rank " << i;
-      if (mode == IdentityDistance::kMin) EXPECT_EQ(got[i].face_id, want[i].face_id);
+      if (mode == IdentityDistance::kMin) {
+        EXPECT_EQ(got[i].face_id, want[i].face_id);
+      }
     }
   }
 }

@@ -1,0 +1,502 @@
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+
+#include "siamface/errors.hpp"
+#include "siamface/gallery.hpp"
+#include "unit/gallery_test_util.hpp"
+
+namespace siamface {
+namespace {
+
+using test::make_face;
+using test::TempDir;
+using test::test_model;
+
+ErrorCode code_of(const std::function<void()>& f, std::string* message = nullptr) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (message) *message = e.what();
+    return e.code();
+  }
+  ADD_FAILURE() << "expected an Error";
+  return ErrorCode::kInternal;
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST(Gallery, AddSearchAndReopenKeepsEveryField) {
+  TempDir dir;
+  const std::string path = dir.file("g.db");
+  std::vector<GalleryFace> batch = {make_face("alice", 1), make_face("alice", 2),
+                                    make_face("bob", 3)};
+  std::vector<AddOutcome> outcomes;
+  {
+    Gallery g = Gallery::open(path);
+    outcomes = g.add_faces(batch);
+    ASSERT_EQ(outcomes.size(), 3U);
+    for (const auto& o : outcomes) {
+      EXPECT_EQ(o.status, AddStatus::kAdded);
+      EXPECT_EQ(o.face_id.size(), 36U);
+    }
+    EXPECT_NE(outcomes[0].face_id, outcomes[1].face_id);
+  }
+  Gallery g = Gallery::open(path, {.create = false});
+  const auto people = g.people();
+  ASSERT_EQ(people.size(), 2U);
+  EXPECT_EQ(people[0].person, "alice");
+  EXPECT_EQ(people[0].face_count, 2);
+  EXPECT_EQ(people[1].person, "bob");
+  EXPECT_EQ(people[1].face_count, 1);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto stored = g.face(outcomes[i].face_id);
+    ASSERT_TRUE(stored.has_value());
+    batch[i].id = outcomes[i].face_id;
+    batch[i].created_unix_ms = stored->created_unix_ms;
+    EXPECT_GT(stored->created_unix_ms, 1'600'000'000'000);
+    test::expect_same_face(*stored, batch[i]);
+  }
+  const auto matches = g.search(batch[2].embedding, test_model(), 2);
+  ASSERT_EQ(matches.size(), 2U);
+  EXPECT_EQ(matches[0].person, "bob");
+  EXPECT_EQ(matches[0].face_id, outcomes[2].face_id);
+  EXPECT_FLOAT_EQ(matches[0].distance, 0.0F);
+  EXPECT_EQ(g.faces_of("alice").size(), 2U);
+  EXPECT_FALSE(g.face("00000000-0000-4000-8000-000000000000").has_value());
+}
+
+TEST(Gallery, OpenWithoutCreateRefusesMissingFile) {
+  TempDir dir;
+  EXPECT_EQ(code_of([&] { Gallery::open(dir.file("missing.db"), {.create = false}); }),
+            ErrorCode::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("missing.db")));
+}
+
+TEST(Gallery, SameImageForSamePersonIsDuplicate) {
+  TempDir dir;
+  Gallery g = Gallery::open(dir.file("g.db"));
+  const GalleryFace f = make_face("alice", 1);
+  const AddOutcome first = g.add_face(f);
+  EXPECT_TRUE(g.has_image(f.image_sha256));
+  EXPECT_TRUE(g.has_image(f.image_sha256, "alice"));
+  EXPECT_FALSE(g.has_image(f.image_sha256, "bob"));
+  const AddOutcome again = g.add_face(f);
+  EXPECT_EQ(again.status, AddStatus::kDuplicate);
+  EXPECT_EQ(again.face_id, first.face_id);
+  // Within one batch too.
+  const auto outcomes = g.add_faces({make_face("carol", 5), make_face("carol", 5)});
+  EXPECT_EQ(outcomes[0].status, AddStatus::kAdded);
+  EXPECT_EQ(outcomes[1].status, AddStatus::kDuplicate);
+  EXPECT_EQ(outcomes[1].face_id, outcomes[0].face_id);
+  GalleryFace other = f;
+  other.person = "bob";
+  EXPECT_EQ(g.add_face(other).status, AddStatus::kAdded);
+  EXPECT_EQ(g.face_count(), 3);
+  EXPECT_FALSE(g.has_image(test::sha_of("nothing")));
+}
+
+TEST(Gallery, BatchIsAllOrNothing) {
+  TempDir dir;
+  Gallery g = Gallery::open(dir.file("g.db"));
+  g.add_face(make_face("alice", 1));
+  // A face with another model in the middle of a batch: nothing from the batch is stored.
+  std::vector<GalleryFace> batch = {make_face("bob", 2), make_face("bob", 3, test_model("b")),
+                                    make_face("bob", 4)};
+  EXPECT_EQ(code_of([&] { g.add_faces(batch); }), ErrorCode::kModelMismatch);
+  // An invalid face: refused before anything is written.
+  batch = {make_face("bob", 2), make_face("bob", 3)};
+  batch[1].embedding[5] = std::nanf("");
+  std::string message;
+  EXPECT_EQ(code_of([&] { g.add_faces(batch); }, &message), ErrorCode::kInvalidArgument);
+  EXPECT_NE(message.find("face 1"), std::string::npos) << message;
+  batch[1] = make_face("", 3);
+  EXPECT_EQ(code_of([&] { g.add_faces(batch); }), ErrorCode::kInvalidArgument);
+  batch[1] = make_face("bob", 3);
+  batch[1].image_sha256 = "XYZ";
+  EXPECT_EQ(code_of([&] { g.add_faces(batch); }), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(g.face_count(), 1);
+  EXPECT_EQ(g.search(make_face("bob", 2).embedding, test_model(), 0).size(), 1U);
+}
+
+TEST(Gallery, ModelMismatchIsRefusedWithReindexHint) {
+  TempDir dir;
+  Gallery g = Gallery::open(dir.file("g.db"));
+  EXPECT_FALSE(g.model().has_value());
+  g.add_face(make_face("alice", 1));
+  ASSERT_TRUE(g.model().has_value());
+  EXPECT_EQ(g.model()->weights_sha256, test_model().weights_sha256);
+  std::string message;
+  EXPECT_EQ(code_of([&] { g.add_face(make_face("bob", 2, test_model("b"))); }, &message),
+            ErrorCode::kModelMismatch);
+  EXPECT_NE(message.find("siamface reindex"), std::string::npos) << message;
+  EXPECT_EQ(code_of([&] { g.search(Embedding{}, test_model("b"), 1); }, &message),
+            ErrorCode::kModelMismatch);
+  EXPECT_NE(message.find("siamface reindex"), std::string::npos) << message;
+  const std::vector<Embedding> queries(2);
+  EXPECT_EQ(code_of([&] { g.search_batch(queries, test_model("b"), 1); }),
+            ErrorCode::kModelMismatch);
+  EXPECT_EQ(g.face_count(), 1);
+  // Once emptied, the gallery takes the next model.
+  g.remove_all();
+  EXPECT_EQ(g.add_face(make_face("bob", 2, test_model("b"))).status, AddStatus::kAdded);
+  EXPECT_EQ(g.model()->version, test_model("b").version);
+}
+
+TEST(Gallery, RemoveRenameAndMerge) {
+  TempDir dir;
+  Gallery g = Gallery::open(dir.file("g.db"));
+  const auto ids = g.add_faces({make_face("alice", 1), make_face("alice", 2), make_face("bob", 3),
+                                make_face("carol", 4)});
+  EXPECT_EQ(code_of([&] { g.remove_person("nobody"); }), ErrorCode::kNotFound);
+  EXPECT_EQ(code_of([&] { g.remove_face("00000000-0000-4000-8000-000000000000"); }),
+            ErrorCode::kNotFound);
+  g.remove_face(ids[0].face_id);
+  EXPECT_FALSE(g.face(ids[0].face_id).has_value());
+  for (const auto& m : g.search(make_face("alice", 1).embedding, test_model(), 0)) {
+    EXPECT_NE(m.face_id, ids[0].face_id);
+  }
+  EXPECT_EQ(g.remove_person("carol"), 1U);
+  EXPECT_EQ(g.people().size(), 2U);
+
+  // Merge alice into bob; a photo bob already has is dropped, not duplicated.
+  GalleryFace shared = make_face("alice", 3);
+  shared.image_sha256 = make_face("bob", 3).image_sha256;
+  g.add_face(shared);
+  EXPECT_EQ(code_of([&] { g.rename_person("nobody", "x"); }), ErrorCode::kNotFound);
+  EXPECT_EQ(g.rename_person("alice", "bob"), 1U);
+  const auto people = g.people();
+  ASSERT_EQ(people.size(), 1U);
+  EXPECT_EQ(people[0].person, "bob");
+  EXPECT_EQ(people[0].face_count, 2);
+  const auto top = g.search(make_face("alice", 2).embedding, test_model(), 5);
+  ASSERT_EQ(top.size(), 1U);
+  EXPECT_EQ(top[0].person, "bob");
+  EXPECT_FLOAT_EQ(top[0].distance, 0.0F);
+
+  EXPECT_EQ(g.rename_person("bob", "dave"), 2U);
+  EXPECT_EQ(g.remove_all(), 2U);
+  EXPECT_EQ(g.face_count(), 0);
+  EXPECT_TRUE(g.search(Embedding{}, test_model(), 3).empty());
+}
+
+TEST(Gallery, SettingsAndInfo) {
+  TempDir dir;
+  Gallery g = Gallery::open(dir.file("g.db"));
+  EXPECT_FALSE(g.info().threshold.has_value());
+  EXPECT_EQ(code_of([&] { g.set_setting("threshold", "abc"); }), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of([&] { g.set_setting("threshold", "-1"); }), ErrorCode::kInvalidArgument);
+  g.set_setting("threshold", "0.55");
+  g.set_setting("note", "hello");
+  g.set_setting("note", "again");
+  EXPECT_EQ(g.setting("note").value_or(""), "again");
+  EXPECT_TRUE(g.erase_setting("note"));
+  EXPECT_FALSE(g.erase_setting("note"));
+  EXPECT_FALSE(g.setting("note").has_value());
+  g.add_faces({make_face("alice", 1), make_face("bob", 2), make_face("bob", 3)});
+  const GalleryInfo info = g.info();
+  EXPECT_EQ(info.schema_version, 1);
+  EXPECT_EQ(info.face_count, 3);
+  EXPECT_EQ(info.person_count, 2);
+  ASSERT_TRUE(info.threshold.has_value());
+  EXPECT_FLOAT_EQ(*info.threshold, 0.55F);
+  ASSERT_TRUE(info.model.has_value());
+  EXPECT_EQ(info.model->name, "test-recognizer");
+  EXPECT_GT(info.file_bytes, 0);
+}
+
+TEST(Gallery, ExportImportRoundTripIsExact) {
+  TempDir dir;
+  Gallery a = Gallery::open(dir.file("a.db"));
+  a.set_setting("threshold", "0.5");
+  std::vector<GalleryFace> faces;
+  for (int i = 0; i < 20; ++i) faces.push_back(make_face("p" + std::to_string(i % 4), i));
+  faces[3].embedding[0] = 1e-38F;  // denormal-ish and extreme values must survive
+  faces[3].embedding[1] = -3.4028235e38F;
+  faces[3].source_path = "/ph\"otos/\xc3\xa9t\xc3\xa9\\x.jpg";
+  a.add_faces(faces);
+  const std::string out = dir.file("export.jsonl");
+  EXPECT_EQ(a.export_jsonl(out), 20U);
+  struct stat st {};
+  ASSERT_EQ(::stat(out.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+
+  Gallery b = Gallery::open(dir.file("b.db"));
+  const ImportResult r = b.import_jsonl(out);
+  EXPECT_EQ(r.added, 20U);
+  EXPECT_EQ(r.duplicates, 0U);
+  EXPECT_EQ(b.setting("threshold").value_or(""), "0.5");
+  for (const auto& p : a.people()) {
+    const auto fa = a.faces_of(p.person);
+    const auto fb = b.faces_of(p.person);
+    ASSERT_EQ(fa.size(), fb.size());
+    for (std::size_t i = 0; i < fa.size(); ++i) test::expect_same_face(fa[i], fb[i]);
+  }
+  // Importing again changes nothing.
+  const ImportResult again = b.import_jsonl(out);
+  EXPECT_EQ(again.added, 0U);
+  EXPECT_EQ(again.duplicates, 20U);
+  EXPECT_EQ(b.face_count(), 20);
+  // A second export is byte-identical.
+  const std::string out2 = dir.file("export2.jsonl");
+  b.export_jsonl(out2);
+  EXPECT_EQ(read_bytes(out), read_bytes(out2));
+}
+
+TEST(Gallery, ImportReportsLineNumbersAndWritesNothing) {
+  TempDir dir;
+  Gallery a = Gallery::open(dir.file("a.db"));
+  a.add_faces({make_face("alice", 1), make_face("bob", 2)});
+  const std::string good = dir.file("good.jsonl");
+  a.export_jsonl(good);
+  std::vector<std::string> lines;
+  {
+    std::ifstream in(good);
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+  }
+  ASSERT_EQ(lines.size(), 3U);
+
+  struct Case {
+    std::string from, to;  // edit applied to line 3
+    std::string expect;    // in the message
+  };
+  const std::vector<Case> cases = {
+      {"\"person\":", "\"persona\":", "field 'person' is missing"},
+      {"\"score\":", "\"score\":\"x\",\"_s\":", "field 'score' must be a number"},
+      {"\"source_path\":", "\"extra\":1,\"source_path\":", "field 'extra' is unknown"},
+      {"\"embedding\":[", "\"embedding\":[\"a\",", "embedding"},
+      {"\"grayscale\":", "\"grayscale\":1,\"g\":", "quality"},
+      {"\"image_sha256\":\"", "\"image_sha256\":\"Z", "image_sha256"},
+      {"{", "{{", "invalid JSON"},
+  };
+  for (const Case& c : cases) {
+    std::string bad = lines[2];
+    const auto pos = bad.find(c.from);
+    ASSERT_NE(pos, std::string::npos) << c.from;
+    bad.replace(pos, c.from.size(), c.to);
+    const std::string file = dir.file("bad.jsonl");
+    {
+      std::ofstream o(file);
+      o << lines[0] << "\n" << lines[1] << "\n" << bad << "\n";
+    }
+    Gallery b = Gallery::open(dir.file("b.db"));
+    std::string message;
+    EXPECT_EQ(code_of([&] { b.import_jsonl(file); }, &message), ErrorCode::kInvalidArgument);
+    EXPECT_NE(message.find("bad.jsonl:3:"), std::string::npos) << message;
+    EXPECT_NE(message.find(c.expect), std::string::npos) << message;
+    EXPECT_EQ(b.face_count(), 0) << "a failed import must not write anything";
+  }
+  // A missing header is reported on line 1.
+  const std::string headless = dir.file("headless.jsonl");
+  {
+    std::ofstream o(headless);
+    o << lines[1] << "\n";
+  }
+  Gallery b = Gallery::open(dir.file("c.db"));
+  std::string message;
+  EXPECT_EQ(code_of([&] { b.import_jsonl(headless); }, &message), ErrorCode::kInvalidArgument);
+  EXPECT_NE(message.find("headless.jsonl:1:"), std::string::npos) << message;
+}
+
+TEST(Gallery, FilesAreCreatedPrivate) {
+  TempDir dir;
+  const mode_t old = ::umask(0);  // even with a permissive umask
+  const std::string path = dir.file("sub/dir/g.db");
+  {
+    Gallery g = Gallery::open(path);
+    g.add_face(make_face("alice", 1));
+    for (const std::string& p : {path, path + "-wal", path + "-shm"}) {
+      struct stat st {};
+      ASSERT_EQ(::stat(p.c_str(), &st), 0) << p;
+      EXPECT_EQ(st.st_mode & 0777, 0600) << p;
+    }
+  }
+  ::umask(old);
+}
+
+TEST(Gallery, CorruptOrForeignFilesGiveClearErrors) {
+  TempDir dir;
+  std::string message;
+  // Random bytes.
+  const std::string junk = dir.file("junk.db");
+  {
+    std::mt19937 rng(5);
+    std::ofstream o(junk, std::ios::binary);
+    for (int i = 0; i < 8192; ++i) o.put(static_cast<char>(rng()));
+  }
+  EXPECT_EQ(code_of([&] { Gallery::open(junk); }, &message), ErrorCode::kGallery);
+  EXPECT_NE(message.find("junk.db"), std::string::npos) << message;
+  EXPECT_NE(message.find("not a siamface gallery"), std::string::npos) << message;
+
+  // A truncated gallery.
+  const std::string cut = dir.file("cut.db");
+  {
+    Gallery g = Gallery::open(cut);
+    std::vector<GalleryFace> faces;
+    for (int i = 0; i < 400; ++i) faces.push_back(make_face("p" + std::to_string(i % 10), i));
+    g.add_faces(faces);
+    g.checkpoint();
+  }
+  const auto size = std::filesystem::file_size(cut);
+  ASSERT_GT(size, 100000U);
+  std::filesystem::resize_file(cut, size / 2);
+  EXPECT_EQ(code_of([&] { Gallery::open(cut); }, &message), ErrorCode::kGallery);
+  EXPECT_NE(message.find("cut.db"), std::string::npos) << message;
+
+  // A valid SQLite database that is not a gallery, and a gallery from a newer siamface.
+  const std::string foreign = dir.file("foreign.db");
+  const std::string newer = dir.file("newer.db");
+  Gallery::open(newer);
+  for (const auto& [file, sql] : {std::pair{foreign, "CREATE TABLE t (x)"},
+                                  std::pair{newer, "PRAGMA user_version = 99"}}) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  EXPECT_EQ(code_of([&] { Gallery::open(foreign); }, &message), ErrorCode::kGallery);
+  EXPECT_NE(message.find("not a siamface gallery"), std::string::npos) << message;
+  EXPECT_EQ(code_of([&] { Gallery::open(newer); }, &message), ErrorCode::kGallery);
+  EXPECT_NE(message.find("newer"), std::string::npos) << message;
+  // A directory.
+  EXPECT_EQ(code_of([&] { Gallery::open(dir.file("")); }), ErrorCode::kGallery);
+}
+
+bool contains(const std::string& haystack, const Embedding& e) {
+  const std::string needle(reinterpret_cast<const char*>(e.data()), sizeof(Embedding));
+  const std::string half(reinterpret_cast<const char*>(e.data()) + 200, 64);
+  return haystack.find(needle) != std::string::npos || haystack.find(half) != std::string::npos;
+}
+
+TEST(Gallery, RemovedEmbeddingsLeaveNoBytesBehind) {
+  TempDir dir;
+  const std::string path = dir.file("g.db");
+  Gallery g = Gallery::open(path);
+  const GalleryFace secret = make_face("secret", 1);
+  std::vector<GalleryFace> others;
+  for (int i = 2; i < 50; ++i) others.push_back(make_face("other", i));
+  g.add_faces(others);
+  g.add_face(secret);
+  g.checkpoint();
+  // Control: the bytes are findable while stored, so the scan below can fail.
+  ASSERT_TRUE(contains(read_bytes(path), secret.embedding));
+  g.remove_person("secret");
+  g.checkpoint();
+  EXPECT_FALSE(contains(read_bytes(path), secret.embedding));
+  EXPECT_FALSE(contains(read_bytes(path + "-wal"), secret.embedding));
+  EXPECT_TRUE(contains(read_bytes(path), others[10].embedding));
+
+  // Same for a single face removed without an explicit checkpoint (remove_face does one).
+  const AddOutcome o = g.add_face(make_face("temp", 77));
+  g.checkpoint();
+  ASSERT_TRUE(contains(read_bytes(path), make_face("temp", 77).embedding));
+  g.remove_face(o.face_id);
+  EXPECT_FALSE(contains(read_bytes(path) + read_bytes(path + "-wal"), make_face("temp", 77).embedding));
+}
+
+TEST(Gallery, ReindexSwapsEmbeddingsAndModelAtomically) {
+  TempDir dir;
+  Gallery g = Gallery::open(dir.file("g.db"));
+  g.add_faces({make_face("alice", 1), make_face("bob", 2), make_face("carol", 3)});
+  const auto sources = g.face_sources();
+  ASSERT_EQ(sources.size(), 3U);
+  EXPECT_EQ(sources[0].source_path, "/photos/alice/1.jpg");
+  const ModelInfo next = test_model("next");
+  std::vector<ReindexUpdate> updates;
+  for (const auto& s : sources) {
+    ReindexUpdate u;
+    u.face_id = s.id;
+    u.embedding = make_face(s.person, 100 + static_cast<int>(updates.size())).embedding;
+    updates.push_back(u);
+  }
+  // One missing: refused, nothing changes.
+  const std::vector<ReindexUpdate> partial(updates.begin(), updates.begin() + 2);
+  EXPECT_EQ(code_of([&] { g.reindex(partial, next); }), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(g.model()->version, test_model().version);
+  EXPECT_EQ(g.search(make_face("alice", 1).embedding, test_model(), 1)[0].distance, 0.0F);
+
+  updates[1].face = make_face("bob", 200).face;
+  g.reindex(updates, next);
+  EXPECT_EQ(g.model()->version, next.version);
+  EXPECT_EQ(code_of([&] { g.search(Embedding{}, test_model(), 1); }), ErrorCode::kModelMismatch);
+  const auto top = g.search(updates[0].embedding, next, 1);
+  ASSERT_EQ(top.size(), 1U);
+  EXPECT_EQ(top[0].face_id, sources[0].id);
+  EXPECT_FLOAT_EQ(top[0].distance, 0.0F);
+  const auto bob = g.face(sources[1].id);
+  EXPECT_EQ(bob->face.box.left, make_face("bob", 200).face.box.left);
+  EXPECT_EQ(bob->model.version, next.version);
+  EXPECT_EQ(g.add_face(make_face("dave", 9, next)).status, AddStatus::kAdded);
+
+  // remove_unlisted drops faces that could not be recomputed.
+  g.reindex({updates[0]}, test_model("third"), true);
+  EXPECT_EQ(g.face_count(), 1);
+}
+
+TEST(Gallery, BusyWriterGivesGalleryBusy) {
+  TempDir dir;
+  const std::string path = dir.file("g.db");
+  Gallery g = Gallery::open(path, {.busy_timeout_ms = 200});
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  const auto start = std::chrono::steady_clock::now();
+  std::string message;
+  EXPECT_EQ(code_of([&] { g.add_face(make_face("alice", 1)); }, &message), ErrorCode::kGalleryBusy);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, std::chrono::milliseconds(150));
+  EXPECT_NE(message.find("locked"), std::string::npos) << message;
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  EXPECT_EQ(g.add_face(make_face("alice", 1)).status, AddStatus::kAdded);
+}
+
+TEST(Gallery, SecondHandleSeesOtherWriters) {
+  TempDir dir;
+  const std::string path = dir.file("g.db");
+  Gallery a = Gallery::open(path);
+  Gallery b = Gallery::open(path);
+  a.add_face(make_face("alice", 1));
+  const auto top = b.search(make_face("alice", 1).embedding, test_model(), 1);
+  ASSERT_EQ(top.size(), 1U);
+  EXPECT_EQ(top[0].person, "alice");
+  b.remove_person("alice");
+  EXPECT_TRUE(a.search(make_face("alice", 1).embedding, test_model(), 1).empty());
+}
+
+TEST(Gallery, DefaultPathFollowsEnvironment) {
+  const char* keys[] = {"SIAMFACE_GALLERY", "XDG_DATA_HOME", "HOME"};
+  std::vector<std::optional<std::string>> saved;
+  for (const char* k : keys) {
+    const char* v = std::getenv(k);
+    saved.push_back(v ? std::optional<std::string>(v) : std::nullopt);
+  }
+  ::setenv("SIAMFACE_GALLERY", "/x/g.db", 1);
+  EXPECT_EQ(default_gallery_path(), "/x/g.db");
+  ::unsetenv("SIAMFACE_GALLERY");
+  ::setenv("XDG_DATA_HOME", "/data", 1);
+  EXPECT_EQ(default_gallery_path(), "/data/siamface/gallery.db");
+  ::unsetenv("XDG_DATA_HOME");
+  ::setenv("HOME", "/home/u", 1);
+  EXPECT_EQ(default_gallery_path(), "/home/u/.local/share/siamface/gallery.db");
+  for (std::size_t i = 0; i < saved.size(); ++i) {
+    if (saved[i]) {
+      ::setenv(keys[i], saved[i]->c_str(), 1);
+    } else {
+      ::unsetenv(keys[i]);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace siamface
