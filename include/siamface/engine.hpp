@@ -31,6 +31,10 @@ struct EngineOptions {
 struct DetectOptions {
   float min_score = -1.0F;  // < 0: the detector's own default (ssd 0.5, tiny 0.5, haar 0)
   int max_faces = 0;        // 0: no limit; otherwise keep the highest-scoring faces
+  // When nothing is found, look again with a grey border of half the image size around it.
+  // The detectors were trained on faces with context, so tight face crops (enrolment photos,
+  // LFW-style crops) are otherwise often missed.
+  bool retry_with_border = true;
 };
 
 struct FaceEmbedding {

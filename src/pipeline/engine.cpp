@@ -46,6 +46,30 @@ std::vector<std::string> required_files(const EngineOptions& options) {
   return files;
 }
 
+// Detects on the image framed by a grey border and maps the boxes back, clipped to the image;
+// a box whose centre falls on the border is dropped.
+std::vector<RawDetection> detect_with_border(const FaceDetector& detector, const cv::Mat& bgr, float min_score) {
+  const int border = std::max(bgr.cols, bgr.rows) / 2;
+  cv::Mat framed;
+  cv::copyMakeBorder(bgr, framed, border, border, border, border, cv::BORDER_CONSTANT, cv::Scalar(127, 127, 127));
+  std::vector<RawDetection> found;
+  for (RawDetection detection : detector.detect(framed, min_score)) {
+    Box& box = detection.box;
+    box.left -= border;
+    box.top -= border;
+    const Point centre = box.center();
+    if (centre.x < 0 || centre.y < 0 || centre.x >= bgr.cols || centre.y >= bgr.rows) continue;
+    const float right = std::min(box.right(), static_cast<float>(bgr.cols));
+    const float bottom = std::min(box.bottom(), static_cast<float>(bgr.rows));
+    box.left = std::max(box.left, 0.0F);
+    box.top = std::max(box.top, 0.0F);
+    box.width = right - box.left;
+    box.height = bottom - box.top;
+    found.push_back(detection);
+  }
+  return found;
+}
+
 }  // namespace
 
 const char* to_string(DetectorKind kind) {
@@ -134,6 +158,7 @@ std::vector<Face> Engine::detect(const Image& image, const DetectOptions& option
   const cv::Mat bgr = as_mat(image);
   const float min_score = options.min_score >= 0 ? options.min_score : impl_->detector->default_min_score();
   std::vector<RawDetection> raw = impl_->detector->detect(bgr, min_score);
+  if (raw.empty() && options.retry_with_border) raw = detect_with_border(*impl_->detector, bgr, min_score);
   if (options.max_faces > 0 && static_cast<int>(raw.size()) > options.max_faces) raw.resize(options.max_faces);
 
   std::vector<Face> faces;

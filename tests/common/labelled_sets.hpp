@@ -1,0 +1,84 @@
+// The labelled photo sets of ../shared/testdata used by the identification tests and the
+// open-set benchmark, embedded once, with greyscale and low-resolution variants.
+#pragma once
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <opencv2/imgproc.hpp>
+#include <string>
+#include <vector>
+
+#include "eval/open_set.hpp"
+#include "image/cv_image.hpp"
+#include "siamface/engine.hpp"
+#include "siamface/image.hpp"
+
+namespace siamface::test {
+
+struct LabelledSet {
+  std::string name;
+  std::filesystem::path root;  // root/<person>/<photos>
+};
+
+inline std::vector<LabelledSet> labelled_sets(const std::filesystem::path& testdata) {
+  return {{"face-api.js", testdata / "face-api.js/examples/images"},
+          {"dlib johns", testdata / "dlib_examples/johns"},
+          {"lfw_dev", testdata / "lfw_dev/lfw-deepfunneled"}};
+}
+
+enum class Variant { kOriginal, kGrey, kLowResolution };
+
+inline const char* to_string(Variant variant) {
+  switch (variant) {
+    case Variant::kOriginal: return "original";
+    case Variant::kGrey: return "greyscale";
+    case Variant::kLowResolution: return "low-res (1/3)";
+  }
+  return "?";
+}
+
+// Greyscale: luminance only. Low resolution: a third of the size and back, as a distant face.
+inline Image apply_variant(const Image& image, Variant variant) {
+  if (variant == Variant::kOriginal) return image;
+  const cv::Mat source = as_mat(image);
+  cv::Mat out;
+  if (variant == Variant::kGrey) {
+    cv::Mat grey;
+    cv::cvtColor(source, grey, cv::COLOR_BGR2GRAY);
+    cv::cvtColor(grey, out, cv::COLOR_GRAY2BGR);
+  } else {
+    cv::Mat small;
+    cv::resize(source, small, cv::Size(), 1.0 / 3, 1.0 / 3, cv::INTER_AREA);
+    cv::resize(small, out, source.size(), 0, 0, cv::INTER_LINEAR);
+  }
+  return from_mat(out);
+}
+
+// Every photo of every person (sorted), embedded from its largest face. Photos without a
+// face are counted in `missed`.
+inline std::vector<LabelledFace> embed_set(const Engine& engine, const LabelledSet& set, Variant variant,
+                                           int* missed = nullptr) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> photos;
+  for (const auto& person : fs::directory_iterator(set.root)) {
+    if (!person.is_directory()) continue;
+    for (const auto& photo : fs::directory_iterator(person.path()))
+      if (photo.is_regular_file()) photos.push_back(photo.path());
+  }
+  std::sort(photos.begin(), photos.end());
+  std::vector<LabelledFace> faces;
+  for (const fs::path& photo : photos) {
+    const Image image = apply_variant(load_image(photo.string()), variant);
+    const std::vector<Face> found = engine.detect(image);
+    const int chosen = choose_face(found, image.width, image.height, FaceChoice::kLargest);
+    if (chosen < 0) {
+      if (missed) ++*missed;
+      continue;
+    }
+    faces.push_back({photo.parent_path().filename().string(), engine.embed(image, found[chosen]), found[chosen].quality});
+  }
+  return faces;
+}
+
+}  // namespace siamface::test
