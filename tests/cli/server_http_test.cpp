@@ -501,9 +501,22 @@ TEST_F(ServerHttpTest, LimitsAndMalformedBodies) {
 
 TEST_F(ServerHttpTest, MaxPixelsAndMaxFacesFlags) {
   REQUIRE_DATA();
+  SIAMFACE_REQUIRE_TESTDATA("face-api.js/examples/images/bbt1.jpg");
   start({"--max-pixels", "1000"});
   const Reply r = post("/v1/detect", {file_part("image", photo("obama.jpg"))});
   EXPECT_EQ(r.status, 413) << r.body;
+  EXPECT_EQ(r.body["error"]["code"], "too_large");
+
+  // bbt1.jpg holds 4 faces; --max-faces 2 keeps two. obama3.jpg (596 kB) is over the body limit.
+  start({"--max-faces", "2", "--max-body-bytes", "500000"});
+  const std::string group = read_file(testdata_dir() / "face-api.js/examples/images/bbt1.jpg");
+  ASSERT_LT(group.size(), 500000U);
+  const Reply limited = post("/v1/vision/face", {file_part("image", group)});
+  ASSERT_EQ(limited.status, 200) << limited.body;
+  EXPECT_EQ(limited.body["predictions"].size(), 2U);
+  const Reply too_big = post("/v1/vision/face", {file_part("image", photo("obama3.jpg"))});
+  EXPECT_EQ(too_big.status, 413);
+  EXPECT_EQ(too_big.body["success"], false);
 }
 
 TEST_F(ServerHttpTest, ThirtyTwoConcurrentRecognizeRequestsAllAnswerCorrectly) {

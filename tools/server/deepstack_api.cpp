@@ -64,7 +64,7 @@ void recognize(const ServerContext& context, const httplib::Request& request, ht
   std::optional<float> threshold;
   if (given) threshold = confidence_to_distance(min_conf);
   json predictions = json::array();
-  for (const IdentifiedFace& face : identify_upload(context, *r.loaded, image, context.detect_options(), 1, threshold)) {
+  for (const IdentifiedFace& face : identify_upload(context, *r.loaded, image, context.detect_options(), 3, threshold)) {
     json p = box_fields(face.face.box, image.width, image.height);
     const float confidence = distance_to_confidence(face.decision.distance);
     const bool accepted = face.decision.known && (!given || confidence >= min_conf);

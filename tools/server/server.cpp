@@ -110,6 +110,9 @@ int run_server(const ServerOptions& options) {
   http.set_read_timeout(options.request_timeout_s, 0);
   http.set_write_timeout(options.request_timeout_s, 0);
   http.set_keep_alive_timeout(2);  // bounds how long a stop waits for idle keep-alive connections
+  // A worker serves one connection at a time; closing after each response queues waiting
+  // connections fairly instead of letting a few keep-alive clients hold every worker.
+  http.set_keep_alive_max_count(1);
   http.set_error_handler([](const httplib::Request& request, httplib::Response& response) {
     fill_default_error(request, response);
   });
@@ -121,10 +124,10 @@ int run_server(const ServerOptions& options) {
     std::cerr << request.method << ' ' << request.path << ' ' << response.status << '\n';
   });
 
-  http.Get("/health", [&context](const httplib::Request&, httplib::Response& response) {
+  http.Get("/health", guarded(Dialect::kNative, [&context](const httplib::Request&, httplib::Response& response) {
     const nlohmann::json body = health_json(context);
     write_json(response, body, body["status"] == "ok" ? 200 : 503);
-  });
+  }));
   add_native_routes(http, context);
   add_deepstack_routes(http, context);
   add_compreface_routes(http, context);
