@@ -1,0 +1,95 @@
+#include "server/api_common.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "util/sha256.hpp"
+
+namespace siamface::server {
+
+FormData read_form(const httplib::Request& request, const std::vector<std::string>& text_fields) {
+  std::vector<FormPart> parts;
+  for (const auto& [name, part] : request.files) {
+    parts.push_back({name, part.filename, part.content_type, part.content});
+  }
+  FormData form = split_form(parts, text_fields);
+  // application/x-www-form-urlencoded bodies land in params (with the query string).
+  for (const auto& [name, value] : request.params) form.fields.emplace_back(name, value);
+  return form;
+}
+
+std::optional<std::string> param(const httplib::Request& request, const FormData& form, const std::string& name) {
+  if (auto value = form.field(name)) return value;
+  if (request.has_param(name.c_str())) return request.get_param_value(name.c_str());
+  return std::nullopt;
+}
+
+Image decode_upload(const ServerContext& context, const std::string& bytes) {
+  const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  return decode_image(std::span<const std::uint8_t>(data, bytes.size()), context.decode_options());
+}
+
+AddOutcome enroll_upload(const ServerContext& context, const Loaded& loaded, const std::string& person,
+                         const UploadedFile& file, const DetectOptions& detect) {
+  check_person_name(person);
+  const Image image = decode_upload(context, file.content);
+  const std::vector<FaceEmbedding> faces = loaded.engine.analyze(image, detect);
+  if (faces.empty()) {
+    throw Error(ErrorCode::kNoFace, "no face found in uploaded file '" + file.filename + "'");
+  }
+  std::vector<Face> boxes;
+  for (const FaceEmbedding& f : faces) boxes.push_back(f.face);
+  const FaceEmbedding& chosen = faces[choose_face(boxes, image.width, image.height, FaceChoice::kLargest)];
+  GalleryFace record;
+  record.person = person;
+  record.source_path = "http:" + (file.filename.empty() ? file.field : file.filename);
+  const auto* data = reinterpret_cast<const std::uint8_t*>(file.content.data());
+  record.image_sha256 = sha256_hex(std::span<const std::uint8_t>(data, file.content.size()));
+  record.face = chosen.face;
+  record.embedding = chosen.embedding;
+  record.model = loaded.engine.model_info();
+  return loaded.gallery->add_face(record);
+}
+
+std::vector<IdentifiedFace> identify_upload(const ServerContext& /*context*/, const Loaded& loaded,
+                                            const Image& image, const DetectOptions& detect, std::size_t top_k,
+                                            std::optional<float> threshold) {
+  IdentifyOptions options;
+  options.top_k = std::max<std::size_t>(top_k, 1);
+  options.detect = detect;
+  options.rule.threshold = resolve_threshold(*loaded.gallery, threshold, options.rule.threshold);
+  return identify_image(loaded.engine, *loaded.gallery, image, options);
+}
+
+void check_key(const ServerContext& context, const std::string& given, const std::string& message) {
+  if (!context.auth_required()) return;
+  if (!context.key_matches(given)) throw HttpError(401, message);
+}
+
+nlohmann::json box_fields(const Box& box, int width, int height) {
+  const auto clamp = [](float v, int hi) { return std::clamp(static_cast<int>(std::lround(v)), 0, std::max(hi, 0)); };
+  return {{"x_min", clamp(box.left, width)},
+          {"y_min", clamp(box.top, height)},
+          {"x_max", clamp(box.right(), width)},
+          {"y_max", clamp(box.bottom(), height)}};
+}
+
+nlohmann::json five_points(const Face& face) {
+  const auto mean = [&](int from, int to) {
+    float x = 0, y = 0;
+    for (int i = from; i <= to; ++i) {
+      x += face.landmarks[i].x;
+      y += face.landmarks[i].y;
+    }
+    const float n = static_cast<float>(to - from + 1);
+    return nlohmann::json::array({std::lround(x / n), std::lround(y / n)});
+  };
+  const auto point = [&](int i) {
+    return nlohmann::json::array({std::lround(face.landmarks[i].x), std::lround(face.landmarks[i].y)});
+  };
+  // Image-left eye first (the subject's right eye, 36-41), then nose tip, mouth corners.
+  return nlohmann::json::array({mean(36, 41), mean(42, 47), point(30), point(48), point(54)});
+}
+
+}  // namespace siamface::server

@@ -1,0 +1,54 @@
+// Helpers the three APIs share: forms, image decoding, enrolment from uploaded bytes, auth.
+#pragma once
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "server/error_mapping.hpp"
+#include "server/request_parsing.hpp"
+#include "server/server.hpp"
+#include "siamface/recognizer.hpp"
+
+namespace siamface::server {
+
+// Multipart parts plus url-encoded/query parameters as one form. `text_fields` are never files.
+FormData read_form(const httplib::Request& request, const std::vector<std::string>& text_fields);
+
+// A field from the form, else from the query string.
+std::optional<std::string> param(const httplib::Request& request, const FormData& form, const std::string& name);
+
+Image decode_upload(const ServerContext& context, const std::string& bytes);
+
+// The largest face of an uploaded photo, embedded and stored under `person`. Throws
+// Error(kNoFace) when there is none. Duplicates (same person, same image bytes) return the
+// existing face id.
+AddOutcome enroll_upload(const ServerContext& context, const Loaded& loaded, const std::string& person,
+                         const UploadedFile& file, const DetectOptions& detect);
+
+// identify_image with the default rule and the gallery's saved threshold (or `threshold`).
+std::vector<IdentifiedFace> identify_upload(const ServerContext& context, const Loaded& loaded,
+                                            const Image& image, const DetectOptions& detect, std::size_t top_k,
+                                            std::optional<float> threshold = std::nullopt);
+
+// Throws HttpError(401, message) unless no key is configured or `given` matches.
+void check_key(const ServerContext& context, const std::string& given, const std::string& message);
+
+// Integer-pixel box fields, clamped to the image.
+nlohmann::json box_fields(const Box& box, int width, int height);
+
+// Five points (eye centres, nose tip, mouth corners) from the 68 landmarks.
+nlohmann::json five_points(const Face& face);
+
+}  // namespace siamface::server
+
+namespace siamface::server {
+
+// Each API registers its routes (every handler wrapped by guarded()).
+void add_native_routes(httplib::Server& server, ServerContext& context);
+void add_deepstack_routes(httplib::Server& server, ServerContext& context);
+void add_compreface_routes(httplib::Server& server, ServerContext& context);
+
+}  // namespace siamface::server

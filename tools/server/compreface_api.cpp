@@ -1,0 +1,277 @@
+// CompreFace-compatible recognition API (subset) under /api/v1/.
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "server/api_common.hpp"
+
+namespace siamface::server {
+namespace {
+
+using nlohmann::json;
+
+const char* const kSubjects = "/api/v1/recognition/subjects";
+const char* const kFaces = "/api/v1/recognition/faces";
+
+std::shared_ptr<const Loaded> begin(const ServerContext& context, const httplib::Request& request) {
+  check_key(context, request.get_header_value("x-api-key"), "Missing or incorrect x-api-key header");
+  return context.require_loaded();
+}
+
+bool is_json(const httplib::Request& request) {
+  return request.get_header_value("Content-Type").rfind("application/json", 0) == 0;
+}
+
+json body_json(const httplib::Request& request) {
+  json body = json::parse(request.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) throw HttpError(400, "request body is not a JSON object", 26);
+  return body;
+}
+
+// A file sent as multipart `field` or as JSON {"field":"<base64>"}.
+UploadedFile image_of(const httplib::Request& request, const std::string& field) {
+  if (is_json(request)) {
+    const json body = body_json(request);
+    if (!body.contains(field) || !body[field].is_string()) {
+      throw HttpError(400, "JSON field '" + field + "' (base64 image) is missing", 26);
+    }
+    return {field, field, "", decode_base64(body[field].get_ref<const std::string&>(), "JSON field '" + field + "'")};
+  }
+  const FormData form = read_form(request, {});
+  if (const UploadedFile* file = form.file(field)) return *file;
+  throw HttpError(400, "Required request part '" + field + "' is not present", 26);
+}
+
+float det_threshold(const httplib::Request& request) {
+  if (!request.has_param("det_prob_threshold") || request.get_param_value("det_prob_threshold").empty()) return -1.0F;
+  return parse_float_param("det_prob_threshold", request.get_param_value("det_prob_threshold"), 0.0F, 1.0F);
+}
+
+std::int64_t int_query(const httplib::Request& request, const char* name, std::int64_t fallback, std::int64_t min,
+                       std::int64_t max) {
+  if (!request.has_param(name) || request.get_param_value(name).empty()) return fallback;
+  return parse_int_param(name, request.get_param_value(name), min, max);
+}
+
+std::vector<std::string> plugins(const httplib::Request& request) {
+  std::vector<std::string> out;
+  std::string text = request.has_param("face_plugins") ? request.get_param_value("face_plugins") : "";
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    if (comma > start) out.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+json box_json(const Face& face, const Image& image) {
+  json box = box_fields(face.box, image.width, image.height);
+  box["probability"] = face.score;
+  return box;
+}
+
+std::string subject_from_body(const httplib::Request& request) {
+  const json body = body_json(request);
+  if (!body.contains("subject") || !body["subject"].is_string()) {
+    throw HttpError(400, "JSON field 'subject' is missing", 26);
+  }
+  std::string subject = body["subject"].get<std::string>();
+  check_person_name(subject);
+  return subject;
+}
+
+std::vector<std::string> subjects(ServerContext& context, const Loaded& loaded) {
+  std::set<std::string> names;
+  for (const PersonSummary& p : loaded.gallery->people()) names.insert(p.person);
+  std::lock_guard lock(context.subjects_mutex);
+  names.insert(context.empty_subjects.begin(), context.empty_subjects.end());
+  return {names.begin(), names.end()};
+}
+
+void recognize(ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = begin(context, request);
+  const UploadedFile file = image_of(request, "file");
+  const auto limit = static_cast<int>(int_query(request, "limit", 0, 0, 10000));
+  const auto count = static_cast<std::size_t>(int_query(request, "prediction_count", 1, 1, 1000));
+  const std::vector<std::string> wanted = plugins(request);
+  const bool landmarks = std::find(wanted.begin(), wanted.end(), "landmarks") != wanted.end();
+  const bool calculator = std::find(wanted.begin(), wanted.end(), "calculator") != wanted.end();
+  const Image image = decode_upload(context, file.content);
+  const auto faces = identify_upload(context, *loaded, image, context.detect_options(det_threshold(request), limit), count);
+  if (faces.empty()) throw Error(ErrorCode::kNoFace, "no face found");
+  json result = json::array();
+  for (const IdentifiedFace& face : faces) {
+    json subjects_json = json::array();
+    for (std::size_t i = 0; i < face.top.size() && i < count; ++i) {
+      subjects_json.push_back({{"subject", face.top[i].person}, {"similarity", distance_to_confidence(face.top[i].distance)}});
+    }
+    json item = {{"box", box_json(face.face, image)}, {"subjects", subjects_json}};
+    if (landmarks) item["landmarks"] = five_points(face.face);
+    if (calculator) item["embedding"] = std::vector<float>(face.embedding.begin(), face.embedding.end());
+    result.push_back(std::move(item));
+  }
+  write_json(response, {{"result", result}});
+}
+
+void verify(ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = begin(context, request);
+  const UploadedFile source_file = image_of(request, "source_image");
+  const UploadedFile target_file = image_of(request, "target_image");
+  const float det = det_threshold(request);
+  const auto limit = static_cast<int>(int_query(request, "limit", 0, 0, 10000));
+  const Image source = decode_upload(context, source_file.content);
+  const Image target = decode_upload(context, target_file.content);
+  const std::vector<FaceEmbedding> source_faces = loaded->engine.analyze(source, context.detect_options(det));
+  if (source_faces.empty()) throw Error(ErrorCode::kNoFace, "no face found in source_image");
+  std::vector<Face> boxes;
+  for (const FaceEmbedding& f : source_faces) boxes.push_back(f.face);
+  const FaceEmbedding& chosen = source_faces[choose_face(boxes, source.width, source.height, FaceChoice::kLargest)];
+  const std::vector<FaceEmbedding> target_faces = loaded->engine.analyze(target, context.detect_options(det, limit));
+  if (target_faces.empty()) throw Error(ErrorCode::kNoFace, "no face found in target_image");
+  std::vector<std::pair<float, json>> matches;
+  for (const FaceEmbedding& f : target_faces) {
+    const float similarity = distance_to_confidence(euclidean_distance(chosen.embedding, f.embedding));
+    matches.emplace_back(similarity, json{{"box", box_json(f.face, target)}, {"similarity", similarity}});
+  }
+  std::stable_sort(matches.begin(), matches.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  json face_matches = json::array();
+  for (auto& m : matches) face_matches.push_back(std::move(m.second));
+  write_json(response, {{"result", json::array({{{"source_image_face", {{"box", box_json(chosen.face, source)}}},
+                                                 {"face_matches", face_matches}}})}});
+}
+
+}  // namespace
+
+void add_compreface_routes(httplib::Server& server, ServerContext& context) {
+  using Body = void (*)(ServerContext&, const httplib::Request&, httplib::Response&);
+  const auto route = [&context](Body body) {
+    return guarded(Dialect::kCompreFace, [&context, body](const httplib::Request& rq, httplib::Response& rs) {
+      body(context, rq, rs);
+    });
+  };
+  server.Post("/api/v1/recognition/recognize", route(recognize));
+  server.Post("/api/v1/verification/verify", route(verify));
+
+  // Subjects.
+  server.Post(kSubjects, route([](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
+    const auto loaded = begin(c, rq);
+    const std::string subject = subject_from_body(rq);
+    const auto names = subjects(c, *loaded);
+    if (std::find(names.begin(), names.end(), subject) != names.end()) {
+      throw HttpError(400, "Subject '" + subject + "' already exists", 43);
+    }
+    {
+      std::lock_guard lock(c.subjects_mutex);
+      c.empty_subjects.insert(subject);
+    }
+    write_json(rs, {{"subject", subject}}, 201);
+  }));
+  const auto list = [](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
+    const auto loaded = begin(c, rq);
+    write_json(rs, {{"subjects", subjects(c, *loaded)}});
+  };
+  server.Get(kSubjects, route(list));
+  server.Get(std::string(kSubjects) + "/", route(list));
+  server.Put(std::string(kSubjects) + "/([^/]+)", route([](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
+    const auto loaded = begin(c, rq);
+    const std::string from = rq.matches[1];
+    const std::string to = subject_from_body(rq);
+    bool found = false;
+    {
+      std::lock_guard lock(c.subjects_mutex);
+      if (c.empty_subjects.erase(from) > 0) {
+        found = true;
+        if (loaded->gallery->faces_of(to).empty()) c.empty_subjects.insert(to);
+      }
+    }
+    if (!loaded->gallery->faces_of(from).empty()) {
+      loaded->gallery->rename_person(from, to);  // merges into an existing subject
+      std::lock_guard lock(c.subjects_mutex);
+      c.empty_subjects.erase(to);
+      found = true;
+    }
+    if (!found) throw HttpError(404, "Subject '" + from + "' not found", 34);
+    write_json(rs, {{"updated", true}});
+  }));
+  const auto delete_subject = [](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
+    const auto loaded = begin(c, rq);
+    const std::string subject = rq.matches[1];
+    bool found = false;
+    {
+      std::lock_guard lock(c.subjects_mutex);
+      found = c.empty_subjects.erase(subject) > 0;
+    }
+    if (!loaded->gallery->faces_of(subject).empty()) {
+      loaded->gallery->remove_person(subject);
+      found = true;
+    }
+    if (!found) throw HttpError(404, "Subject '" + subject + "' not found", 34);
+    write_json(rs, {{"subject", subject}});
+  };
+  server.Delete(std::string(kSubjects) + "/([^/]+)", route(delete_subject));
+  const auto delete_all = [](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
+    const auto loaded = begin(c, rq);
+    const std::size_t count = subjects(c, *loaded).size();
+    {
+      std::lock_guard lock(c.subjects_mutex);
+      c.empty_subjects.clear();
+    }
+    loaded->gallery->remove_all();
+    write_json(rs, {{"deleted", count}});
+  };
+  server.Delete(kSubjects, route(delete_all));
+  server.Delete(std::string(kSubjects) + "/", route(delete_all));
+
+  // Faces.
+  server.Post(kFaces, route([](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
+    const auto loaded = begin(c, rq);
+    const std::string subject = rq.has_param("subject") ? rq.get_param_value("subject") : "";
+    if (subject.empty()) throw HttpError(400, "Required request parameter 'subject' is not present", 26);
+    const UploadedFile file = image_of(rq, "file");
+    const AddOutcome outcome = enroll_upload(c, *loaded, subject, file, c.detect_options(det_threshold(rq)));
+    {
+      std::lock_guard lock(c.subjects_mutex);
+      c.empty_subjects.erase(subject);
+    }
+    write_json(rs, {{"image_id", outcome.face_id}, {"subject", subject}}, 201);
+  }));
+  server.Get(kFaces, route([](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
+    const auto loaded = begin(c, rq);
+    const std::int64_t page = int_query(rq, "page", 0, 0, 1'000'000'000);
+    const std::int64_t size = int_query(rq, "size", 20, 1, 100'000);
+    const std::string only = rq.has_param("subject") ? rq.get_param_value("subject") : "";
+    std::vector<std::pair<std::string, std::string>> all;  // (image_id, subject)
+    for (const PersonSummary& p : loaded->gallery->people()) {
+      if (!only.empty() && p.person != only) continue;
+      for (const GalleryFace& f : loaded->gallery->faces_of(p.person)) all.emplace_back(f.id, f.person);
+    }
+    json faces = json::array();
+    const auto total = static_cast<std::int64_t>(all.size());
+    for (std::int64_t i = page * size; i < std::min(total, (page + 1) * size); ++i) {
+      faces.push_back({{"image_id", all[i].first}, {"subject", all[i].second}});
+    }
+    write_json(rs, {{"faces", faces},
+                    {"page_number", page},
+                    {"page_size", size},
+                    {"total_pages", (total + size - 1) / size},
+                    {"total_elements", total}});
+  }));
+  server.Delete(kFaces, route([](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
+    const auto loaded = begin(c, rq);
+    const std::string subject = rq.has_param("subject") ? rq.get_param_value("subject") : "";
+    if (subject.empty()) throw HttpError(400, "Required request parameter 'subject' is not present", 26);
+    std::size_t deleted = 0;
+    if (!loaded->gallery->faces_of(subject).empty()) deleted = loaded->gallery->remove_person(subject);
+    write_json(rs, {{"deleted", deleted}});
+  }));
+  server.Delete(std::string(kFaces) + "/([^/]+)", route([](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
+    const auto loaded = begin(c, rq);
+    const std::string id = rq.matches[1];
+    const auto face = loaded->gallery->face(id);
+    if (!face) throw HttpError(404, "Face with id '" + id + "' not found", 35);
+    loaded->gallery->remove_face(id);
+    write_json(rs, {{"image_id", id}, {"subject", face->person}});
+  }));
+}
+
+}  // namespace siamface::server

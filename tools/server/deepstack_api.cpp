@@ -1,0 +1,140 @@
+// DeepStack-compatible face endpoints under /v1/vision/ (POST, multipart/form-data).
+#include <nlohmann/json.hpp>
+
+#include "server/api_common.hpp"
+
+namespace siamface::server {
+namespace {
+
+using nlohmann::json;
+
+const std::vector<std::string> kTextFields = {"userid", "min_confidence", "api_key"};
+
+struct DeepStackRequest {
+  FormData form;
+  std::shared_ptr<const Loaded> loaded;
+};
+
+// Auth first (no models needed), then the loaded state.
+DeepStackRequest begin(const ServerContext& context, const httplib::Request& request, bool need_models = true) {
+  DeepStackRequest out;
+  out.form = read_form(request, kTextFields);
+  check_key(context, param(request, out.form, "api_key").value_or(""), "Incorrect api key");
+  if (need_models) out.loaded = context.require_loaded();
+  return out;
+}
+
+const UploadedFile& image_field(const FormData& form) {
+  if (const UploadedFile* file = form.file("image")) return *file;
+  if (!form.files.empty()) return form.files.front();
+  throw HttpError(400, "No valid image file found");
+}
+
+float min_confidence(const httplib::Request& request, const FormData& form, float fallback, bool& given) {
+  const auto text = param(request, form, "min_confidence");
+  given = text.has_value();
+  return text ? parse_float_param("min_confidence", *text, 0.0F, 1.0F) : fallback;
+}
+
+void reg(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const DeepStackRequest r = begin(context, request);
+  const auto userid = param(request, r.form, "userid");
+  if (!userid || userid->empty()) throw HttpError(400, "userid not specified");
+  if (r.form.files.empty()) throw HttpError(400, "No valid image file found");
+  std::size_t stored = 0;
+  for (const UploadedFile& file : r.form.files) {
+    try {
+      enroll_upload(context, *r.loaded, *userid, file, context.detect_options());
+      ++stored;  // added or already present: both leave the face registered
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNoFace) throw;
+    }
+  }
+  if (stored == 0) throw HttpError(400, "no face detected");
+  write_json(response, {{"success", true}, {"message", "face added"}});
+}
+
+void recognize(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const DeepStackRequest r = begin(context, request);
+  bool given = false;
+  const float min_conf = min_confidence(request, r.form, 0.67F, given);
+  const Image image = decode_upload(context, image_field(r.form).content);
+  // An explicit min_confidence becomes the decision threshold (through the inverse mapping);
+  // otherwise the gallery's saved threshold (or 0.6) decides.
+  std::optional<float> threshold;
+  if (given) threshold = confidence_to_distance(min_conf);
+  json predictions = json::array();
+  for (const IdentifiedFace& face : identify_upload(context, *r.loaded, image, context.detect_options(), 3, threshold)) {
+    json p = box_fields(face.face.box, image.width, image.height);
+    const float confidence = distance_to_confidence(face.decision.distance);
+    const bool accepted = face.decision.known && (!given || confidence >= min_conf);
+    p["userid"] = accepted ? face.decision.person : std::string(kUnknownPerson);
+    p["confidence"] = accepted ? confidence : 0.0F;
+    predictions.push_back(std::move(p));
+  }
+  write_json(response, {{"success", true}, {"predictions", predictions}});
+}
+
+void detect(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const DeepStackRequest r = begin(context, request);
+  bool given = false;
+  const float min_conf = min_confidence(request, r.form, 0.55F, given);
+  const Image image = decode_upload(context, image_field(r.form).content);
+  json predictions = json::array();
+  for (const Face& face : r.loaded->engine.detect(image, context.detect_options(min_conf))) {
+    json p = box_fields(face.box, image.width, image.height);
+    p["confidence"] = face.score;
+    predictions.push_back(std::move(p));
+  }
+  write_json(response, {{"success", true}, {"predictions", predictions}});
+}
+
+void match(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const DeepStackRequest r = begin(context, request);
+  if (r.form.files.empty()) throw HttpError(400, "No valid image file found");
+  if (r.form.files.size() == 1) throw HttpError(400, "expected two image files, only one found");
+  if (r.form.files.size() > 2) throw HttpError(400, "only two images allowed");
+  Embedding embeddings[2];
+  for (int i = 0; i < 2; ++i) {
+    const Image image = decode_upload(context, r.form.files[i].content);
+    const std::vector<FaceEmbedding> faces = r.loaded->engine.analyze(image, context.detect_options());
+    if (faces.empty()) throw HttpError(400, "no face found");
+    std::vector<Face> boxes;
+    for (const FaceEmbedding& f : faces) boxes.push_back(f.face);
+    embeddings[i] = faces[choose_face(boxes, image.width, image.height, FaceChoice::kLargest)].embedding;
+  }
+  write_json(response, {{"success", true}, {"similarity", distance_to_confidence(euclidean_distance(embeddings[0], embeddings[1]))}});
+}
+
+}  // namespace
+
+void add_deepstack_routes(httplib::Server& server, ServerContext& context) {
+  const auto route = [&context](void (*body)(const ServerContext&, const httplib::Request&, httplib::Response&)) {
+    return guarded(Dialect::kDeepStack, [&context, body](const httplib::Request& rq, httplib::Response& rs) {
+      body(context, rq, rs);
+    });
+  };
+  server.Post("/v1/vision/face/register", route(reg));
+  server.Post("/v1/vision/face/recognize", route(recognize));
+  server.Post("/v1/vision/face", route(detect));
+  server.Post("/v1/vision/face/match", route(match));
+  server.Post("/v1/vision/face/list", route([](const ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
+    const DeepStackRequest r = begin(c, rq);
+    json names = json::array();
+    for (const PersonSummary& p : r.loaded->gallery->people()) names.push_back(p.person);
+    write_json(rs, {{"success", true}, {"faces", names}});
+  }));
+  server.Post("/v1/vision/face/delete", route([](const ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
+    const DeepStackRequest r = begin(c, rq);
+    const auto userid = param(rq, r.form, "userid");
+    if (!userid || userid->empty()) throw HttpError(400, "userid not specified");
+    try {
+      r.loaded->gallery->remove_person(*userid);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound) throw;  // DeepStack answers success for unknown users
+    }
+    write_json(rs, {{"success", true}});
+  }));
+}
+
+}  // namespace siamface::server

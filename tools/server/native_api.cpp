@@ -1,0 +1,243 @@
+// The native JSON API under /v1/ (see docs/http-api.md).
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_common.hpp"
+#include "server/api_common.hpp"
+
+namespace siamface::server {
+namespace {
+
+using nlohmann::json;
+
+void authorize(const ServerContext& context, const httplib::Request& request) {
+  std::string key = request.get_header_value("x-api-key");
+  if (key.empty()) key = bearer_token(request.get_header_value("Authorization"));
+  check_key(context, key, "missing or wrong API key (send x-api-key or Authorization: Bearer)");
+}
+
+bool is_json(const httplib::Request& request) {
+  return request.get_header_value("Content-Type").rfind("application/json", 0) == 0;
+}
+
+json parse_json_body(const httplib::Request& request) {
+  json body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.is_object()) {
+    throw Error(ErrorCode::kInvalidArgument, "request body is not a JSON object");
+  }
+  return body;
+}
+
+// Images of a request: multipart files, JSON {"<field>":"<base64>"} / {"images":[..]}, or a raw
+// image body (Content-Type image/*).
+std::vector<UploadedFile> images_of(const httplib::Request& request, const std::vector<std::string>& json_fields) {
+  std::vector<UploadedFile> files;
+  if (request.is_multipart_form_data()) {
+    files = read_form(request, {"top_k", "threshold", "min_score", "name"}).files;
+  } else if (is_json(request)) {
+    const json body = parse_json_body(request);
+    for (const std::string& field : json_fields) {
+      if (!body.contains(field)) continue;
+      const json& value = body[field];
+      const auto add = [&](const json& item, const std::string& name) {
+        if (!item.is_string()) throw Error(ErrorCode::kInvalidArgument, "JSON field '" + name + "' must be a base64 string");
+        files.push_back({field, name, "", decode_base64(item.get_ref<const std::string&>(), "JSON field '" + name + "'")});
+      };
+      if (value.is_array()) {
+        for (std::size_t i = 0; i < value.size(); ++i) add(value[i], field + "[" + std::to_string(i) + "]");
+      } else {
+        add(value, field);
+      }
+    }
+  } else if (request.get_header_value("Content-Type").rfind("image/", 0) == 0) {
+    files.push_back({"body", "body", request.get_header_value("Content-Type"), request.body});
+  }
+  return files;
+}
+
+UploadedFile one_image(const httplib::Request& request) {
+  std::vector<UploadedFile> files = images_of(request, {"image"});
+  if (files.empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "no image: send multipart field 'image', JSON {\"image\":\"<base64>\"} or an image/* body");
+  }
+  if (files.size() > 1) throw Error(ErrorCode::kInvalidArgument, "expected one image, got " + std::to_string(files.size()));
+  return files.front();
+}
+
+std::optional<std::string> query_or_json(const httplib::Request& request, const std::string& name) {
+  if (request.has_param(name.c_str())) return request.get_param_value(name.c_str());
+  if (request.is_multipart_form_data()) {
+    if (auto value = read_form(request, {name}).field(name)) return value;
+  }
+  if (is_json(request)) {
+    const json body = parse_json_body(request);
+    if (body.contains(name)) return body[name].is_string() ? body[name].get<std::string>() : body[name].dump();
+  }
+  return std::nullopt;
+}
+
+float min_score_param(const httplib::Request& request) {
+  const auto text = query_or_json(request, "min_score");
+  return text ? parse_float_param("min_score", *text, 0.0F, 1.0F) : -1.0F;
+}
+
+void detect(const ServerContext& context, const httplib::Request& request, httplib::Response& response, bool embed) {
+  const auto loaded = context.require_loaded();
+  const UploadedFile file = one_image(request);
+  const Image image = decode_upload(context, file.content);
+  json faces = json::array();
+  const DetectOptions options = context.detect_options(min_score_param(request));
+  if (embed) {
+    for (const FaceEmbedding& f : loaded->engine.analyze(image, options)) {
+      json out = cli::to_json(f.face, /*with_landmarks=*/true);
+      out["embedding"] = cli::to_json(f.embedding);
+      faces.push_back(std::move(out));
+    }
+  } else {
+    for (const Face& face : loaded->engine.detect(image, options)) faces.push_back(cli::to_json(face, true));
+  }
+  write_json(response, {{"width", image.width}, {"height", image.height}, {"faces", faces}});
+}
+
+FaceEmbedding largest_face(const Loaded& loaded, const Image& image, const DetectOptions& options,
+                           const std::string& what) {
+  const std::vector<FaceEmbedding> faces = loaded.engine.analyze(image, options);
+  if (faces.empty()) throw Error(ErrorCode::kNoFace, "no face found in " + what);
+  std::vector<Face> boxes;
+  for (const FaceEmbedding& f : faces) boxes.push_back(f.face);
+  return faces[choose_face(boxes, image.width, image.height, FaceChoice::kLargest)];
+}
+
+void verify(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = context.require_loaded();
+  std::vector<UploadedFile> files = images_of(request, {"image1", "image2"});
+  if (files.size() != 2) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "verify needs exactly two images (fields image1 and image2), got " + std::to_string(files.size()));
+  }
+  const DetectOptions options = context.detect_options(min_score_param(request));
+  const FaceEmbedding a = largest_face(*loaded, decode_upload(context, files[0].content), options, "image1");
+  const FaceEmbedding b = largest_face(*loaded, decode_upload(context, files[1].content), options, "image2");
+  std::optional<float> per_call;
+  if (auto text = query_or_json(request, "threshold")) per_call = parse_float_param("threshold", *text, 0.0F, 4.0F);
+  const float threshold = resolve_threshold(*loaded->gallery, per_call, IdentifyOptions::default_decision_rule().threshold);
+  const float distance = euclidean_distance(a.embedding, b.embedding);
+  write_json(response, {{"distance", distance},
+                        {"threshold", threshold},
+                        {"same", distance < threshold},
+                        {"confidence", distance_to_confidence(distance)},
+                        {"face1", cli::to_json(a.face, false)},
+                        {"face2", cli::to_json(b.face, false)}});
+}
+
+void identify(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = context.require_loaded();
+  const UploadedFile file = one_image(request);
+  std::size_t top_k = 3;
+  if (auto text = query_or_json(request, "top_k")) top_k = static_cast<std::size_t>(parse_int_param("top_k", *text, 1, 1000));
+  std::optional<float> threshold;
+  if (auto text = query_or_json(request, "threshold")) threshold = parse_float_param("threshold", *text, 0.0F, 4.0F);
+  const Image image = decode_upload(context, file.content);
+  json faces = json::array();
+  for (const IdentifiedFace& face :
+       identify_upload(context, *loaded, image, context.detect_options(min_score_param(request)), top_k, threshold)) {
+    json out = cli::to_json(face.face, /*with_landmarks=*/false);
+    out["name"] = face.decision.person;
+    out["known"] = face.decision.known;
+    out["distance"] = face.decision.distance;
+    out["threshold"] = face.decision.threshold;
+    out["top"] = json::array();
+    for (const IdentityMatch& match : face.top) {
+      out["top"].push_back({{"person", match.person}, {"distance", match.distance}, {"face_id", match.face_id}});
+    }
+    faces.push_back(std::move(out));
+  }
+  write_json(response, {{"width", image.width}, {"height", image.height}, {"faces", faces}});
+}
+
+json face_summary(const GalleryFace& face) {
+  return {{"id", face.id},
+          {"person", face.person},
+          {"source", face.source_path},
+          {"image_sha256", face.image_sha256},
+          {"box", cli::to_json(face.face.box)},
+          {"created_unix_ms", face.created_unix_ms}};
+}
+
+}  // namespace
+
+void add_native_routes(httplib::Server& server, ServerContext& context) {
+  const auto route = [&context](auto body) {
+    return guarded(Dialect::kNative, [&context, body](const httplib::Request& request, httplib::Response& response) {
+      authorize(context, request);
+      body(request, response);
+    });
+  };
+  server.Post("/v1/detect", route([&context](const auto& rq, auto& rs) { detect(context, rq, rs, false); }));
+  server.Post("/v1/embed", route([&context](const auto& rq, auto& rs) { detect(context, rq, rs, true); }));
+  server.Post("/v1/verify", route([&context](const auto& rq, auto& rs) { verify(context, rq, rs); }));
+  server.Post("/v1/identify", route([&context](const auto& rq, auto& rs) { identify(context, rq, rs); }));
+
+  server.Get("/v1/people", route([&context](const httplib::Request&, httplib::Response& response) {
+    const auto loaded = context.require_loaded();
+    json people = json::array();
+    for (const PersonSummary& p : loaded->gallery->people()) people.push_back({{"name", p.person}, {"faces", p.face_count}});
+    write_json(response, {{"people", people}});
+  }));
+  server.Get(R"(/v1/people/([^/]+))", route([&context](const httplib::Request& request, httplib::Response& response) {
+    const auto loaded = context.require_loaded();
+    const std::string person = request.matches[1];
+    const std::vector<GalleryFace> faces = loaded->gallery->faces_of(person);
+    if (faces.empty()) throw Error(ErrorCode::kNotFound, "no person named '" + person + "'");
+    json out = json::array();
+    for (const GalleryFace& f : faces) out.push_back(face_summary(f));
+    write_json(response, {{"name", person}, {"faces", out}});
+  }));
+  server.Post(R"(/v1/people/([^/]+)/faces)", route([&context](const httplib::Request& request, httplib::Response& response) {
+    const auto loaded = context.require_loaded();
+    const std::string person = request.matches[1];
+    check_person_name(person);
+    const std::vector<UploadedFile> files = images_of(request, {"image", "images"});
+    if (files.empty()) throw Error(ErrorCode::kInvalidArgument, "no image files in the request");
+    json added = json::array();
+    json skipped = json::array();
+    for (const UploadedFile& file : files) {
+      const std::string name = file.filename.empty() ? file.field : file.filename;
+      try {
+        const AddOutcome outcome = enroll_upload(context, *loaded, person, file, context.detect_options());
+        added.push_back({{"file", name}, {"face_id", outcome.face_id},
+                         {"status", outcome.status == AddStatus::kAdded ? "added" : "duplicate"}});
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kNoFace && e.code() != ErrorCode::kInvalidImage) throw;
+        skipped.push_back({{"file", name}, {"reason", e.what()}});
+      }
+    }
+    if (added.empty()) throw Error(ErrorCode::kNoFace, "no face found in any uploaded image");
+    write_json(response, {{"person", person}, {"added", added}, {"skipped", skipped}});
+  }));
+  server.Delete(R"(/v1/people/([^/]+))", route([&context](const httplib::Request& request, httplib::Response& response) {
+    const auto loaded = context.require_loaded();
+    const std::string person = request.matches[1];
+    const std::size_t removed = loaded->gallery->remove_person(person);
+    write_json(response, {{"person", person}, {"deleted", removed}});
+  }));
+  server.Put(R"(/v1/people/([^/]+))", route([&context](const httplib::Request& request, httplib::Response& response) {
+    const auto loaded = context.require_loaded();
+    const std::string from = request.matches[1];
+    const auto to = query_or_json(request, "name");
+    if (!to) throw Error(ErrorCode::kInvalidArgument, "rename needs the new name: JSON {\"name\":\"NEW\"}");
+    check_person_name(*to);
+    const std::size_t moved = loaded->gallery->rename_person(from, *to);
+    write_json(response, {{"from", from}, {"to", *to}, {"moved", moved}});
+  }));
+  server.Delete(R"(/v1/faces/([^/]+))", route([&context](const httplib::Request& request, httplib::Response& response) {
+    const auto loaded = context.require_loaded();
+    const std::string id = request.matches[1];
+    const auto face = loaded->gallery->face(id);
+    if (!face) throw Error(ErrorCode::kNotFound, "no face with id '" + id + "'");
+    loaded->gallery->remove_face(id);
+    write_json(response, {{"face_id", id}, {"person", face->person}, {"deleted", true}});
+  }));
+}
+
+}  // namespace siamface::server

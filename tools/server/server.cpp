@@ -1,0 +1,181 @@
+#include "server/server.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "server/api_common.hpp"
+#include "server/error_mapping.hpp"
+#include "server/request_parsing.hpp"
+
+namespace siamface::server {
+
+bool ServerContext::key_matches(const std::string& given) const {
+  return constant_time_equals(given, options_.api_key);
+}
+
+std::shared_ptr<const Loaded> ServerContext::loaded() const {
+  std::lock_guard lock(mutex_);
+  return loaded_;
+}
+
+std::shared_ptr<const Loaded> ServerContext::require_loaded() const {
+  std::lock_guard lock(mutex_);
+  if (loaded_) return loaded_;
+  if (failure_) throw HttpError(503, "models failed to load: " + *failure_);
+  throw HttpError(503, "models are loading, retry shortly");
+}
+
+void ServerContext::set_loaded(std::shared_ptr<const Loaded> loaded) {
+  std::lock_guard lock(mutex_);
+  loaded_ = std::move(loaded);
+}
+
+void ServerContext::set_failure(const std::string& message) {
+  std::lock_guard lock(mutex_);
+  failure_ = message;
+}
+
+std::optional<std::string> ServerContext::failure() const {
+  std::lock_guard lock(mutex_);
+  return failure_;
+}
+
+DecodeOptions ServerContext::decode_options() const {
+  DecodeOptions options;
+  options.max_pixels = options_.max_pixels;
+  return options;
+}
+
+DetectOptions ServerContext::detect_options(float min_score, int limit) const {
+  DetectOptions options;
+  options.min_score = min_score >= 0 ? min_score : options_.min_score;
+  options.max_faces = options_.max_faces;
+  if (limit > 0 && (options.max_faces <= 0 || limit < options.max_faces)) options.max_faces = limit;
+  return options;
+}
+
+namespace {
+
+nlohmann::json health_json(const ServerContext& context) {
+  const auto loaded = context.loaded();
+  if (!loaded) {
+    if (auto failure = context.failure()) return {{"status", "failed"}, {"error", *failure}};
+    return {{"status", "loading"}};
+  }
+  const ModelInfo model = loaded->engine.model_info();
+  const GalleryInfo info = loaded->gallery->info();
+  nlohmann::json gallery = {{"path", info.path}, {"people", info.person_count}, {"faces", info.face_count}};
+  gallery["threshold"] = info.threshold ? nlohmann::json(*info.threshold) : nlohmann::json(nullptr);
+  return {{"status", "ok"},
+          {"model", {{"name", model.name}, {"version", model.version}, {"weights_sha256", model.weights_sha256}}},
+          {"detector", to_string(loaded->engine.options().detector)},
+          {"landmarks", to_string(loaded->engine.options().landmarks)},
+          {"gallery", gallery},
+          {"workers", context.options().workers},
+          {"auth", context.auth_required()}};
+}
+
+std::shared_ptr<const Loaded> load(const ServerOptions& options) {
+  auto loaded = std::make_shared<Loaded>(Loaded{Engine::open(options.engine), nullptr});
+  GalleryOptions gallery_options;
+  gallery_options.busy_timeout_ms = options.gallery_busy_timeout_ms;
+  gallery_options.create = true;
+  const std::string path = options.gallery_path.empty() ? default_gallery_path() : options.gallery_path;
+  loaded->gallery = std::make_unique<Gallery>(Gallery::open(path, gallery_options));
+  return loaded;
+}
+
+}  // namespace
+
+int run_server(const ServerOptions& options) {
+  // Block the stop signals in every thread; one thread waits for them with sigwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);  // internal: wakes the waiter when the server stops by itself
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  if (options.workers > 1) set_intra_op_threads(1);  // parallelism comes from the workers
+
+  ServerContext context(options);
+  httplib::Server http;
+  const int workers = std::max(1, options.workers);
+  http.new_task_queue = [workers] { return new httplib::ThreadPool(static_cast<size_t>(workers)); };
+  http.set_payload_max_length(static_cast<size_t>(std::max<std::int64_t>(options.max_body_bytes, 1)));
+  http.set_read_timeout(options.request_timeout_s, 0);
+  http.set_write_timeout(options.request_timeout_s, 0);
+  http.set_keep_alive_timeout(2);  // bounds how long a stop waits for idle keep-alive connections
+  // A worker serves one connection at a time; closing after each response queues waiting
+  // connections fairly instead of letting a few keep-alive clients hold every worker.
+  http.set_keep_alive_max_count(1);
+  http.set_error_handler([](const httplib::Request& request, httplib::Response& response) {
+    fill_default_error(request, response);
+  });
+  http.set_exception_handler([](const httplib::Request& request, httplib::Response& response, std::exception_ptr) {
+    write_error(response, dialect_for_path(request.path), 500, "internal error");
+  });
+  http.set_logger([](const httplib::Request& request, const httplib::Response& response) {
+    // The path only: query strings may hold an api_key.
+    std::cerr << request.method << ' ' << request.path << ' ' << response.status << '\n';
+  });
+
+  http.Get("/health", guarded(Dialect::kNative, [&context](const httplib::Request&, httplib::Response& response) {
+    const nlohmann::json body = health_json(context);
+    write_json(response, body, body["status"] == "ok" ? 200 : 503);
+  }));
+  add_native_routes(http, context);
+  add_deepstack_routes(http, context);
+  add_compreface_routes(http, context);
+
+  int port = options.port;
+  if (port == 0) {
+    port = http.bind_to_any_port(options.host);
+  } else if (!http.bind_to_port(options.host, port)) {
+    port = -1;
+  }
+  if (port < 0) {
+    std::cerr << "siamface serve: cannot bind " << options.host << ':' << options.port << '\n';
+    return 2;
+  }
+  std::cout << nlohmann::json{{"event", "listening"}, {"host", options.host}, {"port", port}}.dump() << std::endl;
+
+  std::thread loader([&] {
+    const auto started = std::chrono::steady_clock::now();
+    try {
+      context.set_loaded(load(options));
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+      std::cerr << "siamface serve: models loaded in " << ms.count() << " ms\n";
+    } catch (const std::exception& e) {
+      context.set_failure(e.what());
+      std::cerr << "siamface serve: error: " << e.what() << '\n';
+      for (int i = 0; i < 500 && !http.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      http.stop();
+    }
+  });
+
+  std::thread waiter([&] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    if (signal != SIGUSR1) {
+      std::cerr << "siamface serve: stopping (in-flight requests finish)\n";
+      while (!http.is_running() && !context.failure()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      http.stop();
+    }
+  });
+
+  const bool ok = http.listen_after_bind();  // returns after stop(), once the workers are joined
+  loader.join();
+  pthread_kill(waiter.native_handle(), SIGUSR1);
+  waiter.join();
+  const bool failed = context.failure().has_value();
+  context.set_loaded(nullptr);  // closes the gallery (last reference)
+  std::cout << nlohmann::json{{"event", "stopped"}}.dump() << std::endl;
+  return ok && !failed ? 0 : 2;
+}
+
+}  // namespace siamface::server

@@ -1,0 +1,79 @@
+// `siamface serve`: the HTTP service (native /v1 API, DeepStack and CompreFace face APIs).
+// This directory is the only place that includes httplib.h.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "siamface/engine.hpp"
+#include "siamface/gallery.hpp"
+#include "siamface/image.hpp"
+
+namespace siamface::server {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 5000;  // 0: any free port (the "listening" line says which)
+  std::string gallery_path;
+  int gallery_busy_timeout_ms = 5000;
+  std::string api_key;  // empty: no authentication
+  int workers = 4;      // requests handled in parallel
+  std::int64_t max_body_bytes = 10'000'000;
+  std::int64_t max_pixels = DecodeOptions{}.max_pixels;
+  int max_faces = 0;  // per image; 0: no limit
+  int request_timeout_s = 30;
+  float min_score = -1.0F;  // detector default when < 0
+  EngineOptions engine;
+};
+
+// What the background loader produces; shared by every request.
+struct Loaded {
+  Engine engine;
+  std::unique_ptr<Gallery> gallery;
+};
+
+// State shared by all handlers.
+// Thread safety: all methods are safe to call concurrently; `loaded()` hands out a shared
+// pointer so a request keeps the models alive until it ends.
+class ServerContext {
+ public:
+  explicit ServerContext(ServerOptions options) : options_(std::move(options)) {}
+
+  const ServerOptions& options() const { return options_; }
+  bool auth_required() const { return !options_.api_key.empty(); }
+  bool key_matches(const std::string& given) const;
+
+  std::shared_ptr<const Loaded> loaded() const;  // null while loading (or after a failure)
+  // The loaded state, or HttpError 503 "models are loading".
+  std::shared_ptr<const Loaded> require_loaded() const;
+  void set_loaded(std::shared_ptr<const Loaded> loaded);
+  void set_failure(const std::string& message);
+  std::optional<std::string> failure() const;
+
+  DecodeOptions decode_options() const;
+  // min_score < 0: the server's --min-score; limit <= 0: --max-faces only.
+  DetectOptions detect_options(float min_score = -1.0F, int limit = 0) const;
+
+  // CompreFace subjects created without faces (a gallery person exists only with faces).
+  // Kept in memory only.
+  std::mutex subjects_mutex;
+  std::set<std::string> empty_subjects;
+
+ private:
+  ServerOptions options_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Loaded> loaded_;
+  std::optional<std::string> failure_;
+};
+
+// Binds, prints one JSON line {"event":"listening","host":..,"port":..} to stdout, loads the
+// models in the background, serves until SIGTERM/SIGINT, lets in-flight requests finish, then
+// closes the gallery. Returns the process exit status (0 after a clean stop).
+int run_server(const ServerOptions& options);
+
+}  // namespace siamface::server
