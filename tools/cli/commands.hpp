@@ -18,6 +18,7 @@ void add_export_import_commands(CLI::App& app, int& exit_code);
 void add_gallery_command(CLI::App& app, int& exit_code);
 void add_reindex_command(CLI::App& app, int& exit_code);
 void add_calibrate_command(CLI::App& app, int& exit_code);
+void add_watch_command(CLI::App& app, int& exit_code);
 
 inline void add_commands(CLI::App& app, int& exit_code) {
   add_detect_command(app, exit_code);
@@ -33,6 +34,7 @@ inline void add_commands(CLI::App& app, int& exit_code) {
   add_gallery_command(app, exit_code);
   add_reindex_command(app, exit_code);
   add_calibrate_command(app, exit_code);
+  add_watch_command(app, exit_code);
 }
 
 }  // namespace siamface::cli
