@@ -197,7 +197,8 @@ void VideoSource::grab_loop() {
       if (ahead_s > 0) nap(ahead_s);
     }
     std::lock_guard lock(mutex_);
-    if (newest_index_ > consumed_index_) dropped_.fetch_add(1);  // overwritten before anyone took it
+    // Overwritten before the consumer took it (frames before its first read, while models load, do not count).
+    if (newest_index_ > consumed_index_ && consumed_index_ >= 0) dropped_.fetch_add(1);
     newest_ = bgr.clone();
     newest_index_ = index++;
     newest_timestamp_s_ = timestamp_s;

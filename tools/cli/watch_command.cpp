@@ -129,6 +129,19 @@ int run_watch(const WatchArgs& args) {
                   "(use --out FILE or --snapshot-every N instead)");
     }
   }
+  // The source first: a missing file or dead camera fails before the models load.
+  const bool terminal = ::isatty(STDERR_FILENO) == 1;
+  VideoSourceOptions source_options;
+  source_options.realtime = args.realtime;
+  source_options.reconnect_give_up_s = args.reconnect_for_s;
+  source_options.on_notice = [terminal](const std::string& message) {
+    std::fprintf(stderr, "%ssiamface: %s\n", terminal ? "\r\033[K" : "", message.c_str());
+    std::fflush(stderr);
+  };
+  VideoSource source(args.source, source_options);
+  std::cerr << "siamface: watching " << to_string(source.kind()) << " " << args.source << " (" << source.width()
+            << "x" << source.height() << " @ " << source.fps() << " fps)\n";
+
   const auto open_start = Clock::now();
   const Engine engine = Engine::open(args.engine.engine_options());
   const Gallery gallery = args.gallery.open(/*create=*/false);
@@ -145,18 +158,6 @@ int run_watch(const WatchArgs& args) {
   tracker_options.identify.rule.threshold =
       resolve_threshold(gallery, args.threshold, tracker_options.identify.rule.threshold);
   FaceTracker tracker(engine, &gallery, tracker_options);
-
-  const bool terminal = ::isatty(STDERR_FILENO) == 1;
-  VideoSourceOptions source_options;
-  source_options.realtime = args.realtime;
-  source_options.reconnect_give_up_s = args.reconnect_for_s;
-  source_options.on_notice = [terminal](const std::string& message) {
-    std::fprintf(stderr, "%ssiamface: %s\n", terminal ? "\r\033[K" : "", message.c_str());
-    std::fflush(stderr);
-  };
-  VideoSource source(args.source, source_options);
-  std::cerr << "siamface: watching " << to_string(source.kind()) << " " << args.source << " (" << source.width()
-            << "x" << source.height() << " @ " << source.fps() << " fps)\n";
 
   cv::VideoWriter writer;
   if (!args.out.empty()) {
