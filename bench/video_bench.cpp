@@ -136,9 +136,17 @@ int main(int argc, char** argv) {
       for (int n = 3; n <= 5; ++n) {
         EnrollOptions enroll;
         enroll.take_largest = true;
-        batch.push_back(prepare_enrollment(engine, person, (crops / person / (std::string(person) + std::to_string(n) + ".png")).string(), enroll));
+        // The crops are tight: give the detector room around the face.
+        cv::Mat padded;
+        cv::resize(cv::imread((crops / person / (std::string(person) + std::to_string(n) + ".png")).string()), padded,
+                   cv::Size(110, 110));
+        cv::copyMakeBorder(padded, padded, 65, 65, 65, 65, cv::BORDER_CONSTANT, cv::Scalar(128, 128, 128));
+        const fs::path file = dir / (std::string(person) + std::to_string(n) + ".png");
+        cv::imwrite(file.string(), padded);
+        batch.push_back(prepare_enrollment(engine, person, file.string(), enroll));
       }
     commit_enrollments(gallery, batch);
+    std::printf("gallery: %lld faces of %zu people\n", static_cast<long long>(gallery.face_count()), gallery.people().size());
 
     std::printf("video_bench: %d frames per clip, tracker detects every %d frames, %d hardware threads\n", frames,
                 detect_every, static_cast<int>(std::thread::hardware_concurrency()));

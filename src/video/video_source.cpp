@@ -69,7 +69,6 @@ VideoSource::VideoSource(const std::string& source, const VideoSourceOptions& op
     const double count = capture_.get(cv::CAP_PROP_FRAME_COUNT);
     declared_frames_ = std::isfinite(count) && count > 0 ? static_cast<std::int64_t>(count) : 0;
   }
-  if (live() || options_.realtime) grabber_ = std::thread([this] { grab_loop(); });
 }
 
 VideoSource::~VideoSource() {
@@ -102,9 +101,13 @@ bool VideoSource::open_capture() {
 }
 
 bool VideoSource::read(VideoFrame& frame) {
-  if (!grabber_.joinable()) return read_direct(frame);
+  if (!live() && !options_.realtime) return read_direct(frame);
+  // Started on the first read, so the real-time clock (and drop count) starts when we are ready.
+  if (!grabber_.joinable()) grabber_ = std::thread([this] { grab_loop(); });
   std::unique_lock lock(mutex_);
-  ready_.wait(lock, [&] { return stop_ || finished_ || newest_index_ > consumed_index_; });
+  while (!ready_.wait_for(lock, std::chrono::milliseconds(100),
+                          [&] { return stopping() || finished_ || newest_index_ > consumed_index_; })) {
+  }
   if (newest_index_ <= consumed_index_) return false;  // finished or stopped with nothing new
   frame.bgr = std::move(newest_);
   newest_ = cv::Mat();
@@ -115,7 +118,7 @@ bool VideoSource::read(VideoFrame& frame) {
 }
 
 bool VideoSource::read_direct(VideoFrame& frame) {
-  if (stop_) return false;
+  if (stopping()) return false;
   cv::Mat bgr;
   if (!capture_.read(bgr) || bgr.empty()) {
     // A file that stops short of the frame count its header declares was cut or damaged.
@@ -150,10 +153,10 @@ void VideoSource::grab_loop() {
   // Sleeps in small steps so stop() is honoured quickly.
   const auto nap = [&](double seconds) {
     const auto until = Clock::now() + std::chrono::duration<double>(seconds);
-    while (!stop_ && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    while (!stopping() && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   };
 
-  while (!stop_) {
+  while (!stopping()) {
     const bool ok = capture_.isOpened() && capture_.read(bgr) && !bgr.empty();
     if (!ok) {
       if (kind_ == VideoSourceKind::kFile) {
@@ -182,7 +185,7 @@ void VideoSource::grab_loop() {
       notice(message);
       nap(backoff_s);
       backoff_s = std::min(backoff_s * 2, options_.reconnect_max_s);
-      if (!stop_ && open_capture()) {
+      if (!stopping() && open_capture()) {
         ++reconnects_;
         backoff_s = options_.reconnect_initial_s;
         notice(std::string(to_string(kind_)) + " reopened");
@@ -197,8 +200,7 @@ void VideoSource::grab_loop() {
       if (ahead_s > 0) nap(ahead_s);
     }
     std::lock_guard lock(mutex_);
-    // Overwritten before the consumer took it (frames before its first read, while models load, do not count).
-    if (newest_index_ > consumed_index_ && consumed_index_ >= 0) dropped_.fetch_add(1);
+    if (newest_index_ > consumed_index_) dropped_.fetch_add(1);  // overwritten before the consumer took it
     newest_ = bgr.clone();
     newest_index_ = index++;
     newest_timestamp_s_ = timestamp_s;

@@ -29,6 +29,9 @@ struct VideoSourceOptions {
   double reconnect_give_up_s = 30.0; // end the run after this long without a frame from the stream
   // Told about reconnects ("stream lost, reopening in 2.0 s"), for the status output.
   std::function<void(const std::string&)> on_notice;
+  // Set from elsewhere (a signal handler) to end the run: read() then returns false within ~0.1 s,
+  // even while a stream is being reopened.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct VideoFrame {
@@ -37,8 +40,9 @@ struct VideoFrame {
   double timestamp_s = 0.0;  // file: index / fps; live: seconds since the source opened
 };
 
-// Live sources (cameras, streams) and --realtime files run a grabber thread that keeps only the
-// newest frame, so processing never falls behind real time; frames it overwrote count as dropped.
+// Live sources (cameras, streams) and --realtime files run a grabber thread (from the first
+// read()) that keeps only the newest frame, so processing never falls behind real time; frames
+// it overwrote count as dropped.
 // A stream that fails is reopened with exponential backoff until reconnect_give_up_s passes.
 // Files without --realtime are read on the caller's thread, every frame.
 // Thread safety: one consumer thread calls read(); the counters may be read from any thread.
@@ -71,6 +75,7 @@ class VideoSource {
   bool read_direct(VideoFrame& frame);
   void grab_loop();
   void notice(const std::string& message);
+  bool stopping() const { return stop_ || (options_.cancel && options_.cancel->load()); }
 
   std::string source_;
   VideoSourceOptions options_;

@@ -51,6 +51,19 @@ struct WatchArgs {
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_interrupt(int) { g_interrupted = true; }
 
+// Routes SIGINT/SIGTERM to g_interrupted while alive; restores the previous handlers.
+struct SignalGuard {
+  SignalGuard() : previous_int(std::signal(SIGINT, on_interrupt)), previous_term(std::signal(SIGTERM, on_interrupt)) {}
+  ~SignalGuard() {
+    std::signal(SIGINT, previous_int);
+    std::signal(SIGTERM, previous_term);
+  }
+  SignalGuard(const SignalGuard&) = delete;
+  SignalGuard& operator=(const SignalGuard&) = delete;
+  void (*previous_int)(int);
+  void (*previous_term)(int);
+};
+
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
@@ -129,11 +142,15 @@ int run_watch(const WatchArgs& args) {
                   "(use --out FILE or --snapshot-every N instead)");
     }
   }
+  // Ctrl-C / SIGTERM end the run cleanly: live tracks end, events and output are flushed.
+  g_interrupted = false;
+  const SignalGuard signals;
   // The source first: a missing file or dead camera fails before the models load.
   const bool terminal = ::isatty(STDERR_FILENO) == 1;
   VideoSourceOptions source_options;
   source_options.realtime = args.realtime;
   source_options.reconnect_give_up_s = args.reconnect_for_s;
+  source_options.cancel = &g_interrupted;
   source_options.on_notice = [terminal](const std::string& message) {
     std::fprintf(stderr, "%ssiamface: %s\n", terminal ? "\r\033[K" : "", message.c_str());
     std::fflush(stderr);
@@ -171,9 +188,6 @@ int run_watch(const WatchArgs& args) {
   const char* kWindow = "siamface watch";
   if (args.show) cv::namedWindow(kWindow, cv::WINDOW_AUTOSIZE);
 
-  g_interrupted = false;
-  auto* previous_int = std::signal(SIGINT, on_interrupt);
-  auto* previous_term = std::signal(SIGTERM, on_interrupt);
 
   std::int64_t frames = 0;
   std::int64_t faces_seen = 0;
@@ -246,8 +260,6 @@ int run_watch(const WatchArgs& args) {
       status_frames = frames;
     }
   }
-  std::signal(SIGINT, previous_int);
-  std::signal(SIGTERM, previous_term);
   source.stop();
 
   // Everything seen so far is reported and written, even when the source failed.
