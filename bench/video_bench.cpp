@@ -77,6 +77,9 @@ struct Result {
   double fps = 0;
   std::int64_t frames = 0;
   std::int64_t named = 0;  // face-frames carrying a known name
+  std::int64_t embeddings = 0;
+  double iou_velocity = 0;  // tracker: propagated box vs the next detection
+  double iou_kept = 0;      // tracker: last detected box vs the next detection
 };
 
 Result run_tracker(const fs::path& video, const Engine& engine, const Gallery& gallery, int detect_every) {
@@ -93,6 +96,12 @@ Result run_tracker(const fs::path& video, const Engine& engine, const Gallery& g
     ++result.frames;
   }
   tracker.finish(events);
+  const TrackerStats& stats = tracker.stats();
+  if (stats.propagation_checks > 0) {
+    result.iou_velocity = stats.propagated_iou_sum / stats.propagation_checks;
+    result.iou_kept = stats.kept_iou_sum / stats.propagation_checks;
+  }
+  result.embeddings = stats.embeddings;
   result.fps = result.frames / std::chrono::duration<double>(Clock::now() - start).count();
   return result;
 }
@@ -150,8 +159,8 @@ int main(int argc, char** argv) {
 
     std::printf("video_bench: %d frames per clip, tracker detects every %d frames, %d hardware threads\n", frames,
                 detect_every, static_cast<int>(std::thread::hardware_concurrency()));
-    std::printf("%-10s %5s %12s %12s %8s %16s\n", "video", "faces", "tracker fps", "naive fps", "ratio",
-                "named tr/naive");
+    std::printf("%-8s %5s %12s %10s %7s %15s %12s %18s\n", "video", "faces", "tracker fps", "naive fps", "ratio",
+                "named tr/naive", "embeds tr", "IoU vel/keep-last");
     for (const auto& [width, height] : {std::pair{1280, 720}, std::pair{1920, 1080}}) {
       for (int faces : {1, 4}) {
         const fs::path video = dir / ("v" + std::to_string(height) + "_" + std::to_string(faces) + ".mp4");
@@ -160,8 +169,10 @@ int main(int argc, char** argv) {
         const Result naive = run_naive(video, engine, gallery);
         char label[32];
         std::snprintf(label, sizeof label, "%dp", height);
-        std::printf("%-10s %5d %12.2f %12.2f %7.1fx %8lld/%lld\n", label, faces, tracked.fps, naive.fps,
-                    tracked.fps / naive.fps, static_cast<long long>(tracked.named), static_cast<long long>(naive.named));
+        std::printf("%-8s %5d %12.2f %10.2f %6.1fx %8lld/%-6lld %12lld %11.3f/%.3f\n", label, faces, tracked.fps,
+                    naive.fps, tracked.fps / naive.fps, static_cast<long long>(tracked.named),
+                    static_cast<long long>(naive.named), static_cast<long long>(tracked.embeddings),
+                    tracked.iou_velocity, tracked.iou_kept);
         std::fflush(stdout);
       }
     }

@@ -76,6 +76,11 @@ struct TrackerStats {
   double embed_ms = 0.0;      // align + embed
   double identify_ms = 0.0;   // gallery search + decisions
   double track_ms = 0.0;      // association, voting, propagation
+  // How well boxes were carried between detections: at each re-detection of a track, the IoU of
+  // the propagated (constant-velocity) box and of the plain last detected box with the new one.
+  std::int64_t propagation_checks = 0;
+  double propagated_iou_sum = 0.0;
+  double kept_iou_sum = 0.0;
 };
 
 // Thread safety: none; one tracker follows one video from one thread. The Engine and Gallery it

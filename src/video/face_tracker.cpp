@@ -103,6 +103,7 @@ struct Track {
   int id = 0;
   Box box;
   Point detected_center;
+  Box detected_box;
   std::int64_t detected_frame = 0;
   float velocity_x = 0.0F;  // px per frame, from the last two detections
   float velocity_y = 0.0F;
@@ -183,6 +184,7 @@ struct FaceTracker::Impl {
     track.id = next_id++;
     track.box = face.box;
     track.detected_center = face.box.center();
+    track.detected_box = face.box;
     track.detected_frame = frame;
     track.detected_now = true;
     track.first_frame = frame;
@@ -199,6 +201,12 @@ struct FaceTracker::Impl {
   }
 
   void update_from_detection(Track& track, const Face& face, std::int64_t frame) {
+    if (track.missed == 0 && frame - track.detected_frame > 1) {
+      ++stats.propagation_checks;
+      stats.propagated_iou_sum += intersection_over_union(track.box, face.box);
+      stats.kept_iou_sum += intersection_over_union(track.detected_box, face.box);
+    }
+    track.detected_box = face.box;
     const Point center = face.box.center();
     const float frames = static_cast<float>(std::max<std::int64_t>(1, frame - track.detected_frame));
     if (track.missed == 0) {

@@ -284,6 +284,11 @@ int run_watch(const WatchArgs& args) {
       {"ms", {{"open", open_ms}, {"read", read_ms}, {"detect", stats.detect_ms}, {"embed", stats.embed_ms},
               {"identify", stats.identify_ms}, {"track", stats.track_ms}, {"render", render_ms},
               {"write", write_ms}}},
+      {"propagation_iou", stats.propagation_checks
+                              ? nlohmann::json{{"velocity", stats.propagated_iou_sum / stats.propagation_checks},
+                                               {"keep_last", stats.kept_iou_sum / stats.propagation_checks},
+                                               {"checks", stats.propagation_checks}}
+                              : nlohmann::json(nullptr)},
       {"end", g_interrupted ? std::string("interrupted") : source.end_reason()},
   };
   if (!args.out.empty()) summary["out"] = args.out;
