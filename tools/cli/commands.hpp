@@ -19,6 +19,7 @@ void add_gallery_command(CLI::App& app, int& exit_code);
 void add_reindex_command(CLI::App& app, int& exit_code);
 void add_calibrate_command(CLI::App& app, int& exit_code);
 void add_serve_command(CLI::App& app, int& exit_code);
+void add_watch_command(CLI::App& app, int& exit_code);
 
 inline void add_commands(CLI::App& app, int& exit_code) {
   add_detect_command(app, exit_code);
@@ -35,6 +36,7 @@ inline void add_commands(CLI::App& app, int& exit_code) {
   add_reindex_command(app, exit_code);
   add_calibrate_command(app, exit_code);
   add_serve_command(app, exit_code);
+  add_watch_command(app, exit_code);
 }
 
 }  // namespace siamface::cli
