@@ -31,15 +31,15 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, VerifySamePersonExitsZeroAndDifferentExitsOne) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("face_recognition_ageitgey/tests/test_images/obama.jpg");
-  const auto same = run_command(kCli + " verify " + quoted((obama_dir() / "obama.jpg").string()) + " " +
-                                quoted((obama_dir() / "obama2.jpg").string()));
+  const auto same = run_command(kCli + " verify " + shell_quote((obama_dir() / "obama.jpg").string()) + " " +
+                                shell_quote((obama_dir() / "obama2.jpg").string()));
   EXPECT_EQ(same.exit_code, 0) << same.output;
   const auto line = nlohmann::json::parse(same.output.substr(same.output.find('{')));
   EXPECT_LT(line["distance"].get<double>(), 0.6);
   EXPECT_TRUE(line["same"].get<bool>());
 
-  const auto different = run_command(kCli + " verify " + quoted((obama_dir() / "obama.jpg").string()) + " " +
-                                     quoted((obama_dir() / "biden.jpg").string()));
+  const auto different = run_command(kCli + " verify " + shell_quote((obama_dir() / "obama.jpg").string()) + " " +
+                                     shell_quote((obama_dir() / "biden.jpg").string()));
   EXPECT_EQ(different.exit_code, 1) << different.output;
   EXPECT_NE(different.output.find("\"same\":false"), std::string::npos) << different.output;
 }
@@ -48,7 +48,7 @@ TEST_F(CliTest, VerifyWithoutAFaceIsAnErrorNamingTheFile) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("dlib_examples/non_face/giraffe.jpg");
   const fs::path giraffe = testdata_dir() / "dlib_examples/non_face/giraffe.jpg";
-  const auto result = run_command(kCli + " verify " + quoted(giraffe.string()) + " " + quoted(giraffe.string()));
+  const auto result = run_command(kCli + " verify " + shell_quote(giraffe.string()) + " " + shell_quote(giraffe.string()));
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("no face found in"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("giraffe.jpg"), std::string::npos) << result.output;
@@ -60,8 +60,8 @@ TEST_F(CliTest, DetectReportsBadFilesAndGoesOn) {
   std::ofstream(temp_ / "notes.jpg") << "this is not an image";
   std::ofstream(temp_ / "empty.jpg");
   fs::copy_file(obama_dir() / "obama.jpg", temp_ / "obama.jpg");
-  const auto result = run_command(kCli + " detect " + quoted(temp_.string()) + " --annotate " +
-                                  quoted((temp_ / "annotated").string()));
+  const auto result = run_command(kCli + " detect " + shell_quote(temp_.string()) + " --annotate " +
+                                  shell_quote((temp_ / "annotated").string()));
   EXPECT_EQ(result.exit_code, 2) << result.output;
   int lines = 0, errors = 0, faces = 0;
   std::istringstream in(result.output);
@@ -80,8 +80,8 @@ TEST_F(CliTest, DetectReportsBadFilesAndGoesOn) {
 
 TEST_F(CliTest, MissingModelDirectoryIsAClearError) {
   SIAMFACE_REQUIRE_TESTDATA("face_recognition_ageitgey/tests/test_images/obama.jpg");
-  const auto result = run_command(kCli + " detect --models " + quoted((temp_ / "nowhere").string()) + " " +
-                                  quoted((obama_dir() / "obama.jpg").string()));
+  const auto result = run_command(kCli + " detect --models " + shell_quote((temp_ / "nowhere").string()) + " " +
+                                  shell_quote((obama_dir() / "obama.jpg").string()));
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.output.find("models directory not found"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("scripts/setup.sh"), std::string::npos) << result.output;
@@ -97,8 +97,8 @@ TEST_F(CliTest, ChangedModelFileIsRefusedByChecksumAndNamed) {
     bin.seekp(1000);
     bin.put('\x5a');
   }
-  const auto result = run_command(kCli + " detect --models " + quoted(models.string()) + " " +
-                                  quoted((obama_dir() / "obama.jpg").string()));
+  const auto result = run_command(kCli + " detect --models " + shell_quote(models.string()) + " " +
+                                  shell_quote((obama_dir() / "obama.jpg").string()));
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.output.find("face_recognition_model.bin"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("checksum"), std::string::npos) << result.output;

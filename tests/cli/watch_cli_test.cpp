@@ -49,7 +49,7 @@ void make_video(const fs::path& out, const std::vector<Segment>& segments) {
       cmd << " -f lavfi -t " << s.seconds << " -i color=c=gray:s=" << kWidth << "x" << kHeight << ":r=" << kFps;
       filter << "[" << i << ":v]setsar=1,format=yuv420p[v" << i << "];";
     } else {
-      cmd << " -loop 1 -framerate " << kFps << " -t " << s.seconds << " -i " << quoted(s.image);
+      cmd << " -loop 1 -framerate " << kFps << " -t " << s.seconds << " -i " << shell_quote(s.image);
       filter << "[" << i << ":v]scale=100:100,pad=" << kWidth << ":" << kHeight
              << ":(ow-iw)/2:(oh-ih)/2:color=gray,zoompan=z='1+0.5*in/" << frames
              << "':x='(iw-iw/zoom)/2+25*sin(in/9)':y='(ih-ih/zoom)/2+10*cos(in/11)':d=1:s=" << kWidth << "x"
@@ -59,10 +59,10 @@ void make_video(const fs::path& out, const std::vector<Segment>& segments) {
   }
   for (std::size_t i = 0; i < segments.size(); ++i) filter << "[v" << i << "]";
   filter << "concat=n=" << segments.size() << ":v=1:a=0[out]";
-  cmd << " -filter_complex " << quoted(filter.str()) << " -map '[out]' -c:v libx264 -preset veryfast -g 25 -r "
+  cmd << " -filter_complex " << shell_quote(filter.str()) << " -map '[out]' -c:v libx264 -preset veryfast -g 25 -r "
       << kFps;
   if (out.extension() == ".mp4") cmd << " -movflags +faststart";
-  cmd << " " << quoted(out.string());
+  cmd << " " << shell_quote(out.string());
   const auto result = run_command(cmd.str());
   ASSERT_EQ(result.exit_code, 0) << cmd.str() << "\n" << result.output;
 }
@@ -114,15 +114,15 @@ class WatchTest : public ::testing::Test {
         {"sheldon", {3, 4, 5}}, {"penny", {2, 3, 4, 5}}, {"leonard", {2, 3, 4, 5}}};
     // The crops are tight (no room around the face for the detector): pad them as the videos do.
     for (const auto& [person, numbers] : people) {
-      std::string cmd = std::string(SIAMFACE_CLI_PATH) + " enroll --gallery " + quoted(path.string()) +
+      std::string cmd = std::string(SIAMFACE_CLI_PATH) + " enroll --gallery " + shell_quote(path.string()) +
                         " --largest --name " + person;
       for (int n : numbers) {
         const fs::path padded = dir_ / "enroll" / (person + std::to_string(n) + ".png");
         fs::create_directories(padded.parent_path());
-        const auto pad = run_command("ffmpeg -v error -y -i " + quoted(crop(person, n)) +
-                                     " -vf scale=110:110,pad=240:240:65:65:color=gray " + quoted(padded.string()));
+        const auto pad = run_command("ffmpeg -v error -y -i " + shell_quote(crop(person, n)) +
+                                     " -vf scale=110:110,pad=240:240:65:65:color=gray " + shell_quote(padded.string()));
         EXPECT_EQ(pad.exit_code, 0) << pad.output;
-        cmd += " " + quoted(padded.string());
+        cmd += " " + shell_quote(padded.string());
       }
       const auto result = run_command(cmd);
       EXPECT_EQ(result.exit_code, 0) << cmd << "\n" << result.output;
@@ -150,9 +150,9 @@ TEST_F(WatchTest, NamesEachPersonInTheirSegmentAndWritesSameSizeVideo) {
   make_video(video, main_segments());
   const fs::path annotated = dir_ / "annotated.mp4";
   const fs::path unknown = dir_ / "unknown";
-  const std::string cmd = std::string(SIAMFACE_CLI_PATH) + " watch " + quoted(video.string()) + " --gallery " +
-                          quoted(gallery()) + " --out " + quoted(annotated.string()) + " --unknown-dir " +
-                          quoted(unknown.string());
+  const std::string cmd = std::string(SIAMFACE_CLI_PATH) + " watch " + shell_quote(video.string()) + " --gallery " +
+                          shell_quote(gallery()) + " --out " + shell_quote(annotated.string()) + " --unknown-dir " +
+                          shell_quote(unknown.string());
   const auto result = run_command(cmd);
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const auto events = json_lines(result.output);
@@ -227,8 +227,8 @@ TEST_F(WatchTest, TruncatedFileFailsCleanlyAfterFlushingEvents) {
   fs::copy_file(video, cut, fs::copy_options::overwrite_existing);
   fs::resize_file(cut, fs::file_size(video) / 2);
   const fs::path annotated = dir_ / "cut_annotated.avi";
-  const auto result = run_command(std::string(SIAMFACE_CLI_PATH) + " watch " + quoted(cut.string()) +
-                                  " --gallery " + quoted(gallery()) + " --out " + quoted(annotated.string()));
+  const auto result = run_command(std::string(SIAMFACE_CLI_PATH) + " watch " + shell_quote(cut.string()) +
+                                  " --gallery " + shell_quote(gallery()) + " --out " + shell_quote(annotated.string()));
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("truncated or corrupt"), std::string::npos) << result.output;
   const auto events = json_lines(result.output);
@@ -263,11 +263,11 @@ TEST_F(WatchTest, LoopbackStreamIsReadAndItsDisconnectSurvived) {
   const std::string serve = "ffmpeg -v error -re -i %s -c copy -f mpegts -listen 1 " + url;
   const auto serve_one = [&](const fs::path& clip) {
     std::string s = serve;
-    return s.replace(s.find("%s"), 2, quoted(clip.string()));
+    return s.replace(s.find("%s"), 2, shell_quote(clip.string()));
   };
   const std::string server = "( " + serve_one(first) + "; sleep 1; " + serve_one(second) + " ) >/dev/null 2>&1 &";
-  const std::string cmd = "( " + server + " sleep 0.5; " + std::string(SIAMFACE_CLI_PATH) + " watch " + quoted(url) +
-                          " --gallery " + quoted(gallery()) + " --detect-every 3 --reconnect-for 5; rc=$?; wait; exit $rc )";
+  const std::string cmd = "( " + server + " sleep 0.5; " + std::string(SIAMFACE_CLI_PATH) + " watch " + shell_quote(url) +
+                          " --gallery " + shell_quote(gallery()) + " --detect-every 3 --reconnect-for 5; rc=$?; wait; exit $rc )";
   const auto result = run_command(cmd);
   EXPECT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("stream reopened"), std::string::npos) << result.output;
@@ -294,13 +294,13 @@ TEST_F(WatchTest, ShowWithoutDisplayIsAClearError) {
 }
 
 TEST_F(WatchTest, MissingOrBrokenFileIsAClearError) {
-  const auto result = run_command(std::string(SIAMFACE_CLI_PATH) + " watch " + quoted((dir_ / "absent.mp4").string()));
+  const auto result = run_command(std::string(SIAMFACE_CLI_PATH) + " watch " + shell_quote((dir_ / "absent.mp4").string()));
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("absent.mp4"), std::string::npos) << result.output;
 
   const fs::path garbage = dir_ / "garbage.mp4";
   std::ofstream(garbage) << "this is not a video";
-  const auto broken = run_command(std::string(SIAMFACE_CLI_PATH) + " watch " + quoted(garbage.string()));
+  const auto broken = run_command(std::string(SIAMFACE_CLI_PATH) + " watch " + shell_quote(garbage.string()));
   EXPECT_EQ(broken.exit_code, 2) << broken.output;
   EXPECT_NE(broken.output.find("cannot open file"), std::string::npos) << broken.output;
   EXPECT_NE(broken.output.find("garbage.mp4"), std::string::npos) << broken.output;

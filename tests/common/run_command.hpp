@@ -25,7 +25,7 @@ inline CommandResult run_command(const std::string& command) {
   return result;
 }
 
-inline std::string quoted(const std::string& s) {
+inline std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";

@@ -45,8 +45,10 @@ TEST_F(Identification, OneShotRankOneAndDefaultThresholdAccuracyPerSet) {
   SIAMFACE_REQUIRE_TESTDATA("face-api.js/examples/images");
   SIAMFACE_REQUIRE_TESTDATA("dlib_examples/johns");
   SIAMFACE_REQUIRE_TESTDATA("lfw_dev/lfw-deepfunneled");
+  // Measured: 100% rank-1 and 100% named on all three sets (26, 47 and 25 probes). The floors
+  // allow one miss per set for floating-point differences between machines.
   const std::vector<OneShotFloor> floors = {
-      {"face-api.js", 0.90, 0.85}, {"dlib johns", 0.85, 0.75}, {"lfw_dev", 0.90, 0.85}};
+      {"face-api.js", 0.96, 0.96}, {"dlib johns", 0.97, 0.97}, {"lfw_dev", 0.96, 0.96}};
   const DecisionRule rule = IdentifyOptions::default_decision_rule();
   for (const LabelledSet& set : labelled_sets(testdata_dir())) {
     int missed = 0;
