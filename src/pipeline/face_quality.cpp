@@ -68,11 +68,30 @@ float yaw_of(const Landmarks& lm) {
   const bool unset =
       std::all_of(lm.begin(), lm.end(), [](const Point& p) { return p.x == 0.0F && p.y == 0.0F; });
   if (unset) return 0.0F;
-  const float nose = lm[30].x;
+  // Positions along the line between the eye centres, so a tilted (rolled) head does not
+  // read as a turned one.
+  Point right_eye, left_eye;
+  for (int i = 0; i < 6; ++i) {
+    right_eye.x += lm[36 + i].x / 6;
+    right_eye.y += lm[36 + i].y / 6;
+    left_eye.x += lm[42 + i].x / 6;
+    left_eye.y += lm[42 + i].y / 6;
+  }
+  float ux = left_eye.x - right_eye.x, uy = left_eye.y - right_eye.y;
+  const float length = std::sqrt(ux * ux + uy * uy);
+  if (length <= 0.0F) return 0.0F;
+  ux /= length;
+  uy /= length;
+  if (ux < 0) {  // keep "positive = towards the image's right" for upright and tilted faces
+    ux = -ux;
+    uy = -uy;
+  }
+  const auto along = [&](int i) { return lm[i].x * ux + lm[i].y * uy; };
+  const float nose = along(30);
   float sum = 0.0F;
   int count = 0;
   for (const auto& [a, b] : {std::pair{0, 16}, std::pair{36, 45}}) {
-    if (const auto v = relative_position(nose, lm[a].x, lm[b].x)) {
+    if (const auto v = relative_position(nose, along(a), along(b))) {
       sum += *v;
       ++count;
     }

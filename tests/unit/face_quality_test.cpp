@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -150,6 +152,20 @@ TEST(FaceQualityTest, YawSignFlipsWithMirroredLandmarks) {
   EXPECT_FLOAT_EQ(measure_face_quality(image, face).yaw, 1.0F);
   face.landmarks = Landmarks{};  // unset
   EXPECT_FLOAT_EQ(measure_face_quality(image, face).yaw, 0.0F);
+}
+
+TEST(FaceQualityTest, YawIgnoresHeadTilt) {
+  const cv::Mat image = textured();
+  Face face;
+  face.box = {50, 50, 100, 100};
+  face.landmarks = landmarks_with_nose(0.0F);
+  // Tilt the whole face by 30 degrees about its centre: a frontal face stays frontal.
+  const float angle = 30.0F * 3.14159265F / 180.0F;
+  for (Point& p : face.landmarks) {
+    const float x = p.x - 100.0F, y = p.y - 100.0F;
+    p = {100.0F + x * std::cos(angle) - y * std::sin(angle), 100.0F + x * std::sin(angle) + y * std::cos(angle)};
+  }
+  EXPECT_NEAR(measure_face_quality(image, face).yaw, 0.0F, 0.02F);
 }
 
 TEST(FaceQualityTest, BoxOutsideTheImageGivesZeroRegionMeasures) {
