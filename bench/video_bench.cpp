@@ -20,6 +20,7 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include "image/cv_image.hpp"
 #include "siamface/engine.hpp"
 #include "siamface/errors.hpp"
 #include "siamface/gallery.hpp"
@@ -34,14 +35,6 @@ namespace {
 
 const char* kPeople[] = {"sheldon", "penny", "leonard", "raj"};
 const int kVideoCrop[] = {2, 1, 1, 1};
-
-Image to_image(const cv::Mat& bgr) {
-  Image image;
-  image.width = bgr.cols;
-  image.height = bgr.rows;
-  image.bgr.assign(bgr.data, bgr.data + bgr.total() * 3);
-  return image;
-}
 
 // Faces pan on a grey background and zoom in by half over the clip.
 void make_video(const fs::path& path, const fs::path& crops, int width, int height, int faces, int frames) {
@@ -91,7 +84,7 @@ Result run_tracker(const fs::path& video, const Engine& engine, const Gallery& g
   std::vector<TrackEvent> events;
   const auto start = Clock::now();
   for (cv::Mat frame; capture.read(frame);) {
-    for (const TrackedFace& face : tracker.process(to_image(frame), result.frames, result.frames / 25.0, events))
+    for (const TrackedFace& face : tracker.process(from_mat(frame), result.frames, result.frames / 25.0, events))
       result.named += face.known;
     ++result.frames;
   }
@@ -112,7 +105,7 @@ Result run_naive(const fs::path& video, const Engine& engine, const Gallery& gal
   Result result;
   const auto start = Clock::now();
   for (cv::Mat frame; capture.read(frame);) {
-    for (const IdentifiedFace& face : identify_image(engine, gallery, to_image(frame), options))
+    for (const IdentifiedFace& face : identify_image(engine, gallery, from_mat(frame), options))
       result.named += face.decision.known;
     ++result.frames;
   }

@@ -70,4 +70,20 @@ cv::Size reshaped_size(cv::Size image, int input_size) {
   return {static_cast<int>(std::lround(image.width * scale)), static_cast<int>(std::lround(image.height * scale))};
 }
 
+cv::Mat nchw_blob(const cv::Mat& rgb, const float (&mean)[3], float divisor) {
+  CV_Assert(rgb.type() == CV_32FC3);
+  const int dims[] = {1, 3, rgb.rows, rgb.cols};
+  cv::Mat blob(4, dims, CV_32F);
+  const std::size_t plane = static_cast<std::size_t>(rgb.rows) * rgb.cols;
+  float* dst = blob.ptr<float>();
+  for (int row = 0; row < rgb.rows; ++row) {
+    const float* src = rgb.ptr<float>(row);
+    for (int col = 0; col < rgb.cols; ++col) {
+      const std::size_t at = static_cast<std::size_t>(row) * rgb.cols + static_cast<std::size_t>(col);
+      for (int c = 0; c < 3; ++c) dst[c * plane + at] = (src[col * 3 + c] - mean[c]) / divisor;
+    }
+  }
+  return blob;
+}
+
 }  // namespace siamface

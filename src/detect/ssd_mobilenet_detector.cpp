@@ -214,6 +214,8 @@ SsdGraph build_graph(const SsdParams& p) {
   return out;
 }
 
+constexpr float kSsdMean[3] = {127.5F, 127.5F, 127.5F};
+
 float sigmoid(float v) { return 1.0F / (1.0F + std::exp(-v)); }
 
 // Thread safety: detect() is const; each call leases its own cv::dnn::Net from the pool and
@@ -227,18 +229,8 @@ class SsdMobilenetDetector final : public FaceDetector {
 
   std::vector<RawDetection> detect(const cv::Mat& bgr, float min_score) const override {
     const cv::Mat input = square_rgb_input(bgr, kInputSize);
-    // SsdMobilenetv1.forwardInput: x / 127.5 - 1, NHWC -> our NCHW blob.
-    const int dims[] = {1, 3, kInputSize, kInputSize};
-    cv::Mat blob(4, dims, CV_32F);
-    const std::size_t plane = static_cast<std::size_t>(kInputSize) * kInputSize;
-    float* dst = blob.ptr<float>();
-    for (int row = 0; row < kInputSize; ++row) {
-      const float* src = input.ptr<float>(row);
-      for (int col = 0; col < kInputSize; ++col) {
-        const std::size_t at = static_cast<std::size_t>(row) * kInputSize + static_cast<std::size_t>(col);
-        for (int c = 0; c < 3; ++c) dst[c * plane + at] = src[col * 3 + c] / 127.5F - 1.0F;
-      }
-    }
+    // SsdMobilenetv1.forwardInput: x / 127.5 - 1 (NCHW).
+    const cv::Mat blob = nchw_blob(input, kSsdMean, 127.5F);
     std::vector<cv::Mat> outputs;
     {
       auto net = pool_.lease();

@@ -113,17 +113,7 @@ class TinyFaceDetector final : public FaceDetector {
   std::vector<RawDetection> detect(const cv::Mat& bgr, float min_score) const override {
     const cv::Mat input = square_rgb_input(bgr, kInputSize);
     // TinyYolov2Base.forwardInput: (x - meanRgb) / 255, padding included.
-    const int dims[] = {1, 3, kInputSize, kInputSize};
-    cv::Mat blob(4, dims, CV_32F);
-    const std::size_t plane = static_cast<std::size_t>(kInputSize) * kInputSize;
-    float* dst = blob.ptr<float>();
-    for (int row = 0; row < kInputSize; ++row) {
-      const float* src = input.ptr<float>(row);
-      for (int col = 0; col < kInputSize; ++col) {
-        const std::size_t at = static_cast<std::size_t>(row) * kInputSize + static_cast<std::size_t>(col);
-        for (int c = 0; c < 3; ++c) dst[c * plane + at] = (src[col * 3 + c] - kMeanRgb[c]) / 255.0F;
-      }
-    }
+    const cv::Mat blob = nchw_blob(input, kMeanRgb, 255.0F);
     cv::Mat output;
     {
       auto net = pool_.lease();

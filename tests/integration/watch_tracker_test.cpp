@@ -10,6 +10,7 @@
 #include <set>
 
 #include "common/test_env.hpp"
+#include "image/cv_image.hpp"
 #include "siamface/recognizer.hpp"
 #include "siamface/tracker.hpp"
 
@@ -22,14 +23,6 @@ fs::path crop_path(const std::string& person, int n) {
   return test::testdata_dir() / "face-api.js" / "examples" / "images" / person / (person + std::to_string(n) + ".png");
 }
 
-Image to_image(const cv::Mat& bgr) {
-  Image image;
-  image.width = bgr.cols;
-  image.height = bgr.rows;
-  image.bgr.assign(bgr.data, bgr.data + bgr.total() * 3);
-  return image;
-}
-
 // `pictures` side by side on grey, drifting right by `shift` px.
 Image frame_with(const std::vector<cv::Mat>& pictures, int shift) {
   cv::Mat frame(240, 480, CV_8UC3, cv::Scalar(128, 128, 128));
@@ -38,7 +31,7 @@ Image frame_with(const std::vector<cv::Mat>& pictures, int shift) {
     cv::resize(pictures[i], scaled, cv::Size(110, 110));
     scaled.copyTo(frame(cv::Rect(40 + static_cast<int>(i) * 220 + shift, 60, 110, 110)));
   }
-  return to_image(frame);
+  return from_mat(frame);
 }
 
 class TrackerTest : public ::testing::Test {
