@@ -16,10 +16,10 @@ namespace {
 
 // auto_enhancement thresholds, set from chip measures of clean vs degraded LFW (README
 // "Poor and small faces"): clean LFW chips sit well inside them.
-constexpr float kDarkBrightness = 70.0F;  // below: gamma
+constexpr float kDarkBrightness = 55.0F;  // below: gamma
 constexpr float kFlatContrast = 28.0F;    // below (after a dark face): clahe too
-constexpr float kNoisySigma = 6.0F;       // above: denoise
-constexpr float kBlurredSharpness = 60.0F;  // below: sharpen
+constexpr float kNoisySigma = 2.5F;       // above: denoise
+constexpr float kBlurredSharpness = 12.0F;  // below: sharpen
 constexpr float kTargetBrightness = 115.0F;
 
 void require_bgr(const cv::Mat& bgr, const char* step) {

@@ -34,6 +34,10 @@ int run_detect(const DetectArgs& args) {
         // The steps the chip of this face gets (auto decides from the chip's own measures).
         const cv::Mat chip = extract_chip_sampled(as_mat(image), face.landmarks, options.small_face_chip);
         const FaceQuality chip_quality = measure_chip_quality(chip, std::min(face.box.width, face.box.height));
+        json["chip_quality"] = {{"brightness", chip_quality.brightness},
+                                {"contrast", chip_quality.contrast},
+                                {"sharpness", chip_quality.sharpness},
+                                {"noise", chip_quality.noise}};
         json["enhancement"] = to_string(options.enhancement.automatic ? auto_enhancement(chip_quality)
                                                                       : options.enhancement);
       }
