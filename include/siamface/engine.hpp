@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "siamface/enhance.hpp"
 #include "siamface/types.hpp"
 
 namespace siamface {
@@ -26,6 +27,9 @@ struct EngineOptions {
   DetectorKind detector = DetectorKind::kSsd;
   LandmarkKind landmarks = LandmarkKind::kFull;
   bool verify_checksums = true;  // SHA-256 of every model file against the pinned release
+  // Applied to every chip that align/embed/analyze make (README "Poor and small faces").
+  Enhancement enhancement{};
+  ChipSampling small_face_chip = ChipSampling::kDlib;  // for faces smaller than the chip
 };
 
 struct DetectOptions {
@@ -35,6 +39,10 @@ struct DetectOptions {
   // The detectors were trained on faces with context, so tight face crops (enrolment photos,
   // LFW-style crops) are otherwise often missed.
   bool retry_with_border = true;
+  // Small faces: > 1 lets the detector see the image this many times larger (one pass over
+  // the image upsampled when small, otherwise overlapping tiles, merged with the whole-image
+  // pass); 0 picks the factor from the image size; 1 is off.
+  float upsample = 1.0F;
 };
 
 struct FaceEmbedding {

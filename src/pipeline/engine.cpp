@@ -8,6 +8,7 @@
 #include "align/face_chip.hpp"
 #include "detect/face_detector.hpp"
 #include "embed/recognition_net.hpp"
+#include "enhance/enhance.hpp"
 #include "image/cv_image.hpp"
 #include "landmarks/landmark_net.hpp"
 #include "model/model_files.hpp"
@@ -68,6 +69,67 @@ std::vector<RawDetection> detect_with_border(const FaceDetector& detector, const
     found.push_back(detection);
   }
   return found;
+}
+
+// Small faces. The detectors shrink every image to a ~512 px square input, so a face that
+// spans few pixels there is missed. Upsampling by `factor` makes the detector see the image
+// `factor` times larger: a small image is enlarged whole (bicubic), a large one is cut into
+// overlapping square tiles of side max(w, h) / factor, each detected on its own, and merged
+// with the whole-image pass by NMS.
+constexpr float kDetectorInputPx = 512.0F;
+constexpr float kMaxUpsample = 4.0F;
+constexpr float kTileOverlap = 0.3F;  // of the tile side; faces up to this size sit whole in a tile
+
+float auto_upsample_factor(const cv::Mat& bgr) {
+  const float factor = static_cast<float>(std::max(bgr.cols, bgr.rows)) / kDetectorInputPx;
+  return factor >= 1.5F ? std::min(factor, kMaxUpsample) : 1.0F;
+}
+
+std::vector<RawDetection> detect_upsampled(const FaceDetector& detector, const cv::Mat& bgr, float min_score,
+                                           float factor) {
+  std::vector<RawDetection> all = detector.detect(bgr, min_score);
+  const int long_side = std::max(bgr.cols, bgr.rows);
+  if (long_side * factor <= 2 * kDetectorInputPx) {
+    cv::Mat big;
+    cv::resize(bgr, big, cv::Size(), factor, factor, cv::INTER_CUBIC);
+    for (RawDetection d : detector.detect(big, min_score)) {
+      d.box = {d.box.left / factor, d.box.top / factor, d.box.width / factor, d.box.height / factor};
+      all.push_back(d);
+    }
+  } else {
+    const int tile = std::max(32, static_cast<int>(std::ceil(long_side / factor)));
+    const int stride = std::max(16, static_cast<int>(tile * (1.0F - kTileOverlap)));
+    const auto starts = [&](int extent) {
+      std::vector<int> s;
+      for (int p = 0;; p += stride) {
+        if (p + tile >= extent) {
+          s.push_back(std::max(0, extent - tile));
+          break;
+        }
+        s.push_back(p);
+      }
+      return s;
+    };
+    constexpr float kEdgePx = 2.0F;
+    for (const int y : starts(bgr.rows)) {
+      for (const int x : starts(bgr.cols)) {
+        const cv::Rect rect(x, y, std::min(tile, bgr.cols - x), std::min(tile, bgr.rows - y));
+        for (RawDetection d : detector.detect(bgr(rect), min_score)) {
+          // A box cut by an inner tile edge is a partial face; a neighbour or the whole pass has it.
+          const bool cut = (d.box.left < kEdgePx && x > 0) || (d.box.top < kEdgePx && y > 0) ||
+                           (d.box.right() > rect.width - kEdgePx && rect.x + rect.width < bgr.cols) ||
+                           (d.box.bottom() > rect.height - kEdgePx && rect.y + rect.height < bgr.rows);
+          if (cut) continue;
+          d.box.left += static_cast<float>(x);
+          d.box.top += static_cast<float>(y);
+          all.push_back(d);
+        }
+      }
+    }
+  }
+  std::vector<RawDetection> kept;
+  for (const int i : non_max_suppression(all, 0.4F)) kept.push_back(all[i]);
+  return kept;
 }
 
 }  // namespace
@@ -157,7 +219,9 @@ std::vector<Face> Engine::detect(const Image& image, const DetectOptions& option
   if (image.empty()) throw Error(ErrorCode::kInvalidImage, "empty image");
   const cv::Mat bgr = as_mat(image);
   const float min_score = options.min_score >= 0 ? options.min_score : impl_->detector->default_min_score();
-  std::vector<RawDetection> raw = impl_->detector->detect(bgr, min_score);
+  const float upsample = options.upsample > 0 ? std::min(options.upsample, kMaxUpsample) : auto_upsample_factor(bgr);
+  std::vector<RawDetection> raw = upsample > 1.0F ? detect_upsampled(*impl_->detector, bgr, min_score, upsample)
+                                                  : impl_->detector->detect(bgr, min_score);
   if (raw.empty() && options.retry_with_border) raw = detect_with_border(*impl_->detector, bgr, min_score);
   if (options.max_faces > 0 && static_cast<int>(raw.size()) > options.max_faces) raw.resize(options.max_faces);
 
@@ -174,8 +238,20 @@ std::vector<Face> Engine::detect(const Image& image, const DetectOptions& option
   return faces;
 }
 
+namespace {
+
+// The chip align/embed/analyze use: sampled per options, then enhanced per options.
+cv::Mat make_chip(const EngineOptions& options, const cv::Mat& bgr, const Face& face) {
+  cv::Mat chip = extract_chip_sampled(bgr, face.landmarks, options.small_face_chip);
+  if (!options.enhancement.any()) return chip;
+  const float size_px = std::min(face.box.width, face.box.height);
+  return enhance(chip, options.enhancement, measure_chip_quality(chip, size_px));
+}
+
+}  // namespace
+
 Image Engine::align(const Image& image, const Face& face) const {
-  return from_mat(extract_face_chip(as_mat(image), face.landmarks));
+  return from_mat(make_chip(impl_->options, as_mat(image), face));
 }
 
 Embedding Engine::embed_chip(const Image& chip) const {
@@ -186,7 +262,7 @@ Embedding Engine::embed_chip(const Image& chip) const {
 }
 
 Embedding Engine::embed(const Image& image, const Face& face) const {
-  return impl_->recognition->embed({extract_face_chip(as_mat(image), face.landmarks)}).front();
+  return impl_->recognition->embed({make_chip(impl_->options, as_mat(image), face)}).front();
 }
 
 std::vector<FaceEmbedding> Engine::analyze(const Image& image, const DetectOptions& options) const {
@@ -195,7 +271,7 @@ std::vector<FaceEmbedding> Engine::analyze(const Image& image, const DetectOptio
   const cv::Mat bgr = as_mat(image);
   std::vector<cv::Mat> chips;
   chips.reserve(faces.size());
-  for (const Face& face : faces) chips.push_back(extract_face_chip(bgr, face.landmarks));
+  for (const Face& face : faces) chips.push_back(make_chip(impl_->options, bgr, face));
   const std::vector<Embedding> embeddings = impl_->recognition->embed(chips);
   std::vector<FaceEmbedding> out(faces.size());
   for (std::size_t i = 0; i < faces.size(); ++i) out[i] = {faces[i], embeddings[i]};

@@ -19,6 +19,18 @@ void EngineFlags::add_to(CLI::App& command) {
   command.add_option("--max-pixels", max_pixels, "Refuse images with more pixels than this")
       ->check(CLI::PositiveNumber)->capture_default_str();
   command.add_flag("--skip-checksums", skip_checksums, "Do not verify model checksums (for modified models)");
+  command.add_option("--upsample", upsample,
+                     "Small faces: detect on the image this many times larger (tiles for large images); 0 = auto, "
+                     "1 = off")
+      ->check(CLI::Range(0.0F, 4.0F))->capture_default_str();
+}
+
+void EngineFlags::add_enhance_to(CLI::App& command) {
+  command.add_option("--enhance", enhance,
+                     "Enhance face chips: off, auto, or steps joined by '+' (denoise, gamma, clahe, sharpen)")
+      ->capture_default_str();
+  command.add_option("--chip-sampling", chip_sampling, "Chip sampler for faces smaller than the chip")
+      ->check(CLI::IsMember({"dlib", "bicubic", "lanczos", "area", "sharpened"}))->capture_default_str();
 }
 
 EngineOptions EngineFlags::engine_options() const {
@@ -27,6 +39,8 @@ EngineOptions EngineFlags::engine_options() const {
   options.detector = parse_detector_kind(detector);
   options.landmarks = parse_landmark_kind(landmarks);
   options.verify_checksums = !skip_checksums;
+  options.enhancement = parse_enhancement(enhance);
+  options.small_face_chip = parse_chip_sampling(chip_sampling);
   return options;
 }
 
@@ -39,6 +53,7 @@ DecodeOptions EngineFlags::decode_options() const {
 DetectOptions EngineFlags::detect_options() const {
   DetectOptions options;
   options.min_score = min_score;
+  options.upsample = upsample;
   return options;
 }
 

@@ -28,8 +28,13 @@ struct EngineFlags {
   float min_score = -1.0F;
   std::int64_t max_pixels = DecodeOptions{}.max_pixels;
   bool skip_checksums = false;
+  float upsample = 1.0F;              // DetectOptions::upsample
+  std::string enhance = "off";        // EngineOptions::enhancement
+  std::string chip_sampling = "dlib"; // EngineOptions::small_face_chip
 
   void add_to(CLI::App& command);
+  // --enhance and --chip-sampling, for commands that embed one setting (eval sweeps its own).
+  void add_enhance_to(CLI::App& command);
   EngineOptions engine_options() const;
   DecodeOptions decode_options() const;
   DetectOptions detect_options() const;

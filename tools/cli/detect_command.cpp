@@ -1,9 +1,12 @@
 // siamface detect IMAGE... : faces, scores and landmarks as JSON lines; optional annotated copies.
+#include <algorithm>
 #include <iostream>
 #include <memory>
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "enhance/enhance.hpp"
+#include "image/cv_image.hpp"
 #include "siamface/render.hpp"
 
 namespace siamface::cli {
@@ -24,7 +27,22 @@ int run_detect(const DetectArgs& args) {
     line["width"] = image.width;
     line["height"] = image.height;
     line["faces"] = nlohmann::json::array();
-    for (const Face& face : faces) line["faces"].push_back(to_json(face));
+    const EngineOptions& options = engine.options();
+    for (const Face& face : faces) {
+      nlohmann::json json = to_json(face);
+      if (options.enhancement.any()) {
+        // The steps the chip of this face gets (auto decides from the chip's own measures).
+        const cv::Mat chip = extract_chip_sampled(as_mat(image), face.landmarks, options.small_face_chip);
+        const FaceQuality chip_quality = measure_chip_quality(chip, std::min(face.box.width, face.box.height));
+        json["chip_quality"] = {{"brightness", chip_quality.brightness},
+                                {"contrast", chip_quality.contrast},
+                                {"sharpness", chip_quality.sharpness},
+                                {"noise", chip_quality.noise}};
+        json["enhancement"] = to_string(options.enhancement.automatic ? auto_enhancement(chip_quality)
+                                                                      : options.enhancement);
+      }
+      line["faces"].push_back(json);
+    }
     if (args.annotate_dir.empty()) return;
     std::vector<FaceLabel> labels;
     for (const Face& face : faces) {
@@ -46,6 +64,7 @@ void add_detect_command(CLI::App& app, int& exit_code) {
   CLI::App* command = app.add_subcommand("detect", "Detect faces and 68 landmarks; JSON line per image");
   command->add_option("inputs", args->inputs, "Images or folders (recursive)")->required();
   args->engine.add_to(*command);
+  args->engine.add_enhance_to(*command);
   command->add_option("--annotate", args->annotate_dir, "Write copies with boxes and landmarks here");
   command->add_option("-j,--jobs", args->jobs, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
   set_runner(*command, [args] { return run_detect(*args); }, exit_code);

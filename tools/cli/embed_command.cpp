@@ -34,6 +34,7 @@ void add_embed_command(CLI::App& app, int& exit_code) {
   CLI::App* command = app.add_subcommand("embed", "128-d embedding of every face; JSON line per image");
   command->add_option("inputs", args->inputs, "Images or folders (recursive)")->required();
   args->engine.add_to(*command);
+  args->engine.add_enhance_to(*command);
   command->add_option("-j,--jobs", args->jobs, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
   set_runner(*command, [args] { return run_embed(*args); }, exit_code);
 }

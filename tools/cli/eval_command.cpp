@@ -1,4 +1,5 @@
 // siamface eval lfw : the standard LFW View 2 10-fold verification protocol.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -8,11 +9,16 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <opencv2/core.hpp>
 #include <sstream>
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "degrade/degrade.hpp"
+#include "enhance/enhance.hpp"
 #include "eval/verification_protocol.hpp"
+#include "image/cv_image.hpp"
+#include "pipeline/face_quality.hpp"
 #include "parallel_map.hpp"
 #include "render/plots.hpp"
 
@@ -30,7 +36,21 @@ struct LfwArgs {
   int per_fold = 0;
   int jobs = 2;
   float threshold = 0.6F;
+  std::vector<std::string> degrade = {"none"};
+  std::vector<std::string> enhance = {"off"};
+  std::vector<std::string> chip_sampling;  // empty: the engine default
+  std::string enhance_stage = "chip";
   EngineFlags engine;
+};
+
+// One evaluated configuration: degradation x chip sampling x enhancement.
+struct Variant {
+  Degradation degrade = Degradation::kNone;
+  ChipSampling sampling = ChipSampling::kDlib;
+  Enhancement enhancement;
+  std::string label() const {
+    return std::string(to_string(degrade)) + "/" + to_string(sampling) + "/" + to_string(enhancement);
+  }
 };
 
 struct PairSpec {
@@ -86,15 +106,6 @@ struct ImageEmbedding {
   std::optional<Embedding> flipped_mean;  // mean of the chip's and its mirror's embeddings
 };
 
-Image mirror(const Image& chip) {
-  Image out = chip;
-  for (int y = 0; y < chip.height; ++y)
-    for (int x = 0; x < chip.width; ++x)
-      for (int c = 0; c < 3; ++c)
-        out.bgr[(y * chip.width + x) * 3 + c] = chip.bgr[(y * chip.width + (chip.width - 1 - x)) * 3 + c];
-  return out;
-}
-
 std::vector<ScoredPair> score_pairs(const LfwPairs& lfw, const std::vector<ImageEmbedding>& embeddings,
                                     bool use_flip) {
   std::vector<ScoredPair> scored;
@@ -145,35 +156,109 @@ int run_lfw(const LfwArgs& args) {
   fs::create_directories(args.out_dir, ec);
   if (ec) throw Error(ErrorCode::kIo, "cannot create " + args.out_dir + ": " + ec.message());
 
-  std::vector<ImageEmbedding> embeddings(lfw.images.size());
+  std::vector<Degradation> degradations;
+  for (const std::string& name : args.degrade) {
+    if (name == "all") {
+      degradations.push_back(Degradation::kNone);
+      for (Degradation d : all_degradations()) degradations.push_back(d);
+    } else {
+      degradations.push_back(parse_degradation(name));
+    }
+  }
+  std::vector<ChipSampling> samplings;
+  for (const std::string& name : args.chip_sampling) samplings.push_back(parse_chip_sampling(name));
+  if (samplings.empty()) samplings.push_back(args.engine.engine_options().small_face_chip);
+  std::vector<Enhancement> enhancements;
+  for (const std::string& spec : args.enhance) enhancements.push_back(parse_enhancement(spec));
+  const bool image_stage = args.enhance_stage == "image";
+  std::vector<Variant> variants;
+  for (Degradation d : degradations)
+    for (ChipSampling s : samplings)
+      for (const Enhancement& e : enhancements) variants.push_back({d, s, e});
+  const auto variant_index = [&](std::size_t d, std::size_t s, std::size_t e) {
+    return (d * samplings.size() + s) * enhancements.size() + e;
+  };
+
+  // Per image: one decode, per degradation one detection (per enhancement too when the
+  // enhancement runs before detection), then every chip variant.
+  struct PerImage {
+    std::vector<ImageEmbedding> by_variant;
+    std::vector<bool> found;  // per degradation (first enhancement)
+    std::string error;
+  };
+  std::vector<std::vector<ImageEmbedding>> embeddings(variants.size(), std::vector<ImageEmbedding>(lfw.images.size()));
+  std::vector<std::size_t> found_per_degradation(degradations.size(), 0);
   std::vector<std::string> failures;
+  const DetectOptions detect_options = args.engine.detect_options();
   const auto start = std::chrono::steady_clock::now();
-  parallel_map_ordered<std::pair<ImageEmbedding, std::string>>(
+  const auto embed_into = [&](const cv::Mat& chip, ImageEmbedding& out) {
+    out.plain = engine.embed_chip(from_mat(chip));
+    if (args.flip) {
+      cv::Mat flipped;
+      cv::flip(chip, flipped, 1);
+      const Embedding mirrored = engine.embed_chip(from_mat(flipped));
+      Embedding mean{};
+      for (int k = 0; k < kEmbeddingSize; ++k) mean[k] = ((*out.plain)[k] + mirrored[k]) / 2;
+      out.flipped_mean = mean;
+    }
+  };
+  parallel_map_ordered<PerImage>(
       lfw.images.size(), args.jobs,
-      [&](std::size_t i) -> std::pair<ImageEmbedding, std::string> {
-        ImageEmbedding result;
+      [&](std::size_t i) -> PerImage {
+        PerImage result;
+        result.by_variant.resize(variants.size());
+        result.found.assign(degradations.size(), false);
         try {
-          const Image image = load_image(lfw.images[i], args.engine.decode_options());
-          const std::vector<Face> faces = engine.detect(image, args.engine.detect_options());
-          const int chosen = choose_face(faces, image.width, image.height, choice);
-          if (chosen < 0) return {result, "no face"};
-          const Image chip = engine.align(image, faces[chosen]);
-          result.plain = engine.embed_chip(chip);
-          if (args.flip) {
-            const Embedding mirrored = engine.embed_chip(mirror(chip));
-            Embedding mean{};
-            for (int k = 0; k < kEmbeddingSize; ++k) mean[k] = ((*result.plain)[k] + mirrored[k]) / 2;
-            result.flipped_mean = mean;
+          const Image original = load_image(lfw.images[i], args.engine.decode_options());
+          const cv::Mat original_bgr = as_mat(original);
+          for (std::size_t d = 0; d < degradations.size(); ++d) {
+            const cv::Mat degraded = degrade(original_bgr, degradations[d], seed_for(lfw.images[i]));
+            std::optional<Face> chosen_once;
+            for (std::size_t e = 0; e < enhancements.size(); ++e) {
+              cv::Mat input = degraded;
+              if (image_stage && enhancements[e].any()) {
+                // Whole-image enhancement: measures from the central half, where LFW faces sit.
+                Face centre;
+                centre.box = {degraded.cols / 4.0F, degraded.rows / 4.0F, degraded.cols / 2.0F, degraded.rows / 2.0F};
+                input = enhance(degraded, enhancements[e], measure_face_quality(degraded, centre));
+              }
+              std::optional<Face> chosen;
+              if (!image_stage && e > 0) {
+                chosen = chosen_once;
+              } else {
+                const Image image = from_mat(input);
+                const std::vector<Face> faces = engine.detect(image, detect_options);
+                const int index = choose_face(faces, image.width, image.height, choice);
+                if (index >= 0) chosen = faces[index];
+                if (e == 0) {
+                  chosen_once = chosen;
+                  result.found[d] = chosen.has_value();
+                }
+              }
+              if (!chosen) continue;
+              for (std::size_t s = 0; s < samplings.size(); ++s) {
+                cv::Mat chip = extract_chip_sampled(input, chosen->landmarks, samplings[s]);
+                if (!image_stage && enhancements[e].any()) {
+                  const float size_px = std::min(chosen->box.width, chosen->box.height);
+                  chip = enhance(chip, enhancements[e], measure_chip_quality(chip, size_px));
+                }
+                embed_into(chip, result.by_variant[variant_index(d, s, e)]);
+              }
+            }
           }
-          return {result, ""};
         } catch (const Error& e) {
-          return {result, e.what()};
+          result.error = e.what();
         }
+        return result;
       },
-      [&](std::size_t i, const std::pair<ImageEmbedding, std::string>& result) {
-        embeddings[i] = result.first;
-        if (!result.second.empty()) failures.push_back(lfw.images[i] + ": " + result.second);
-        if ((i + 1) % 500 == 0 || i + 1 == lfw.images.size()) {
+      [&](std::size_t i, const PerImage& result) {
+        for (std::size_t v = 0; v < variants.size(); ++v) embeddings[v][i] = result.by_variant[v];
+        for (std::size_t d = 0; d < degradations.size(); ++d) {
+          if (result.found[d]) ++found_per_degradation[d];
+          else if (result.error.empty() && degradations[d] == Degradation::kNone) failures.push_back(lfw.images[i] + ": no face");
+        }
+        if (!result.error.empty()) failures.push_back(lfw.images[i] + ": " + result.error);
+        if ((i + 1) % 100 == 0 || i + 1 == lfw.images.size()) {
           const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
           std::cerr << "eval: " << i + 1 << "/" << lfw.images.size() << " images, "
                     << std::setprecision(3) << (i + 1) / seconds << " images/s\n";
@@ -185,11 +270,29 @@ int run_lfw(const LfwArgs& args) {
                         {"detector", args.engine.detector},
                         {"landmarks", args.engine.landmarks},
                         {"face_choice", args.face_choice},
+                        {"enhance_stage", args.enhance_stage},
+                        {"upsample", args.engine.upsample},
                         {"images", lfw.images.size()},
                         {"images_without_face", failures.size()},
                         {"failures", failures}};
-  out["results"].push_back(report("plain", score_pairs(lfw, embeddings, false), args.threshold, args.out_dir));
-  if (args.flip) out["results"].push_back(report("flip", score_pairs(lfw, embeddings, true), args.threshold, args.out_dir));
+  for (std::size_t d = 0; d < degradations.size(); ++d) {
+    out["detection_recall"][to_string(degradations[d])] =
+        lfw.images.empty() ? 0.0 : static_cast<double>(found_per_degradation[d]) / lfw.images.size();
+  }
+  const bool single = variants.size() == 1;
+  for (std::size_t v = 0; v < variants.size(); ++v) {
+    std::string label = single ? "plain" : variants[v].label();
+    std::string file_label = label;
+    std::replace(file_label.begin(), file_label.end(), '/', '_');
+    nlohmann::json r = report(file_label, score_pairs(lfw, embeddings[v], false), args.threshold, args.out_dir);
+    r["variant"] = label;
+    out["results"].push_back(r);
+    if (args.flip) {
+      nlohmann::json f = report(file_label + "_flip", score_pairs(lfw, embeddings[v], true), args.threshold, args.out_dir);
+      f["variant"] = single ? "flip" : label + "/flip";
+      out["results"].push_back(f);
+    }
+  }
   std::ofstream(fs::path(args.out_dir) / "report.json") << out.dump(2) << '\n';
 
   for (const auto& r : out["results"]) {
@@ -222,6 +325,20 @@ void add_eval_command(CLI::App& app, int& exit_code) {
   lfw->add_option("--threshold", args->threshold, "Fixed threshold also reported")->check(CLI::Range(0.0F, 4.0F))
       ->capture_default_str();
   lfw->add_option("-j,--jobs", args->jobs, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
+  lfw->add_option("--degrade", args->degrade,
+                  "Degrade both images of every pair (comma list, one result each): none, down3, down4, down6, "
+                  "blur1.5, blur3, lowlight, jpeg10, motion9, small3, small4, small6, or all")
+      ->delimiter(',')->capture_default_str();
+  lfw->add_option("--enhance", args->enhance,
+                  "Enhancement settings to evaluate (comma list; steps joined by '+'): off, auto, denoise, gamma, "
+                  "clahe, sharpen, e.g. off,auto,gamma+clahe")
+      ->delimiter(',')->capture_default_str();
+  lfw->add_option("--enhance-stage", args->enhance_stage, "Enhance the chip, or the whole image before detection")
+      ->check(CLI::IsMember({"chip", "image"}))->capture_default_str();
+  lfw->add_option("--chip-sampling", args->chip_sampling,
+                  "Chip samplers for faces smaller than the chip to evaluate (comma list): dlib, bicubic, lanczos, "
+                  "area, sharpened")
+      ->delimiter(',');
   args->engine.add_to(*lfw);
   set_runner(*lfw, [args] { return run_lfw(*args); }, exit_code);
 }

@@ -117,6 +117,7 @@ void add_identify_command(CLI::App& app, int& exit_code) {
   command->add_option("--annotate", args->annotate_dir, "Write labelled copies here");
   command->add_option("-j,--jobs", args->jobs, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
   args->engine.add_to(*command);
+  args->engine.add_enhance_to(*command);
   args->gallery.add_to(*command);
   set_runner(*command, [args] { return run_identify(*args); }, exit_code);
 }

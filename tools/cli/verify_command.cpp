@@ -53,6 +53,7 @@ void add_verify_command(CLI::App& app, int& exit_code) {
   command->add_option("--threshold", args->threshold, "Same person below this Euclidean distance")
       ->check(CLI::Range(0.0F, 4.0F))->capture_default_str();
   args->engine.add_to(*command);
+  args->engine.add_enhance_to(*command);
   set_runner(*command, [args] { return run_verify(*args); }, exit_code);
 }
 
