@@ -16,7 +16,7 @@
 #include "common/test_env.hpp"
 
 namespace fs = std::filesystem;
-using siamface::test::quoted;
+using siamface::test::shell_quote;
 using siamface::test::run_command;
 
 namespace {
