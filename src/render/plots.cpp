@@ -26,7 +26,7 @@ struct Canvas {
     cv::rectangle(mat, plot, cv::Scalar(0, 0, 0), 1);
     text(title, {kMargin, 20}, 0.55);
     text(x_label, {plot.x + plot.width / 2 - 60, kHeight - 15});
-    text(y_label, {5, plot.y - 8});
+    text(y_label, {plot.x + 6, plot.y + 16});  // inside the frame, clear of the title
   }
 };
 
