@@ -247,7 +247,6 @@ TEST_F(IdentifyCli, KillDuringEnrollLeavesAUsableGalleryAndTwoWritersBothSucceed
   const auto info = json_lines(cli("gallery info").output);
   ASSERT_EQ(info.size(), 1U);
   EXPECT_GE(info[0]["faces"].get<int>(), 8);
-  EXPECT_EQ(info[0]["faces"].get<int>() % 4, 0) << "only whole batches land";
 
   // Two writers at once: both finish, nothing is lost.
   const std::string layout = one_shot_layout().string();
@@ -258,6 +257,11 @@ TEST_F(IdentifyCli, KillDuringEnrollLeavesAUsableGalleryAndTwoWritersBothSucceed
   const auto people = cli("people").output;
   for (const char* name : kCharacters) EXPECT_NE(people.find(name), std::string::npos) << people;
   EXPECT_NE(people.find("John_Simm"), std::string::npos) << people;
+  // The killed run left no partial or duplicated records: the total is exactly what clean
+  // runs give (johns: 51 faces, 1 duplicate photo and 3 without a usable face; 8 characters).
+  const auto after = json_lines(cli("gallery info").output);
+  ASSERT_EQ(after.size(), 1U);
+  EXPECT_EQ(after[0]["faces"].get<int>(), 51 + 8);
 }
 
 }  // namespace
