@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/run_command.hpp"
+#include "common/temp_dir_test.hpp"
 #include "common/test_env.hpp"
 
 namespace siamface::test {
@@ -23,17 +24,7 @@ nlohmann::json last_json_line(const std::string& output) {
   return last;
 }
 
-class CalibrateCli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    temp_ = fs::temp_directory_path() / ("siamface_calibrate_" + std::to_string(::getpid()) + "_" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(temp_);
-    fs::create_directories(temp_);
-  }
-  void TearDown() override { fs::remove_all(temp_); }
-  fs::path temp_;
-};
+using CalibrateCli = TempDirTest;
 
 TEST_F(CalibrateCli, LabelledFolderGivesSeparatedDistributionsAndSavesTheThreshold) {
   SIAMFACE_REQUIRE_MODELS();

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/run_command.hpp"
+#include "common/temp_dir_test.hpp"
 #include "common/test_env.hpp"
 
 namespace siamface::test {
@@ -17,16 +18,7 @@ const std::string kCli = SIAMFACE_CLI_PATH;
 
 fs::path obama_dir() { return testdata_dir() / "face_recognition_ageitgey/tests/test_images"; }
 
-class CliTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    temp_ = fs::temp_directory_path() / ("siamface_cli_" + std::to_string(::getpid()) + "_" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(temp_);
-  }
-  void TearDown() override { fs::remove_all(temp_); }
-  fs::path temp_;
-};
+using CliTest = TempDirTest;
 
 TEST_F(CliTest, VerifySamePersonExitsZeroAndDifferentExitsOne) {
   SIAMFACE_REQUIRE_MODELS();

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/run_command.hpp"
+#include "common/temp_dir_test.hpp"
 #include "common/test_env.hpp"
 
 namespace siamface::test {
@@ -33,16 +34,12 @@ std::vector<nlohmann::json> json_lines(const std::string& output) {
   return lines;
 }
 
-class IdentifyCli : public ::testing::Test {
+class IdentifyCli : public TempDirTest {
  protected:
   void SetUp() override {
-    temp_ = fs::temp_directory_path() / ("siamface_identify_" + std::to_string(::getpid()) + "_" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(temp_);
-    fs::create_directories(temp_);
+    TempDirTest::SetUp();
     gallery_ = (temp_ / "gallery.db").string();
   }
-  void TearDown() override { fs::remove_all(temp_); }
 
   // DATA_DIR/<character>/<first photo>: one-shot enrolment of the eight characters.
   fs::path one_shot_layout() {
@@ -59,7 +56,6 @@ class IdentifyCli : public ::testing::Test {
 
   CommandResult cli(const std::string& args) { return run_command(kCli + " " + args + " --gallery " + shell_quote(gallery_)); }
 
-  fs::path temp_;
   std::string gallery_;
 };
 
