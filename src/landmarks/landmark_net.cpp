@@ -252,6 +252,23 @@ class FaceApiLandmarkNet final : public LandmarkNet {
 
 }  // namespace
 
+Landmarks unmirror_landmarks(const Landmarks& mirrored, float image_width) {
+  // iBUG 68: jaw 0-16, brows 17-21 | 22-26, nose ridge 27-30, nostrils 31-35, eyes 36-41 |
+  // 42-47, outer lips 48-59, inner lips 60-67.
+  static constexpr std::array<int, kLandmarkCount> kMirrorOf = {
+      16, 15, 14, 13, 12, 11, 10, 9,  8,  7,  6,  5,  4,  3,  2,  1,  0,             // jaw
+      26, 25, 24, 23, 22, 21, 20, 19, 18, 17,                                       // brows
+      27, 28, 29, 30, 35, 34, 33, 32, 31,                                           // nose
+      45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40,                               // eyes
+      54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65};  // lips
+  Landmarks result{};
+  for (int i = 0; i < kLandmarkCount; ++i) {
+    const Point& p = mirrored[kMirrorOf[i]];
+    result[i] = {image_width - p.x, p.y};
+  }
+  return result;
+}
+
 Landmarks landmarks_in_input_frame(const LandmarkRawOutput& raw) {
   Landmarks landmarks{};
   for (int i = 0; i < kLandmarkCount; ++i) {

@@ -37,6 +37,11 @@ class LandmarkNet {
 // for an input of exactly that size.
 Landmarks landmarks_in_input_frame(const LandmarkRawOutput& raw);
 
+// The 68 iBUG points of a horizontally mirrored face, mapped back: point i of the result is
+// the mirror image of the point that plays i's role on the other side (left eye <-> right
+// eye, jaw left <-> jaw right), with x reflected across an image `image_width` wide.
+Landmarks unmirror_landmarks(const Landmarks& mirrored, float image_width);
+
 std::unique_ptr<LandmarkNet> make_landmark_net(const std::filesystem::path& models_dir, LandmarkKind kind);
 
 }  // namespace siamface

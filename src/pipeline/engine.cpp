@@ -1,6 +1,7 @@
 #include "siamface/engine.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
@@ -21,6 +22,7 @@ namespace siamface {
 struct Engine::Impl {
   EngineOptions options;
   std::unique_ptr<FaceDetector> detector;
+  std::unique_ptr<FaceDetector> fallback_detector;  // null when off
   std::unique_ptr<LandmarkNet> landmarks;
   std::unique_ptr<RecognitionNet> recognition;
   ModelInfo model;
@@ -32,6 +34,10 @@ std::vector<std::string> files_of(const std::string& model) {
   return {model + "-weights_manifest.json", model + ".bin"};
 }
 
+bool uses_tiny_fallback(const EngineOptions& options) {
+  return options.tiny_fallback && options.detector != DetectorKind::kTiny;
+}
+
 std::vector<std::string> required_files(const EngineOptions& options) {
   std::vector<std::string> files = files_of("face_recognition_model");
   const auto add = [&files](const std::vector<std::string>& more) {
@@ -39,6 +45,7 @@ std::vector<std::string> required_files(const EngineOptions& options) {
   };
   add(files_of(options.landmarks == LandmarkKind::kFull ? "face_landmark_68_model"
                                                         : "face_landmark_68_tiny_model"));
+  if (uses_tiny_fallback(options)) add(files_of("tiny_face_detector_model"));
   switch (options.detector) {
     case DetectorKind::kSsd: add(files_of("ssd_mobilenetv1_model")); break;
     case DetectorKind::kTiny: add(files_of("tiny_face_detector_model")); break;
@@ -196,6 +203,10 @@ Engine Engine::open(const EngineOptions& options) {
     throw Error(ErrorCode::kModelMissing, "models directory not found: " + dir.string() +
                                               " (run scripts/setup.sh, or set --models / SIAMFACE_MODELS)");
   }
+  if (!(options.landmark_box_scale >= 0.5F && options.landmark_box_scale <= 3.0F)) {
+    throw Error(ErrorCode::kInvalidArgument, "EngineOptions.landmark_box_scale must lie in [0.5, 3], got " +
+                                                 std::to_string(options.landmark_box_scale));
+  }
   for (const std::string& file : required_files(options)) verify_model_file(dir, file, options.verify_checksums);
 
   auto impl = std::make_shared<Impl>();
@@ -205,6 +216,7 @@ Engine Engine::open(const EngineOptions& options) {
     case DetectorKind::kTiny: impl->detector = make_tiny_face_detector(dir); break;
     case DetectorKind::kHaar: impl->detector = make_haar_detector(dir); break;
   }
+  if (uses_tiny_fallback(options)) impl->fallback_detector = make_tiny_face_detector(dir);
   impl->landmarks = make_landmark_net(dir, options.landmarks);
   impl->recognition = make_recognition_net(dir);
   impl->model.name = "dlib_face_recognition_resnet_model_v1 (face-api port)";
@@ -215,6 +227,35 @@ Engine Engine::open(const EngineOptions& options) {
   return Engine(std::move(impl));
 }
 
+namespace {
+
+// Landmarks for a detection, refined per the options (EngineOptions::landmark_box_scale and
+// landmark_flip). The mirrored pass flips only the region around the box, not the photo.
+Landmarks predict_landmarks(const LandmarkNet& net, const EngineOptions& options, const cv::Mat& bgr,
+                            const Box& detection) {
+  const float scale = options.landmark_box_scale;
+  const Point centre = detection.center();
+  const Box box{centre.x - detection.width * scale / 2, centre.y - detection.height * scale / 2,
+                detection.width * scale, detection.height * scale};
+  Landmarks landmarks = net.predict(bgr, box);
+  if (!options.landmark_flip) return landmarks;
+  const int x0 = std::max(0, static_cast<int>(std::floor(box.left)));
+  const int y0 = std::max(0, static_cast<int>(std::floor(box.top)));
+  const int x1 = std::min(bgr.cols, static_cast<int>(std::ceil(box.right())));
+  const int y1 = std::min(bgr.rows, static_cast<int>(std::ceil(box.bottom())));
+  cv::Mat mirrored;
+  cv::flip(bgr(cv::Rect(x0, y0, x1 - x0, y1 - y0)), mirrored, 1);
+  const float width = static_cast<float>(mirrored.cols);
+  const Box mirrored_box{width - (box.right() - x0), box.top - y0, box.width, box.height};
+  const Landmarks from_mirror = unmirror_landmarks(net.predict(mirrored, mirrored_box), width);
+  for (int i = 0; i < kLandmarkCount; ++i) {
+    landmarks[i] = {(landmarks[i].x + from_mirror[i].x + x0) / 2, (landmarks[i].y + from_mirror[i].y + y0) / 2};
+  }
+  return landmarks;
+}
+
+}  // namespace
+
 std::vector<Face> Engine::detect(const Image& image, const DetectOptions& options) const {
   if (image.empty()) throw Error(ErrorCode::kInvalidImage, "empty image");
   const cv::Mat bgr = as_mat(image);
@@ -223,6 +264,12 @@ std::vector<Face> Engine::detect(const Image& image, const DetectOptions& option
   std::vector<RawDetection> raw = upsample > 1.0F ? detect_upsampled(*impl_->detector, bgr, min_score, upsample)
                                                   : impl_->detector->detect(bgr, min_score);
   if (raw.empty() && options.retry_with_border) raw = detect_with_border(*impl_->detector, bgr, min_score);
+  if (raw.empty() && impl_->fallback_detector) {
+    const FaceDetector& fallback = *impl_->fallback_detector;
+    const float fallback_min_score = options.min_score >= 0 ? options.min_score : fallback.default_min_score();
+    raw = fallback.detect(bgr, fallback_min_score);
+    if (raw.empty() && options.retry_with_border) raw = detect_with_border(fallback, bgr, fallback_min_score);
+  }
   if (options.max_faces > 0 && static_cast<int>(raw.size()) > options.max_faces) raw.resize(options.max_faces);
 
   std::vector<Face> faces;
@@ -231,7 +278,7 @@ std::vector<Face> Engine::detect(const Image& image, const DetectOptions& option
     Face face;
     face.box = detection.box;
     face.score = detection.score;
-    face.landmarks = impl_->landmarks->predict(bgr, detection.box);
+    face.landmarks = predict_landmarks(*impl_->landmarks, impl_->options, bgr, detection.box);
     face.quality = measure_face_quality(bgr, face);
     faces.push_back(face);
   }

@@ -18,6 +18,13 @@ void EngineFlags::add_to(CLI::App& command) {
       ->check(CLI::Range(0.0F, 1.0F));
   command.add_option("--max-pixels", max_pixels, "Refuse images with more pixels than this")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  command.add_flag("--no-tiny-fallback", no_tiny_fallback,
+                   "Do not ask the tiny face detector when the main detector finds no face");
+  command.add_option("--landmark-box-scale", landmark_box_scale,
+                     "Landmarks see the detection box enlarged by this factor (1 = face-api's crop)")
+      ->check(CLI::Range(0.5F, 3.0F))->capture_default_str();
+  command.add_flag("--no-landmark-flip", no_landmark_flip,
+                   "Do not average the landmarks with those of the mirrored face");
   command.add_flag("--skip-checksums", skip_checksums, "Do not verify model checksums (for modified models)");
   command.add_option("--upsample", upsample,
                      "Small faces: detect on the image this many times larger (tiles for large images); 0 = auto, "
@@ -39,6 +46,9 @@ EngineOptions EngineFlags::engine_options() const {
   options.detector = parse_detector_kind(detector);
   options.landmarks = parse_landmark_kind(landmarks);
   options.verify_checksums = !skip_checksums;
+  options.tiny_fallback = !no_tiny_fallback;
+  options.landmark_box_scale = landmark_box_scale;
+  options.landmark_flip = !no_landmark_flip;
   options.enhancement = parse_enhancement(enhance);
   options.small_face_chip = parse_chip_sampling(chip_sampling);
   return options;

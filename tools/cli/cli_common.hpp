@@ -28,6 +28,9 @@ struct EngineFlags {
   float min_score = -1.0F;
   std::int64_t max_pixels = DecodeOptions{}.max_pixels;
   bool skip_checksums = false;
+  bool no_tiny_fallback = false;
+  float landmark_box_scale = EngineOptions{}.landmark_box_scale;
+  bool no_landmark_flip = false;
   float upsample = 1.0F;              // DetectOptions::upsample
   std::string enhance = "off";        // EngineOptions::enhancement
   std::string chip_sampling = "dlib"; // EngineOptions::small_face_chip
