@@ -24,7 +24,9 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const std::vector<std::string> kPeople = {"amy", "leonard", "penny", "raj"};
+// Not penny: the clang-14 -O1 builds (sanitizer presets) find no face in penny3.png at the
+// default min score where the gcc build finds one (docs/testing.md, "Sanitizers", open findings).
+const std::vector<std::string> kPeople = {"amy", "leonard", "bernadette", "raj"};
 
 fs::path bbt_photo(const std::string& person, int n) {
   return testdata_dir() / "face-api.js/examples/images" / person / (person + std::to_string(n) + ".png");
@@ -99,6 +101,7 @@ TEST(ServerConcurrency, RacingEnrollmentsIdentifiesAndReadsAgreeWithSerialAnswer
   for (auto& thread : threads) thread.join();
   threads.clear();
   for (const std::string& failure : failures) ADD_FAILURE() << failure;
+  if (!failures.empty()) ADD_FAILURE() << "server log:\n" << server.log();
   failures.clear();
   EXPECT_GT(reads.load(), 0);
 
