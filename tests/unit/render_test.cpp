@@ -21,6 +21,9 @@ Image blank(int width, int height, std::uint8_t value = 50) {
 }
 
 struct Bgr {
+  // A constructor rather than an aggregate: Bgr(50, 50, 50) inside EXPECT_EQ needs one before
+  // C++20's parenthesised aggregate init, which clang 14 (the sanitizer presets) lacks.
+  Bgr(std::uint8_t b_, std::uint8_t g_, std::uint8_t r_) : b(b_), g(g_), r(r_) {}
   std::uint8_t b, g, r;
   bool operator==(const Bgr&) const = default;
 };
