@@ -90,6 +90,7 @@ Entry parse_entry(const json& item, const std::string& label) {
     }
     entry.scale = q["scale"].get<double>();
     entry.min = q["min"].get<double>();
+    if (!std::isfinite(entry.scale) || !std::isfinite(entry.min)) corrupt(where, "quantization \"scale\" and \"min\" must be finite");
   }
   entry.byte_count = count * element_bytes;
   return entry;
@@ -97,6 +98,9 @@ Entry parse_entry(const json& item, const std::string& label) {
 
 void decode_entry(Entry& entry, const unsigned char* data) {
   const std::size_t count = entry.tensor.element_count();
+  // A zero-sized dimension: nothing to copy, and memcpy to an empty vector's null data() is
+  // undefined even for 0 bytes (found by fuzz/tfjs_weights_fuzz.cpp).
+  if (count == 0) return;
   WeightTensor& t = entry.tensor;
   if (t.dtype == TensorDType::kInt32) {
     t.ints.resize(count);
