@@ -94,6 +94,7 @@ for target in "${targets[@]}"; do
     failed=1
     # Keep the crash inputs: they would vanish with $work.
     keep=$build_dir/fuzz-artifacts/$target
+    rm -rf "$keep"
     mkdir -p "$keep"
     cp "$dir/artifacts/"* "$keep/" 2> /dev/null || true
     cp "$dir/log" "$keep/log"

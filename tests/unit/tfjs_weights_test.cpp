@@ -235,6 +235,14 @@ TEST(WeightMap, ZeroSizedTensorParsesEmpty) {
   EXPECT_EQ(map.at("a").values, std::vector<float>{1.5F});
 }
 
+// Found by fuzz/tfjs_weights_fuzz.cpp: a non-string "dtype" escaped as nlohmann's type_error.
+TEST(WeightMap, NonStringDtypeIsCorrupt) {
+  expect_error([] { parse(replaced(kManifest, "\"dtype\": \"uint8\"", "\"dtype\": -1.0"), shard_bytes()); },
+               ErrorCode::kModelCorrupt, {"q8", "\"dtype\" is not a string"});
+  expect_error([] { parse(replaced(kManifest, "\"dtype\": \"int32\"", "\"dtype\": [\"int32\"]"), shard_bytes()); },
+               ErrorCode::kModelCorrupt, {"'i'", "\"dtype\" is not a string"});
+}
+
 TEST(WeightMap, NonFiniteQuantizationIsCorrupt) {
   expect_error([] { parse(replaced(kManifest, "\"scale\": 0.5", "\"scale\": 1e999"), shard_bytes()); },
                ErrorCode::kModelCorrupt, {"q8", "finite"});
