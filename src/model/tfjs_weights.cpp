@@ -99,7 +99,6 @@ Entry parse_entry(const json& item, const std::string& label) {
     }
     entry.scale = q["scale"].get<double>();
     entry.min = q["min"].get<double>();
-    if (!std::isfinite(entry.scale) || !std::isfinite(entry.min)) corrupt(where, "quantization \"scale\" and \"min\" must be finite");
   }
   entry.byte_count = count * element_bytes;
   return entry;
