@@ -11,4 +11,7 @@ ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)" "$@"
 # SIAMFACE_SANITIZERS picks the presets ("asan tsan"; "none" skips them).
 if [ "${SIAMFACE_SANITIZERS:-asan}" != none ]; then
   "$ROOT/scripts/sanitize.sh"
+  # Every libFuzzer target for 60 s as a smoke check (docs/testing.md, "Fuzzing"); build-asan
+  # already holds them (the asan preset builds the fuzzers too).
+  "$ROOT/scripts/fuzz.sh" --build-dir build-asan --seconds "${SIAMFACE_FUZZ_SECONDS:-60}"
 fi

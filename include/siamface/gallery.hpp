@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <span>
@@ -193,6 +194,8 @@ class Gallery {
   // Validates every line first (Error(kInvalidArgument) naming the line number and field), then
   // adds all faces in one transaction.
   ImportResult import_jsonl(const std::string& file);
+  // The same from a stream; `label` names the input in error messages (the file name above).
+  ImportResult import_jsonl(std::istream& in, const std::string& label);
 
   GalleryInfo info() const;
   std::optional<ModelInfo> model() const;

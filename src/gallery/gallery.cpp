@@ -260,7 +260,9 @@ void validate_setting(const std::string& key, const std::string& value) {
   if (key == kThresholdSetting) {
     char* end = nullptr;
     const float v = std::strtof(value.c_str(), &end);
-    if (value.empty() || *end != '\0' || !std::isfinite(v) || v <= 0.0F) {
+    // The whole string must be the number: an embedded NUL ("0.5\u0000x" in an import file)
+    // would stop strtof short of the end.
+    if (value.empty() || end != value.c_str() + value.size() || !std::isfinite(v) || v <= 0.0F) {
       throw Error(ErrorCode::kInvalidArgument,
                   "setting 'threshold' must be a positive number, got '" + value + "'");
     }
@@ -865,6 +867,10 @@ std::size_t Gallery::export_jsonl(const std::string& file) const {
 ImportResult Gallery::import_jsonl(const std::string& file) {
   std::ifstream in(file);
   if (!in) throw Error(ErrorCode::kIo, "cannot read import file " + file);
+  return import_jsonl(in, file);
+}
+
+ImportResult Gallery::import_jsonl(std::istream& in, const std::string& file) {
   std::string line;
   std::size_t number = 0;
   std::optional<ModelInfo> header_model;
@@ -878,7 +884,7 @@ ImportResult Gallery::import_jsonl(const std::string& file) {
     json j;
     try {
       j = json::parse(line);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers past double (1e400)
       throw Error(ErrorCode::kInvalidArgument, reader.where + "invalid JSON: " + e.what());
     }
     if (!header_seen) {

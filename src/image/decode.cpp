@@ -284,11 +284,13 @@ Image decode_image(std::span<const std::uint8_t> bytes, const DecodeOptions& opt
     invalid(std::string(name) + " header gives an empty size " + std::to_string(d.width) + "x" +
             std::to_string(d.height));
   }
-  if (d.width * d.height > options.max_pixels) {
+  // Divide rather than multiply: TIFF and BigTIFF sizes reach 2^32 and 2^63, whose product
+  // overflows (found by fuzz/image_decode_fuzz.cpp).
+  if (d.width > options.max_pixels / d.height) {
     throw Error(ErrorCode::kImageTooLarge,
                 std::string(name) + " image is " + std::to_string(d.width) + "x" +
-                    std::to_string(d.height) + " = " + std::to_string(d.width * d.height) +
-                    " pixels, over the limit of " + std::to_string(options.max_pixels));
+                    std::to_string(d.height) + " pixels, over the limit of " +
+                    std::to_string(options.max_pixels));
   }
   if (*format == Format::kJpeg && !scan_jpeg(reader).has_eoi) {
     // libjpeg would "succeed" with a grey lower part and a stderr warning.

@@ -38,6 +38,15 @@ std::string read_file_bytes(const std::filesystem::path& path) {
   return buffer.str();
 }
 
+// An optional string member ("" when absent). json::value() would throw its own type_error
+// for a member of another type (found by fuzz/tfjs_weights_fuzz.cpp); that is corrupt here.
+std::string optional_string(const json& object, const char* key, const std::string& where) {
+  const auto it = object.find(key);
+  if (it == object.end()) return {};
+  if (!it->is_string()) corrupt(where, std::string("\"") + key + "\" is not a string");
+  return it->get<std::string>();
+}
+
 // One tensor's byte layout inside the concatenated shards of its group.
 struct Entry {
   WeightTensor tensor;
@@ -64,7 +73,7 @@ Entry parse_entry(const json& item, const std::string& label) {
     count *= static_cast<std::size_t>(dim.get<int>());
     if (count > (std::size_t{1} << 28)) corrupt(where, "shape too large");
   }
-  const std::string dtype = item.value("dtype", std::string());
+  const std::string dtype = optional_string(item, "dtype", where);
   if (dtype == "float32") {
     entry.tensor.dtype = TensorDType::kFloat32;
   } else if (dtype == "int32") {
@@ -76,7 +85,7 @@ Entry parse_entry(const json& item, const std::string& label) {
   if (item.contains("quantization")) {
     const json& q = item["quantization"];
     if (!q.is_object()) corrupt(where, "\"quantization\" is not an object");
-    entry.quantization = q.value("dtype", std::string());
+    entry.quantization = optional_string(q, "dtype", where);
     if (entry.quantization == "uint8") {
       element_bytes = 1;
     } else if (entry.quantization == "uint16") {
@@ -97,6 +106,9 @@ Entry parse_entry(const json& item, const std::string& label) {
 
 void decode_entry(Entry& entry, const unsigned char* data) {
   const std::size_t count = entry.tensor.element_count();
+  // A zero-sized dimension: nothing to copy, and memcpy to an empty vector's null data() is
+  // undefined even for 0 bytes (found by fuzz/tfjs_weights_fuzz.cpp).
+  if (count == 0) return;
   WeightTensor& t = entry.tensor;
   if (t.dtype == TensorDType::kInt32) {
     t.ints.resize(count);

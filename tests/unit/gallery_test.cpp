@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <sstream>
 
 #include "siamface/errors.hpp"
 #include "siamface/gallery.hpp"
@@ -306,6 +307,31 @@ TEST(Gallery, ImportReportsLineNumbersAndWritesNothing) {
   std::string message;
   EXPECT_EQ(code_of([&] { b.import_jsonl(headless); }, &message), ErrorCode::kInvalidArgument);
   EXPECT_NE(message.find("headless.jsonl:1:"), std::string::npos) << message;
+}
+
+// Inputs found by fuzz/gallery_import_fuzz.cpp: each must be refused with Error(kInvalidArgument)
+// naming the line, and write nothing.
+TEST(Gallery, ImportRefusesFuzzFindings) {
+  TempDir dir;
+  Gallery g = Gallery::open(dir.file("g.db"));
+  const std::string header = R"({"format":"siamface-gallery","version":1,"model":null)";
+  const struct {
+    std::string text, expect;
+  } cases[] = {
+      // A number past double's range made nlohmann throw out_of_range, not parse_error, and
+      // it escaped the import as a foreign exception.
+      {header + "}\n{\"score\":44.51e395}\n", "fuzz.jsonl:2: invalid JSON"},
+      {header + ",\"settings\":{\"x\":\"1\"},\"y\":1e999}\n", "fuzz.jsonl:1: invalid JSON"},
+      // An embedded NUL cut strtof short, so "0.5<NUL>x" passed as a threshold.
+      {header + R"(,"settings":{"threshold":"0.5\u0000x"}})" + "\n", "must be a positive number"},
+  };
+  for (const auto& c : cases) {
+    std::istringstream in(c.text);
+    std::string message;
+    EXPECT_EQ(code_of([&] { g.import_jsonl(in, "fuzz.jsonl"); }, &message), ErrorCode::kInvalidArgument) << c.text;
+    EXPECT_NE(message.find(c.expect), std::string::npos) << message;
+  }
+  EXPECT_FALSE(g.setting("threshold").has_value());
 }
 
 TEST(Gallery, FilesAreCreatedPrivate) {

@@ -77,5 +77,82 @@ TEST(RequestParsing, ConfidenceMappingIsMonotonicAndAnchoredAtTheDefaults) {
   EXPECT_FLOAT_EQ(confidence_to_distance(1.0F), 0.0F);
 }
 
+TEST(RequestParsing, JsonBodiesMustBeObjects) {
+  EXPECT_EQ(parse_json_object(R"({"a":1})")["a"], 1);
+  for (const char* bad : {"", "[1]", "\"text\"", "{\"a\":", "null"}) {
+    EXPECT_THROW(parse_json_object(bad), Error) << bad;
+  }
+}
+
+TEST(RequestParsing, JsonImagesComeInFieldOrderFromStringsAndArrays) {
+  const nlohmann::json body = parse_json_object(R"({"images":["aGk=","aGVsbG8="],"image":"b2s=","other":"eA=="})");
+  const std::vector<UploadedFile> files = images_from_json(body, {"image", "images"});
+  ASSERT_EQ(files.size(), 3U);
+  EXPECT_EQ(files[0].field, "image");
+  EXPECT_EQ(files[0].content, "ok");
+  EXPECT_EQ(files[1].filename, "images[0]");
+  EXPECT_EQ(files[2].content, "hello");
+  EXPECT_TRUE(images_from_json(body, {"missing"}).empty());
+  try {
+    images_from_json(parse_json_object(R"({"images":["aGk=",7]})"), {"images"});
+    ADD_FAILURE() << "accepted a number as an image";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("images[1]"), std::string::npos) << e.what();
+  }
+}
+
+TEST(RequestParsing, JsonParamsAreStringsOrTheirJsonText) {
+  const nlohmann::json body = parse_json_object(R"({"name":"Ada","top_k":2,"threshold":0.5})");
+  EXPECT_EQ(json_param(body, "name"), "Ada");
+  EXPECT_EQ(json_param(body, "top_k"), "2");
+  EXPECT_EQ(parse_threshold(json_param(body, "threshold")), 0.5F);
+  EXPECT_FALSE(json_param(body, "missing"));
+}
+
+// A parameter sent as a deeply nested array was dumped back to text recursively and overflowed
+// the stack (200 KB of '[' crashed `siamface serve`; shown with fuzz/http_native_fuzz.cpp).
+// Arrays and objects are refused instead, whatever their depth.
+TEST(RequestParsing, NestedJsonParamsAreRefusedWithoutRecursion) {
+  const std::size_t depth = 200'000;
+  const std::string body = R"({"name":)" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  const nlohmann::json json = parse_json_object(body);
+  EXPECT_THROW(json_param(json, "name"), Error);
+  EXPECT_THROW(json_param(parse_json_object(R"({"top_k":{"a":1}})"), "top_k"), Error);
+  EXPECT_EQ(json_param(parse_json_object(R"({"top_k":null})"), "top_k"), "null");
+}
+
+TEST(RequestParsing, ApiParametersHaveTheirDefaultsAndRanges) {
+  EXPECT_EQ(parse_top_k(std::nullopt), 3U);
+  EXPECT_EQ(parse_top_k("7"), 7U);
+  EXPECT_THROW(parse_top_k("0"), Error);
+  EXPECT_FALSE(parse_threshold(std::nullopt));
+  EXPECT_THROW(parse_threshold("4.5"), Error);
+  EXPECT_EQ(parse_min_score(std::nullopt), -1.0F);
+  EXPECT_FALSE(parse_min_confidence(std::nullopt));
+  EXPECT_EQ(parse_min_confidence("0.5"), 0.5F);
+  EXPECT_THROW(parse_min_confidence("1.5"), Error);
+  // CompreFace: an empty query value means the default.
+  EXPECT_EQ(parse_det_prob_threshold(""), -1.0F);
+  EXPECT_EQ(parse_det_prob_threshold("0.8"), 0.8F);
+  EXPECT_EQ(parse_face_limit(""), 0);
+  EXPECT_THROW(parse_face_limit("-1"), Error);
+  EXPECT_EQ(parse_prediction_count(std::nullopt), 1U);
+  EXPECT_THROW(parse_prediction_count("1001"), Error);
+  const PageRequest page = parse_page_request("2", "");
+  EXPECT_EQ(page.page, 2);
+  EXPECT_EQ(page.size, 20);
+  EXPECT_THROW(parse_page_request("0", "0"), Error);
+}
+
+TEST(RequestParsing, FacePluginsAreACommaList) {
+  const FacePlugins both = parse_face_plugins("age,landmarks,,calculator");
+  EXPECT_TRUE(both.landmarks);
+  EXPECT_TRUE(both.calculator);
+  const FacePlugins none = parse_face_plugins("landmarks2, calculator");
+  EXPECT_FALSE(none.landmarks);
+  EXPECT_FALSE(none.calculator);
+  EXPECT_FALSE(parse_face_plugins(std::nullopt).landmarks);
+}
+
 }  // namespace
 }  // namespace siamface::server

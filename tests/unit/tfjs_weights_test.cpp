@@ -222,6 +222,27 @@ TEST(WeightMap, DuplicateTensorIsCorrupt) {
   expect_error([&] { parse(manifest, shard_bytes(), {}); }, ErrorCode::kModelCorrupt, {"'q8'", "twice"});
 }
 
+// Found by fuzz/tfjs_weights_fuzz.cpp: a tensor with a zero-sized dimension memcpy'd 0 bytes
+// to an empty vector's null data(), which is undefined. It parses, holding no values.
+TEST(WeightMap, ZeroSizedTensorParsesEmpty) {
+  const std::string manifest =
+      R"([{"paths":["m.bin"],"weights":[{"name":"z","shape":[0,3],"dtype":"float32"},)"
+      R"({"name":"zi","shape":[4,0],"dtype":"int32"},{"name":"a","shape":[],"dtype":"float32"}]}])";
+  const WeightMap map = parse(manifest, bytes_of(std::vector<float>{1.5F}), {});
+  EXPECT_EQ(map.at("z").element_count(), 0U);
+  EXPECT_TRUE(map.at("z").values.empty());
+  EXPECT_TRUE(map.at("zi").ints.empty());
+  EXPECT_EQ(map.at("a").values, std::vector<float>{1.5F});
+}
+
+// Found by fuzz/tfjs_weights_fuzz.cpp: a non-string "dtype" escaped as nlohmann's type_error.
+TEST(WeightMap, NonStringDtypeIsCorrupt) {
+  expect_error([] { parse(replaced(kManifest, "\"dtype\": \"uint8\"", "\"dtype\": -1.0"), shard_bytes()); },
+               ErrorCode::kModelCorrupt, {"q8", "\"dtype\" is not a string"});
+  expect_error([] { parse(replaced(kManifest, "\"dtype\": \"int32\"", "\"dtype\": [\"int32\"]"), shard_bytes()); },
+               ErrorCode::kModelCorrupt, {"'i'", "\"dtype\" is not a string"});
+}
+
 TEST(WeightMap, LoadReadsManifestAndShardsFromDisk) {
   TempDir dir;
   dir.write("model-weights_manifest.json", kManifest);

@@ -41,27 +41,13 @@ UploadedFile image_of(const httplib::Request& request, const std::string& field)
   throw HttpError(400, "Required request part '" + field + "' is not present", 26);
 }
 
+std::optional<std::string> query(const httplib::Request& request, const char* name) {
+  if (!request.has_param(name)) return std::nullopt;
+  return request.get_param_value(name);
+}
+
 float det_threshold(const httplib::Request& request) {
-  if (!request.has_param("det_prob_threshold") || request.get_param_value("det_prob_threshold").empty()) return -1.0F;
-  return parse_float_param("det_prob_threshold", request.get_param_value("det_prob_threshold"), 0.0F, 1.0F);
-}
-
-std::int64_t int_query(const httplib::Request& request, const char* name, std::int64_t fallback, std::int64_t min,
-                       std::int64_t max) {
-  if (!request.has_param(name) || request.get_param_value(name).empty()) return fallback;
-  return parse_int_param(name, request.get_param_value(name), min, max);
-}
-
-std::vector<std::string> plugins(const httplib::Request& request) {
-  std::vector<std::string> out;
-  std::string text = request.has_param("face_plugins") ? request.get_param_value("face_plugins") : "";
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', start), text.size());
-    if (comma > start) out.push_back(text.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
+  return parse_det_prob_threshold(query(request, "det_prob_threshold"));
 }
 
 json box_json(const Face& face, const Image& image) {
@@ -91,11 +77,9 @@ std::vector<std::string> subjects(ServerContext& context, const Loaded& loaded) 
 void recognize(ServerContext& context, const httplib::Request& request, httplib::Response& response) {
   const auto loaded = begin(context, request);
   const UploadedFile file = image_of(request, "file");
-  const auto limit = static_cast<int>(int_query(request, "limit", 0, 0, 10000));
-  const auto count = static_cast<std::size_t>(int_query(request, "prediction_count", 1, 1, 1000));
-  const std::vector<std::string> wanted = plugins(request);
-  const bool landmarks = std::find(wanted.begin(), wanted.end(), "landmarks") != wanted.end();
-  const bool calculator = std::find(wanted.begin(), wanted.end(), "calculator") != wanted.end();
+  const int limit = parse_face_limit(query(request, "limit"));
+  const std::size_t count = parse_prediction_count(query(request, "prediction_count"));
+  const FacePlugins plugins = parse_face_plugins(query(request, "face_plugins"));
   const Image image = decode_upload(context, file.content);
   const auto faces = identify_upload(context, *loaded, image, context.detect_options(det_threshold(request), limit), count);
   if (faces.empty()) throw Error(ErrorCode::kNoFace, "no face found");
@@ -106,8 +90,8 @@ void recognize(ServerContext& context, const httplib::Request& request, httplib:
       subjects_json.push_back({{"subject", face.top[i].person}, {"similarity", distance_to_confidence(face.top[i].distance)}});
     }
     json item = {{"box", box_json(face.face, image)}, {"subjects", subjects_json}};
-    if (landmarks) item["landmarks"] = five_points(face.face);
-    if (calculator) item["embedding"] = std::vector<float>(face.embedding.begin(), face.embedding.end());
+    if (plugins.landmarks) item["landmarks"] = five_points(face.face);
+    if (plugins.calculator) item["embedding"] = std::vector<float>(face.embedding.begin(), face.embedding.end());
     result.push_back(std::move(item));
   }
   write_json(response, {{"result", result}});
@@ -118,7 +102,7 @@ void verify(ServerContext& context, const httplib::Request& request, httplib::Re
   const UploadedFile source_file = image_of(request, "source_image");
   const UploadedFile target_file = image_of(request, "target_image");
   const float det = det_threshold(request);
-  const auto limit = static_cast<int>(int_query(request, "limit", 0, 0, 10000));
+  const int limit = parse_face_limit(query(request, "limit"));
   const Image source = decode_upload(context, source_file.content);
   const Image target = decode_upload(context, target_file.content);
   const std::vector<FaceEmbedding> source_faces = loaded->engine.analyze(source, context.detect_options(det));
@@ -237,8 +221,7 @@ void add_compreface_routes(httplib::Server& server, ServerContext& context) {
   }));
   server.Get(kFaces, route([](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
     const auto loaded = begin(c, rq);
-    const std::int64_t page = int_query(rq, "page", 0, 0, 1'000'000'000);
-    const std::int64_t size = int_query(rq, "size", 20, 1, 100'000);
+    const auto [page, size] = parse_page_request(query(rq, "page"), query(rq, "size"));
     const std::string only = rq.has_param("subject") ? rq.get_param_value("subject") : "";
     std::vector<std::pair<std::string, std::string>> all;  // (image_id, subject)
     for (const PersonSummary& p : loaded->gallery->people()) {

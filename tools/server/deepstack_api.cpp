@@ -8,8 +8,6 @@ namespace {
 
 using nlohmann::json;
 
-const std::vector<std::string> kTextFields = {"userid", "min_confidence", "api_key"};
-
 struct DeepStackRequest {
   FormData form;
   std::shared_ptr<const Loaded> loaded;
@@ -18,7 +16,7 @@ struct DeepStackRequest {
 // Auth first (no models needed), then the loaded state.
 DeepStackRequest begin(const ServerContext& context, const httplib::Request& request, bool need_models = true) {
   DeepStackRequest out;
-  out.form = read_form(request, kTextFields);
+  out.form = read_form(request, kDeepStackTextFields);
   check_key(context, param(request, out.form, "api_key").value_or(""), "Incorrect api key");
   if (need_models) out.loaded = context.require_loaded();
   return out;
@@ -30,10 +28,8 @@ const UploadedFile& image_field(const FormData& form) {
   throw HttpError(400, "No valid image file found");
 }
 
-float min_confidence(const httplib::Request& request, const FormData& form, float fallback, bool& given) {
-  const auto text = param(request, form, "min_confidence");
-  given = text.has_value();
-  return text ? parse_float_param("min_confidence", *text, 0.0F, 1.0F) : fallback;
+std::optional<float> min_confidence(const httplib::Request& request, const FormData& form) {
+  return parse_min_confidence(param(request, form, "min_confidence"));
 }
 
 void reg(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
@@ -56,18 +52,17 @@ void reg(const ServerContext& context, const httplib::Request& request, httplib:
 
 void recognize(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
   const DeepStackRequest r = begin(context, request);
-  bool given = false;
-  const float min_conf = min_confidence(request, r.form, 0.67F, given);
+  const std::optional<float> min_conf = min_confidence(request, r.form);
   const Image image = decode_upload(context, image_field(r.form).content);
   // An explicit min_confidence becomes the decision threshold (through the inverse mapping);
   // otherwise the gallery's saved threshold (or 0.6) decides.
   std::optional<float> threshold;
-  if (given) threshold = confidence_to_distance(min_conf);
+  if (min_conf) threshold = confidence_to_distance(*min_conf);
   json predictions = json::array();
   for (const IdentifiedFace& face : identify_upload(context, *r.loaded, image, context.detect_options(), 3, threshold)) {
     json p = box_fields(face.face.box, image.width, image.height);
     const float confidence = distance_to_confidence(face.decision.distance);
-    const bool accepted = face.decision.known && (!given || confidence >= min_conf);
+    const bool accepted = face.decision.known && (!min_conf || confidence >= *min_conf);
     p["userid"] = accepted ? face.decision.person : std::string(kUnknownPerson);
     p["confidence"] = accepted ? confidence : 0.0F;
     predictions.push_back(std::move(p));
@@ -77,8 +72,7 @@ void recognize(const ServerContext& context, const httplib::Request& request, ht
 
 void detect(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
   const DeepStackRequest r = begin(context, request);
-  bool given = false;
-  const float min_conf = min_confidence(request, r.form, 0.55F, given);
+  const float min_conf = min_confidence(request, r.form).value_or(0.55F);
   const Image image = decode_upload(context, image_field(r.form).content);
   json predictions = json::array();
   for (const Face& face : r.loaded->engine.detect(image, context.detect_options(min_conf))) {

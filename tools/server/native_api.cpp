@@ -19,39 +19,17 @@ bool is_json(const httplib::Request& request) {
   return request.get_header_value("Content-Type").rfind("application/json", 0) == 0;
 }
 
-json parse_json_body(const httplib::Request& request) {
-  json body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded() || !body.is_object()) {
-    throw Error(ErrorCode::kInvalidArgument, "request body is not a JSON object");
-  }
-  return body;
-}
+json parse_json_body(const httplib::Request& request) { return parse_json_object(request.body); }
 
 // Images of a request: multipart files, JSON {"<field>":"<base64>"} / {"images":[..]}, or a raw
 // image body (Content-Type image/*).
 std::vector<UploadedFile> images_of(const httplib::Request& request, const std::vector<std::string>& json_fields) {
-  std::vector<UploadedFile> files;
-  if (request.is_multipart_form_data()) {
-    files = read_form(request, {"top_k", "threshold", "min_score", "name"}).files;
-  } else if (is_json(request)) {
-    const json body = parse_json_body(request);
-    for (const std::string& field : json_fields) {
-      if (!body.contains(field)) continue;
-      const json& value = body[field];
-      const auto add = [&](const json& item, const std::string& name) {
-        if (!item.is_string()) throw Error(ErrorCode::kInvalidArgument, "JSON field '" + name + "' must be a base64 string");
-        files.push_back({field, name, "", decode_base64(item.get_ref<const std::string&>(), "JSON field '" + name + "'")});
-      };
-      if (value.is_array()) {
-        for (std::size_t i = 0; i < value.size(); ++i) add(value[i], field + "[" + std::to_string(i) + "]");
-      } else {
-        add(value, field);
-      }
-    }
-  } else if (request.get_header_value("Content-Type").rfind("image/", 0) == 0) {
-    files.push_back({"body", "body", request.get_header_value("Content-Type"), request.body});
+  if (request.is_multipart_form_data()) return read_form(request, kNativeTextFields).files;
+  if (is_json(request)) return images_from_json(parse_json_body(request), json_fields);
+  if (request.get_header_value("Content-Type").rfind("image/", 0) == 0) {
+    return {{"body", "body", request.get_header_value("Content-Type"), request.body}};
   }
-  return files;
+  return {};
 }
 
 UploadedFile one_image(const httplib::Request& request) {
@@ -69,17 +47,11 @@ std::optional<std::string> query_or_json(const httplib::Request& request, const 
   if (request.is_multipart_form_data()) {
     if (auto value = read_form(request, {name}).field(name)) return value;
   }
-  if (is_json(request)) {
-    const json body = parse_json_body(request);
-    if (body.contains(name)) return body[name].is_string() ? body[name].get<std::string>() : body[name].dump();
-  }
+  if (is_json(request)) return json_param(parse_json_body(request), name);
   return std::nullopt;
 }
 
-float min_score_param(const httplib::Request& request) {
-  const auto text = query_or_json(request, "min_score");
-  return text ? parse_float_param("min_score", *text, 0.0F, 1.0F) : -1.0F;
-}
+float min_score_param(const httplib::Request& request) { return parse_min_score(query_or_json(request, "min_score")); }
 
 void detect(const ServerContext& context, const httplib::Request& request, httplib::Response& response, bool embed) {
   const auto loaded = context.require_loaded();
@@ -118,8 +90,7 @@ void verify(const ServerContext& context, const httplib::Request& request, httpl
   const DetectOptions options = context.detect_options(min_score_param(request));
   const FaceEmbedding a = largest_face(*loaded, decode_upload(context, files[0].content), options, "image1");
   const FaceEmbedding b = largest_face(*loaded, decode_upload(context, files[1].content), options, "image2");
-  std::optional<float> per_call;
-  if (auto text = query_or_json(request, "threshold")) per_call = parse_float_param("threshold", *text, 0.0F, 4.0F);
+  const std::optional<float> per_call = parse_threshold(query_or_json(request, "threshold"));
   const float threshold = resolve_threshold(*loaded->gallery, per_call, IdentifyOptions::default_decision_rule().threshold);
   const float distance = euclidean_distance(a.embedding, b.embedding);
   write_json(response, {{"distance", distance},
@@ -133,10 +104,8 @@ void verify(const ServerContext& context, const httplib::Request& request, httpl
 void identify(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
   const auto loaded = context.require_loaded();
   const UploadedFile file = one_image(request);
-  std::size_t top_k = 3;
-  if (auto text = query_or_json(request, "top_k")) top_k = static_cast<std::size_t>(parse_int_param("top_k", *text, 1, 1000));
-  std::optional<float> threshold;
-  if (auto text = query_or_json(request, "threshold")) threshold = parse_float_param("threshold", *text, 0.0F, 4.0F);
+  const std::size_t top_k = parse_top_k(query_or_json(request, "top_k"));
+  const std::optional<float> threshold = parse_threshold(query_or_json(request, "threshold"));
   const Image image = decode_upload(context, file.content);
   json faces = json::array();
   for (const IdentifiedFace& face :

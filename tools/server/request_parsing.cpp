@@ -26,6 +26,11 @@ int base64_value(char c) {
   return -1;
 }
 
+// CompreFace sends empty query values for parameters a client left blank.
+std::optional<std::string> non_empty(const std::optional<std::string>& text) {
+  return text && !text->empty() ? text : std::nullopt;
+}
+
 }  // namespace
 
 std::optional<std::string> FormData::field(std::string_view name) const {
@@ -53,6 +58,42 @@ FormData split_form(const std::vector<FormPart>& parts, const std::vector<std::s
     }
   }
   return form;
+}
+
+nlohmann::json parse_json_object(std::string_view body) {
+  nlohmann::json json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) {
+    throw Error(ErrorCode::kInvalidArgument, "request body is not a JSON object");
+  }
+  return json;
+}
+
+std::vector<UploadedFile> images_from_json(const nlohmann::json& body, const std::vector<std::string>& fields) {
+  std::vector<UploadedFile> files;
+  for (const std::string& field : fields) {
+    const auto it = body.find(field);
+    if (it == body.end()) continue;
+    const auto add = [&](const nlohmann::json& item, const std::string& name) {
+      if (!item.is_string()) throw Error(ErrorCode::kInvalidArgument, "JSON field '" + name + "' must be a base64 string");
+      files.push_back({field, name, "", decode_base64(item.get_ref<const std::string&>(), "JSON field '" + name + "'")});
+    };
+    if (it->is_array()) {
+      for (std::size_t i = 0; i < it->size(); ++i) add((*it)[i], field + "[" + std::to_string(i) + "]");
+    } else {
+      add(*it, field);
+    }
+  }
+  return files;
+}
+
+std::optional<std::string> json_param(const nlohmann::json& body, const std::string& name) {
+  const auto it = body.find(name);
+  if (it == body.end()) return std::nullopt;
+  if (it->is_string()) return it->get<std::string>();
+  // No parameter is an array or object; and dumping a deeply nested one recursed until the
+  // stack overflowed: a 200 KB body of nested arrays crashed the server.
+  if (it->is_structured()) throw Error(ErrorCode::kInvalidArgument, "JSON field '" + name + "' must be a string or a number");
+  return it->dump();
 }
 
 std::string decode_base64(std::string_view text, std::string_view what) {
@@ -115,6 +156,60 @@ std::int64_t parse_int_param(std::string_view name, std::string_view text, std::
                                                  std::string(text.substr(0, 64)) + "')");
   }
   return value;
+}
+
+std::size_t parse_top_k(const std::optional<std::string>& text) {
+  return text ? static_cast<std::size_t>(parse_int_param("top_k", *text, 1, 1000)) : 3;
+}
+
+std::optional<float> parse_threshold(const std::optional<std::string>& text) {
+  if (!text) return std::nullopt;
+  return parse_float_param("threshold", *text, 0.0F, 4.0F);
+}
+
+float parse_min_score(const std::optional<std::string>& text) {
+  return text ? parse_float_param("min_score", *text, 0.0F, 1.0F) : -1.0F;
+}
+
+std::optional<float> parse_min_confidence(const std::optional<std::string>& text) {
+  if (!text) return std::nullopt;
+  return parse_float_param("min_confidence", *text, 0.0F, 1.0F);
+}
+
+float parse_det_prob_threshold(const std::optional<std::string>& text) {
+  const auto given = non_empty(text);
+  return given ? parse_float_param("det_prob_threshold", *given, 0.0F, 1.0F) : -1.0F;
+}
+
+int parse_face_limit(const std::optional<std::string>& text) {
+  const auto given = non_empty(text);
+  return given ? static_cast<int>(parse_int_param("limit", *given, 0, 10000)) : 0;
+}
+
+std::size_t parse_prediction_count(const std::optional<std::string>& text) {
+  const auto given = non_empty(text);
+  return given ? static_cast<std::size_t>(parse_int_param("prediction_count", *given, 1, 1000)) : 1;
+}
+
+FacePlugins parse_face_plugins(const std::optional<std::string>& text) {
+  FacePlugins plugins;
+  const std::string_view list = text ? std::string_view(*text) : std::string_view();
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    const std::size_t comma = std::min(list.find(',', start), list.size());
+    const std::string_view name = list.substr(start, comma - start);
+    plugins.landmarks = plugins.landmarks || name == "landmarks";
+    plugins.calculator = plugins.calculator || name == "calculator";
+    start = comma + 1;
+  }
+  return plugins;
+}
+
+PageRequest parse_page_request(const std::optional<std::string>& page, const std::optional<std::string>& size) {
+  PageRequest request;
+  if (const auto given = non_empty(page)) request.page = parse_int_param("page", *given, 0, 1'000'000'000);
+  if (const auto given = non_empty(size)) request.size = parse_int_param("size", *given, 1, 100'000);
+  return request;
 }
 
 bool constant_time_equals(std::string_view a, std::string_view b) {

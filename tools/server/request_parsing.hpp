@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,22 @@ struct FormData {
 
 FormData split_form(const std::vector<FormPart>& parts, const std::vector<std::string>& text_fields);
 
+// Form fields each API always reads as text, even when sent with a file name or content type.
+inline const std::vector<std::string> kNativeTextFields = {"top_k", "threshold", "min_score", "name"};
+inline const std::vector<std::string> kDeepStackTextFields = {"userid", "min_confidence", "api_key"};
+
+// A JSON request body that must be an object. Throws Error(kInvalidArgument) otherwise.
+nlohmann::json parse_json_object(std::string_view body);
+
+// Images sent as JSON: each of `fields` present in `body` holds one base64 string or an array
+// of them, decoded in field order. Throws Error(kInvalidArgument) naming the field for a value
+// that is not a string or not valid base64.
+std::vector<UploadedFile> images_from_json(const nlohmann::json& body, const std::vector<std::string>& fields);
+
+// A parameter from a JSON body: a string as it is, a number, boolean or null as its JSON text.
+// Throws Error(kInvalidArgument) for an array or object.
+std::optional<std::string> json_param(const nlohmann::json& body, const std::string& name);
+
 // Strict base64 (standard or URL-safe alphabet, padding optional, whitespace ignored); a
 // "data:...;base64," prefix is accepted. Throws Error(kInvalidArgument) naming `what`.
 std::string decode_base64(std::string_view text, std::string_view what);
@@ -45,6 +62,29 @@ std::string decode_base64(std::string_view text, std::string_view what);
 // Error(kInvalidArgument) "<name> must be a number between ..." naming the parameter.
 float parse_float_param(std::string_view name, std::string_view text, float min, float max);
 std::int64_t parse_int_param(std::string_view name, std::string_view text, std::int64_t min, std::int64_t max);
+
+// The APIs' parameters, from their raw text (absent: the default). Each throws
+// Error(kInvalidArgument) naming the parameter for a value out of range or not a number.
+// Native API.
+std::size_t parse_top_k(const std::optional<std::string>& text);              // 1..1000, default 3
+std::optional<float> parse_threshold(const std::optional<std::string>& text);  // distance 0..4
+float parse_min_score(const std::optional<std::string>& text);  // 0..1; -1 (the detector's own) when absent
+// DeepStack.
+std::optional<float> parse_min_confidence(const std::optional<std::string>& text);  // 0..1
+// CompreFace query parameters; an empty value counts as absent there.
+float parse_det_prob_threshold(const std::optional<std::string>& text);  // 0..1; -1 when absent
+int parse_face_limit(const std::optional<std::string>& text);            // "limit": 0 (all)..10000
+std::size_t parse_prediction_count(const std::optional<std::string>& text);  // 1..1000, default 1
+struct FacePlugins {
+  bool landmarks = false;   // "landmarks": five points per face
+  bool calculator = false;  // "calculator": the embedding
+};
+FacePlugins parse_face_plugins(const std::optional<std::string>& text);  // comma list; others ignored
+struct PageRequest {
+  std::int64_t page = 0;   // 0..1e9
+  std::int64_t size = 20;  // 1..100000
+};
+PageRequest parse_page_request(const std::optional<std::string>& page, const std::optional<std::string>& size);
 
 // Compares without an early exit, so the time taken does not reveal how much of a key matched.
 bool constant_time_equals(std::string_view a, std::string_view b);

@@ -1,0 +1,52 @@
+// Fuzzes the native API's JSON request bodies (tools/server/request_parsing.*): the object check,
+// base64 images under "image"/"images"/"image1"/"image2" (strings or arrays), and the parameters
+// read from the body (top_k, threshold, min_score, name), parsed by the handlers' own functions.
+// Input: the raw request body.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "server/request_parsing.hpp"
+#include "siamface/errors.hpp"
+#include "siamface/recognizer.hpp"
+
+using namespace siamface::server;
+
+namespace {
+
+// Runs one parse; a clean siamface::Error rejection is fine, anything else escapes and crashes.
+template <typename Parse>
+void attempt(Parse&& parse) {
+  try {
+    parse();
+  } catch (const siamface::Error&) {
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view body(reinterpret_cast<const char*>(data), size);
+  nlohmann::json json;
+  try {
+    json = parse_json_object(body);
+  } catch (const siamface::Error&) {
+    return 0;
+  }
+  // The field lists of /v1/detect|embed|identify, /v1/verify and /v1/people/NAME/faces.
+  for (const auto& fields : {std::vector<std::string>{"image"}, std::vector<std::string>{"image1", "image2"},
+                             std::vector<std::string>{"image", "images"}}) {
+    attempt([&] {
+      for (const UploadedFile& file : images_from_json(json, fields)) {
+        if (file.content.empty()) __builtin_trap();  // decode_base64 never yields empty bytes
+      }
+    });
+  }
+  attempt([&] { parse_top_k(json_param(json, "top_k")); });
+  attempt([&] { parse_threshold(json_param(json, "threshold")); });
+  attempt([&] { parse_min_score(json_param(json, "min_score")); });
+  attempt([&] {
+    if (const auto name = json_param(json, "name")) siamface::check_person_name(*name);
+  });
+  return 0;
+}
