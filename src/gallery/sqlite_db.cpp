@@ -87,11 +87,14 @@ void Database::fail(int rc, const std::string& what) const {
                 "gallery " + path_ + " is read-only (" + detail + " while " + what +
                     "); check the permissions of the file and its folder");
   }
+  // SQLite reports ENOSPC as SQLITE_FULL but EFBIG (file size limit) and EDQUOT as a plain
+  // write error, and does not keep errno reliably; a write error is most often one of these.
   const int os_error = db_ ? sqlite3_system_errno(db_) : 0;
-  if (primary == SQLITE_FULL || (primary == SQLITE_IOERR && disk_full_errno(os_error))) {
+  if (primary == SQLITE_FULL || rc == SQLITE_IOERR_WRITE ||
+      (primary == SQLITE_IOERR && disk_full_errno(os_error))) {
     throw Error(ErrorCode::kGallery,
-                "gallery " + path_ + ": disk full or file size limit reached (" +
-                    (os_error ? std::strerror(os_error) : detail) + " while " + what +
+                "gallery " + path_ + ": could not write: disk full, a quota or file size limit, " +
+                    "or a failing disk (" + detail + " while " + what +
                     "); free some space and try again");
   }
   throw Error(ErrorCode::kGallery, "gallery " + path_ + ": " + detail + " while " + what);

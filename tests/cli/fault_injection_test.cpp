@@ -146,7 +146,7 @@ TEST_F(FaultInjection, DiskFullDuringEnrollIsClearAndTheGalleryStaysIntactAndUsa
 
   // 64 KiB: room for SQLite's 32 KiB -shm file, not for the WAL of 51 enrolled faces.
   const auto full = run_child(cli({"enroll", (testdata_dir() / "dlib_examples/johns").string(), "--batch", "4"}),
-                              {.file_size_limit = 64 * 1024});
+                              ChildOptions{.file_size_limit = 64 * 1024, .as_nobody = false});
   EXPECT_EQ(full.exit_code, 2) << full.output;
   EXPECT_NE(full.output.find("disk full"), std::string::npos) << full.output;
   EXPECT_NE(full.output.find(gallery_), std::string::npos) << full.output;  // names the file
@@ -160,7 +160,7 @@ TEST_F(FaultInjection, DiskFullDuringEnrollIsClearAndTheGalleryStaysIntactAndUsa
   EXPECT_LT(johns_faces, 51) << "the limit never bit";
 
   // Usable: a later enrollment (no limit) works and is seen.
-  const auto later = run_child(cli({"enroll", "--name", "howard", photo_of("howard")}));
+  const auto later = run_child(cli({"enroll", "--name", "howard", photo_of("howard", 2)}));
   EXPECT_EQ(later.exit_code, 0) << later.output;
   now = people();
   EXPECT_EQ(now["howard"], 1);
@@ -191,7 +191,8 @@ TEST_F(FaultInjection, ReadOnlyGalleryServesReadsAndRefusesWritesClearly) {
     fs::path folder;
     ~Restore() { fs::permissions(folder, fs::perms(0755)); }
   } restore{folder};
-  const ChildOptions as{.as_nobody = root};
+  ChildOptions as;
+  as.as_nobody = root;
   const auto with_models = [&](std::vector<std::string> args) {
     args = cli(std::move(args));
     args.push_back("--models");
@@ -218,7 +219,7 @@ TEST_F(FaultInjection, ReadOnlyGalleryServesReadsAndRefusesWritesClearly) {
 
   // Writes fail clearly, and change nothing.
   for (const auto& args : {cli({"rename", "amy", "zed"}), cli({"remove", "amy"}),
-                           with_models({"enroll", "--name", "howard", photo_of("howard")})}) {
+                           with_models({"enroll", "--name", "howard", photo_of("howard", 2)})}) {
     const auto r = run_child(args, as);
     EXPECT_EQ(r.exit_code, 2) << args[1] << ": " << r.output;
     EXPECT_NE(r.output.find("read-only"), std::string::npos) << args[1] << ": " << r.output;
@@ -242,7 +243,7 @@ TEST_F(FaultInjection, LockedGalleryWaitsForTheTimeoutThenFailsNamingTheLock) {
   EXPECT_NE(removed.output.find("1500 ms"), std::string::npos) << removed.output;
   EXPECT_GE(waited, 1.4);
   EXPECT_LT(waited, 60.0);
-  const auto enrolled = run_child(cli({"enroll", "--name", "howard", photo_of("howard"), "--lock-timeout-ms", "500"}));
+  const auto enrolled = run_child(cli({"enroll", "--name", "howard", photo_of("howard", 2), "--lock-timeout-ms", "500"}));
   EXPECT_EQ(enrolled.exit_code, 2) << enrolled.output;
   EXPECT_NE(enrolled.output.find("locked"), std::string::npos) << enrolled.output;
   // Readers are not blocked by a writer (WAL).

@@ -78,13 +78,10 @@ TEST_F(ServerKill, KillNineDuringRegisterLeavesWholeRequestsOnly) {
       for (std::size_t i = 0; i < photos.size(); ++i) {
         items.push_back({"image" + std::to_string(i), photos[i], "amy" + std::to_string(i + 1) + ".png", "image/png"});
       }
-      httplib::Result result;
-      if (person[0] == 'p') {
-        result = client.Post(("/v1/people/" + person + "/faces").c_str(), items);
-      } else {
-        items.push_back({"userid", person, "", ""});
-        result = client.Post("/v1/vision/face/register", items);
-      }
+      if (person[0] == 'd') items.push_back({"userid", person, "", ""});
+      const httplib::Result result = person[0] == 'p'
+                                         ? client.Post(("/v1/people/" + person + "/faces").c_str(), items)
+                                         : client.Post("/v1/vision/face/register", items);
       if (result && result->status == 200) {
         const json body = json::parse(result->body, nullptr, false);
         std::lock_guard lock(mutex);
@@ -119,7 +116,9 @@ TEST_F(ServerKill, KillNineDuringRegisterLeavesWholeRequestsOnly) {
   for (const std::string& person : people) {
     const int count = stored.count(person) ? stored[person] : 0;
     EXPECT_TRUE(count == 0 || count == 3) << person << " has " << count << " of the request's 3 faces";
-    if (added.count(person)) EXPECT_EQ(count, 3) << person << " was answered but is not stored whole";
+    if (added.count(person)) {
+      EXPECT_EQ(count, 3) << person << " was answered but is not stored whole";
+    }
     whole += count == 3;
   }
   EXPECT_GE(whole, 1);
