@@ -108,16 +108,18 @@ TEST_F(ServerKill, KillNineDuringRegisterLeavesWholeRequestsOnly) {
   const auto listed = client.Get("/v1/people");
   ASSERT_TRUE(listed && listed->status == 200);
   std::map<std::string, int> stored;
-  for (const json& p : json::parse(listed->body)["people"]) stored[p["name"].get<std::string>()] = p["faces"].get<int>();
+  const json listed_body = json::parse(listed->body);  // named: a range-for over a temporary's member dangles
+  for (const json& p : listed_body["people"]) stored[p["name"].get<std::string>()] = p["faces"].get<int>();
 
   // The three photos hold one face each, as the answered requests show.
   int whole = 0;
   for (const auto& [person, count] : added) EXPECT_EQ(count, 3) << person;
   for (const std::string& person : people) {
     const int count = stored.count(person) ? stored[person] : 0;
-    EXPECT_TRUE(count == 0 || count == 3) << person << " has " << count << " of the request's 3 faces";
+    EXPECT_TRUE(count == 0 || count == 3) << person << " has " << count << " of the request's 3 faces; " << listed->body;
     if (added.count(person)) {
-      EXPECT_EQ(count, 3) << person << " was answered but is not stored whole";
+      EXPECT_EQ(count, 3) << person << " was answered but is not stored whole; people: " << listed->body
+                          << "\nlog:\n" << server->log();
     }
     whole += count == 3;
   }
