@@ -143,6 +143,9 @@ struct ImportResult {
 
 struct GalleryOptions {
   bool create = true;             // create the file (mode 0600) when it does not exist
+  // Open for reading only (implies create = false): works on a file or folder we cannot write;
+  // every write method then throws Error(kGallery) saying the gallery is read-only.
+  bool read_only = false;
   int busy_timeout_ms = 5000;     // wait this long for another writer, then Error(kGalleryBusy)
   EmbeddingIndexOptions index{};  // search settings for the in-memory index
 };
@@ -159,6 +162,8 @@ class Gallery {
   // Opens (creating when allowed) the gallery and loads every embedding into memory.
   // Throws Error(kGallery) for a corrupt, non-SQLite or newer-schema file, kNotFound when the
   // file is absent and options.create is false, kGalleryBusy when locked past the timeout.
+  // Without options.read_only, a file or folder we may not write is refused up front
+  // (Error(kGallery), "read-only") instead of failing at the first write.
   static Gallery open(const std::string& path, const GalleryOptions& options = {});
   ~Gallery();
   Gallery(Gallery&&) noexcept;

@@ -130,6 +130,14 @@ void validate_person(const std::string& person, const std::string& where) {
       throw Error(ErrorCode::kInvalidArgument,
                   where + "person name '" + person + "' contains a control character");
     }
+    // Names are never used as paths, but keep them unable to be one (imports included).
+    if (c == '/' || c == '\\') {
+      throw Error(ErrorCode::kInvalidArgument,
+                  where + "person name '" + person + "' contains a path separator");
+    }
+  }
+  if (person == "." || person == "..") {
+    throw Error(ErrorCode::kInvalidArgument, where + "person name '" + person + "' is not a name");
   }
 }
 
@@ -453,6 +461,13 @@ struct Gallery::Impl {
     const std::int64_t app_id = db->query_int64("PRAGMA application_id");
     const std::int64_t version = db->query_int64("PRAGMA user_version");
     check_version(version, app_id);
+    if (options.read_only) {
+      if (version == 0) {
+        throw Error(ErrorCode::kGallery, "gallery " + path +
+                                             " is empty or not a siamface gallery (opened read-only)");
+      }
+      return;
+    }
     db->exec("PRAGMA journal_mode = WAL");
     db->exec("PRAGMA secure_delete = ON");
     db->exec("PRAGMA synchronous = FULL");
@@ -633,7 +648,21 @@ Gallery Gallery::open(const std::string& path, const GalleryOptions& options) {
     if (!fs::is_regular_file(status)) {
       throw Error(ErrorCode::kGallery, "gallery " + path + " is not a regular file");
     }
-  } else if (!options.create) {
+    // SQLite would open it read-only and fail only at the first write; say so now. It also
+    // needs the folder for its -wal and -shm files.
+    if (!options.read_only) {
+      const fs::path parent = fs::path(path).parent_path();
+      const char* cannot = ::access(path.c_str(), W_OK) != 0 ? "the file"
+                           : ::access(parent.empty() ? "." : parent.c_str(), W_OK) != 0
+                               ? "its folder"
+                               : nullptr;
+      if (cannot) {
+        throw Error(ErrorCode::kGallery, "gallery " + path + " is read-only (" + cannot +
+                                             " is not writable: " + std::strerror(errno) +
+                                             "); only reading commands can use it");
+      }
+    }
+  } else if (!options.create || options.read_only) {
     throw Error(ErrorCode::kNotFound, "gallery " + path + " does not exist");
   } else {
     create_private_file(path);
@@ -642,7 +671,7 @@ Gallery Gallery::open(const std::string& path, const GalleryOptions& options) {
   impl->path = path;
   impl->options = options;
   impl->index = EmbeddingIndex(options.index);
-  impl->db = std::make_unique<Database>(path, options.busy_timeout_ms);
+  impl->db = std::make_unique<Database>(path, options.busy_timeout_ms, options.read_only);
   impl->init_schema();
   {
     std::lock_guard lock(impl->db_mutex);

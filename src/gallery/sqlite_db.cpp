@@ -1,23 +1,69 @@
 #include "gallery/sqlite_db.hpp"
 
 #include <sqlite3.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 
 #include "siamface/errors.hpp"
 
 namespace siamface::gallery {
 
-Database::Database(const std::string& path, int busy_timeout_ms)
-    : path_(path), busy_timeout_ms_(busy_timeout_ms) {
-  const int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
-  if (rc != SQLITE_OK) {
-    const std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw Error(ErrorCode::kGallery, "cannot open gallery " + path + ": " + message);
+namespace {
+
+// "file:" URI for sqlite3_open_v2 with SQLITE_OPEN_URI: percent-encodes everything unusual.
+std::string file_uri(const std::string& path, const char* query) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string uri = "file:";
+  for (unsigned char c : path) {
+    if (std::isalnum(c) || c == '/' || c == '.' || c == '-' || c == '_') {
+      uri += static_cast<char>(c);
+    } else {
+      uri += '%';
+      uri += kHex[c >> 4];
+      uri += kHex[c & 0x0F];
+    }
   }
-  sqlite3_extended_result_codes(db_, 1);
-  sqlite3_busy_timeout(db_, busy_timeout_ms);
+  return uri + "?" + query;
+}
+
+bool disk_full_errno(int e) { return e == ENOSPC || e == EFBIG || e == EDQUOT; }
+
+}  // namespace
+
+Database::Database(const std::string& path, int busy_timeout_ms, bool read_only)
+    : path_(path), busy_timeout_ms_(busy_timeout_ms), read_only_(read_only) {
+  const auto open = [&](const std::string& name, int flags) {
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    const int rc = sqlite3_open_v2(name.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+      if ((rc & 0xff) == SQLITE_CANTOPEN && ::access(path.c_str(), F_OK) == 0 &&
+          ::access(path.c_str(), R_OK) != 0) {
+        message = "no read permission";
+      }
+      sqlite3_close(db_);
+      db_ = nullptr;
+      throw Error(ErrorCode::kGallery, "cannot open gallery " + path + ": " + message);
+    }
+    sqlite3_extended_result_codes(db_, 1);
+    sqlite3_busy_timeout(db_, busy_timeout_ms);
+  };
+  if (!read_only) {
+    open(path, SQLITE_OPEN_READWRITE);
+    return;
+  }
+  open(path, SQLITE_OPEN_READONLY);
+  // Probe: a WAL database needs its -shm file, which a read-only connection cannot create.
+  const int rc = sqlite3_exec(db_, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
+  const int primary = rc & 0xff;
+  if ((primary == SQLITE_READONLY || primary == SQLITE_CANTOPEN) &&
+      ::access((path + "-wal").c_str(), F_OK) != 0) {
+    open(file_uri(path, "mode=ro&immutable=1"), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+  }
 }
 
 Database::~Database() { sqlite3_close_v2(db_); }
@@ -35,6 +81,21 @@ void Database::fail(int rc, const std::string& what) const {
     throw Error(ErrorCode::kGallery, "gallery " + path_ +
                                          " is corrupt or not a siamface gallery (" + detail +
                                          " while " + what + "); restore it from an export");
+  }
+  if (primary == SQLITE_READONLY) {
+    throw Error(ErrorCode::kGallery,
+                "gallery " + path_ + " is read-only (" + detail + " while " + what +
+                    "); check the permissions of the file and its folder");
+  }
+  // SQLite reports ENOSPC as SQLITE_FULL but EFBIG (file size limit) and EDQUOT as a plain
+  // write error, and does not keep errno reliably; a write error is most often one of these.
+  const int os_error = db_ ? sqlite3_system_errno(db_) : 0;
+  if (primary == SQLITE_FULL || rc == SQLITE_IOERR_WRITE ||
+      (primary == SQLITE_IOERR && disk_full_errno(os_error))) {
+    throw Error(ErrorCode::kGallery,
+                "gallery " + path_ + ": could not write: disk full, a quota or file size limit, " +
+                    "or a failing disk (" + detail + " while " + what +
+                    "); free some space and try again");
   }
   throw Error(ErrorCode::kGallery, "gallery " + path_ + ": " + detail + " while " + what);
 }

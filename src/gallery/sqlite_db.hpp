@@ -1,5 +1,6 @@
 // A tiny RAII wrapper over the SQLite C API that turns failures into siamface::Error:
-// SQLITE_BUSY/LOCKED -> kGalleryBusy, everything else -> kGallery, naming the file.
+// SQLITE_BUSY/LOCKED -> kGalleryBusy, everything else -> kGallery, naming the file and saying
+// "locked", "read-only" or "disk full" when that is the cause.
 // Thread safety: none; a Database and its Statements must be used by one thread at a time
 // (Gallery holds a mutex around them).
 #pragma once
@@ -45,7 +46,10 @@ class Statement {
 
 class Database {
  public:
-  Database(const std::string& path, int busy_timeout_ms);  // opens an existing file read-write
+  // Opens an existing file read-write, or read-only. A read-only open of a WAL database whose
+  // folder we cannot write (so SQLite cannot create the -shm file) and that has no -wal file
+  // falls back to SQLite's immutable mode: nothing is pending, and nobody can write it anyway.
+  Database(const std::string& path, int busy_timeout_ms, bool read_only = false);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -55,6 +59,7 @@ class Database {
   int changes() const;
   const std::string& path() const { return path_; }
   int busy_timeout_ms() const { return busy_timeout_ms_; }
+  bool read_only() const { return read_only_; }
   sqlite3* handle() { return db_; }
 
   // Throws the Error matching an SQLite result code; `what` says what was being done.
@@ -63,6 +68,7 @@ class Database {
  private:
   std::string path_;
   int busy_timeout_ms_;
+  bool read_only_;
   sqlite3* db_ = nullptr;
 };
 

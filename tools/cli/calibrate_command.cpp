@@ -68,7 +68,8 @@ Labelled from_gallery(const Gallery& gallery) {
 
 int run_calibrate(const CalibrateArgs& args) {
   std::optional<Gallery> gallery;
-  if (args.folder.empty() || args.save) gallery = args.gallery.open(/*create=*/args.save);
+  if (args.save) gallery = args.gallery.open(/*create=*/true);
+  else if (args.folder.empty()) gallery = args.gallery.open_read_only();
   const Labelled labelled = args.folder.empty() ? from_gallery(*gallery) : embed_folder(args);
 
   std::vector<ScoredPair> pairs;

@@ -75,6 +75,19 @@ void GalleryFlags::add_to(CLI::App& command) {
 
 std::string GalleryFlags::resolved_path() const { return path.empty() ? default_gallery_path() : path; }
 
+Gallery GalleryFlags::open_read_only() const {
+  GalleryOptions options;
+  options.create = false;
+  options.read_only = true;
+  options.busy_timeout_ms = busy_timeout_ms;
+  const std::string file = resolved_path();
+  std::error_code ec;
+  if (!fs::exists(file, ec)) {
+    throw Error(ErrorCode::kNotFound, "no gallery at " + file + " (enroll people first: siamface enroll DATA_DIR)");
+  }
+  return Gallery::open(file, options);
+}
+
 Gallery GalleryFlags::open(bool create) const {
   GalleryOptions options;
   options.create = create;

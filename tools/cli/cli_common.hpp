@@ -52,6 +52,9 @@ struct GalleryFlags {
   std::string resolved_path() const;
   // Opens the gallery; `create` false refuses a missing file with a hint to enroll first.
   Gallery open(bool create) const;
+  // For commands that only read (people, export, identify, watch...): works on a gallery
+  // whose file or folder is not writable.
+  Gallery open_read_only() const;
 };
 
 // The subcommand registry: each subcommand file adds itself through one of these.

@@ -21,7 +21,7 @@ void add_export_import_commands(CLI::App& app, int& exit_code) {
   export_command->add_option("file", export_args->file, "Output file")->required();
   export_args->gallery.add_to(*export_command);
   set_runner(*export_command, [export_args] {
-    const Gallery gallery = export_args->gallery.open(/*create=*/false);
+    const Gallery gallery = export_args->gallery.open_read_only();
     const std::size_t faces = gallery.export_jsonl(export_args->file);
     std::cerr << "exported " << faces << " faces to " << export_args->file << '\n';
     return kExitOk;

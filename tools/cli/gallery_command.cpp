@@ -16,7 +16,7 @@ void add_gallery_command(CLI::App& app, int& exit_code) {
   CLI::App* info = gallery_command->add_subcommand("info", "Model, counts, threshold (JSON)");
   flags->add_to(*info);
   set_runner(*info, [flags] {
-    const Gallery gallery = flags->open(/*create=*/false);
+    const Gallery gallery = flags->open_read_only();
     const GalleryInfo data = gallery.info();
     nlohmann::json out = {{"path", data.path},
                           {"schema_version", data.schema_version},

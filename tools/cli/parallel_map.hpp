@@ -1,6 +1,7 @@
 // Runs work(i) for i in [0, count) on `jobs` threads and hands each result to sink(i, result)
 // on the calling thread, in index order, as soon as it and its predecessors are done; so
-// output streams while later items are still running.
+// output streams while later items are still running. An exception from sink stops the run:
+// running items finish, no new ones start, and it is rethrown on the calling thread.
 #pragma once
 
 #include <algorithm>
@@ -30,13 +31,21 @@ void parallel_map_ordered(std::size_t count, int jobs, Work work, Sink sink) {
   std::vector<std::thread> threads;
   const int thread_count = std::max(1, std::min<int>(jobs, static_cast<int>(count)));
   for (int t = 0; t < thread_count; ++t) threads.emplace_back(worker);
-  for (std::size_t i = 0; i < count; ++i) {
-    std::unique_lock<std::mutex> lock(mutex);
-    ready.wait(lock, [&] { return results[i].has_value(); });
-    Result result = std::move(*results[i]);
-    results[i].reset();
-    lock.unlock();
-    sink(i, result);
+  try {
+    for (std::size_t i = 0; i < count; ++i) {
+      std::unique_lock<std::mutex> lock(mutex);
+      ready.wait(lock, [&] { return results[i].has_value(); });
+      Result result = std::move(*results[i]);
+      results[i].reset();
+      lock.unlock();
+      sink(i, result);
+    }
+  } catch (...) {
+    // The sink failed (e.g. the gallery is full or locked): let the workers finish the item
+    // they hold, start no more, then pass the error on (a joinable thread would abort).
+    next = count;
+    for (std::thread& thread : threads) thread.join();
+    throw;
   }
   for (std::thread& thread : threads) thread.join();
 }

@@ -14,7 +14,7 @@ void add_people_command(CLI::App& app, int& exit_code) {
   flags->add_to(*command);
   command->add_flag("--json", *json, "One JSON line per person");
   set_runner(*command, [flags, json] {
-    const Gallery gallery = flags->open(/*create=*/false);
+    const Gallery gallery = flags->open_read_only();
     for (const PersonSummary& person : gallery.people()) {
       if (*json) {
         emit({{"person", person.person}, {"faces", person.face_count}});

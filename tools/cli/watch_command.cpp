@@ -161,7 +161,7 @@ int run_watch(const WatchArgs& args) {
 
   const auto open_start = Clock::now();
   const Engine engine = Engine::open(args.engine.engine_options());
-  const Gallery gallery = args.gallery.open(/*create=*/false);
+  const Gallery gallery = args.gallery.open_read_only();
   if (gallery.face_count() == 0) {
     std::cerr << "siamface: the gallery " << gallery.path() << " is empty: every face will be unknown\n";
   }

@@ -30,8 +30,8 @@ Image decode_upload(const ServerContext& context, const std::string& bytes) {
   return decode_image(std::span<const std::uint8_t>(data, bytes.size()), context.decode_options());
 }
 
-AddOutcome enroll_upload(const ServerContext& context, const Loaded& loaded, const std::string& person,
-                         const UploadedFile& file, const DetectOptions& detect) {
+GalleryFace prepare_upload(const ServerContext& context, const Loaded& loaded, const std::string& person,
+                           const UploadedFile& file, const DetectOptions& detect) {
   check_person_name(person);
   const Image image = decode_upload(context, file.content);
   const std::vector<FaceEmbedding> faces = loaded.engine.analyze(image, detect);
@@ -49,7 +49,12 @@ AddOutcome enroll_upload(const ServerContext& context, const Loaded& loaded, con
   record.face = chosen.face;
   record.embedding = chosen.embedding;
   record.model = loaded.engine.model_info();
-  return loaded.gallery->add_face(record);
+  return record;
+}
+
+AddOutcome enroll_upload(const ServerContext& context, const Loaded& loaded, const std::string& person,
+                         const UploadedFile& file, const DetectOptions& detect) {
+  return loaded.gallery->add_face(prepare_upload(context, loaded, person, file, detect));
 }
 
 std::vector<IdentifiedFace> identify_upload(const ServerContext& /*context*/, const Loaded& loaded,

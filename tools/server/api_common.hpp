@@ -22,9 +22,14 @@ std::optional<std::string> param(const httplib::Request& request, const FormData
 
 Image decode_upload(const ServerContext& context, const std::string& bytes);
 
-// The largest face of an uploaded photo, embedded and stored under `person`. Throws
-// Error(kNoFace) when there is none. Duplicates (same person, same image bytes) return the
-// existing face id.
+// The largest face of an uploaded photo, embedded, as a record for `person` (not stored yet).
+// Throws Error(kNoFace) when there is none.
+GalleryFace prepare_upload(const ServerContext& context, const Loaded& loaded, const std::string& person,
+                           const UploadedFile& file, const DetectOptions& detect);
+
+// prepare_upload, then stored. Duplicates (same person, same image bytes) return the
+// existing face id. A request with several photos should prepare them all and store them with
+// one Gallery::add_faces: one transaction, so the request lands whole or not at all.
 AddOutcome enroll_upload(const ServerContext& context, const Loaded& loaded, const std::string& person,
                          const UploadedFile& file, const DetectOptions& detect);
 

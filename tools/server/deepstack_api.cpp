@@ -37,16 +37,18 @@ void reg(const ServerContext& context, const httplib::Request& request, httplib:
   const auto userid = param(request, r.form, "userid");
   if (!userid || userid->empty()) throw HttpError(400, "userid not specified");
   if (r.form.files.empty()) throw HttpError(400, "No valid image file found");
-  std::size_t stored = 0;
+  std::vector<GalleryFace> records;
   for (const UploadedFile& file : r.form.files) {
     try {
-      enroll_upload(context, *r.loaded, *userid, file, context.detect_options());
-      ++stored;  // added or already present: both leave the face registered
+      records.push_back(prepare_upload(context, *r.loaded, *userid, file, context.detect_options()));
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kNoFace) throw;
     }
   }
-  if (stored == 0) throw HttpError(400, "no face detected");
+  if (records.empty()) throw HttpError(400, "no face detected");
+  // One transaction: the request's faces are stored together or not at all (added or already
+  // present: both leave the face registered).
+  r.loaded->gallery->add_faces(records);
   write_json(response, {{"success", true}, {"message", "face added"}});
 }
 

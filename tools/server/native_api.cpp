@@ -168,20 +168,27 @@ void add_native_routes(httplib::Server& server, ServerContext& context) {
     check_person_name(person);
     const std::vector<UploadedFile> files = images_of(request, {"image", "images"});
     if (files.empty()) throw Error(ErrorCode::kInvalidArgument, "no image files in the request");
-    json added = json::array();
+    std::vector<GalleryFace> records;
+    std::vector<std::string> record_files;
     json skipped = json::array();
     for (const UploadedFile& file : files) {
       const std::string name = file.filename.empty() ? file.field : file.filename;
       try {
-        const AddOutcome outcome = enroll_upload(context, *loaded, person, file, context.detect_options());
-        added.push_back({{"file", name}, {"face_id", outcome.face_id},
-                         {"status", outcome.status == AddStatus::kAdded ? "added" : "duplicate"}});
+        records.push_back(prepare_upload(context, *loaded, person, file, context.detect_options()));
+        record_files.push_back(name);
       } catch (const Error& e) {
         if (e.code() != ErrorCode::kNoFace && e.code() != ErrorCode::kInvalidImage) throw;
         skipped.push_back({{"file", name}, {"reason", e.what()}});
       }
     }
-    if (added.empty()) throw Error(ErrorCode::kNoFace, "no face found in any uploaded image");
+    if (records.empty()) throw Error(ErrorCode::kNoFace, "no face found in any uploaded image");
+    // One transaction: the request's faces are stored together or not at all.
+    const std::vector<AddOutcome> outcomes = loaded->gallery->add_faces(records);
+    json added = json::array();
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      added.push_back({{"file", record_files[i]}, {"face_id", outcomes[i].face_id},
+                       {"status", outcomes[i].status == AddStatus::kAdded ? "added" : "duplicate"}});
+    }
     write_json(response, {{"person", person}, {"added", added}, {"skipped", skipped}});
   }));
   server.Delete(R"(/v1/people/([^/]+))", route([&context](const httplib::Request& request, httplib::Response& response) {
