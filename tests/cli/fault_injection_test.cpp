@@ -23,6 +23,7 @@
 
 #include "common/run_command.hpp"
 #include "common/temp_dir_test.hpp"
+#include "common/sqlite_text.hpp"
 #include "common/test_env.hpp"
 
 namespace siamface::test {
@@ -81,22 +82,6 @@ CommandResult run_child(const std::vector<std::string>& args, const ChildOptions
 }
 
 // Raw SQLite look at the file, independent of siamface.
-std::string sqlite_text(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  std::string text = "<open failed>";
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* st = nullptr;
-    text = "<query failed>";
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-      const auto* t = sqlite3_column_text(st, 0);
-      text = t ? reinterpret_cast<const char*>(t) : "";
-    }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  return text;
-}
-
 std::map<std::string, int> people_of(const std::string& output) {
   std::map<std::string, int> people;
   std::istringstream in(output);

@@ -17,6 +17,7 @@
 
 #include "common/serve_process.hpp"
 #include "common/temp_dir_test.hpp"
+#include "common/sqlite_text.hpp"
 #include "common/test_env.hpp"
 
 namespace siamface::test {
@@ -30,20 +31,6 @@ std::string read_file(const fs::path& path) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
-}
-
-std::string integrity_of(const std::string& path) {
-  sqlite3* db = nullptr;
-  std::string text = "<open failed>";
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-      text = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-    }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  return text;
 }
 
 using ServerKill = TempDirTest;
@@ -99,7 +86,7 @@ TEST_F(ServerKill, KillNineDuringRegisterLeavesWholeRequestsOnly) {
   server.reset();
 
   // Restart on the same file: it opens (models and gallery load), and is consistent.
-  EXPECT_EQ(integrity_of(gallery), "ok");
+  EXPECT_EQ(sqlite_text(gallery, "PRAGMA integrity_check"), "ok");
   server = std::make_unique<ServeProcess>(gallery, log);
   ASSERT_GT(server->port(), 0) << server->log();
   ASSERT_TRUE(server->wait_ready()) << server->log();
@@ -134,7 +121,7 @@ TEST_F(ServerKill, KillNineDuringRegisterLeavesWholeRequestsOnly) {
   ASSERT_TRUE(registered);
   EXPECT_EQ(registered->status, 200) << registered->body;
   EXPECT_EQ(server->stop(), 0) << server->log();
-  EXPECT_EQ(integrity_of(gallery), "ok");
+  EXPECT_EQ(sqlite_text(gallery, "PRAGMA integrity_check"), "ok");
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 
 #include "siamface/errors.hpp"
 #include "siamface/gallery.hpp"
+#include "common/sqlite_text.hpp"
 #include "unit/gallery_test_util.hpp"
 
 namespace siamface {
@@ -23,6 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::make_face;
+using test::sqlite_text;
 using test::TempDir;
 
 std::string message_of(const std::function<void()>& f, ErrorCode* code = nullptr) {
@@ -69,20 +71,6 @@ int in_child(const std::function<int(std::string& report)>& body, std::string& r
   int status = 0;
   waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-std::string integrity_of(const std::string& path) {
-  sqlite3* db = nullptr;
-  std::string text = "<open failed>";
-  if (sqlite3_open(path.c_str(), &db) == SQLITE_OK) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-      text = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-    }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  return text;
 }
 
 TEST(GalleryFaults, ReadOnlyOpenReadsAndRefusesEveryWrite) {
@@ -147,7 +135,7 @@ TEST(GalleryFaults, UnwritableFileOrFolderReadsInReadOnlyModeAndSaysReadOnlyOthe
   EXPECT_NE(report.find("people=2"), std::string::npos) << report;
   EXPECT_NE(report.find("read-only"), std::string::npos) << report;
   EXPECT_FALSE(fs::exists(path + "-wal"));
-  EXPECT_EQ(integrity_of(path), "ok");
+  EXPECT_EQ(sqlite_text(path, "PRAGMA integrity_check"), "ok");
 }
 
 TEST(GalleryFaults, DiskFullIsNamedAndLeavesWholeBatchesOnly) {
@@ -180,7 +168,7 @@ TEST(GalleryFaults, DiskFullIsNamedAndLeavesWholeBatchesOnly) {
   EXPECT_NE(report.find("disk full"), std::string::npos) << report;
   EXPECT_NE(report.find(path), std::string::npos) << report;
 
-  EXPECT_EQ(integrity_of(path), "ok");
+  EXPECT_EQ(sqlite_text(path, "PRAGMA integrity_check"), "ok");
   Gallery g = Gallery::open(path);
   const std::int64_t faces = g.face_count();
   EXPECT_GE(faces, 2);
