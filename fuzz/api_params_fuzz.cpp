@@ -12,24 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "attempt.hpp"
 #include "server/request_parsing.hpp"
 #include "siamface/errors.hpp"
 #include "siamface/recognizer.hpp"
 
 using namespace siamface::server;
 
-namespace {
-
-template <typename Parse>
-void attempt(Parse&& parse) {
-  try {
-    parse();
-  } catch (const siamface::Error&) {
-    // Rejected cleanly (400): the expected outcome for bad values.
-  }
-}
-
-}  // namespace
+using siamface::fuzz::attempt;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzedDataProvider input(data, size);

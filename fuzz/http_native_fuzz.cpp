@@ -6,24 +6,14 @@
 #include <cstdint>
 #include <string_view>
 
+#include "attempt.hpp"
 #include "server/request_parsing.hpp"
 #include "siamface/errors.hpp"
 #include "siamface/recognizer.hpp"
 
 using namespace siamface::server;
 
-namespace {
-
-// Runs one parse; a clean siamface::Error rejection is fine, anything else escapes and crashes.
-template <typename Parse>
-void attempt(Parse&& parse) {
-  try {
-    parse();
-  } catch (const siamface::Error&) {
-  }
-}
-
-}  // namespace
+using siamface::fuzz::attempt;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
