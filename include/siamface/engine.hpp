@@ -37,6 +37,8 @@ struct EngineOptions {
   float landmark_box_scale = 1.2F;
   bool landmark_flip = true;
   // Applied to every chip that align/embed/analyze make (README "Poor and small faces").
+  // Under `automatic`, detect() also brightens a dark photo before detection and landmarks
+  // (quality is still measured on the original pixels).
   Enhancement enhancement{};
   ChipSampling small_face_chip = ChipSampling::kDlib;  // for faces smaller than the chip
 };

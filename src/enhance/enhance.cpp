@@ -157,6 +157,23 @@ cv::Mat enhance(const cv::Mat& bgr, const Enhancement& enhancement, const FaceQu
   return out.data == bgr.data ? bgr.clone() : out;
 }
 
+cv::Mat enhance_for_detection(const cv::Mat& bgr) {
+  require_bgr(bgr, "enhance");
+  if (bgr.empty()) return bgr;
+  // Measured on a copy at most 256 px long: brightness and contrast barely change with scale.
+  const double shrink = std::min(1.0, 256.0 / std::max(bgr.cols, bgr.rows));
+  cv::Mat small = bgr, grey;
+  if (shrink < 1.0) cv::resize(bgr, small, cv::Size(), shrink, shrink, cv::INTER_AREA);
+  cv::cvtColor(small, grey, cv::COLOR_BGR2GRAY);
+  cv::Scalar mean, stddev;
+  cv::meanStdDev(grey, mean, stddev);
+  const auto brightness = static_cast<float>(mean[0]), contrast = static_cast<float>(stddev[0]);
+  if (brightness >= kDarkBrightness) return bgr;
+  cv::Mat out = auto_gamma(bgr, brightness);
+  if (contrast < kFlatContrast) out = clahe_luminance(out);
+  return out;
+}
+
 double chip_source_scale(const Landmarks& landmarks) {
   const cv::Mat m = face_chip_transform(landmarks);  // source -> chip
   const double chip_per_source = std::hypot(m.at<double>(0, 0), m.at<double>(1, 0));

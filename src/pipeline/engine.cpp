@@ -258,7 +258,10 @@ Landmarks predict_landmarks(const LandmarkNet& net, const EngineOptions& options
 
 std::vector<Face> Engine::detect(const Image& image, const DetectOptions& options) const {
   if (image.empty()) throw Error(ErrorCode::kInvalidImage, "empty image");
-  const cv::Mat bgr = as_mat(image);
+  const cv::Mat original = as_mat(image);
+  // `auto` enhancement brightens a dark photo for detection and landmarks (README "Poor and
+  // small faces": low-light recall and accuracy); quality is still measured on the original.
+  const cv::Mat bgr = impl_->options.enhancement.automatic ? enhance_for_detection(original) : original;
   const float min_score = options.min_score >= 0 ? options.min_score : impl_->detector->default_min_score();
   const float upsample = options.upsample > 0 ? std::min(options.upsample, kMaxUpsample) : auto_upsample_factor(bgr);
   std::vector<RawDetection> raw = upsample > 1.0F ? detect_upsampled(*impl_->detector, bgr, min_score, upsample)
@@ -279,7 +282,7 @@ std::vector<Face> Engine::detect(const Image& image, const DetectOptions& option
     face.box = detection.box;
     face.score = detection.score;
     face.landmarks = predict_landmarks(*impl_->landmarks, impl_->options, bgr, detection.box);
-    face.quality = measure_face_quality(bgr, face);
+    face.quality = measure_face_quality(original, face);
     faces.push_back(face);
   }
   return faces;

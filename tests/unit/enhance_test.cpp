@@ -104,6 +104,21 @@ TEST(EnhanceTest, AutoPicksStepsFromMeasures) {
   EXPECT_FALSE(auto_enhancement(blurred).gamma);
 }
 
+TEST(EnhanceTest, DetectionInputIsBrightenedOnlyWhenDark) {
+  // A large picture, so the measurement runs on the downscaled copy.
+  const cv::Mat bright = textured(600);
+  EXPECT_EQ(enhance_for_detection(bright).data, bright.data) << "a well-exposed photo must come back untouched";
+
+  const cv::Mat dark = degrade(bright, Degradation::kLowLight, 3);
+  const cv::Mat lifted = enhance_for_detection(dark);
+  EXPECT_EQ(lifted.size(), dark.size());
+  EXPECT_EQ(lifted.type(), CV_8UC3);
+  EXPECT_TRUE(same_pixels(lifted, enhance_for_detection(dark)));
+  EXPECT_GT(cv::mean(lifted)[0] + cv::mean(lifted)[1] + cv::mean(lifted)[2],
+            1.5 * (cv::mean(dark)[0] + cv::mean(dark)[1] + cv::mean(dark)[2]));
+  EXPECT_THROW(enhance_for_detection(cv::Mat(20, 20, CV_8UC1, cv::Scalar(10))), Error);
+}
+
 TEST(EnhanceTest, ParsesSpecs) {
   EXPECT_FALSE(parse_enhancement("off").any());
   EXPECT_TRUE(parse_enhancement("auto").automatic);

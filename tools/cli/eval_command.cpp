@@ -39,7 +39,7 @@ struct LfwArgs {
   std::vector<std::string> degrade = {"none"};
   std::vector<std::string> enhance = {"off"};
   std::vector<std::string> chip_sampling;  // empty: the engine default
-  std::string enhance_stage = "chip";
+  std::string enhance_stage = "both";
   EngineFlags engine;
 };
 
@@ -170,7 +170,10 @@ int run_lfw(const LfwArgs& args) {
   if (samplings.empty()) samplings.push_back(args.engine.engine_options().small_face_chip);
   std::vector<Enhancement> enhancements;
   for (const std::string& spec : args.enhance) enhancements.push_back(parse_enhancement(spec));
-  const bool image_stage = args.enhance_stage == "image";
+  enum class Stage { kChip, kImage, kBoth };
+  const Stage stage = args.enhance_stage == "image" ? Stage::kImage
+                      : args.enhance_stage == "chip" ? Stage::kChip
+                                                     : Stage::kBoth;
   std::vector<Variant> variants;
   for (Degradation d : degradations)
     for (ChipSampling s : samplings)
@@ -213,32 +216,36 @@ int run_lfw(const LfwArgs& args) {
           const cv::Mat original_bgr = as_mat(original);
           for (std::size_t d = 0; d < degradations.size(); ++d) {
             const cv::Mat degraded = degrade(original_bgr, degradations[d], seed_for(lfw.images[i]));
-            std::optional<Face> chosen_once;
+            bool detected_on_degraded = false;
+            std::optional<Face> chosen_on_degraded;
             for (std::size_t e = 0; e < enhancements.size(); ++e) {
-              cv::Mat input = degraded;
-              if (image_stage && enhancements[e].any()) {
+              // detect_input feeds detection and landmarks, chip_source the chip.
+              cv::Mat detect_input = degraded, chip_source = degraded;
+              if (stage == Stage::kImage && enhancements[e].any()) {
                 // Whole-image enhancement: measures from the central half, where LFW faces sit.
                 Face centre;
                 centre.box = {degraded.cols / 4.0F, degraded.rows / 4.0F, degraded.cols / 2.0F, degraded.rows / 2.0F};
-                input = enhance(degraded, enhancements[e], measure_face_quality(degraded, centre));
+                detect_input = chip_source = enhance(degraded, enhancements[e], measure_face_quality(degraded, centre));
+              } else if (stage == Stage::kBoth && enhancements[e].automatic) {
+                detect_input = enhance_for_detection(degraded);  // what Engine::detect does under auto
               }
+              // One detection on the degraded image serves every setting that leaves it as is.
+              const bool on_degraded = detect_input.data == degraded.data;
               std::optional<Face> chosen;
-              if (!image_stage && e > 0) {
-                chosen = chosen_once;
+              if (on_degraded && detected_on_degraded) {
+                chosen = chosen_on_degraded;
               } else {
-                const Image image = from_mat(input);
+                const Image image = from_mat(detect_input);
                 const std::vector<Face> faces = engine.detect(image, detect_options);
                 const int index = choose_face(faces, image.width, image.height, choice);
                 if (index >= 0) chosen = faces[index];
-                if (e == 0) {
-                  chosen_once = chosen;
-                  result.found[d] = chosen.has_value();
-                }
+                if (on_degraded) detected_on_degraded = true, chosen_on_degraded = chosen;
               }
+              if (e == 0) result.found[d] = chosen.has_value();
               if (!chosen) continue;
               for (std::size_t s = 0; s < samplings.size(); ++s) {
-                cv::Mat chip = extract_chip_sampled(input, chosen->landmarks, samplings[s]);
-                if (!image_stage && enhancements[e].any()) {
+                cv::Mat chip = extract_chip_sampled(chip_source, chosen->landmarks, samplings[s]);
+                if (stage != Stage::kImage && enhancements[e].any()) {
                   const float size_px = std::min(chosen->box.width, chosen->box.height);
                   chip = enhance(chip, enhancements[e], measure_chip_quality(chip, size_px));
                 }
@@ -333,8 +340,11 @@ void add_eval_command(CLI::App& app, int& exit_code) {
                   "Enhancement settings to evaluate (comma list; steps joined by '+'): off, auto, denoise, gamma, "
                   "clahe, sharpen, e.g. off,auto,gamma+clahe")
       ->delimiter(',')->capture_default_str();
-  lfw->add_option("--enhance-stage", args->enhance_stage, "Enhance the chip, or the whole image before detection")
-      ->check(CLI::IsMember({"chip", "image"}))->capture_default_str();
+  lfw->add_option("--enhance-stage", args->enhance_stage,
+                  "chip: enhance each chip only; image: enhance the whole image, detect and cut chips from it; "
+                  "both: what the engine does (auto also brightens a dark photo for detection, chips are "
+                  "enhanced each)")
+      ->check(CLI::IsMember({"chip", "image", "both"}))->capture_default_str();
   lfw->add_option("--chip-sampling", args->chip_sampling,
                   "Chip samplers for faces smaller than the chip to evaluate (comma list): dlib, bicubic, lanczos, "
                   "area, sharpened")
