@@ -70,6 +70,17 @@ std::vector<DevPair> read_dev_pairs() {
   return pairs;
 }
 
+// Every photo the pairs name, decoded once.
+std::map<std::string, Image> load_dev_photos(const std::vector<DevPair>& pairs) {
+  std::map<std::string, Image> photos;
+  for (const DevPair& pair : pairs) {
+    for (const std::string& name : {pair.a, pair.b}) {
+      if (!photos.count(name)) photos.emplace(name, load_image(dev_image(name)));
+    }
+  }
+  return photos;
+}
+
 // Per degraded image: the embedding without and with `auto` (nullopt: no face found).
 struct DegradedEmbeddings {
   std::optional<Embedding> off, automatic;
@@ -113,12 +124,7 @@ TEST(EnhanceLfwTest, AutoOnDegradedDevPairsCostsAtMostTwoDecisions) {
   const Engine automatic = open_engine(parse_enhancement("auto"));
   const std::vector<DevPair> pairs = read_dev_pairs();
   ASSERT_EQ(pairs.size(), 90U);
-  std::map<std::string, Image> originals;
-  for (const DevPair& pair : pairs) {
-    for (const std::string& name : {pair.a, pair.b}) {
-      if (!originals.count(name)) originals.emplace(name, load_image(dev_image(name)));
-    }
-  }
+  const std::map<std::string, Image> originals = load_dev_photos(pairs);
   int total_off = 0, total_auto = 0;
   for (const Degradation degradation : all_degradations()) {
     std::map<std::string, DegradedEmbeddings> embedded;
@@ -171,17 +177,13 @@ TEST(EnhanceLfwTest, AutoDetectsAndVerifiesLowLightPairsBetter) {
   };
   std::map<std::string, DegradedEmbeddings> embedded;
   int found_off = 0, found_auto = 0;
-  for (const DevPair& pair : pairs) {
-    for (const std::string& name : {pair.a, pair.b}) {
-      if (embedded.count(name)) continue;
-      const Image degraded =
-          from_mat(degrade(as_mat(load_image(dev_image(name))), Degradation::kLowLight, seed_for(name)));
-      DegradedEmbeddings& e = embedded[name];
-      e.off = embed_own(plain, degraded);
-      e.automatic = embed_own(automatic, degraded);
-      found_off += e.off.has_value();
-      found_auto += e.automatic.has_value();
-    }
+  for (const auto& [name, original] : load_dev_photos(pairs)) {
+    const Image degraded = from_mat(degrade(as_mat(original), Degradation::kLowLight, seed_for(name)));
+    DegradedEmbeddings& e = embedded[name];
+    e.off = embed_own(plain, degraded);
+    e.automatic = embed_own(automatic, degraded);
+    found_off += e.off.has_value();
+    found_auto += e.automatic.has_value();
   }
   const auto right = [](const std::optional<Embedding>& a, const std::optional<Embedding>& b, bool same) {
     if (!a || !b) return false;  // no face: a wrong answer
