@@ -13,6 +13,7 @@
 #include "image/cv_image.hpp"
 #include "landmarks/landmark_net.hpp"
 #include "model/model_files.hpp"
+#include "pipeline/augmented_chips.hpp"
 #include "pipeline/face_quality.hpp"
 #include "siamface/errors.hpp"
 #include "util/sha256.hpp"
@@ -152,6 +153,22 @@ const char* to_string(DetectorKind kind) {
 
 const char* to_string(LandmarkKind kind) { return kind == LandmarkKind::kFull ? "full" : "tiny"; }
 
+const char* to_string(EmbedAugmentation augmentation) {
+  switch (augmentation) {
+    case EmbedAugmentation::kNone: return "none";
+    case EmbedAugmentation::kFlip: return "flip";
+    case EmbedAugmentation::kFlipRotate: return "flip-rotate";
+  }
+  return "none";
+}
+
+EmbedAugmentation parse_embed_augmentation(const std::string& name) {
+  if (name == "none") return EmbedAugmentation::kNone;
+  if (name == "flip") return EmbedAugmentation::kFlip;
+  if (name == "flip-rotate") return EmbedAugmentation::kFlipRotate;
+  throw Error(ErrorCode::kInvalidArgument, "unknown augmentation '" + name + "' (expected none, flip or flip-rotate)");
+}
+
 DetectorKind parse_detector_kind(const std::string& name) {
   if (name == "ssd") return DetectorKind::kSsd;
   if (name == "tiny") return DetectorKind::kTiny;
@@ -290,18 +307,17 @@ std::vector<Face> Engine::detect(const Image& image, const DetectOptions& option
 
 namespace {
 
-// The chip align/embed/analyze use: sampled per options, then enhanced per options.
-cv::Mat make_chip(const EngineOptions& options, const cv::Mat& bgr, const Face& face) {
-  cv::Mat chip = extract_chip_sampled(bgr, face.landmarks, options.small_face_chip);
-  if (!options.enhancement.any()) return chip;
+// The chips align/embed/analyze use: sampled and enhanced per options, one per augmentation view.
+std::vector<cv::Mat> make_chips(const EngineOptions& options, const cv::Mat& bgr, const Face& face,
+                                EmbedAugmentation augmentation) {
   const float size_px = std::min(face.box.width, face.box.height);
-  return enhance(chip, options.enhancement, measure_chip_quality(chip, size_px));
+  return augmented_chips(bgr, face.landmarks, size_px, options.small_face_chip, options.enhancement, augmentation);
 }
 
 }  // namespace
 
 Image Engine::align(const Image& image, const Face& face) const {
-  return from_mat(make_chip(impl_->options, as_mat(image), face));
+  return from_mat(make_chips(impl_->options, as_mat(image), face, EmbedAugmentation::kNone).front());
 }
 
 Embedding Engine::embed_chip(const Image& chip) const {
@@ -312,19 +328,24 @@ Embedding Engine::embed_chip(const Image& chip) const {
 }
 
 Embedding Engine::embed(const Image& image, const Face& face) const {
-  return impl_->recognition->embed({make_chip(impl_->options, as_mat(image), face)}).front();
+  const std::vector<Embedding> views =
+      impl_->recognition->embed(make_chips(impl_->options, as_mat(image), face, impl_->options.augmentation));
+  return mean_embedding(views, 0, views.size());
 }
 
 std::vector<FaceEmbedding> Engine::analyze(const Image& image, const DetectOptions& options) const {
   std::vector<Face> faces = detect(image, options);
   if (faces.empty()) return {};
   const cv::Mat bgr = as_mat(image);
+  const std::size_t per_face = chip_count(impl_->options.augmentation);
   std::vector<cv::Mat> chips;
-  chips.reserve(faces.size());
-  for (const Face& face : faces) chips.push_back(make_chip(impl_->options, bgr, face));
+  chips.reserve(faces.size() * per_face);
+  for (const Face& face : faces) {
+    for (cv::Mat& chip : make_chips(impl_->options, bgr, face, impl_->options.augmentation)) chips.push_back(chip);
+  }
   const std::vector<Embedding> embeddings = impl_->recognition->embed(chips);
   std::vector<FaceEmbedding> out(faces.size());
-  for (std::size_t i = 0; i < faces.size(); ++i) out[i] = {faces[i], embeddings[i]};
+  for (std::size_t i = 0; i < faces.size(); ++i) out[i] = {faces[i], mean_embedding(embeddings, i * per_face, per_face)};
   return out;
 }
 

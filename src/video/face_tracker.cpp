@@ -233,7 +233,7 @@ struct FaceTracker::Impl {
     const auto start = Clock::now();
     std::vector<Embedding> out;
     out.reserve(faces.size());
-    for (const Face* face : faces) out.push_back(engine.embed_chip(engine.align(frame, *face)));
+    for (const Face* face : faces) out.push_back(engine.embed(frame, *face));
     stats.embeddings += static_cast<std::int64_t>(faces.size());
     stats.embed_ms += ms_since(start);
     return out;

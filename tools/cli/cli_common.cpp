@@ -38,6 +38,9 @@ void EngineFlags::add_enhance_to(CLI::App& command) {
       ->capture_default_str();
   command.add_option("--chip-sampling", chip_sampling, "Chip sampler for faces smaller than the chip")
       ->check(CLI::IsMember({"dlib", "bicubic", "lanczos", "area", "sharpened"}))->capture_default_str();
+  command.add_option("--augment", augmentation,
+                     "Test-time augmentation of embeddings: none, flip (2 chips per face) or flip-rotate (6)")
+      ->check(CLI::IsMember({"none", "flip", "flip-rotate"}))->capture_default_str();
 }
 
 EngineOptions EngineFlags::engine_options() const {
@@ -51,6 +54,7 @@ EngineOptions EngineFlags::engine_options() const {
   options.landmark_flip = !no_landmark_flip;
   options.enhancement = parse_enhancement(enhance);
   options.small_face_chip = parse_chip_sampling(chip_sampling);
+  options.augmentation = parse_embed_augmentation(augmentation);
   return options;
 }
 

@@ -33,10 +33,11 @@ struct EngineFlags {
   bool no_landmark_flip = false;
   float upsample = 1.0F;              // DetectOptions::upsample
   std::string enhance = "off";        // EngineOptions::enhancement
-  std::string chip_sampling = "dlib"; // EngineOptions::small_face_chip
+  std::string chip_sampling = to_string(EngineOptions{}.small_face_chip);
+  std::string augmentation = to_string(EngineOptions{}.augmentation);
 
   void add_to(CLI::App& command);
-  // --enhance and --chip-sampling, for commands that embed one setting (eval sweeps its own).
+  // --enhance, --chip-sampling and --augment, for commands that embed one setting (eval sweeps its own).
   void add_enhance_to(CLI::App& command);
   EngineOptions engine_options() const;
   DecodeOptions decode_options() const;

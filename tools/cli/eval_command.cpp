@@ -1,5 +1,6 @@
 // siamface eval lfw : the standard LFW View 2 10-fold verification protocol.
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "commands.hpp"
 #include "degrade/degrade.hpp"
 #include "enhance/enhance.hpp"
+#include "pipeline/augmented_chips.hpp"
 #include "eval/verification_protocol.hpp"
 #include "image/cv_image.hpp"
 #include "pipeline/face_quality.hpp"
@@ -33,6 +35,7 @@ struct LfwArgs {
   std::string out_dir = "out/lfw";
   std::string face_choice = "center";
   bool flip = false;
+  bool flip_rotate = false;
   int per_fold = 0;
   int jobs = 2;
   float threshold = 0.6F;
@@ -101,17 +104,18 @@ LfwPairs read_pairs(const std::string& root, const std::string& pairs_file, int 
   return result;
 }
 
+// One embedding per test-time augmentation (EmbedAugmentation order), as the engine makes them.
 struct ImageEmbedding {
-  std::optional<Embedding> plain;
-  std::optional<Embedding> flipped_mean;  // mean of the chip's and its mirror's embeddings
+  std::array<std::optional<Embedding>, 3> by_augmentation;
 };
 
 std::vector<ScoredPair> score_pairs(const LfwPairs& lfw, const std::vector<ImageEmbedding>& embeddings,
-                                    bool use_flip) {
+                                    EmbedAugmentation augmentation) {
+  const auto index = static_cast<std::size_t>(augmentation);
   std::vector<ScoredPair> scored;
   for (const PairSpec& pair : lfw.pairs) {
-    const auto& a = use_flip ? embeddings[pair.image_a].flipped_mean : embeddings[pair.image_a].plain;
-    const auto& b = use_flip ? embeddings[pair.image_b].flipped_mean : embeddings[pair.image_b].plain;
+    const auto& a = embeddings[pair.image_a].by_augmentation[index];
+    const auto& b = embeddings[pair.image_b].by_augmentation[index];
     ScoredPair s;
     s.same = pair.same;
     s.fold = pair.fold;
@@ -194,15 +198,19 @@ int run_lfw(const LfwArgs& args) {
   std::vector<std::string> failures;
   const DetectOptions detect_options = args.engine.detect_options();
   const auto start = std::chrono::steady_clock::now();
-  const auto embed_into = [&](const cv::Mat& chip, ImageEmbedding& out) {
-    out.plain = engine.embed_chip(from_mat(chip));
-    if (args.flip) {
-      cv::Mat flipped;
-      cv::flip(chip, flipped, 1);
-      const Embedding mirrored = engine.embed_chip(from_mat(flipped));
-      Embedding mean{};
-      for (int k = 0; k < kEmbeddingSize; ++k) mean[k] = ((*out.plain)[k] + mirrored[k]) / 2;
-      out.flipped_mean = mean;
+  const EmbedAugmentation widest = args.flip_rotate ? EmbedAugmentation::kFlipRotate
+                                   : args.flip      ? EmbedAugmentation::kFlip
+                                                    : EmbedAugmentation::kNone;
+  // The chips of the widest augmentation hold those of the smaller ones as prefixes.
+  const auto embed_into = [&](const cv::Mat& chip_source, const Face& face, ChipSampling sampling,
+                              const Enhancement& enhancement, ImageEmbedding& out) {
+    const float size_px = std::min(face.box.width, face.box.height);
+    std::vector<Embedding> views;
+    for (const cv::Mat& chip : augmented_chips(chip_source, face.landmarks, size_px, sampling, enhancement, widest))
+      views.push_back(engine.embed_chip(from_mat(chip)));
+    for (EmbedAugmentation a : {EmbedAugmentation::kNone, EmbedAugmentation::kFlip, EmbedAugmentation::kFlipRotate}) {
+      if (chip_count(a) <= views.size())
+        out.by_augmentation[static_cast<std::size_t>(a)] = mean_embedding(views, 0, chip_count(a));
     }
   };
   parallel_map_ordered<PerImage>(
@@ -243,13 +251,11 @@ int run_lfw(const LfwArgs& args) {
               }
               if (e == 0) result.found[d] = chosen.has_value();
               if (!chosen) continue;
+              // Image-stage enhancement already ran on chip_source; otherwise each chip is enhanced.
+              const Enhancement chip_enhancement = stage == Stage::kImage ? Enhancement{} : enhancements[e];
               for (std::size_t s = 0; s < samplings.size(); ++s) {
-                cv::Mat chip = extract_chip_sampled(chip_source, chosen->landmarks, samplings[s]);
-                if (stage != Stage::kImage && enhancements[e].any()) {
-                  const float size_px = std::min(chosen->box.width, chosen->box.height);
-                  chip = enhance(chip, enhancements[e], measure_chip_quality(chip, size_px));
-                }
-                embed_into(chip, result.by_variant[variant_index(d, s, e)]);
+                embed_into(chip_source, *chosen, samplings[s], chip_enhancement,
+                           result.by_variant[variant_index(d, s, e)]);
               }
             }
           }
@@ -291,13 +297,13 @@ int run_lfw(const LfwArgs& args) {
     std::string label = single ? "plain" : variants[v].label();
     std::string file_label = label;
     std::replace(file_label.begin(), file_label.end(), '/', '_');
-    nlohmann::json r = report(file_label, score_pairs(lfw, embeddings[v], false), args.threshold, args.out_dir);
-    r["variant"] = label;
-    out["results"].push_back(r);
-    if (args.flip) {
-      nlohmann::json f = report(file_label + "_flip", score_pairs(lfw, embeddings[v], true), args.threshold, args.out_dir);
-      f["variant"] = single ? "flip" : label + "/flip";
-      out["results"].push_back(f);
+    for (EmbedAugmentation a : {EmbedAugmentation::kNone, EmbedAugmentation::kFlip, EmbedAugmentation::kFlipRotate}) {
+      if (chip_count(a) > chip_count(widest)) continue;
+      const bool none = a == EmbedAugmentation::kNone;
+      const std::string suffix = none ? "" : std::string("_") + to_string(a);
+      nlohmann::json r = report(file_label + suffix, score_pairs(lfw, embeddings[v], a), args.threshold, args.out_dir);
+      r["variant"] = none ? label : single ? to_string(a) : label + "/" + to_string(a);
+      out["results"].push_back(r);
     }
   }
   std::ofstream(fs::path(args.out_dir) / "report.json") << out.dump(2) << '\n';
@@ -328,6 +334,8 @@ void add_eval_command(CLI::App& app, int& exit_code) {
   lfw->add_option("--face", args->face_choice, "Which face of a photo")->check(CLI::IsMember({"center", "largest"}))
       ->capture_default_str();
   lfw->add_flag("--flip", args->flip, "Also report horizontal-flip test-time augmentation");
+  lfw->add_flag("--flip-rotate", args->flip_rotate,
+                "Also report flip + rotation test-time augmentation (6 chips per face; implies --flip)");
   lfw->add_option("--per-fold", args->per_fold, "Use only N pairs per fold (quick runs)")->check(CLI::NonNegativeNumber);
   lfw->add_option("--threshold", args->threshold, "Fixed threshold also reported")->check(CLI::Range(0.0F, 4.0F))
       ->capture_default_str();

@@ -1,0 +1,72 @@
+#include "pipeline/augmented_chips.hpp"
+
+#include <cmath>
+#include <opencv2/core.hpp>
+
+#include "enhance/enhance.hpp"
+
+namespace siamface {
+
+namespace {
+
+// +-3 degrees measured best of the rotations, scales and shifts tried on full LFW
+// (bench/lfw_tta_bench.cpp; README "Accuracy").
+constexpr double kRotationDegrees = 3.0;
+
+}  // namespace
+
+Landmarks rotate_landmarks(const Landmarks& landmarks, double degrees) {
+  double cx = 0, cy = 0;
+  for (const Point& p : landmarks) cx += p.x, cy += p.y;
+  cx /= static_cast<double>(landmarks.size());
+  cy /= static_cast<double>(landmarks.size());
+  const double radians = degrees * CV_PI / 180.0, c = std::cos(radians), s = std::sin(radians);
+  Landmarks out;
+  for (std::size_t i = 0; i < landmarks.size(); ++i) {
+    const double dx = landmarks[i].x - cx, dy = landmarks[i].y - cy;
+    out[i] = {static_cast<float>(cx + c * dx - s * dy), static_cast<float>(cy + s * dx + c * dy)};
+  }
+  return out;
+}
+
+std::size_t chip_count(EmbedAugmentation augmentation) {
+  switch (augmentation) {
+    case EmbedAugmentation::kNone: return 1;
+    case EmbedAugmentation::kFlip: return 2;
+    case EmbedAugmentation::kFlipRotate: return 6;
+  }
+  return 1;
+}
+
+std::vector<cv::Mat> augmented_chips(const cv::Mat& bgr, const Landmarks& landmarks, float face_size_px,
+                                     ChipSampling sampling, const Enhancement& enhancement,
+                                     EmbedAugmentation augmentation) {
+  std::vector<Landmarks> placements = {landmarks};
+  if (augmentation == EmbedAugmentation::kFlipRotate) {
+    placements.push_back(rotate_landmarks(landmarks, kRotationDegrees));
+    placements.push_back(rotate_landmarks(landmarks, -kRotationDegrees));
+  }
+  std::vector<cv::Mat> chips;
+  chips.reserve(chip_count(augmentation));
+  for (const Landmarks& placement : placements) {
+    cv::Mat chip = extract_chip_sampled(bgr, placement, sampling);
+    if (enhancement.any()) chip = enhance(chip, enhancement, measure_chip_quality(chip, face_size_px));
+    chips.push_back(chip);
+    if (augmentation != EmbedAugmentation::kNone) {
+      cv::Mat mirrored;
+      cv::flip(chip, mirrored, 1);
+      chips.push_back(mirrored);
+    }
+  }
+  return chips;
+}
+
+Embedding mean_embedding(const std::vector<Embedding>& embeddings, std::size_t first, std::size_t count) {
+  Embedding mean{};
+  for (std::size_t i = first; i < first + count; ++i)
+    for (int k = 0; k < kEmbeddingSize; ++k) mean[k] += embeddings[i][k];
+  for (float& v : mean) v /= static_cast<float>(count);
+  return mean;
+}
+
+}  // namespace siamface

@@ -1,0 +1,35 @@
+// Test-time augmentation (EngineOptions::augmentation): the chips of one face whose
+// embeddings are averaged. Shared by Engine and `eval lfw`, so the evaluation measures
+// exactly what the engine does.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "siamface/engine.hpp"
+#include "siamface/enhance.hpp"
+#include "siamface/types.hpp"
+
+namespace siamface {
+
+// The landmarks turned by `degrees` about their mean: the chip cut from them is the face
+// turned the other way.
+Landmarks rotate_landmarks(const Landmarks& landmarks, double degrees);
+
+// How many chips an augmentation uses: 1, 2 or 6.
+std::size_t chip_count(EmbedAugmentation augmentation);
+
+// The chips, each sampled with `sampling` and then enhanced per `enhancement` (measured on
+// itself; `face_size_px` is the source face size). Order: the chip, its mirror, then per
+// rotation (+3, -3 degrees) the rotated chip and its mirror, so the first chip_count(kNone)
+// and chip_count(kFlip) chips of kFlipRotate are the sets of the smaller augmentations.
+std::vector<cv::Mat> augmented_chips(const cv::Mat& bgr, const Landmarks& landmarks, float face_size_px,
+                                     ChipSampling sampling, const Enhancement& enhancement,
+                                     EmbedAugmentation augmentation);
+
+// The element-wise mean of embeddings[first, first + count).
+Embedding mean_embedding(const std::vector<Embedding>& embeddings, std::size_t first, std::size_t count);
+
+}  // namespace siamface
