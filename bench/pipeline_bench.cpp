@@ -1,6 +1,6 @@
 // Median milliseconds per pipeline stage (decode, detect, landmarks, align, embed) with
 // OpenCV using 1 and 2 threads, side by side with their ratio; then identify throughput in
-// photos/s with 1 and 2 parallel workers.
+// photos/s with 1 and 2 parallel workers; and embed cost per test-time augmentation.
 //   build/bench/pipeline_bench [--images DIR]... [--repeat N]
 #include <algorithm>
 #include <atomic>
@@ -80,6 +80,30 @@ std::map<std::string, double> stage_medians(const std::vector<std::string>& file
   return medians;
 }
 
+// Median ms of Engine::embed per face under each test-time augmentation (one OpenCV thread).
+std::map<EmbedAugmentation, double> augmentation_medians(const std::vector<std::string>& files, int repeat) {
+  std::map<EmbedAugmentation, double> medians;
+  for (EmbedAugmentation augmentation :
+       {EmbedAugmentation::kNone, EmbedAugmentation::kFlip, EmbedAugmentation::kFlipRotate}) {
+    EngineOptions options;
+    options.augmentation = augmentation;
+    const Engine engine = Engine::open(options);
+    std::vector<double> times;
+    for (const std::string& file : files) {
+      const Image image = load_image(file);
+      for (const Face& face : engine.detect(image)) {
+        for (int r = 0; r < repeat; ++r) {
+          const auto start = Clock::now();
+          engine.embed(image, face);
+          times.push_back(ms_since(start));
+        }
+      }
+    }
+    medians[augmentation] = median(times);
+  }
+  return medians;
+}
+
 double identify_photos_per_second(const Engine& engine, const Gallery& gallery, const std::vector<std::string>& files,
                                   int workers) {
   std::atomic<std::size_t> next{0};
@@ -121,6 +145,14 @@ int main(int argc, char** argv) {
   std::printf("%-22s %10s %10s %14s\n", "stage", "1 thread", "2 threads", "ratio 1t/2t");
   for (const auto& [stage, ms] : one) {
     std::printf("%-22s %10.2f %10.2f %14.2f\n", stage.c_str(), ms, two.at(stage), ms / std::max(two.at(stage), 1e-9));
+  }
+
+  cv::setNumThreads(1);
+  const auto augmented = augmentation_medians(files, repeat);
+  std::printf("\nembed per face by test-time augmentation (align + embed, 1 thread)\n");
+  for (const auto& [augmentation, ms] : augmented) {
+    std::printf("%-22s %10.2f ms   ratio to none %.2f\n", to_string(augmentation), ms,
+                ms / std::max(augmented.at(EmbedAugmentation::kNone), 1e-9));
   }
 
   const fs::path gallery_path = fs::temp_directory_path() / ("pipeline_bench_" + std::to_string(::getpid()) + ".db");

@@ -160,7 +160,7 @@ TEST(EnhanceLfwTest, AutoOnDegradedDevPairsCostsAtMostTwoDecisions) {
 
 // The whole product path under low light: each engine detects, aligns and embeds on its own,
 // so `auto` also brightens the photo before detection and landmarks. Measured on the 90
-// lfw_dev pairs (35 photos): faces found in 30 without enhancement, 34 with auto; pairs right
+// lfw_dev pairs (35 photos): faces found in 30 without enhancement, 35 with auto; pairs right
 // 51/90 without, 85/90 with auto. Asserted: more faces, and at least half of the loss recovered.
 TEST(EnhanceLfwTest, AutoDetectsAndVerifiesLowLightPairsBetter) {
   SIAMFACE_REQUIRE_MODELS();

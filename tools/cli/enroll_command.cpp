@@ -170,6 +170,7 @@ void add_enroll_command(CLI::App& app, int& exit_code) {
   command->add_option("--batch", args->batch_size, "Photos per gallery transaction")->check(CLI::Range(1, 100000))
       ->capture_default_str();
   args->engine.add_to(*command);
+  args->engine.add_enhance_to(*command);
   args->gallery.add_to(*command);
   set_runner(*command, [args] { return run_enroll(*args); }, exit_code);
 }
