@@ -23,7 +23,7 @@ FaceQuality measure_chip_quality(const cv::Mat& chip, float source_face_size_px)
 cv::Mat enhance(const cv::Mat& bgr, const Enhancement& enhancement, const FaceQuality& quality);
 
 // What `auto` does to a whole photo before detection: a dark photo (mean luminance of a
-// downscaled copy below the dark threshold) is smoothed when noisy (Gaussian, sigma 1.2),
+// downscaled copy below the dark threshold) is smoothed (Gaussian, sigma 1.2),
 // brightened with gamma and equalised with CLAHE, so the detector and the landmark net find
 // the faces; any other photo comes back as is (the same data, untouched). Each chip is still
 // measured and enhanced on its own afterwards.

@@ -43,6 +43,19 @@ float sharpness_of(const cv::Mat& grey) {
   return static_cast<float>(stddev[0] * stddev[0]);
 }
 
+// Immerkaer, "Fast Noise Variance Estimation", CVIU 1996: convolve with the difference of two
+// Laplacians (which cancels image structure to first order) and take the mean absolute value.
+float noise_sigma_of(const cv::Mat& grey) {
+  if (grey.rows < 3 || grey.cols < 3) return 0.0F;
+  const cv::Mat kernel = (cv::Mat_<float>(3, 3) << 1, -2, 1, -2, 4, -2, 1, -2, 1);
+  cv::Mat response;
+  cv::filter2D(grey, response, CV_32F, kernel);
+  const cv::Mat inner = response(cv::Rect(1, 1, grey.cols - 2, grey.rows - 2));
+  const double sum_abs = cv::norm(inner, cv::NORM_L1);
+  const double pixels = static_cast<double>(grey.cols - 2) * (grey.rows - 2);
+  return static_cast<float>(std::sqrt(std::numbers::pi / 2.0) * sum_abs / (6.0 * pixels));
+}
+
 // Where `x` lies between `a` and `b` (any order), mapped to -1 (at the left end) .. 1.
 std::optional<float> relative_position(float x, float a, float b) {
   const float lo = std::min(a, b);
@@ -87,19 +100,6 @@ float yaw_of(const Landmarks& lm) {
 }
 
 }  // namespace
-
-// Immerkaer, "Fast Noise Variance Estimation", CVIU 1996: convolve with the difference of two
-// Laplacians (which cancels image structure to first order) and take the mean absolute value.
-float noise_sigma_of(const cv::Mat& grey) {
-  if (grey.rows < 3 || grey.cols < 3) return 0.0F;
-  const cv::Mat kernel = (cv::Mat_<float>(3, 3) << 1, -2, 1, -2, 4, -2, 1, -2, 1);
-  cv::Mat response;
-  cv::filter2D(grey, response, CV_32F, kernel);
-  const cv::Mat inner = response(cv::Rect(1, 1, grey.cols - 2, grey.rows - 2));
-  const double sum_abs = cv::norm(inner, cv::NORM_L1);
-  const double pixels = static_cast<double>(grey.cols - 2) * (grey.rows - 2);
-  return static_cast<float>(std::sqrt(std::numbers::pi / 2.0) * sum_abs / (6.0 * pixels));
-}
 
 bool is_grayscale_image(const cv::Mat& bgr) {
   if (bgr.empty()) return false;

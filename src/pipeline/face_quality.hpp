@@ -24,9 +24,6 @@ namespace siamface {
 // A box entirely outside the image gives zero region measures rather than throwing.
 FaceQuality measure_face_quality(const cv::Mat& bgr, const Face& face);
 
-// Immerkaer's noise sigma of a CV_8UC1 picture, in grey levels (the `noise` measure above).
-float noise_sigma_of(const cv::Mat& grey);
-
 // Just the grayscale test, exposed so a caller can do it once per image.
 bool is_grayscale_image(const cv::Mat& bgr);
 
