@@ -87,16 +87,15 @@ struct DegradedEmbeddings {
 };
 
 // Picked by measurement (the sweep below prints every rescued and broken pair): under the
-// low-light degradation this same-person pair fails at 0.6 without enhancement (0.623) and
-// verifies with `auto` (0.568; auto picks denoise + gamma + clahe on these chips).
+// low-light degradation this same-person pair fails at 0.6 without enhancement (0.611) and
+// verifies with chip-stage `auto` (0.569; auto picks denoise + gamma + clahe on these chips).
 TEST(EnhanceLfwTest, AutoRescuesALowLightSamePersonPair) {
   SIAMFACE_REQUIRE_MODELS();
-  SIAMFACE_REQUIRE_TESTDATA("lfw_dev/lfw-deepfunneled/Rebekah_Chantay_Revels");
+  SIAMFACE_REQUIRE_TESTDATA("lfw_dev/lfw-deepfunneled/Mary_Carey");
   const Engine plain = open_engine({});
   const Engine automatic = open_engine(parse_enhancement("auto"));
   std::vector<DegradedEmbeddings> embedded;
-  for (const char* name : {"Rebekah_Chantay_Revels/Rebekah_Chantay_Revels_0002.jpg",
-                           "Rebekah_Chantay_Revels/Rebekah_Chantay_Revels_0003.jpg"}) {
+  for (const char* name : {"Mary_Carey/Mary_Carey_0003.jpg", "Mary_Carey/Mary_Carey_0004.jpg"}) {
     const Image original = load_image(dev_image(name));
     const Image degraded = from_mat(degrade(as_mat(original), Degradation::kLowLight, seed_for(name)));
     const std::vector<Face> faces = plain.detect(degraded);
@@ -106,17 +105,18 @@ TEST(EnhanceLfwTest, AutoRescuesALowLightSamePersonPair) {
   }
   const float without = euclidean_distance(*embedded[0].off, *embedded[1].off);
   const float with = euclidean_distance(*embedded[0].automatic, *embedded[1].automatic);
-  std::cout << "[report] low-light Rebekah_Chantay_Revels 0002 ~ 0003: " << without << " without enhancement, " << with
+  std::cout << "[report] low-light Mary_Carey 0003 ~ 0004: " << without << " without enhancement, " << with
             << " with auto\n";
   EXPECT_GT(without, kThreshold);
   EXPECT_LE(with, kThreshold);
 }
 
 // Every lfw_dev pair (45 same, 45 different) under each of the eight degradations, decided
-// at 0.6 with and without `auto`. Measured: 558 of 720 decisions right without, 559 with;
-// auto rescues one pair each under down6, blur3 and lowlight and loses one each under down4
-// and blur1.5 (distances within 0.01 of the threshold). So auto must not cost more than two
-// decisions overall: it is no cure for blur (README "Poor and small faces").
+// at 0.6 with and without chip-stage `auto` (both use the plain engine's detection).
+// Measured: 559 of 720 decisions right without, 560 with; auto rescues one pair each under
+// down3, blur3 and lowlight and loses one each under down4 and lowlight (distances within 0.03
+// of the threshold). So auto must not cost more than two decisions overall: on the chip alone
+// it is no cure (README "Poor and small faces").
 TEST(EnhanceLfwTest, AutoOnDegradedDevPairsCostsAtMostTwoDecisions) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("lfw_dev/pairs.tsv");
