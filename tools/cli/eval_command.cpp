@@ -126,9 +126,27 @@ std::vector<ScoredPair> score_pairs(const LfwPairs& lfw, const std::vector<Image
   return scored;
 }
 
-nlohmann::json report(const std::string& label, const std::vector<ScoredPair>& pairs, float threshold,
-                      const std::string& out_dir) {
+// Every pair with its distance and the call at its fold's threshold, for error analysis.
+void write_pair_csv(const fs::path& file, const LfwPairs& lfw, const std::vector<ScoredPair>& pairs,
+                    const TenFoldResult& folds) {
+  std::ofstream csv(file);
+  csv << "fold,same,image_a,image_b,distance,fold_threshold,called_same,correct\n";
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    const ScoredPair& p = pairs[i];
+    if (static_cast<std::size_t>(p.fold) >= folds.fold_threshold.size()) continue;  // beyond the 10 folds
+    const double threshold = folds.fold_threshold[p.fold];
+    const bool called_same = p.valid && p.distance < threshold;
+    csv << p.fold + 1 << ',' << p.same << ',' << lfw.images[lfw.pairs[i].image_a] << ','
+        << lfw.images[lfw.pairs[i].image_b] << ',';
+    if (p.valid) csv << p.distance;
+    csv << ',' << threshold << ',' << called_same << ',' << (p.valid && called_same == p.same) << '\n';
+  }
+}
+
+nlohmann::json report(const std::string& label, const LfwPairs& lfw, const std::vector<ScoredPair>& pairs,
+                      float threshold, const std::string& out_dir) {
   const TenFoldResult folds = ten_fold(pairs);
+  write_pair_csv(fs::path(out_dir) / ("pairs_" + label + ".csv"), lfw, pairs, folds);
   const std::vector<RocPoint> roc = roc_curve(pairs);
   std::ofstream csv(fs::path(out_dir) / ("roc_" + label + ".csv"));
   csv << "threshold,false_accept_rate,true_accept_rate\n";
@@ -301,7 +319,7 @@ int run_lfw(const LfwArgs& args) {
       if (chip_count(a) > chip_count(widest)) continue;
       const bool none = a == EmbedAugmentation::kNone;
       const std::string suffix = none ? "" : std::string("_") + to_string(a);
-      nlohmann::json r = report(file_label + suffix, score_pairs(lfw, embeddings[v], a), args.threshold, args.out_dir);
+      nlohmann::json r = report(file_label + suffix, lfw, score_pairs(lfw, embeddings[v], a), args.threshold, args.out_dir);
       r["variant"] = none ? label : single ? to_string(a) : label + "/" + to_string(a);
       out["results"].push_back(r);
     }
@@ -330,7 +348,7 @@ void add_eval_command(CLI::App& app, int& exit_code) {
   lfw->add_option("--root", args->root, "Image folder: <root>/<Name>/<Name>_NNNN.jpg")->required()
       ->check(CLI::ExistingDirectory);
   lfw->add_option("--pairs", args->pairs_file, "pairs.txt (View 2)")->required()->check(CLI::ExistingFile);
-  lfw->add_option("--out", args->out_dir, "Report folder (report.json, roc_*.csv, roc_*.png)")->capture_default_str();
+  lfw->add_option("--out", args->out_dir, "Report folder (report.json, roc_*.csv, roc_*.png, pairs_*.csv: every pair's distance and call)")->capture_default_str();
   lfw->add_option("--face", args->face_choice, "Which face of a photo")->check(CLI::IsMember({"center", "largest"}))
       ->capture_default_str();
   lfw->add_flag("--flip", args->flip, "Also report horizontal-flip test-time augmentation");
