@@ -1,6 +1,7 @@
 // Median milliseconds per pipeline stage (decode, detect, landmarks, align, embed) with
 // OpenCV using 1 and 2 threads, side by side with their ratio; then identify throughput in
-// photos/s with 1 and 2 parallel workers; and embed cost per test-time augmentation.
+// photos/s with 1 and 2 parallel workers; embed cost per test-time augmentation; detect cost
+// per border-pass policy.
 //   build/bench/pipeline_bench [--images DIR]... [--repeat N]
 #include <algorithm>
 #include <atomic>
@@ -104,6 +105,27 @@ std::map<EmbedAugmentation, double> augmentation_medians(const std::vector<std::
   return medians;
 }
 
+// Median ms of Engine::detect per photo under each border-pass policy (one OpenCV thread).
+std::map<BorderPass, double> border_pass_medians(const std::vector<std::string>& files, int repeat) {
+  const Engine engine = Engine::open();
+  std::map<BorderPass, double> medians;
+  for (BorderPass pass : {BorderPass::kWhenEmpty, BorderPass::kAuto, BorderPass::kAlways}) {
+    DetectOptions options;
+    options.border_pass = pass;
+    std::vector<double> times;
+    for (const std::string& file : files) {
+      const Image image = load_image(file);
+      for (int r = 0; r < repeat; ++r) {
+        const auto start = Clock::now();
+        engine.detect(image, options);
+        times.push_back(ms_since(start));
+      }
+    }
+    medians[pass] = median(times);
+  }
+  return medians;
+}
+
 double identify_photos_per_second(const Engine& engine, const Gallery& gallery, const std::vector<std::string>& files,
                                   int workers) {
   std::atomic<std::size_t> next{0};
@@ -153,6 +175,15 @@ int main(int argc, char** argv) {
   for (const auto& [augmentation, ms] : augmented) {
     std::printf("%-22s %10.2f ms   ratio to none %.2f\n", to_string(augmentation), ms,
                 ms / std::max(augmented.at(EmbedAugmentation::kNone), 1e-9));
+  }
+
+  const auto by_border_pass = border_pass_medians(files, repeat);
+  std::printf("\ndetect + landmarks per photo by border pass (Engine::detect, 1 thread)\n");
+  const std::map<BorderPass, const char*> pass_names = {
+      {BorderPass::kWhenEmpty, "empty"}, {BorderPass::kAuto, "auto (default)"}, {BorderPass::kAlways, "always"}};
+  for (const auto& [pass, ms] : by_border_pass) {
+    std::printf("%-22s %10.2f ms   ratio to empty %.2f\n", pass_names.at(pass), ms,
+                ms / std::max(by_border_pass.at(BorderPass::kWhenEmpty), 1e-9));
   }
 
   const fs::path gallery_path = fs::temp_directory_path() / ("pipeline_bench_" + std::to_string(::getpid()) + ".db");

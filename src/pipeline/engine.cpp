@@ -79,6 +79,14 @@ std::vector<RawDetection> detect_with_border(const FaceDetector& detector, const
   return found;
 }
 
+// Two passes over the same image as one list: NMS keeps the better-scored box of a face both found.
+std::vector<RawDetection> merge_passes(std::vector<RawDetection> first, const std::vector<RawDetection>& second) {
+  first.insert(first.end(), second.begin(), second.end());
+  std::vector<RawDetection> kept;
+  for (const int i : non_max_suppression(first, 0.4F)) kept.push_back(first[i]);
+  return kept;
+}
+
 // Small faces. The detectors shrink every image to a ~512 px square input, so a face that
 // spans few pixels there is missed. Upsampling by `factor` makes the detector see the image
 // `factor` times larger: a small image is enlarged whole (bicubic), a large one is cut into
@@ -283,12 +291,19 @@ std::vector<Face> Engine::detect(const Image& image, const DetectOptions& option
   const float upsample = options.upsample > 0 ? std::min(options.upsample, kMaxUpsample) : auto_upsample_factor(bgr);
   std::vector<RawDetection> raw = upsample > 1.0F ? detect_upsampled(*impl_->detector, bgr, min_score, upsample)
                                                   : impl_->detector->detect(bgr, min_score);
-  if (raw.empty() && options.retry_with_border) raw = detect_with_border(*impl_->detector, bgr, min_score);
+  const bool small_image = std::max(bgr.cols, bgr.rows) <= kBorderPassAlwaysMaxSide;
+  const bool border_always = options.border_pass == BorderPass::kAlways ||
+                             (options.border_pass == BorderPass::kAuto && small_image);
+  if (border_always && !raw.empty()) {
+    raw = merge_passes(std::move(raw), detect_with_border(*impl_->detector, bgr, min_score));
+  }
+  const bool border_when_empty = options.border_pass != BorderPass::kOff;
+  if (raw.empty() && border_when_empty) raw = detect_with_border(*impl_->detector, bgr, min_score);
   if (raw.empty() && impl_->fallback_detector) {
     const FaceDetector& fallback = *impl_->fallback_detector;
     const float fallback_min_score = options.min_score >= 0 ? options.min_score : fallback.default_min_score();
     raw = fallback.detect(bgr, fallback_min_score);
-    if (raw.empty() && options.retry_with_border) raw = detect_with_border(fallback, bgr, fallback_min_score);
+    if (raw.empty() && border_when_empty) raw = detect_with_border(fallback, bgr, fallback_min_score);
   }
   if (options.max_faces > 0 && static_cast<int>(raw.size()) > options.max_faces) raw.resize(options.max_faces);
 

@@ -57,6 +57,13 @@ std::vector<std::vector<std::string>> read_csv(const fs::path& file) {
 
 using EvalCli = TempDirTest;
 
+// Runs `eval lfw` on the dev slice with temp_/pairs.txt, writing into temp_/report.
+CommandResult run_eval(const fs::path& temp, const std::string& extra_flags) {
+  return run_command(kCli + " eval lfw --root " + shell_quote((testdata_dir() / "lfw_dev/lfw-deepfunneled").string()) +
+                     " --pairs " + shell_quote((temp / "pairs.txt").string()) + " --out " +
+                     shell_quote((temp / "report").string()) + " " + extra_flags);
+}
+
 TEST_F(EvalCli, TenFoldsOnTheDevSliceWriteReportRocAndEveryPair) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("lfw_dev/lfw-deepfunneled");
@@ -64,10 +71,7 @@ TEST_F(EvalCli, TenFoldsOnTheDevSliceWriteReportRocAndEveryPair) {
   ASSERT_EQ(people.size(), 10U);
   std::ofstream(temp_ / "pairs.txt") << ten_fold_pairs(people);
   const fs::path out = temp_ / "report";
-  const auto result = run_command(kCli + " eval lfw --root " +
-                                  shell_quote((testdata_dir() / "lfw_dev/lfw-deepfunneled").string()) +
-                                  " --pairs " + shell_quote((temp_ / "pairs.txt").string()) + " --out " +
-                                  shell_quote(out.string()) + " --flip -j2");
+  const auto result = run_eval(temp_, "--flip -j2");
   ASSERT_EQ(result.exit_code, 0) << result.output;
 
   const nlohmann::json report = nlohmann::json::parse(std::ifstream(out / "report.json"));
@@ -114,10 +118,7 @@ TEST_F(EvalCli, AMissingPhotoIsAFailedPairNotACrash) {
   pairs.replace(pairs.find(first_same), first_same.size(), people[0] + "\t1\t9\n");  // no photo 9
   std::ofstream(temp_ / "pairs.txt") << pairs;
   const fs::path out = temp_ / "report";
-  const auto result = run_command(kCli + " eval lfw --root " +
-                                  shell_quote((testdata_dir() / "lfw_dev/lfw-deepfunneled").string()) +
-                                  " --pairs " + shell_quote((temp_ / "pairs.txt").string()) + " --out " +
-                                  shell_quote(out.string()) + " -j2");
+  const auto result = run_eval(temp_, "-j2");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const nlohmann::json report = nlohmann::json::parse(std::ifstream(out / "report.json"));
   EXPECT_EQ(report["results"][0]["failed_pairs"].get<int>(), 1);
@@ -135,10 +136,7 @@ TEST_F(EvalCli, ATruncatedPairsFileIsAClearError) {
   const std::vector<std::string> people = dev_people();
   ASSERT_GE(people.size(), 2U);
   std::ofstream(temp_ / "pairs.txt") << "10\t1\n" << people[0] << "\t1\t2\n";
-  const auto result = run_command(kCli + " eval lfw --root " +
-                                  shell_quote((testdata_dir() / "lfw_dev/lfw-deepfunneled").string()) +
-                                  " --pairs " + shell_quote((temp_ / "pairs.txt").string()) + " --out " +
-                                  shell_quote((temp_ / "report").string()));
+  const auto result = run_eval(temp_, "");
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("truncated at fold 1"), std::string::npos) << result.output;
 }

@@ -1,7 +1,9 @@
-// Engine-level detection policies on real photos: the tiny-detector fallback and upsampling
-// for small faces in large frames.
+// Engine-level detection policies on real photos: the border pass for tight crops, the
+// tiny-detector fallback and upsampling for small faces in large frames.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <opencv2/core.hpp>
@@ -38,6 +40,36 @@ TEST(EngineDetectTest, TinyFallbackFindsAFaceSsdMisses) {
   EXPECT_NEAR(faces[0].box.center().y, image.height / 2.0F, image.height / 8.0F);
 }
 
+// A View 2 image where SSD finds only a small bystander and misses the face filling the
+// crop; the border pass finds it and keeps the bystander.
+TEST(EngineDetectTest, BorderPassFindsTheFaceFillingACropBesideABystander) {
+  SIAMFACE_REQUIRE_MODELS();
+  SIAMFACE_REQUIRE_TESTDATA("lfw/lfw-deepfunneled/Tim_Allen/Tim_Allen_0003.jpg");
+  const Image image = load_image(test::testdata_dir() / "lfw/lfw-deepfunneled/Tim_Allen/Tim_Allen_0003.jpg");
+  const Engine engine = open_engine(true);
+  const auto central = [&](const std::vector<Face>& faces) {
+    return std::count_if(faces.begin(), faces.end(), [&](const Face& f) {
+      return std::abs(f.box.center().x - image.width / 2.0F) < image.width / 8.0F &&
+             std::abs(f.box.center().y - image.height / 2.0F) < image.height / 8.0F;
+    });
+  };
+  DetectOptions when_empty;
+  when_empty.border_pass = BorderPass::kWhenEmpty;
+  const std::vector<Face> first = engine.detect(image, when_empty);
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(central(first), 0);
+  DetectOptions always;
+  always.border_pass = BorderPass::kAlways;
+  const std::vector<Face> both = engine.detect(image, always);
+  EXPECT_EQ(central(both), 1);
+  EXPECT_EQ(central(engine.detect(image)), 1) << "the default (auto) runs both passes on a small image";
+  for (const Face& bystander : first) {
+    float best = 0;
+    for (const Face& f : both) best = std::max(best, intersection_over_union(bystander.box, f.box));
+    EXPECT_GT(best, 0.4F) << "the first pass's face is kept";
+  }
+}
+
 TEST(EngineDetectTest, TinyFallbackStaysSilentOnAnimalPhotos) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("dlib_examples/non_face");
@@ -71,7 +103,7 @@ TEST(EngineDetectTest, UpsamplingFindsSmallFacesInLargeFrames) {
     for (const float upsample : {1.0F, 0.0F}) {
       DetectOptions options;
       options.upsample = upsample;
-      options.retry_with_border = false;  // measure the detector pass itself
+      options.border_pass = BorderPass::kOff;  // measure the detector pass itself
       const std::vector<Face> faces = engine.detect(from_mat(frame), options);
       for (Box box : boxes) {
         box.left += static_cast<float>(offset.x);

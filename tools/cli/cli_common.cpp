@@ -30,6 +30,11 @@ void EngineFlags::add_to(CLI::App& command) {
                      "Small faces: detect on the image this many times larger (tiles for large images); 0 = auto, "
                      "1 = off")
       ->check(CLI::Range(0.0F, 4.0F))->capture_default_str();
+  command.add_option("--border-pass", border_pass,
+                     "Detect again on the image framed by a grey border (finds faces filling a tight crop): "
+                     "off, empty (when nothing was found), always (merged with the first pass), auto (always "
+                     "for images up to 1024 px, empty above)")
+      ->check(CLI::IsMember({"off", "empty", "always", "auto"}))->capture_default_str();
 }
 
 void EngineFlags::add_enhance_to(CLI::App& command) {
@@ -68,6 +73,10 @@ DetectOptions EngineFlags::detect_options() const {
   DetectOptions options;
   options.min_score = min_score;
   options.upsample = upsample;
+  options.border_pass = border_pass == "off"      ? BorderPass::kOff
+                        : border_pass == "empty"  ? BorderPass::kWhenEmpty
+                        : border_pass == "always" ? BorderPass::kAlways
+                                                  : BorderPass::kAuto;
   return options;
 }
 

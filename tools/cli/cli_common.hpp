@@ -32,6 +32,7 @@ struct EngineFlags {
   float landmark_box_scale = EngineOptions{}.landmark_box_scale;
   bool no_landmark_flip = false;
   float upsample = 1.0F;              // DetectOptions::upsample
+  std::string border_pass = "auto";   // DetectOptions::border_pass
   std::string enhance = "off";        // EngineOptions::enhancement
   std::string chip_sampling = to_string(EngineOptions{}.small_face_chip);
   std::string augmentation = to_string(EngineOptions{}.augmentation);

@@ -303,6 +303,7 @@ int run_lfw(const LfwArgs& args) {
                         {"face_choice", args.face_choice},
                         {"enhance_stage", args.enhance_stage},
                         {"upsample", args.engine.upsample},
+                        {"border_pass", args.engine.border_pass},
                         {"images", lfw.images.size()},
                         {"images_without_face", failures.size()},
                         {"failures", failures}};
