@@ -79,12 +79,17 @@ std::vector<RawDetection> detect_with_border(const FaceDetector& detector, const
   return found;
 }
 
-// Two passes over the same image as one list: NMS keeps the better-scored box of a face both found.
+// Detections of several passes over one image as one list: NMS keeps the better-scored box of
+// a face found more than once.
+std::vector<RawDetection> suppress_repeats(const std::vector<RawDetection>& all) {
+  std::vector<RawDetection> kept;
+  for (const int i : non_max_suppression(all, 0.4F)) kept.push_back(all[i]);
+  return kept;
+}
+
 std::vector<RawDetection> merge_passes(std::vector<RawDetection> first, const std::vector<RawDetection>& second) {
   first.insert(first.end(), second.begin(), second.end());
-  std::vector<RawDetection> kept;
-  for (const int i : non_max_suppression(first, 0.4F)) kept.push_back(first[i]);
-  return kept;
+  return suppress_repeats(first);
 }
 
 // Small faces. The detectors shrink every image to a ~512 px square input, so a face that
@@ -143,9 +148,7 @@ std::vector<RawDetection> detect_upsampled(const FaceDetector& detector, const c
       }
     }
   }
-  std::vector<RawDetection> kept;
-  for (const int i : non_max_suppression(all, 0.4F)) kept.push_back(all[i]);
-  return kept;
+  return suppress_repeats(all);
 }
 
 }  // namespace
