@@ -25,7 +25,10 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   libopencv-dev opencv-data libsqlite3-dev sqlite3 libssl-dev
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev ffmpeg curl wrk
-  clang-14 libclang-rt-14-dev libdlib-dev nodejs npm)
+  clang-14 libclang-rt-14-dev libdlib-dev nodejs npm ccache
+  # OpenBLAS as the system BLAS, as on most users' machines: it starts threads before main(),
+  # which the signal-handling tests must survive (issue 22).
+  libopenblas0-pthread)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -79,7 +82,9 @@ if [ ! -f "$reference/node_modules/.package-lock.json" ] ||
 fi
 
 if ((BUILD)); then
-  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
   cmake --build "$BUILD_DIR" -j"$(nproc)"
 fi
 echo "setup: done (models in $MODELS_DIR, build in $BUILD_DIR)"

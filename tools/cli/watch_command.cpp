@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -20,6 +19,7 @@
 #include <opencv2/videoio.hpp>
 
 #include "cli_common.hpp"
+#include "common/stop_signal.hpp"
 #include "commands.hpp"
 #include "siamface/recognizer.hpp"
 #include "siamface/render.hpp"
@@ -46,22 +46,6 @@ struct WatchArgs {
   std::string distance = "min";
   EngineFlags engine;
   GalleryFlags gallery;
-};
-
-std::atomic<bool> g_interrupted{false};
-extern "C" void on_interrupt(int) { g_interrupted = true; }
-
-// Routes SIGINT/SIGTERM to g_interrupted while alive; restores the previous handlers.
-struct SignalGuard {
-  SignalGuard() : previous_int(std::signal(SIGINT, on_interrupt)), previous_term(std::signal(SIGTERM, on_interrupt)) {}
-  ~SignalGuard() {
-    std::signal(SIGINT, previous_int);
-    std::signal(SIGTERM, previous_term);
-  }
-  SignalGuard(const SignalGuard&) = delete;
-  SignalGuard& operator=(const SignalGuard&) = delete;
-  void (*previous_int)(int);
-  void (*previous_term)(int);
 };
 
 double ms_since(Clock::time_point start) {
@@ -143,14 +127,13 @@ int run_watch(const WatchArgs& args) {
     }
   }
   // Ctrl-C / SIGTERM end the run cleanly: live tracks end, events and output are flushed.
-  g_interrupted = false;
-  const SignalGuard signals;
+  tools::StopSignal stop_signal;
   // The source first: a missing file or dead camera fails before the models load.
   const bool terminal = ::isatty(STDERR_FILENO) == 1;
   VideoSourceOptions source_options;
   source_options.realtime = args.realtime;
   source_options.reconnect_give_up_s = args.reconnect_for_s;
-  source_options.cancel = &g_interrupted;
+  source_options.cancel = stop_signal.flag();
   source_options.on_notice = [terminal](const std::string& message) {
     std::fprintf(stderr, "%ssiamface: %s\n", terminal ? "\r\033[K" : "", message.c_str());
     std::fflush(stderr);
@@ -214,7 +197,7 @@ int run_watch(const WatchArgs& args) {
   std::int64_t status_frames = 0;
   std::size_t live_faces = 0;
   VideoFrame frame;
-  while (!g_interrupted) {
+  while (!stop_signal.requested()) {
     auto start = Clock::now();
     if (!source.read(frame)) break;
     read_ms += ms_since(start);
@@ -289,7 +272,7 @@ int run_watch(const WatchArgs& args) {
                                                {"keep_last", stats.kept_iou_sum / stats.propagation_checks},
                                                {"checks", stats.propagation_checks}}
                               : nlohmann::json(nullptr)},
-      {"end", g_interrupted ? std::string("interrupted") : source.end_reason()},
+      {"end", stop_signal.requested() ? std::string("interrupted") : source.end_reason()},
   };
   if (!args.out.empty()) summary["out"] = args.out;
   emit(summary);
@@ -307,7 +290,7 @@ int run_watch(const WatchArgs& args) {
     std::cerr << "siamface: error: " << source.end_reason() << " (events and output up to there were written)\n";
     return kExitError;
   }
-  if (source.live() && !g_interrupted) std::cerr << "siamface: stream ended: " << source.end_reason() << '\n';
+  if (source.live() && !stop_signal.requested()) std::cerr << "siamface: stream ended: " << source.end_reason() << '\n';
   return kExitOk;
 }
 

@@ -1,12 +1,11 @@
 #include "server/server.hpp"
 
-#include <pthread.h>
-#include <signal.h>
-
+#include <atomic>
 #include <chrono>
 #include <iostream>
 #include <thread>
 
+#include "common/stop_signal.hpp"
 #include "server/api_common.hpp"
 #include "server/error_mapping.hpp"
 #include "server/request_parsing.hpp"
@@ -92,13 +91,8 @@ std::shared_ptr<const Loaded> load(const ServerOptions& options) {
 }  // namespace
 
 int run_server(const ServerOptions& options) {
-  // Block the stop signals in every thread; one thread waits for them with sigwait.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGUSR1);  // internal: wakes the waiter when the server stops by itself
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // SIGTERM/SIGINT wake the waiter thread below, whichever thread they are delivered to.
+  tools::StopSignal stop_signal;
 
   if (options.workers > 1) set_intra_op_threads(1);  // parallelism comes from the workers
 
@@ -158,19 +152,21 @@ int run_server(const ServerOptions& options) {
     }
   });
 
+  std::atomic<bool> listen_returned{false};
   std::thread waiter([&] {
-    int signal = 0;
-    sigwait(&signals, &signal);
-    if (signal != SIGUSR1) {
-      std::cerr << "siamface serve: stopping (in-flight requests finish)\n";
-      while (!http.is_running() && !context.failure()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      http.stop();
+    if (!stop_signal.wait()) return;  // woken because the server stopped by itself
+    std::cerr << "siamface serve: stopping (in-flight requests finish)\n";
+    // stop() before the listen loop has started would be lost: wait for it to start.
+    while (!http.is_running() && !context.failure() && !listen_returned) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    http.stop();
   });
 
   const bool ok = http.listen_after_bind();  // returns after stop(), once the workers are joined
+  listen_returned = true;
   loader.join();
-  pthread_kill(waiter.native_handle(), SIGUSR1);
+  stop_signal.wake();
   waiter.join();
   const bool failed = context.failure().has_value();
   context.set_loaded(nullptr);  // closes the gallery (last reference)
