@@ -17,6 +17,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <mutex>
 #include <thread>
 
 #include "common/test_env.hpp"
@@ -527,6 +528,8 @@ TEST_F(ServerHttpTest, ThirtyTwoConcurrentRecognizeRequestsAllAnswerCorrectly) {
   const std::string obama2 = photo("obama2.jpg");
   const std::string biden = photo("biden.jpg");
   std::atomic<int> correct{0};
+  std::mutex wrong_mutex;
+  std::vector<std::string> wrong;
   std::vector<std::thread> threads;
   for (int i = 0; i < 32; ++i) {
     threads.emplace_back([&, i] {
@@ -538,11 +541,16 @@ TEST_F(ServerHttpTest, ThirtyTwoConcurrentRecognizeRequestsAllAnswerCorrectly) {
       if (r.status == 200 && r.body["predictions"].size() == 1 &&
           r.body["predictions"][0]["userid"] == (is_obama ? "obama" : "biden")) {
         ++correct;
+      } else {
+        const std::lock_guard lock(wrong_mutex);
+        wrong.push_back(std::to_string(i) + ": " + std::to_string(r.status) + " " + r.body.dump());
       }
     });
   }
   for (auto& t : threads) t.join();
-  EXPECT_EQ(correct.load(), 32);
+  std::string wrong_answers;
+  for (const std::string& answer : wrong) wrong_answers += answer + "\n";
+  EXPECT_EQ(correct.load(), 32) << wrong_answers << server_->log();
 }
 
 TEST_F(ServerHttpTest, SigtermFinishesTheRequestInFlight) {

@@ -23,6 +23,8 @@
 #include "common/test_env.hpp"
 
 namespace fs = std::filesystem;
+using siamface::test::run_command;
+using siamface::test::shell_quote;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -155,8 +157,6 @@ TEST_F(StopSignalTest, WatchFlushesEventsAndClosesTheVideoOnCtrlC) {
     if (siamface::test::data_required()) FAIL() << "ffmpeg/ffprobe not installed (scripts/setup.sh installs them)";
     GTEST_SKIP() << "ffmpeg/ffprobe not installed";
   }
-  using siamface::test::run_command;
-  using siamface::test::shell_quote;
   const fs::path video = dir_ / "clip.mp4";
   ASSERT_EQ(run_command("ffmpeg -y -v error -f lavfi -i testsrc=size=320x240:rate=25 -t 60 -pix_fmt yuv420p " +
                         shell_quote(video.string()))
@@ -167,8 +167,13 @@ TEST_F(StopSignalTest, WatchFlushesEventsAndClosesTheVideoOnCtrlC) {
     const fs::path run_dir = dir_ / ("watch" + std::to_string(signal_number));
     fs::create_directories(run_dir);
     const fs::path out = run_dir / "annotated.mp4";
+    const fs::path gallery = run_dir / "gallery.db";
+    ASSERT_EQ(run_command(std::string(SIAMFACE_CLI_PATH) + " gallery set-threshold 0.6 --gallery " +
+                          shell_quote(gallery.string()))
+                  .exit_code,
+              0);
     Child watch({SIAMFACE_CLI_PATH, "watch", video.string(), "--realtime", "--out", out.string(), "--gallery",
-                 (run_dir / "gallery.db").string()},
+                 gallery.string()},
                 run_dir);
     ASSERT_TRUE(watch.wait_for_output("stderr", "siamface: watching", std::chrono::seconds(60)))
         << watch.stderr_text();
