@@ -134,19 +134,19 @@ int dump(const std::string& root, const std::string& pairs_file, const std::stri
   for (const Views& v : views) {
     const std::int32_t found = v.empty() ? 0 : 1;
     file.write(reinterpret_cast<const char*>(&found), 4);
-    for (const Embedding& e : v) file.write(reinterpret_cast<const char*>(e.data()), sizeof(float) * kEmbeddingSize);
+    for (const Embedding& e : v) file.write(reinterpret_cast<const char*>(e.data()), sizeof(float) * kDlibEmbeddingSize);
   }
   return 0;
 }
 
 Embedding average(const Views& v, const std::vector<int>& which, bool normalize) {
-  Embedding sum{};
+  Embedding sum(kDlibEmbeddingSize, 0.0F);
   for (int w : which) {
     const Embedding& e = v[w];
     double norm = 0;
     for (float x : e) norm += x * x;
     const double scale = normalize ? 1 / std::sqrt(norm) : 1;
-    for (int d = 0; d < kEmbeddingSize; ++d) sum[d] += static_cast<float>(e[d] * scale / which.size());
+    for (int d = 0; d < kDlibEmbeddingSize; ++d) sum[d] += static_cast<float>(e[d] * scale / which.size());
   }
   return sum;
 }
@@ -164,8 +164,8 @@ int score(const std::string& pairs_file, const std::string& in_file, int per_fol
     std::int32_t found = 0;
     in.read(reinterpret_cast<char*>(&found), 4);
     if (found) {
-      v.resize(per);
-      for (Embedding& e : v) in.read(reinterpret_cast<char*>(e.data()), sizeof(float) * kEmbeddingSize);
+      v.assign(per, Embedding(kDlibEmbeddingSize));
+      for (Embedding& e : v) in.read(reinterpret_cast<char*>(e.data()), sizeof(float) * kDlibEmbeddingSize);
     }
   }
   const auto idx = [](int jitter, bool mirrored) { return jitter * kViews + (mirrored ? 1 : 0); };

@@ -36,7 +36,7 @@ struct XorShift {
 };
 
 Embedding random_embedding(XorShift& rng) {
-  Embedding e;
+  Embedding e(siamface::kDlibEmbeddingSize);
   for (float& v : e) v = rng.next() * 0.3F;
   return e;
 }

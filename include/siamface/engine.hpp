@@ -11,6 +11,19 @@
 namespace siamface {
 
 enum class DetectorKind { kSsd, kTiny, kHaar };
+
+// Which network turns a face into an embedding (docs/validation.md has the measurements):
+//  kDlib:          dlib's ResNet (face-api port), 128 values.
+//  kMobileFaceNet: a MobileFaceNet-class ONNX network on 112x112 ArcFace chips, 512 values
+//                  (unit length).
+//  kFused:         both, as one 640-value embedding [0.5 * dlib, 0.433 * mfn]: its squared
+//                  distance is 0.25 * d_dlib^2 + 0.1875 * d_mfn^2, a weighted sum chosen by
+//                  cross-validation on LFW, scaled so that its threshold stays near dlib's 0.6.
+// Galleries record the recognizer (ModelInfo) and refuse to mix them (`siamface reindex`).
+enum class Recognizer { kDlib, kMobileFaceNet, kFused };
+
+const char* to_string(Recognizer recognizer);
+Recognizer parse_recognizer(const std::string& name);  // "dlib" | "mfn" | "fused"; throws Error
 enum class LandmarkKind { kFull, kTiny };
 
 // Test-time augmentation of embeddings: the embedding of a face is the mean over several chips
@@ -31,6 +44,7 @@ std::string default_models_dir();
 
 struct EngineOptions {
   std::string models_dir = default_models_dir();
+  Recognizer recognizer = Recognizer::kDlib;
   DetectorKind detector = DetectorKind::kSsd;
   LandmarkKind landmarks = LandmarkKind::kFull;
   bool verify_checksums = true;  // SHA-256 of every model file against the pinned release
@@ -68,6 +82,10 @@ struct DetectOptions {
   // it lifted LFW from 98.55% to 99.00%) and kWhenEmpty for larger photos, whose throughput
   // it would halve (README "Accuracy", "Speed").
   BorderPass border_pass = BorderPass::kAuto;
+  // A face that only the border pass finds, beside faces the first pass found, must score at
+  // least this: on portrait photos the framed pass found "faces" on clothes below the real one
+  // (score about 0.7) that the largest-face rule then took (issue 16; docs/validation.md).
+  float border_only_min_score = 0.8F;
   // Small faces: > 1 lets the detector see the image this many times larger (one pass over
   // the image upsampled when small, otherwise overlapping tiles, merged with the whole-image
   // pass); 0 picks the factor from the image size; 1 is off.
@@ -77,6 +95,13 @@ struct DetectOptions {
 struct FaceEmbedding {
   Face face;
   Embedding embedding{};
+};
+
+// How align/embed cut and average the chips of one face (EngineOptions holds the defaults).
+struct ChipOptions {
+  ChipSampling small_face_sampling = ChipSampling::kBicubic;
+  Enhancement enhancement{};
+  EmbedAugmentation augmentation = EmbedAugmentation::kNone;
 };
 
 // Identifies the weights that produced an embedding; galleries refuse to mix them.
@@ -100,8 +125,15 @@ class Engine {
   // The 150x150 dlib-style chip for a face (similarity transform from its landmarks).
   Image align(const Image& image, const Face& face) const;
 
+  // dlib's ResNet on a 150x150 chip from align(); throws Error(kInvalidArgument) unless the
+  // recognizer is kDlib (the others need the whole image for their own chips).
   Embedding embed_chip(const Image& chip) const;
   Embedding embed(const Image& image, const Face& face) const;
+  // One embedding per augmentation view (chip, mirror, rotations: see EmbedAugmentation), cut
+  // per `chip`; embed() is their mean with the engine's options. For evaluation tools.
+  std::vector<Embedding> embed_views(const Image& image, const Face& face, const ChipOptions& chip) const;
+  // Values per embedding: 128, 512 or 640 (EngineOptions::recognizer).
+  std::size_t embedding_size() const;
 
   // detect + align + embed for every face.
   std::vector<FaceEmbedding> analyze(const Image& image, const DetectOptions& options = {}) const;
@@ -126,7 +158,12 @@ enum class FaceChoice {
   kNearestCenter,  // the box centre nearest the image centre (LFW photos often hold bystanders)
 };
 
-// Index into `faces` of the chosen face, or -1 when `faces` is empty.
+// Only faces scoring within this of the best-scoring face are candidates: a larger or more
+// central box of low confidence (a pattern on clothes) must not beat a clear face.
+inline constexpr float kFaceChoiceScoreGap = 0.2F;
+
+// Index into `faces` of the chosen face among the confident ones (kFaceChoiceScoreGap), or -1
+// when `faces` is empty.
 int choose_face(const std::vector<Face>& faces, int image_width, int image_height, FaceChoice choice);
 
 // Threads that one inference call may use inside OpenCV (process-wide). Callers that run

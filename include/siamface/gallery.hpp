@@ -43,7 +43,7 @@ struct EmbeddingIndexOptions {
   std::size_t parallel_min_rows = 32768;  // below this many rows a query runs on one thread
 };
 
-// All embeddings in one contiguous row-major float matrix (N x kEmbeddingSize); searches are
+// All embeddings in one contiguous row-major float matrix (N x dimensions(), fixed by the first row); searches are
 // exact (brute force), SIMD, and split over threads for large N. Usable without a gallery.
 // Thread safety: const methods may run concurrently with each other; mutating methods
 // (add/remove/rename/clear/reserve) need exclusive access (Gallery wraps a shared_mutex).
@@ -66,6 +66,7 @@ class EmbeddingIndex {
   void reserve(std::size_t rows);
 
   std::size_t size() const;           // rows (embeddings)
+  std::size_t dimensions() const;     // floats per embedding: fixed by the first add, 0 while empty
   std::size_t person_count() const;   // identities with at least one row
   bool contains(const std::string& face_id) const;
   // Approximate bytes held in all (matrix, face ids, identity slots, centroids, lookups).

@@ -9,7 +9,7 @@
 namespace siamface {
 
 inline constexpr int kLandmarkCount = 68;
-inline constexpr int kEmbeddingSize = 128;
+inline constexpr int kDlibEmbeddingSize = 128;  // dlib's ResNet; other recognizers differ (Embedding::size())
 inline constexpr int kChipSize = 150;  // side of the aligned face chip fed to the embedder
 
 struct Point {
@@ -36,8 +36,11 @@ float intersection_over_union(const Box& a, const Box& b);
 // 36-41 right eye, 42-47 left eye, 48-67 mouth ("right" is the subject's right).
 using Landmarks = std::array<Point, kLandmarkCount>;
 
-using Embedding = std::array<float, kEmbeddingSize>;
+// A face's embedding: 128 floats from dlib's ResNet, 512 from the MobileFaceNet, 640 fused
+// (EngineOptions::recognizer). Embeddings of different recognizers are never compared.
+using Embedding = std::vector<float>;
 
+// Throws Error(kInvalidArgument) when the sizes differ.
 float euclidean_distance(const Embedding& a, const Embedding& b);
 
 // Per-face measures used by quality gates, enhancement and reports.

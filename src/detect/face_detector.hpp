@@ -28,6 +28,18 @@ std::unique_ptr<FaceDetector> make_ssd_mobilenet_detector(const std::filesystem:
 std::unique_ptr<FaceDetector> make_tiny_face_detector(const std::filesystem::path& models_dir);
 std::unique_ptr<FaceDetector> make_haar_detector(const std::filesystem::path& models_dir);
 
+// The border pass: detects on the image framed by a grey border of half its size (detectors
+// trained on faces with context miss a face filling a tight crop) and maps the boxes back,
+// clipped to the image; a box whose centre falls on the border is dropped.
+std::vector<RawDetection> detect_with_border(const FaceDetector& detector, const cv::Mat& bgr, float min_score);
+
+// Border-pass detections beside a non-empty first pass: one that repeats a first-pass face
+// (IoU > 0.3) is kept, for NMS to pick the better box; a new one must clear
+// `new_face_min_score` (DetectOptions::border_only_min_score).
+std::vector<RawDetection> confirmed_border_detections(const std::vector<RawDetection>& border,
+                                                      const std::vector<RawDetection>& first,
+                                                      float new_face_min_score);
+
 // Greedy non-maximum suppression; returns kept indices, best score first.
 std::vector<int> non_max_suppression(const std::vector<RawDetection>& detections, float iou_threshold);
 

@@ -80,7 +80,7 @@ std::vector<TensorSpec> expected_tensors() {
     add_conv_specs(specs, std::string(block.prefix) + "/conv1", 3, block.in_channels, block.out_channels);
     add_conv_specs(specs, std::string(block.prefix) + "/conv2", 3, block.out_channels, block.out_channels);
   }
-  specs.push_back({"fc", {kFeatureChannels, kEmbeddingSize}});
+  specs.push_back({"fc", {kFeatureChannels, kDlibEmbeddingSize}});
   return specs;
 }
 
@@ -191,13 +191,13 @@ class DnnRecognitionNet final : public RecognitionNet {
       out = net->forward().clone();
     }
     out = out.reshape(1, static_cast<int>(chips.size()));
-    if (out.cols != kEmbeddingSize) {
+    if (out.cols != kDlibEmbeddingSize) {
       throw Error(ErrorCode::kInternal, "recognition net produced " + std::to_string(out.cols) + " values per face");
     }
     result.resize(chips.size());
     for (std::size_t i = 0; i < chips.size(); ++i) {
       const float* row = out.ptr<float>(static_cast<int>(i));
-      std::copy(row, row + kEmbeddingSize, result[i].begin());
+      result[i].assign(row, row + kDlibEmbeddingSize);
     }
     return result;
   }

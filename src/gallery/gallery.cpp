@@ -37,12 +37,17 @@ namespace {
 
 static_assert(std::endian::native == std::endian::little, "blobs are stored little-endian");
 
-constexpr std::int64_t kSchemaVersion = 1;
+// 1: 128-d dlib embeddings only. 2: any recognizer's size (issue 16: 512-d MobileFaceNet, 640-d
+// fused); version 1 files are migrated when first opened for writing.
+constexpr std::int64_t kSchemaVersion = 2;
+// Floats per embedding a row may hold (the largest recognizer has 640).
+constexpr std::size_t kMaxEmbeddingFloats = 4096;
 constexpr std::int64_t kApplicationId = 0x53464731;  // "SFG1"
 constexpr std::size_t kMaxPersonBytes = 256;
 
-constexpr const char* kSchemaSql = R"sql(
-CREATE TABLE faces (
+// The faces table; {embedding_check} differs between schema versions.
+constexpr const char* kFacesTableSql = R"sql(
+CREATE TABLE {table} (
   rowid INTEGER PRIMARY KEY,
   id TEXT NOT NULL UNIQUE,
   person TEXT NOT NULL,
@@ -53,11 +58,20 @@ CREATE TABLE faces (
   landmarks BLOB NOT NULL CHECK (length(landmarks) = 544),
   face_size_px REAL NOT NULL, brightness REAL NOT NULL, contrast REAL NOT NULL,
   sharpness REAL NOT NULL, noise REAL NOT NULL, yaw REAL NOT NULL, grayscale INTEGER NOT NULL,
-  embedding BLOB NOT NULL CHECK (length(embedding) = 512),
+  embedding BLOB NOT NULL CHECK (length(embedding) % 4 = 0 AND length(embedding) BETWEEN 4 AND 16384),
   model_name TEXT NOT NULL, model_version TEXT NOT NULL, model_weights_sha256 TEXT NOT NULL,
   created_unix_ms INTEGER NOT NULL,
   UNIQUE (person, image_sha256)
 );
+)sql";
+
+std::string faces_table_sql(const std::string& table) {
+  std::string sql = kFacesTableSql;
+  sql.replace(sql.find("{table}"), 7, table);
+  return sql;
+}
+
+constexpr const char* kSchemaSql = R"sql(
 CREATE INDEX faces_by_image ON faces (image_sha256);
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE model (
@@ -195,9 +209,25 @@ std::string describe(const ModelInfo& m) {
                   "; run `siamface reindex` to recompute the gallery with the current model");
 }
 
+// Fixed-size values only (landmarks); embeddings go through embedding_bytes.
 template <typename T>
+  requires std::is_trivially_copyable_v<T>
 std::span<const std::uint8_t> bytes_of(const T& value) {
   return {reinterpret_cast<const std::uint8_t*>(&value), sizeof(T)};
+}
+
+std::span<const std::uint8_t> embedding_bytes(const Embedding& embedding) {
+  return {reinterpret_cast<const std::uint8_t*>(embedding.data()), embedding.size() * sizeof(float)};
+}
+
+// An embedding blob: a whole number of floats, at most kMaxEmbeddingFloats. nullopt otherwise.
+std::optional<Embedding> embedding_from_blob(std::span<const std::uint8_t> blob) {
+  if (blob.empty() || blob.size() % sizeof(float) != 0 || blob.size() > kMaxEmbeddingFloats * sizeof(float)) {
+    return std::nullopt;
+  }
+  Embedding embedding(blob.size() / sizeof(float));
+  std::memcpy(embedding.data(), blob.data(), blob.size());
+  return embedding;
 }
 
 void bind_face(Statement& st, const GalleryFace& f) {
@@ -206,13 +236,13 @@ void bind_face(Statement& st, const GalleryFace& f) {
   st.bind(5, double{face.box.left}).bind(6, double{face.box.top});
   st.bind(7, double{face.box.width}).bind(8, double{face.box.height});
   st.bind(9, double{face.score});
-  static_assert(sizeof(Landmarks) == 544 && sizeof(Embedding) == 512);
+  static_assert(sizeof(Landmarks) == 544);
   st.bind_blob(10, bytes_of(face.landmarks));
   const FaceQuality& q = face.quality;
   st.bind(11, double{q.face_size_px}).bind(12, double{q.brightness}).bind(13, double{q.contrast});
   st.bind(14, double{q.sharpness}).bind(15, double{q.noise}).bind(16, double{q.yaw});
   st.bind(17, std::int64_t{q.grayscale ? 1 : 0});
-  st.bind_blob(18, bytes_of(f.embedding));
+  st.bind_blob(18, embedding_bytes(f.embedding));
   st.bind(19, f.model.name).bind(20, f.model.version).bind(21, f.model.weights_sha256);
   st.bind(22, f.created_unix_ms);
 }
@@ -229,13 +259,13 @@ GalleryFace read_face(const Statement& st, const std::string& path, int first = 
                 float(st.column_double(c(6))), float(st.column_double(c(7)))};
   f.face.score = float(st.column_double(c(8)));
   const auto landmarks = st.column_blob(c(9));
-  const auto embedding = st.column_blob(c(17));
-  if (landmarks.size() != sizeof(Landmarks) || embedding.size() != sizeof(Embedding)) {
+  auto embedding = embedding_from_blob(st.column_blob(c(17)));
+  if (landmarks.size() != sizeof(Landmarks) || !embedding) {
     throw Error(ErrorCode::kGallery,
                 "gallery " + path + " is corrupt: face " + f.id + " has a malformed blob");
   }
   std::memcpy(f.face.landmarks.data(), landmarks.data(), sizeof(Landmarks));
-  std::memcpy(f.embedding.data(), embedding.data(), sizeof(Embedding));
+  f.embedding = std::move(*embedding);
   FaceQuality& q = f.face.quality;
   q.face_size_px = float(st.column_double(c(10)));
   q.brightness = float(st.column_double(c(11)));
@@ -415,7 +445,10 @@ struct LineReader {
     if (!gray.is_boolean()) fail("quality.grayscale", "must be true or false");
     fq.grayscale = gray.get<bool>();
     const json& emb = get(obj, "embedding", "embedding");
-    if (!emb.is_array() || emb.size() != kEmbeddingSize) fail("embedding", "must hold 128 numbers");
+    if (!emb.is_array() || emb.empty() || emb.size() > kMaxEmbeddingFloats) {
+      fail("embedding", "must hold 1 to " + std::to_string(kMaxEmbeddingFloats) + " numbers");
+    }
+    f.embedding.resize(emb.size());
     for (std::size_t i = 0; i < emb.size(); ++i) {
       f.embedding[i] = number(emb[i], "embedding[" + std::to_string(i) + "]");
     }
@@ -480,6 +513,7 @@ struct Gallery::Impl {
                                                " is an SQLite database but not a siamface "
                                                "gallery; choose another file");
         }
+        db->exec(faces_table_sql("faces").c_str());
         db->exec(kSchemaSql);
         db->exec(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
         db->exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
@@ -487,7 +521,26 @@ struct Gallery::Impl {
         check_version(again, db->query_int64("PRAGMA application_id"));
       }
       txn.commit();
+    } else if (version < kSchemaVersion) {
+      migrate_to_current();
     }
+  }
+
+  // Version 1 -> 2: the faces table is rebuilt without the 128-float embedding check (SQLite
+  // cannot alter a CHECK constraint in place), in one transaction.
+  void migrate_to_current() {
+    Transaction txn(*db);
+    if (db->query_int64("PRAGMA user_version") == 1) {
+      db->exec(faces_table_sql("faces_v2").c_str());
+      db->exec(("INSERT INTO faces_v2 (rowid, " + std::string(kFaceColumns) + ") SELECT rowid, " + kFaceColumns +
+                " FROM faces")
+                   .c_str());
+      db->exec("DROP TABLE faces");
+      db->exec("ALTER TABLE faces_v2 RENAME TO faces");
+      db->exec("CREATE INDEX faces_by_image ON faces (image_sha256)");
+      db->exec("PRAGMA user_version = 2");
+    }
+    txn.commit();
   }
 
   void check_version(std::int64_t version, std::int64_t app_id) const {
@@ -515,15 +568,13 @@ struct Gallery::Impl {
       fresh.reserve(static_cast<std::size_t>(db->query_int64("SELECT count(*) FROM faces")));
       Statement st(*db, "SELECT id, person, embedding FROM faces ORDER BY rowid");
       while (st.step()) {
-        const auto blob = st.column_blob(2);
         const std::string id = st.column_text(0);
-        if (blob.size() != sizeof(Embedding)) {
+        const auto embedding = embedding_from_blob(st.column_blob(2));
+        if (!embedding || (fresh.dimensions() != 0 && embedding->size() != fresh.dimensions())) {
           throw Error(ErrorCode::kGallery,
                       "gallery " + path + " is corrupt: face " + id + " has a malformed embedding");
         }
-        Embedding e;
-        std::memcpy(e.data(), blob.data(), sizeof(Embedding));
-        fresh.add(id, st.column_text(1), e);
+        fresh.add(id, st.column_text(1), *embedding);
       }
     }
     std::unique_lock lock(index_mutex);
@@ -690,6 +741,16 @@ std::vector<AddOutcome> Gallery::add_faces(const std::vector<GalleryFace>& batch
   auto& im = *impl_;
   std::lock_guard lock(im.db_mutex);
   im.refresh_locked();
+  // Every row of a gallery has one size (its recognizer's); checked before anything is written.
+  std::size_t dims = im.index.dimensions();
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (dims == 0) dims = batch[i].embedding.size();
+    if (batch[i].embedding.size() != dims || dims > kMaxEmbeddingFloats) {
+      throw Error(ErrorCode::kInvalidArgument, "face " + std::to_string(i) + " of the batch: embedding has " +
+                                                   std::to_string(batch[i].embedding.size()) +
+                                                   " values, the gallery holds " + std::to_string(dims) + " per face");
+    }
+  }
   std::vector<GalleryFace> added;
   std::vector<AddOutcome> outcomes;
   {
@@ -1074,7 +1135,7 @@ void Gallery::reindex(const std::vector<ReindexUpdate>& updates, const ModelInfo
                   "sharpness = ?11, noise = ?12, yaw = ?13, grayscale = ?14 WHERE id = ?1");
     for (const ReindexUpdate& u : updates) {
       emb.reset();
-      emb.bind(1, u.face_id).bind_blob(2, bytes_of(u.embedding));
+      emb.bind(1, u.face_id).bind_blob(2, embedding_bytes(u.embedding));
       emb.bind(3, model.name).bind(4, model.version).bind(5, model.weights_sha256).run();
       if (u.face) {
         const Face& f = *u.face;

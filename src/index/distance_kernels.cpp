@@ -1,7 +1,5 @@
 #include "index/distance_kernels.hpp"
 
-#include "siamface/types.hpp"
-
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define SIAMFACE_HAVE_X86 1
@@ -9,13 +7,11 @@
 
 namespace siamface::index {
 
-static_assert(kEmbeddingSize % 32 == 0, "the AVX2 kernel unrolls 4 x 8 floats");
-
-void squared_distances_scalar(const float* query, const float* rows, std::size_t n, float* out) {
+void squared_distances_scalar(const float* query, const float* rows, std::size_t n, std::size_t dims, float* out) {
   for (std::size_t r = 0; r < n; ++r) {
-    const float* row = rows + r * kEmbeddingSize;
+    const float* row = rows + r * dims;
     float sum = 0.0F;
-    for (int i = 0; i < kEmbeddingSize; ++i) {
+    for (std::size_t i = 0; i < dims; ++i) {
       const float d = query[i] - row[i];
       sum += d * d;
     }
@@ -24,9 +20,9 @@ void squared_distances_scalar(const float* query, const float* rows, std::size_t
 }
 
 void squared_distances_group_scalar(const float* queries, std::size_t nq, const float* rows,
-                                    std::size_t n, float* out) {
+                                    std::size_t n, std::size_t dims, float* out) {
   for (std::size_t q = 0; q < nq; ++q) {
-    squared_distances_scalar(queries + q * kEmbeddingSize, rows, n, out + q * n);
+    squared_distances_scalar(queries + q * dims, rows, n, dims, out + q * n);
   }
 }
 
@@ -52,14 +48,14 @@ __attribute__((target("avx2,fma"))) inline float horizontal_sum(__m256 v) {
 
 __attribute__((target("avx2,fma"))) void squared_distances_avx2(const float* query,
                                                                  const float* rows, std::size_t n,
-                                                                 float* out) {
+                                                                 std::size_t dims, float* out) {
   for (std::size_t r = 0; r < n; ++r) {
-    const float* row = rows + r * kEmbeddingSize;
+    const float* row = rows + r * dims;
     __m256 acc0 = _mm256_setzero_ps();
     __m256 acc1 = _mm256_setzero_ps();
     __m256 acc2 = _mm256_setzero_ps();
     __m256 acc3 = _mm256_setzero_ps();
-    for (int i = 0; i < kEmbeddingSize; i += 32) {
+    for (std::size_t i = 0; i < dims; i += 32) {
       const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(query + i), _mm256_loadu_ps(row + i));
       const __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(query + i + 8), _mm256_loadu_ps(row + i + 8));
       const __m256 d2 =
@@ -78,24 +74,24 @@ __attribute__((target("avx2,fma"))) void squared_distances_avx2(const float* que
 __attribute__((target("avx2,fma"))) void squared_distances_group_avx2(const float* queries,
                                                                        std::size_t nq,
                                                                        const float* rows,
-                                                                       std::size_t n, float* out) {
+                                                                       std::size_t n, std::size_t dims, float* out) {
   if (nq != kMaxQueryGroup) {
     for (std::size_t q = 0; q < nq; ++q) {
-      squared_distances_avx2(queries + q * kEmbeddingSize, rows, n, out + q * n);
+      squared_distances_avx2(queries + q * dims, rows, n, dims, out + q * n);
     }
     return;
   }
   const float* q0 = queries;
-  const float* q1 = queries + kEmbeddingSize;
-  const float* q2 = queries + 2 * kEmbeddingSize;
-  const float* q3 = queries + 3 * kEmbeddingSize;
+  const float* q1 = queries + dims;
+  const float* q2 = queries + 2 * dims;
+  const float* q3 = queries + 3 * dims;
   for (std::size_t r = 0; r < n; ++r) {
-    const float* row = rows + r * kEmbeddingSize;
+    const float* row = rows + r * dims;
     __m256 a0 = _mm256_setzero_ps();
     __m256 a1 = _mm256_setzero_ps();
     __m256 a2 = _mm256_setzero_ps();
     __m256 a3 = _mm256_setzero_ps();
-    for (int i = 0; i < kEmbeddingSize; i += 8) {
+    for (std::size_t i = 0; i < dims; i += 8) {
       const __m256 x = _mm256_loadu_ps(row + i);  // loaded once, used by four queries
       const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(q0 + i), x);
       const __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(q1 + i), x);
@@ -116,12 +112,12 @@ __attribute__((target("avx2,fma"))) void squared_distances_group_avx2(const floa
 #else  // no x86: the "SIMD" entry points fall back to scalar
 
 bool avx2_supported() { return false; }
-void squared_distances_avx2(const float* query, const float* rows, std::size_t n, float* out) {
-  squared_distances_scalar(query, rows, n, out);
+void squared_distances_avx2(const float* query, const float* rows, std::size_t n, std::size_t dims, float* out) {
+  squared_distances_scalar(query, rows, n, dims, out);
 }
 void squared_distances_group_avx2(const float* queries, std::size_t nq, const float* rows,
-                                  std::size_t n, float* out) {
-  squared_distances_group_scalar(queries, nq, rows, n, out);
+                                  std::size_t n, std::size_t dims, float* out) {
+  squared_distances_group_scalar(queries, nq, rows, n, dims, out);
 }
 
 #endif

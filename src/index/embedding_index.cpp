@@ -25,7 +25,6 @@ IdentityDistance parse_identity_distance(const std::string& name) {
 
 namespace {
 
-constexpr std::size_t kDim = kEmbeddingSize;
 constexpr std::size_t kBlockRows = 512;  // distances computed per kernel call (fits L1/L2)
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
@@ -48,15 +47,16 @@ struct Best {
 
 struct EmbeddingIndex::Impl {
   EmbeddingIndexOptions options;
-  std::vector<float> matrix;              // rows x kDim, row-major
+  std::size_t dims = 0;                   // floats per row: set by the first row, fixed until clear()
+  std::vector<float> matrix;              // rows x dims, row-major
   std::vector<std::uint32_t> row_slot;    // row -> identity slot
   std::vector<std::string> row_id;        // row -> face id
   std::unordered_map<std::string, std::size_t> id_row;
   std::vector<std::string> slot_person;   // slots are never freed; empty ones have count 0
   std::unordered_map<std::string, std::uint32_t> person_slot;
   std::vector<std::uint32_t> slot_count;
-  std::vector<double> slot_sum;           // slots x kDim, for the centroids
-  std::vector<float> centroid;            // slots x kDim
+  std::vector<double> slot_sum;           // slots x dims, for the centroids
+  std::vector<float> centroid;            // slots x dims
   std::size_t active_persons = 0;
 
   std::uint32_t slot_for(const std::string& person) {
@@ -65,22 +65,22 @@ struct EmbeddingIndex::Impl {
     slot_person.push_back(person);
     person_slot.emplace(person, slot);
     slot_count.push_back(0);
-    slot_sum.resize(slot_sum.size() + kDim, 0.0);
-    centroid.resize(centroid.size() + kDim, 0.0F);
+    slot_sum.resize(slot_sum.size() + dims, 0.0);
+    centroid.resize(centroid.size() + dims, 0.0F);
     return slot;
   }
 
   void update_centroid(std::uint32_t slot) {
     const double count = slot_count[slot];
-    for (std::size_t i = 0; i < kDim; ++i) {
-      if (count == 0) slot_sum[slot * kDim + i] = 0.0;  // drop accumulated rounding
-      centroid[slot * kDim + i] =
-          count == 0 ? 0.0F : static_cast<float>(slot_sum[slot * kDim + i] / count);
+    for (std::size_t i = 0; i < dims; ++i) {
+      if (count == 0) slot_sum[slot * dims + i] = 0.0;  // drop accumulated rounding
+      centroid[slot * dims + i] =
+          count == 0 ? 0.0F : static_cast<float>(slot_sum[slot * dims + i] / count);
     }
   }
 
   void account(std::uint32_t slot, const float* row, int sign) {
-    for (std::size_t i = 0; i < kDim; ++i) slot_sum[slot * kDim + i] += sign * double(row[i]);
+    for (std::size_t i = 0; i < dims; ++i) slot_sum[slot * dims + i] += sign * double(row[i]);
     if (sign > 0) {
       if (slot_count[slot]++ == 0) ++active_persons;
     } else {
@@ -92,16 +92,16 @@ struct EmbeddingIndex::Impl {
   // Removes row r by moving the last row into its place.
   void remove_row(std::size_t r) {
     const std::uint32_t slot = row_slot[r];
-    account(slot, matrix.data() + r * kDim, -1);
+    account(slot, matrix.data() + r * dims, -1);
     id_row.erase(row_id[r]);
     const std::size_t last = row_slot.size() - 1;
     if (r != last) {
-      std::copy_n(matrix.data() + last * kDim, kDim, matrix.data() + r * kDim);
+      std::copy_n(matrix.data() + last * dims, dims, matrix.data() + r * dims);
       row_slot[r] = row_slot[last];
       row_id[r] = std::move(row_id[last]);
       id_row[row_id[r]] = r;
     }
-    matrix.resize(last * kDim);
+    matrix.resize(last * dims);
     row_slot.pop_back();
     row_id.pop_back();
   }
@@ -120,10 +120,10 @@ struct EmbeddingIndex::Impl {
     std::vector<float> buf(nq * kBlockRows);
     for (std::size_t b = begin; b < end; b += kBlockRows) {
       const std::size_t m = std::min(kBlockRows, end - b);
-      if (options.use_simd && index::avx2_supported()) {
-        index::squared_distances_group_avx2(queries, nq, rows + b * kDim, m, buf.data());
+      if (options.use_simd && dims % 32 == 0 && index::avx2_supported()) {
+        index::squared_distances_group_avx2(queries, nq, rows + b * dims, m, dims, buf.data());
       } else {
-        index::squared_distances_group_scalar(queries, nq, rows + b * kDim, m, buf.data());
+        index::squared_distances_group_scalar(queries, nq, rows + b * dims, m, dims, buf.data());
       }
       for (std::size_t q = 0; q < nq; ++q) {
         float* dist = best[q].dist.data();
@@ -165,6 +165,11 @@ struct EmbeddingIndex::Impl {
                                               std::size_t k, IdentityDistance mode) const {
     std::vector<std::vector<IdentityMatch>> results(nq);
     for (std::size_t q = 0; q < nq; ++q) {
+      if (dims != 0 && queries[q].size() != dims) {
+        throw Error(ErrorCode::kInvalidArgument, "query embedding " + std::to_string(q) + " has " +
+                                                     std::to_string(queries[q].size()) + " values, the index holds " +
+                                                     std::to_string(dims) + " per face");
+      }
       for (float v : queries[q]) {
         if (!std::isfinite(v)) {
           throw Error(ErrorCode::kInvalidArgument,
@@ -179,15 +184,17 @@ struct EmbeddingIndex::Impl {
     const std::size_t nslots = slot_count.size();
     if (n == 0 || nq == 0) return results;
 
-    const float* qdata = queries[0].data();  // std::array<float,128> elements are contiguous
-    static_assert(sizeof(Embedding) == kDim * sizeof(float));
+    // The queries side by side, as the kernels read them.
+    std::vector<float> packed(nq * dims);
+    for (std::size_t q = 0; q < nq; ++q) std::copy(queries[q].begin(), queries[q].end(), packed.begin() + q * dims);
+    const float* qdata = packed.data();
 
     // Runs queries [q_begin, q_end) in groups over all rows on the calling thread.
     const auto run_queries = [&](std::size_t q_begin, std::size_t q_end) {
       for (std::size_t q = q_begin; q < q_end; q += index::kMaxQueryGroup) {
         const std::size_t g = std::min(index::kMaxQueryGroup, q_end - q);
         std::vector<Best> best(g, Best(nslots));
-        scan(qdata + q * kDim, g, rows, slots, 0, n, best.data());
+        scan(qdata + q * dims, g, rows, slots, 0, n, best.data());
         for (std::size_t i = 0; i < g; ++i) results[q + i] = finalize(best[i], k, mode);
       }
     };
@@ -217,7 +224,7 @@ struct EmbeddingIndex::Impl {
           const std::size_t b = std::min(n, a + per);
           if (a >= b) continue;
           pool.emplace_back([&, t, a, b] {
-            scan(qdata + q * kDim, g, rows, slots, a, b, partial[t].data());
+            scan(qdata + q * dims, g, rows, slots, a, b, partial[t].data());
           });
         }
         for (auto& th : pool) th.join();
@@ -250,6 +257,13 @@ void EmbeddingIndex::add(const std::string& face_id, const std::string& person,
     }
   }
   auto& im = *impl_;
+  if (embedding.empty()) throw Error(ErrorCode::kInvalidArgument, "embedding of face " + face_id + " is empty");
+  if (im.dims == 0) im.dims = embedding.size();
+  if (embedding.size() != im.dims) {
+    throw Error(ErrorCode::kInvalidArgument, "embedding of face " + face_id + " has " +
+                                                 std::to_string(embedding.size()) + " values, the index holds " +
+                                                 std::to_string(im.dims) + " per face");
+  }
   if (im.id_row.count(face_id)) {
     throw Error(ErrorCode::kInvalidArgument, "face id " + face_id + " is already in the index");
   }
@@ -294,8 +308,8 @@ std::size_t EmbeddingIndex::rename_person(const std::string& from, const std::st
   std::size_t moved = 0;
   for (std::size_t r = 0; r < im.row_slot.size(); ++r) {
     if (im.row_slot[r] != old_slot) continue;
-    im.account(old_slot, im.matrix.data() + r * kDim, -1);
-    im.account(new_slot, im.matrix.data() + r * kDim, +1);
+    im.account(old_slot, im.matrix.data() + r * im.dims, -1);
+    im.account(new_slot, im.matrix.data() + r * im.dims, +1);
     im.row_slot[r] = new_slot;
     ++moved;
   }
@@ -309,13 +323,14 @@ void EmbeddingIndex::clear() {
 }
 
 void EmbeddingIndex::reserve(std::size_t rows) {
-  impl_->matrix.reserve(rows * kDim);
+  impl_->matrix.reserve(rows * std::max<std::size_t>(impl_->dims, 128));
   impl_->row_slot.reserve(rows);
   impl_->row_id.reserve(rows);
   impl_->id_row.reserve(rows);
 }
 
 std::size_t EmbeddingIndex::size() const { return impl_->row_slot.size(); }
+std::size_t EmbeddingIndex::dimensions() const { return impl_->dims; }
 std::size_t EmbeddingIndex::person_count() const { return impl_->active_persons; }
 bool EmbeddingIndex::contains(const std::string& face_id) const {
   return impl_->id_row.count(face_id) > 0;

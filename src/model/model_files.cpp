@@ -9,7 +9,7 @@ namespace siamface {
 namespace {
 
 const std::map<std::string, std::string>& pinned_checksums() {
-  // From @vladmandic/face-api@1.7.15 (npm integrity sha512-WDMmK3Cf...) and Debian
+  // From @vladmandic/face-api@1.7.15 (npm integrity sha512-WDMmK3Cf...), faceplugin (below) and Debian
   // opencv-data 4.6 for the Haar cascade.
   static const std::map<std::string, std::string> kChecksums = {
       {"face_recognition_model-weights_manifest.json", "cbaffa501b0b9275a12b63357a6843e7e30c054e1c9151e1a5f879b26e32986b"},
@@ -23,6 +23,8 @@ const std::map<std::string, std::string>& pinned_checksums() {
       {"face_landmark_68_tiny_model-weights_manifest.json", "9a1a5dd19fd814fd5095c3cb58f8e0d3193b8c5b9a6715b30a69d559aea31ad4"},
       {"face_landmark_68_tiny_model.bin", "b98e9f2f7da76f8a6dda9741a36ed485b224b889d552de2b2c1bb16217f67bfc"},
       {"haarcascade_frontalface_default.xml", "0f7d4527844eb514d4a4948e822da90fbb16a34a0bbbbc6adc6498747a5aafb0"},
+      // faceplugin-face-recognition-js@0.0.1 (npm integrity sha512-shriXjd4...), model/fr_feature.onnx.
+      {"faceplugin_fr_feature.onnx", "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581"},
   };
   return kChecksums;
 }

@@ -8,6 +8,9 @@ namespace siamface {
 
 inline constexpr const char* kFaceApiPackage = "@vladmandic/face-api";
 inline constexpr const char* kFaceApiVersion = "1.7.15";
+// The MobileFaceNet (model/fr_feature.onnx, installed as faceplugin_fr_feature.onnx).
+inline constexpr const char* kFacePluginPackage = "faceplugin-face-recognition-js";
+inline constexpr const char* kFacePluginVersion = "0.0.1";
 
 // SHA-256 of a model file as shipped in the pinned package; empty if the file is unknown.
 std::string expected_model_sha256(const std::string& file_name);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <opencv2/core.hpp>
 
+#include "align/arcface_chip.hpp"
 #include "enhance/enhance.hpp"
 
 namespace siamface {
@@ -61,10 +62,31 @@ std::vector<cv::Mat> augmented_chips(const cv::Mat& bgr, const Landmarks& landma
   return chips;
 }
 
+std::vector<cv::Mat> augmented_arcface_chips(const cv::Mat& bgr, const Landmarks& landmarks,
+                                             EmbedAugmentation augmentation) {
+  std::vector<Landmarks> placements = {landmarks};
+  if (augmentation == EmbedAugmentation::kFlipRotate) {
+    placements.push_back(rotate_landmarks(landmarks, kRotationDegrees));
+    placements.push_back(rotate_landmarks(landmarks, -kRotationDegrees));
+  }
+  std::vector<cv::Mat> chips;
+  chips.reserve(chip_count(augmentation));
+  for (const Landmarks& placement : placements) {
+    cv::Mat chip = extract_arcface_chip(bgr, placement);
+    chips.push_back(chip);
+    if (augmentation != EmbedAugmentation::kNone) {
+      cv::Mat mirrored;
+      cv::flip(chip, mirrored, 1);
+      chips.push_back(mirrored);
+    }
+  }
+  return chips;
+}
+
 Embedding mean_embedding(const std::vector<Embedding>& embeddings, std::size_t first, std::size_t count) {
-  Embedding mean{};
+  Embedding mean(embeddings.at(first).size(), 0.0F);
   for (std::size_t i = first; i < first + count; ++i)
-    for (int k = 0; k < kEmbeddingSize; ++k) mean[k] += embeddings[i][k];
+    for (std::size_t k = 0; k < mean.size(); ++k) mean[k] += embeddings[i][k];
   for (float& v : mean) v /= static_cast<float>(count);
   return mean;
 }

@@ -29,6 +29,11 @@ std::vector<cv::Mat> augmented_chips(const cv::Mat& bgr, const Landmarks& landma
                                      ChipSampling sampling, const Enhancement& enhancement,
                                      EmbedAugmentation augmentation);
 
+// The same views as 112x112 ArcFace chips for the MobileFaceNet (no chip enhancement: it was
+// measured for the dlib chips only), in the same order.
+std::vector<cv::Mat> augmented_arcface_chips(const cv::Mat& bgr, const Landmarks& landmarks,
+                                             EmbedAugmentation augmentation);
+
 // The element-wise mean of embeddings[first, first + count).
 Embedding mean_embedding(const std::vector<Embedding>& embeddings, std::size_t first, std::size_t count);
 

@@ -8,6 +8,7 @@
 
 #include "align/face_chip.hpp"
 #include "detect/face_detector.hpp"
+#include "embed/mobile_face_net.hpp"
 #include "embed/recognition_net.hpp"
 #include "enhance/enhance.hpp"
 #include "image/cv_image.hpp"
@@ -25,7 +26,8 @@ struct Engine::Impl {
   std::unique_ptr<FaceDetector> detector;
   std::unique_ptr<FaceDetector> fallback_detector;  // null when off
   std::unique_ptr<LandmarkNet> landmarks;
-  std::unique_ptr<RecognitionNet> recognition;
+  std::unique_ptr<RecognitionNet> recognition;       // null for kMobileFaceNet
+  std::unique_ptr<MobileFaceNet> mobile_face_net;    // null for kDlib
   ModelInfo model;
 };
 
@@ -39,8 +41,20 @@ bool uses_tiny_fallback(const EngineOptions& options) {
   return options.tiny_fallback && options.detector != DetectorKind::kTiny;
 }
 
+bool uses_dlib(Recognizer r) { return r != Recognizer::kMobileFaceNet; }
+bool uses_mobile_face_net(Recognizer r) { return r != Recognizer::kDlib; }
+
+// Fused embedding = [kFusedDlibWeight * dlib, kFusedMfnWeight * mfn]: squared distance
+// w * d_dlib^2 + (1 - w) * (s * d_mfn)^2 with w = 0.25 and s = 0.5 (the ratio of the two
+// networks' LFW thresholds), both chosen on the training folds of LFW View 2 (bench/
+// recognizer_fusion_bench.cpp; docs/validation.md).
+constexpr float kFusedDlibWeight = 0.5F;        // sqrt(0.25)
+constexpr float kFusedMfnWeight = 0.4330127F;   // sqrt(0.75) * 0.5
+
 std::vector<std::string> required_files(const EngineOptions& options) {
-  std::vector<std::string> files = files_of("face_recognition_model");
+  std::vector<std::string> files;
+  if (uses_dlib(options.recognizer)) files = files_of("face_recognition_model");
+  if (uses_mobile_face_net(options.recognizer)) files.push_back(kMobileFaceNetFile);
   const auto add = [&files](const std::vector<std::string>& more) {
     files.insert(files.end(), more.begin(), more.end());
   };
@@ -53,30 +67,6 @@ std::vector<std::string> required_files(const EngineOptions& options) {
     case DetectorKind::kHaar: files.push_back("haarcascade_frontalface_default.xml"); break;
   }
   return files;
-}
-
-// Detects on the image framed by a grey border and maps the boxes back, clipped to the image;
-// a box whose centre falls on the border is dropped.
-std::vector<RawDetection> detect_with_border(const FaceDetector& detector, const cv::Mat& bgr, float min_score) {
-  const int border = std::max(bgr.cols, bgr.rows) / 2;
-  cv::Mat framed;
-  cv::copyMakeBorder(bgr, framed, border, border, border, border, cv::BORDER_CONSTANT, cv::Scalar(127, 127, 127));
-  std::vector<RawDetection> found;
-  for (RawDetection detection : detector.detect(framed, min_score)) {
-    Box& box = detection.box;
-    box.left -= border;
-    box.top -= border;
-    const Point centre = box.center();
-    if (centre.x < 0 || centre.y < 0 || centre.x >= bgr.cols || centre.y >= bgr.rows) continue;
-    const float right = std::min(box.right(), static_cast<float>(bgr.cols));
-    const float bottom = std::min(box.bottom(), static_cast<float>(bgr.rows));
-    box.left = std::max(box.left, 0.0F);
-    box.top = std::max(box.top, 0.0F);
-    box.width = right - box.left;
-    box.height = bottom - box.top;
-    found.push_back(detection);
-  }
-  return found;
 }
 
 // Detections of several passes over one image as one list: NMS keeps the better-scored box of
@@ -180,6 +170,22 @@ EmbedAugmentation parse_embed_augmentation(const std::string& name) {
   throw Error(ErrorCode::kInvalidArgument, "unknown augmentation '" + name + "' (expected none, flip or flip-rotate)");
 }
 
+const char* to_string(Recognizer recognizer) {
+  switch (recognizer) {
+    case Recognizer::kDlib: return "dlib";
+    case Recognizer::kMobileFaceNet: return "mfn";
+    case Recognizer::kFused: return "fused";
+  }
+  return "dlib";
+}
+
+Recognizer parse_recognizer(const std::string& name) {
+  if (name == "dlib") return Recognizer::kDlib;
+  if (name == "mfn") return Recognizer::kMobileFaceNet;
+  if (name == "fused") return Recognizer::kFused;
+  throw Error(ErrorCode::kInvalidArgument, "unknown recognizer '" + name + "' (expected dlib, mfn or fused)");
+}
+
 DetectorKind parse_detector_kind(const std::string& name) {
   if (name == "ssd") return DetectorKind::kSsd;
   if (name == "tiny") return DetectorKind::kTiny;
@@ -203,9 +209,12 @@ std::string default_models_dir() {
 }
 
 int choose_face(const std::vector<Face>& faces, int image_width, int image_height, FaceChoice choice) {
+  float best_score = 0.0F;
+  for (const Face& face : faces) best_score = std::max(best_score, face.score);
   int best = -1;
   float best_key = 0.0F;
   for (std::size_t i = 0; i < faces.size(); ++i) {
+    if (faces[i].score < best_score - kFaceChoiceScoreGap) continue;
     const Box& box = faces[i].box;
     float key = box.area();
     if (choice == FaceChoice::kNearestCenter) {
@@ -246,12 +255,33 @@ Engine Engine::open(const EngineOptions& options) {
   }
   if (uses_tiny_fallback(options)) impl->fallback_detector = make_tiny_face_detector(dir);
   impl->landmarks = make_landmark_net(dir, options.landmarks);
-  impl->recognition = make_recognition_net(dir);
-  impl->model.name = "dlib_face_recognition_resnet_model_v1 (face-api port)";
-  impl->model.version = std::string(kFaceApiPackage) + "@" + kFaceApiVersion;
-  impl->model.weights_sha256 = options.verify_checksums
-                                   ? expected_model_sha256("face_recognition_model.bin")
-                                   : sha256_hex_of_file(dir / "face_recognition_model.bin");
+  const auto weights_sha256 = [&](const std::string& file) {
+    return options.verify_checksums ? expected_model_sha256(file) : sha256_hex_of_file(dir / file);
+  };
+  const std::string dlib_name = "dlib_face_recognition_resnet_model_v1 (face-api port)";
+  const std::string dlib_version = std::string(kFaceApiPackage) + "@" + kFaceApiVersion;
+  const std::string mfn_name = "MobileFaceNet fr_feature.onnx";
+  const std::string mfn_version = std::string(kFacePluginPackage) + "@" + kFacePluginVersion;
+  switch (options.recognizer) {
+    case Recognizer::kDlib:
+      impl->model = {dlib_name, dlib_version, weights_sha256("face_recognition_model.bin")};
+      break;
+    case Recognizer::kMobileFaceNet:
+      impl->model = {mfn_name, mfn_version, weights_sha256(kMobileFaceNetFile)};
+      break;
+    case Recognizer::kFused: {
+      // One identity for the pair and the fusion weights: changing any of them changes it.
+      const std::string parts = weights_sha256("face_recognition_model.bin") + "+" + weights_sha256(kMobileFaceNetFile) +
+                                "+" + std::to_string(kFusedDlibWeight) + "+" + std::to_string(kFusedMfnWeight);
+      impl->model = {"fused: " + dlib_name + " x" + std::to_string(kFusedDlibWeight).substr(0, 5) + " + " + mfn_name +
+                         " x" + std::to_string(kFusedMfnWeight).substr(0, 5),
+                     dlib_version + " + " + mfn_version,
+                     sha256_hex({reinterpret_cast<const std::uint8_t*>(parts.data()), parts.size()})};
+      break;
+    }
+  }
+  if (uses_dlib(options.recognizer)) impl->recognition = make_recognition_net(dir);
+  if (uses_mobile_face_net(options.recognizer)) impl->mobile_face_net = make_mobile_face_net(dir);
   return Engine(std::move(impl));
 }
 
@@ -298,7 +328,8 @@ std::vector<Face> Engine::detect(const Image& image, const DetectOptions& option
   const bool border_always = options.border_pass == BorderPass::kAlways ||
                              (options.border_pass == BorderPass::kAuto && small_image);
   if (border_always && !raw.empty()) {
-    raw = merge_passes(std::move(raw), detect_with_border(*impl_->detector, bgr, min_score));
+    raw = merge_passes(raw, confirmed_border_detections(detect_with_border(*impl_->detector, bgr, min_score), raw,
+                                                        std::max(min_score, options.border_only_min_score)));
   }
   const bool border_when_empty = options.border_pass != BorderPass::kOff;
   if (raw.empty() && border_when_empty) raw = detect_with_border(*impl_->detector, bgr, min_score);
@@ -325,46 +356,102 @@ std::vector<Face> Engine::detect(const Image& image, const DetectOptions& option
 
 namespace {
 
-// The chips align/embed/analyze use: sampled and enhanced per options, one per augmentation view.
-std::vector<cv::Mat> make_chips(const EngineOptions& options, const cv::Mat& bgr, const Face& face,
-                                EmbedAugmentation augmentation) {
-  const float size_px = std::min(face.box.width, face.box.height);
-  return augmented_chips(bgr, face.landmarks, size_px, options.small_face_chip, options.enhancement, augmentation);
+ChipOptions chip_options_of(const EngineOptions& options) {
+  return {options.small_face_chip, options.enhancement, options.augmentation};
+}
+
+// The view embeddings of every face, one list per face, for the engine's recognizer. Each
+// network runs once over all chips of all faces.
+std::vector<std::vector<Embedding>> view_embeddings(const Engine::Impl& impl, const cv::Mat& bgr,
+                                                    const std::vector<Face>& faces, const ChipOptions& chip) {
+  const std::size_t per_face = chip_count(chip.augmentation);
+  std::vector<Embedding> dlib, mfn;
+  if (impl.recognition) {
+    std::vector<cv::Mat> chips;
+    chips.reserve(faces.size() * per_face);
+    for (const Face& face : faces) {
+      const float size_px = std::min(face.box.width, face.box.height);
+      for (cv::Mat& c : augmented_chips(bgr, face.landmarks, size_px, chip.small_face_sampling, chip.enhancement,
+                                        chip.augmentation)) {
+        chips.push_back(c);
+      }
+    }
+    dlib = impl.recognition->embed(chips);
+  }
+  if (impl.mobile_face_net) {
+    std::vector<cv::Mat> chips;
+    chips.reserve(faces.size() * per_face);
+    for (const Face& face : faces) {
+      for (cv::Mat& c : augmented_arcface_chips(bgr, face.landmarks, chip.augmentation)) chips.push_back(c);
+    }
+    mfn = impl.mobile_face_net->embed(chips);
+  }
+  std::vector<std::vector<Embedding>> out(faces.size());
+  for (std::size_t f = 0; f < faces.size(); ++f) {
+    for (std::size_t v = 0; v < per_face; ++v) {
+      const std::size_t i = f * per_face + v;
+      switch (impl.options.recognizer) {
+        case Recognizer::kDlib: out[f].push_back(std::move(dlib[i])); break;
+        case Recognizer::kMobileFaceNet: out[f].push_back(std::move(mfn[i])); break;
+        case Recognizer::kFused: {
+          Embedding fused;
+          fused.reserve(dlib[i].size() + mfn[i].size());
+          for (float x : dlib[i]) fused.push_back(kFusedDlibWeight * x);
+          for (float x : mfn[i]) fused.push_back(kFusedMfnWeight * x);
+          out[f].push_back(std::move(fused));
+          break;
+        }
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace
 
 Image Engine::align(const Image& image, const Face& face) const {
-  return from_mat(make_chips(impl_->options, as_mat(image), face, EmbedAugmentation::kNone).front());
+  const float size_px = std::min(face.box.width, face.box.height);
+  return from_mat(augmented_chips(as_mat(image), face.landmarks, size_px, impl_->options.small_face_chip,
+                                  impl_->options.enhancement, EmbedAugmentation::kNone)
+                      .front());
 }
 
 Embedding Engine::embed_chip(const Image& chip) const {
+  if (!impl_->recognition || impl_->options.recognizer != Recognizer::kDlib) {
+    throw Error(ErrorCode::kInvalidArgument, "embed_chip needs the dlib recognizer; use embed() for " +
+                                                 std::string(to_string(impl_->options.recognizer)));
+  }
   if (chip.width != kChipSize || chip.height != kChipSize) {
     throw Error(ErrorCode::kInvalidArgument, "a face chip must be 150x150");
   }
   return impl_->recognition->embed({as_mat(chip)}).front();
 }
 
+std::vector<Embedding> Engine::embed_views(const Image& image, const Face& face, const ChipOptions& chip) const {
+  return view_embeddings(*impl_, as_mat(image), {face}, chip).front();
+}
+
 Embedding Engine::embed(const Image& image, const Face& face) const {
-  const std::vector<Embedding> views =
-      impl_->recognition->embed(make_chips(impl_->options, as_mat(image), face, impl_->options.augmentation));
+  const std::vector<Embedding> views = embed_views(image, face, chip_options_of(impl_->options));
   return mean_embedding(views, 0, views.size());
 }
 
 std::vector<FaceEmbedding> Engine::analyze(const Image& image, const DetectOptions& options) const {
   std::vector<Face> faces = detect(image, options);
   if (faces.empty()) return {};
-  const cv::Mat bgr = as_mat(image);
-  const std::size_t per_face = chip_count(impl_->options.augmentation);
-  std::vector<cv::Mat> chips;
-  chips.reserve(faces.size() * per_face);
-  for (const Face& face : faces) {
-    for (cv::Mat& chip : make_chips(impl_->options, bgr, face, impl_->options.augmentation)) chips.push_back(chip);
-  }
-  const std::vector<Embedding> embeddings = impl_->recognition->embed(chips);
+  const auto views = view_embeddings(*impl_, as_mat(image), faces, chip_options_of(impl_->options));
   std::vector<FaceEmbedding> out(faces.size());
-  for (std::size_t i = 0; i < faces.size(); ++i) out[i] = {faces[i], mean_embedding(embeddings, i * per_face, per_face)};
+  for (std::size_t i = 0; i < faces.size(); ++i) out[i] = {faces[i], mean_embedding(views[i], 0, views[i].size())};
   return out;
+}
+
+std::size_t Engine::embedding_size() const {
+  switch (impl_->options.recognizer) {
+    case Recognizer::kDlib: return kDlibEmbeddingSize;
+    case Recognizer::kMobileFaceNet: return kMobileFaceNetDims;
+    case Recognizer::kFused: return kDlibEmbeddingSize + kMobileFaceNetDims;
+  }
+  return kDlibEmbeddingSize;
 }
 
 const EngineOptions& Engine::options() const { return impl_->options; }

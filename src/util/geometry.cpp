@@ -1,7 +1,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "siamface/errors.hpp"
 #include "siamface/types.hpp"
+
+#include <string>
 
 namespace siamface {
 
@@ -14,8 +17,12 @@ float intersection_over_union(const Box& a, const Box& b) {
 }
 
 float euclidean_distance(const Embedding& a, const Embedding& b) {
+  if (a.size() != b.size()) {
+    throw Error(ErrorCode::kInvalidArgument, "cannot compare embeddings of " + std::to_string(a.size()) + " and " +
+                                                 std::to_string(b.size()) + " values (different recognizers)");
+  }
   float sum = 0.0F;
-  for (int i = 0; i < kEmbeddingSize; ++i) {
+  for (std::size_t i = 0; i < a.size(); ++i) {
     const float d = a[i] - b[i];
     sum += d * d;
   }

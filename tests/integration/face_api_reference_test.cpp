@@ -352,9 +352,9 @@ TEST(FaceApiReference, ReferenceItselfIsSane) {
   }
   // ...its embeddings put the same person closer than different people...
   auto embedding = [&](const std::string& id) {
-    Embedding e{};
+    Embedding e(kDlibEmbeddingSize, 0.0F);
     const json& values = ref.results.at(id).at("embedding");
-    EXPECT_EQ(values.size(), static_cast<std::size_t>(kEmbeddingSize));
+    EXPECT_EQ(values.size(), static_cast<std::size_t>(kDlibEmbeddingSize));
     for (std::size_t i = 0; i < e.size() && i < values.size(); ++i) e[i] = values[i].get<float>();
     return e;
   };
@@ -389,7 +389,7 @@ TEST(FaceApiReference, RecognitionEmbeddingsMatch) {
   ASSERT_EQ(ours.size(), cases.size());
   for (std::size_t k = 0; k < cases.size(); ++k) {
     const json& expected = ref.results.at(cases[k]->id).at("embedding");
-    ASSERT_EQ(expected.size(), static_cast<std::size_t>(kEmbeddingSize)) << cases[k]->id;
+    ASSERT_EQ(expected.size(), static_cast<std::size_t>(kDlibEmbeddingSize)) << cases[k]->id;
     float max_abs = 0.0F;
     for (std::size_t i = 0; i < ours[k].size(); ++i) {
       max_abs = std::max(max_abs, std::abs(ours[k][i] - expected[i].get<float>()));

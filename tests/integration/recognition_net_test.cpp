@@ -40,7 +40,7 @@ cv::Mat random_chip(unsigned seed) {
 
 float max_abs_diff(const Embedding& a, const Embedding& b) {
   float worst = 0.0F;
-  for (int i = 0; i < kEmbeddingSize; ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
+  for (int i = 0; i < kDlibEmbeddingSize; ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
   return worst;
 }
 

@@ -83,9 +83,9 @@ TEST(AugmentedChipsTest, RotationTurnsAboutTheLandmarkMean) {
 }
 
 TEST(AugmentedChipsTest, MeanEmbeddingAveragesTheRange) {
-  std::vector<Embedding> views(3);
-  views[0].fill(1.0F), views[1].fill(3.0F), views[2].fill(100.0F);
+  const std::vector<Embedding> views = {Embedding(128, 1.0F), Embedding(128, 3.0F), Embedding(128, 100.0F)};
   const Embedding mean = mean_embedding(views, 0, 2);
+  ASSERT_EQ(mean.size(), 128U);
   for (float v : mean) EXPECT_FLOAT_EQ(v, 2.0F);
   EXPECT_FLOAT_EQ(mean_embedding(views, 2, 1)[0], 100.0F);
 }

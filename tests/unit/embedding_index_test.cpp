@@ -14,9 +14,11 @@
 namespace siamface {
 namespace {
 
-Embedding random_embedding(std::mt19937& rng, float scale = 0.1F) {
+constexpr std::size_t kDims = kDlibEmbeddingSize;
+
+Embedding random_embedding(std::mt19937& rng, float scale = 0.1F, std::size_t dims = kDims) {
   std::normal_distribution<float> dist(0.0F, scale);
-  Embedding e;
+  Embedding e(dims);
   for (float& v : e) v = dist(rng);
   return e;
 }
@@ -31,7 +33,7 @@ struct Row {
 std::vector<IdentityMatch> naive_search(const std::vector<Row>& rows, const Embedding& q,
                                         std::size_t k, IdentityDistance mode) {
   std::map<std::string, IdentityMatch> best;
-  std::map<std::string, std::pair<std::array<double, kEmbeddingSize>, int>> sums;
+  std::map<std::string, std::pair<std::vector<double>, int>> sums;
   for (const Row& r : rows) {
     if (mode == IdentityDistance::kMin) {
       const float d = euclidean_distance(q, r.e);
@@ -39,13 +41,14 @@ std::vector<IdentityMatch> naive_search(const std::vector<Row>& rows, const Embe
       if (it == best.end() || d < it->second.distance) best[r.person] = {r.person, d, r.id};
     } else {
       auto& [sum, n] = sums[r.person];
-      for (int i = 0; i < kEmbeddingSize; ++i) sum[i] += r.e[i];
+      sum.resize(r.e.size(), 0.0);
+      for (std::size_t i = 0; i < r.e.size(); ++i) sum[i] += r.e[i];
       ++n;
     }
   }
   for (const auto& [person, sn] : sums) {
-    Embedding c;
-    for (int i = 0; i < kEmbeddingSize; ++i) c[i] = static_cast<float>(sn.first[i] / sn.second);
+    Embedding c(sn.first.size());
+    for (std::size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(sn.first[i] / sn.second);
     best[person] = {person, euclidean_distance(q, c), ""};
   }
   std::vector<IdentityMatch> out;
@@ -77,35 +80,38 @@ void expect_same(const std::vector<IdentityMatch>& got, const std::vector<Identi
 TEST(DistanceKernels, SimdMatchesScalar) {
   if (!index::avx2_supported()) GTEST_SKIP() << "CPU has no AVX2+FMA; scalar path only";
   std::mt19937 rng(1);
-  for (std::size_t n : {1U, 3U, 17U, 513U, 1000U}) {
-    std::vector<float> rows(n * kEmbeddingSize);
-    std::normal_distribution<float> dist(0.0F, 1.0F);
-    for (float& v : rows) v = dist(rng);
-    std::vector<float> queries(index::kMaxQueryGroup * kEmbeddingSize);
-    for (float& v : queries) v = dist(rng);
-    std::vector<float> a(n), b(n);
-    index::squared_distances_scalar(queries.data(), rows.data(), n, a.data());
-    index::squared_distances_avx2(queries.data(), rows.data(), n, b.data());
-    for (std::size_t r = 0; r < n; ++r) EXPECT_NEAR(a[r], b[r], 1e-4F * a[r]) << n << " " << r;
-    for (std::size_t nq = 1; nq <= index::kMaxQueryGroup; ++nq) {
-      std::vector<float> ga(nq * n), gb(nq * n);
-      index::squared_distances_group_scalar(queries.data(), nq, rows.data(), n, ga.data());
-      index::squared_distances_group_avx2(queries.data(), nq, rows.data(), n, gb.data());
-      for (std::size_t i = 0; i < nq * n; ++i) {
-        EXPECT_NEAR(ga[i], gb[i], 1e-4F * ga[i]) << "nq " << nq << " i " << i;
+  for (std::size_t dims : {128U, 512U, 640U}) {  // dlib, MobileFaceNet, fused
+    for (std::size_t n : {1U, 3U, 17U, 513U, 1000U}) {
+      SCOPED_TRACE("dims " + std::to_string(dims) + " n " + std::to_string(n));
+      std::vector<float> rows(n * dims);
+      std::normal_distribution<float> dist(0.0F, 1.0F);
+      for (float& v : rows) v = dist(rng);
+      std::vector<float> queries(index::kMaxQueryGroup * dims);
+      for (float& v : queries) v = dist(rng);
+      std::vector<float> a(n), b(n);
+      index::squared_distances_scalar(queries.data(), rows.data(), n, dims, a.data());
+      index::squared_distances_avx2(queries.data(), rows.data(), n, dims, b.data());
+      for (std::size_t r = 0; r < n; ++r) EXPECT_NEAR(a[r], b[r], 1e-4F * a[r]) << r;
+      for (std::size_t nq = 1; nq <= index::kMaxQueryGroup; ++nq) {
+        std::vector<float> ga(nq * n), gb(nq * n);
+        index::squared_distances_group_scalar(queries.data(), nq, rows.data(), n, dims, ga.data());
+        index::squared_distances_group_avx2(queries.data(), nq, rows.data(), n, dims, gb.data());
+        for (std::size_t i = 0; i < nq * n; ++i) {
+          EXPECT_NEAR(ga[i], gb[i], 1e-4F * ga[i]) << "nq " << nq << " i " << i;
+        }
       }
     }
   }
 }
 
 TEST(DistanceKernels, ScalarIsExactSquaredDistance) {
-  Embedding a{}, b{};
+  Embedding a(kDims, 0.0F), b(kDims, 0.0F);
   a[0] = 3.0F;
   b[1] = 4.0F;
   float out = -1.0F;
-  index::squared_distances_scalar(a.data(), b.data(), 1, &out);
+  index::squared_distances_scalar(a.data(), b.data(), 1, kDims, &out);
   EXPECT_FLOAT_EQ(out, 25.0F);
-  index::squared_distances_avx2(a.data(), b.data(), 1, &out);  // falls back without AVX2
+  index::squared_distances_avx2(a.data(), b.data(), 1, kDims, &out);  // falls back without AVX2
   EXPECT_FLOAT_EQ(out, 25.0F);
 }
 
@@ -129,7 +135,7 @@ TEST_P(IndexVsNaive, MatchesNaiveSearchThroughEdits) {
     const int p = pick(rng);
     Embedding e = centers[p];
     const Embedding noise = random_embedding(rng, 0.05F);
-    for (int d = 0; d < kEmbeddingSize; ++d) e[d] += noise[d];
+    for (std::size_t d = 0; d < kDims; ++d) e[d] += noise[d];
     rows.push_back({"f" + std::to_string(i), "p" + std::to_string(p), e});
     index.add(rows.back().id, rows.back().person, e);
   }
@@ -137,7 +143,7 @@ TEST_P(IndexVsNaive, MatchesNaiveSearchThroughEdits) {
   for (int q = 0; q < 11; ++q) {
     Embedding e = centers[pick(rng)];
     const Embedding noise = random_embedding(rng, 0.05F);
-    for (int d = 0; d < kEmbeddingSize; ++d) e[d] += noise[d];
+    for (std::size_t d = 0; d < kDims; ++d) e[d] += noise[d];
     queries.push_back(e);
   }
   const auto check = [&](const char* stage) {
@@ -184,7 +190,7 @@ INSTANTIATE_TEST_SUITE_P(Configs, IndexVsNaive,
 
 TEST(EmbeddingIndex, RejectsBadInput) {
   EmbeddingIndex index;
-  Embedding e{};
+  Embedding e(kDims, 0.0F);
   index.add("a", "alice", e);
   EXPECT_THROW(index.add("a", "bob", e), Error);
   EXPECT_THROW(index.add("", "bob", e), Error);
@@ -195,9 +201,28 @@ TEST(EmbeddingIndex, RejectsBadInput) {
   EXPECT_EQ(index.size(), 1U);
 }
 
+TEST(EmbeddingIndex, RowsOfAnotherSizeAreRefused) {
+  EmbeddingIndex index;
+  EXPECT_EQ(index.dimensions(), 0U);
+  std::mt19937 rng(5);
+  index.add("a", "alice", random_embedding(rng, 0.1F, 640));
+  EXPECT_EQ(index.dimensions(), 640U);
+  EXPECT_THROW(index.add("b", "bob", random_embedding(rng, 0.1F, 128)), Error);
+  EXPECT_THROW(index.add("c", "carol", Embedding{}), Error);
+  EXPECT_THROW(index.search(random_embedding(rng, 0.1F, 512), 1), Error);
+  const Embedding q = random_embedding(rng, 0.1F, 640);
+  const auto top = index.search(q, 1);
+  ASSERT_EQ(top.size(), 1U);
+  EXPECT_EQ(top[0].person, "alice");
+  index.clear();
+  EXPECT_EQ(index.dimensions(), 0U);
+  index.add("b", "bob", random_embedding(rng, 0.1F, 128));  // a cleared index takes any size
+  EXPECT_EQ(index.dimensions(), 128U);
+}
+
 TEST(EmbeddingIndex, EmptyAndExactMatch) {
   EmbeddingIndex index;
-  Embedding q{};
+  Embedding q(kDims, 0.0F);
   EXPECT_TRUE(index.search(q, 3).empty());
   std::mt19937 rng(3);
   const Embedding a = random_embedding(rng);

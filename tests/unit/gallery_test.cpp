@@ -206,7 +206,7 @@ TEST(Gallery, SettingsAndInfo) {
   EXPECT_FALSE(g.setting("note").has_value());
   g.add_faces({make_face("alice", 1), make_face("bob", 2), make_face("bob", 3)});
   const GalleryInfo info = g.info();
-  EXPECT_EQ(info.schema_version, 1);
+  EXPECT_EQ(info.schema_version, 2);
   EXPECT_EQ(info.face_count, 3);
   EXPECT_EQ(info.person_count, 2);
   ASSERT_TRUE(info.threshold.has_value());
@@ -522,6 +522,75 @@ TEST(Gallery, DefaultPathFollowsEnvironment) {
       ::unsetenv(keys[i]);
     }
   }
+}
+
+}  // namespace
+}  // namespace siamface
+
+namespace siamface {
+namespace {
+
+void exec_sql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  const std::string message = error ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << message;
+}
+
+// A schema-1 gallery (128-float embeddings only, as every release before the second
+// recognizer wrote them) is read as it is, and migrated when opened for writing.
+TEST(Gallery, SchemaOneIsReadAndMigratedWithEveryRowKept) {
+  TempDir dir;
+  const std::string path = dir.file("v1.db");
+  const std::vector<GalleryFace> faces = {make_face("alice", 1), make_face("bob", 2)};
+  {
+    Gallery g = Gallery::open(path);
+    g.add_faces(faces);
+  }
+  // Rewrite it as schema 1 had it: the embedding CHECK pinned to 512 bytes.
+  exec_sql(path,
+           "PRAGMA journal_mode = DELETE; BEGIN;"
+           "CREATE TABLE old AS SELECT * FROM faces; DROP TABLE faces;"
+           "CREATE TABLE faces (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, person TEXT NOT NULL,"
+           " source_path TEXT NOT NULL, image_sha256 TEXT NOT NULL, box_left REAL NOT NULL, box_top REAL NOT NULL,"
+           " box_width REAL NOT NULL, box_height REAL NOT NULL, score REAL NOT NULL,"
+           " landmarks BLOB NOT NULL CHECK (length(landmarks) = 544), face_size_px REAL NOT NULL,"
+           " brightness REAL NOT NULL, contrast REAL NOT NULL, sharpness REAL NOT NULL, noise REAL NOT NULL,"
+           " yaw REAL NOT NULL, grayscale INTEGER NOT NULL,"
+           " embedding BLOB NOT NULL CHECK (length(embedding) = 512), model_name TEXT NOT NULL,"
+           " model_version TEXT NOT NULL, model_weights_sha256 TEXT NOT NULL, created_unix_ms INTEGER NOT NULL,"
+           " UNIQUE (person, image_sha256));"
+           "INSERT INTO faces SELECT * FROM old; DROP TABLE old;"
+           "CREATE INDEX faces_by_image ON faces (image_sha256); PRAGMA user_version = 1; COMMIT;");
+  {
+    GalleryOptions read_only;
+    read_only.read_only = true;
+    const Gallery g = Gallery::open(path, read_only);
+    EXPECT_EQ(g.info().schema_version, 1);
+    const auto top = g.search(faces[1].embedding, test_model(), 1);
+    ASSERT_EQ(top.size(), 1U);
+    EXPECT_EQ(top[0].person, "bob");
+  }
+  Gallery g = Gallery::open(path);
+  EXPECT_EQ(g.info().schema_version, 2);
+  EXPECT_EQ(g.face_count(), 2);
+  const auto alice = g.faces_of("alice");
+  ASSERT_EQ(alice.size(), 1U);
+  EXPECT_EQ(alice[0].embedding, faces[0].embedding);
+  // Schema 2 takes any recognizer's size: a fresh gallery of 640-value (fused) rows.
+  GalleryFace fused = make_face("carol", 3, test_model("fused"));
+  fused.embedding.resize(640, 0.25F);
+  Gallery other = Gallery::open(dir.file("fused.db"));
+  other.add_face(fused);
+  EXPECT_EQ(other.faces_of("carol").at(0).embedding.size(), 640U);
+  // ...but one gallery holds one size.
+  GalleryFace short_one = make_face("dave", 4, test_model("fused"));
+  EXPECT_EQ(code_of([&] { other.add_face(short_one); }), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(other.face_count(), 1);
 }
 
 }  // namespace

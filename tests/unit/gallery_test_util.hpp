@@ -38,6 +38,7 @@ inline GalleryFace make_face(const std::string& person, int seed, const ModelInf
   for (auto& p : f.face.landmarks) p = {u(rng) * 640, u(rng) * 480};
   f.face.quality = {u(rng) * 200, u(rng) * 255, u(rng) * 80, u(rng) * 1000, u(rng) * 5,
                     u(rng) * 2 - 1, seed % 2 == 0};
+  f.embedding.resize(kDlibEmbeddingSize);
   for (float& v : f.embedding) v = (u(rng) - 0.5F) * 0.4F;
   f.model = model;
   return f;

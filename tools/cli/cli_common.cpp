@@ -35,6 +35,9 @@ void EngineFlags::add_to(CLI::App& command) {
                      "off, empty (when nothing was found), always (merged with the first pass), auto (always "
                      "for images up to 1024 px, empty above)")
       ->check(CLI::IsMember({"off", "empty", "always", "auto"}))->capture_default_str();
+  command.add_option("--border-only-min-score", border_only_min_score,
+                     "A face only the border pass finds, beside faces the first pass found, needs this score")
+      ->check(CLI::Range(0.0F, 1.0F))->capture_default_str();
 }
 
 void EngineFlags::add_enhance_to(CLI::App& command) {
@@ -77,6 +80,7 @@ DetectOptions EngineFlags::detect_options() const {
                         : border_pass == "empty"  ? BorderPass::kWhenEmpty
                         : border_pass == "always" ? BorderPass::kAlways
                                                   : BorderPass::kAuto;
+  options.border_only_min_score = border_only_min_score;
   return options;
 }
 

@@ -33,6 +33,7 @@ struct EngineFlags {
   bool no_landmark_flip = false;
   float upsample = 1.0F;              // DetectOptions::upsample
   std::string border_pass = "auto";   // DetectOptions::border_pass
+  float border_only_min_score = DetectOptions{}.border_only_min_score;
   std::string enhance = "off";        // EngineOptions::enhancement
   std::string chip_sampling = to_string(EngineOptions{}.small_face_chip);
   std::string augmentation = to_string(EngineOptions{}.augmentation);

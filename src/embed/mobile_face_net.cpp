@@ -1,0 +1,87 @@
+#include "embed/mobile_face_net.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <opencv2/dnn.hpp>
+
+#include "align/arcface_chip.hpp"
+#include "model/net_pool.hpp"
+#include "siamface/errors.hpp"
+
+namespace siamface {
+namespace {
+
+class OnnxMobileFaceNet final : public MobileFaceNet {
+ public:
+  OnnxMobileFaceNet(std::shared_ptr<const std::vector<uchar>> onnx_bytes, std::string path)
+      : bytes_(std::move(onnx_bytes)), path_(std::move(path)), pool_([bytes = bytes_] {
+          cv::dnn::Net net = cv::dnn::readNetFromONNX(*bytes);
+          net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+          net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+          return net;
+        }) {}
+
+  std::vector<std::vector<float>> embed(const std::vector<cv::Mat>& chips) const override {
+    std::vector<std::vector<float>> result;
+    if (chips.empty()) return result;
+    for (std::size_t i = 0; i < chips.size(); ++i) {
+      const cv::Mat& chip = chips[i];
+      if (chip.type() != CV_8UC3 || chip.rows != kArcFaceChipSize || chip.cols != kArcFaceChipSize) {
+        throw Error(ErrorCode::kInvalidArgument, "face chip " + std::to_string(i) +
+                                                     " must be a 112x112 8-bit BGR image for the MobileFaceNet");
+      }
+    }
+    const cv::Mat blob = cv::dnn::blobFromImages(chips, 1.0 / 128.0, cv::Size(kArcFaceChipSize, kArcFaceChipSize),
+                                                 cv::Scalar::all(127.5), /*swapRB=*/false, /*crop=*/false, CV_32F);
+    cv::Mat out;
+    {
+      auto net = pool_.lease();
+      net->setInput(blob);
+      out = net->forward().clone();
+    }
+    // The graph flattens to one row whatever the batch, so read it as chips x 512.
+    if (out.total() != chips.size() * kMobileFaceNetDims) {
+      throw Error(ErrorCode::kModelCorrupt, path_ + ": output has " + std::to_string(out.total() / chips.size()) +
+                                                " values per face, expected " + std::to_string(kMobileFaceNetDims));
+    }
+    const float* values = out.ptr<float>();
+    result.resize(chips.size());
+    for (std::size_t i = 0; i < chips.size(); ++i) {
+      const float* row = values + i * kMobileFaceNetDims;
+      double norm = 0;
+      for (int k = 0; k < kMobileFaceNetDims; ++k) norm += double(row[k]) * row[k];
+      const float scale = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0F;
+      result[i].resize(kMobileFaceNetDims);
+      for (int k = 0; k < kMobileFaceNetDims; ++k) result[i][k] = row[k] * scale;
+    }
+    return result;
+  }
+
+ private:
+  std::shared_ptr<const std::vector<uchar>> bytes_;
+  std::string path_;
+  NetPool pool_;
+};
+
+}  // namespace
+
+std::unique_ptr<MobileFaceNet> make_mobile_face_net(const std::filesystem::path& models_dir) {
+  const std::filesystem::path path = models_dir / kMobileFaceNetFile;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::kModelMissing, "cannot read model file " + path.string());
+  auto bytes = std::make_shared<std::vector<uchar>>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  std::unique_ptr<OnnxMobileFaceNet> net;
+  try {
+    net = std::make_unique<OnnxMobileFaceNet>(std::move(bytes), path.string());
+    // One session now, so a wrong graph fails at load time: input 1x3x112x112, output 512.
+    const auto probe = net->embed({cv::Mat(kArcFaceChipSize, kArcFaceChipSize, CV_8UC3, cv::Scalar::all(127))});
+    if (probe.size() != 1) throw Error(ErrorCode::kModelCorrupt, path.string() + ": no output");
+  } catch (const cv::Exception& e) {
+    throw Error(ErrorCode::kModelCorrupt, path.string() + ": OpenCV cannot run it as a 1x3x112x112 -> 512 network (" +
+                                              std::string(e.err) + ")");
+  }
+  return net;
+}
+
+}  // namespace siamface

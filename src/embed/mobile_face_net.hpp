@@ -1,0 +1,30 @@
+// The second recognizer: a MobileFaceNet-class network (npm faceplugin-face-recognition-js@0.0.1,
+// model/fr_feature.onnx; ONNX opset 9, 1.19 M parameters), loaded by OpenCV's ONNX importer as
+// shipped. Input: 112x112 ArcFace-aligned chips, BGR, (x - 127.5) / 128. Output: 512 values,
+// L2-normalised here.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <opencv2/core.hpp>
+#include <vector>
+
+namespace siamface {
+
+inline constexpr const char* kMobileFaceNetFile = "faceplugin_fr_feature.onnx";
+inline constexpr int kMobileFaceNetDims = 512;
+
+// Thread safety: embed() is const and safe from many threads (each call leases its own Net).
+class MobileFaceNet {
+ public:
+  virtual ~MobileFaceNet() = default;
+  // `chips` are 112x112 CV_8UC3 BGR chips (extract_arcface_chip). One unit-length 512-d
+  // vector per chip.
+  virtual std::vector<std::vector<float>> embed(const std::vector<cv::Mat>& chips) const = 0;
+};
+
+// Reads and validates the network (input and output shapes). Throws Error(kModelMissing /
+// kModelCorrupt) naming the file and what is wrong.
+std::unique_ptr<MobileFaceNet> make_mobile_face_net(const std::filesystem::path& models_dir);
+
+}  // namespace siamface
