@@ -9,6 +9,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FACE_API_VERSION="1.7.15"
 # npm registry integrity of @vladmandic/face-api-1.7.15.tgz
 FACE_API_SHA512="WDMmK3CfNLo8jylWqMoQgf4nIst3M0fzx1dnac96wv/dvMTN4DxC/Pq1DGtduDk1lktCamQ3MIDXFnvrdHTXDw=="
+# The second recognizer (MobileFaceNet, model/fr_feature.onnx): npm registry integrity of
+# faceplugin-face-recognition-js-0.0.1.tgz. The package declares the MIT licence; it does not say
+# where its weights or training data come from (README, `siamface models`).
+FACEPLUGIN_VERSION="0.0.1"
+FACEPLUGIN_SHA512="shriXjd4zJHEwhK1jHK+bWo8Vv6Vu9B/w6RRsd4AFtNM/jaI2vhuOamOSMl9qQmLd8WlQ7dgqN+3C2iOi5pXWw=="
 MODELS_DIR="${SIAMFACE_MODELS:-${XDG_CACHE_HOME:-$HOME/.cache}/siamface/models}"
 BUILD_DIR="${SIAMFACE_BUILD_DIR:-$ROOT/build}"
 FORCE_MODELS=0
@@ -71,6 +76,30 @@ if ((FORCE_MODELS)) || ((!have_models)); then
   install -m 0644 "$work/package/LICENSE" "$MODELS_DIR/LICENSE.face-api.txt"
   install -m 0644 /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml "$MODELS_DIR/"
   echo "@vladmandic/face-api@$FACE_API_VERSION sha512-$FACE_API_SHA512" >"$MODELS_DIR/SOURCE"
+fi
+
+# Fetches an npm package tarball into $2 and checks its registry integrity (sha512, base64).
+fetch_npm_package() {
+  local spec=$1 dir=$2 expected=$3 tarball
+  (cd "$dir" && npm pack --silent "$spec" >/dev/null)
+  tarball="$(ls "$dir"/*.tgz | head -n 1)"
+  local actual
+  actual="$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)"
+  if [ "$actual" != "$expected" ]; then
+    echo "setup: integrity check failed for $tarball (sha512-$actual)" >&2; exit 1
+  fi
+  tar -xzf "$tarball" -C "$dir"
+}
+
+if ((FORCE_MODELS)) || [ ! -f "$MODELS_DIR/faceplugin_fr_feature.onnx" ]; then
+  echo "setup: fetching faceplugin-face-recognition-js@$FACEPLUGIN_VERSION (MobileFaceNet) into $MODELS_DIR"
+  fp_work="$(mktemp -d)"
+  fetch_npm_package "faceplugin-face-recognition-js@$FACEPLUGIN_VERSION" "$fp_work" "$FACEPLUGIN_SHA512"
+  mkdir -p "$MODELS_DIR"
+  install -m 0644 "$fp_work/package/model/fr_feature.onnx" "$MODELS_DIR/faceplugin_fr_feature.onnx"
+  install -m 0644 "$fp_work/package/LICENSE" "$MODELS_DIR/LICENSE.faceplugin.txt"
+  echo "faceplugin-face-recognition-js@$FACEPLUGIN_VERSION sha512-$FACEPLUGIN_SHA512" >"$MODELS_DIR/SOURCE.faceplugin"
+  rm -rf "$fp_work"
 fi
 
 # The differential test's oracle (tests/reference): face-api itself in Node.js, from the lock file.

@@ -15,7 +15,7 @@ enum class DetectorKind { kSsd, kTiny, kHaar };
 // Which network turns a face into an embedding (docs/validation.md has the measurements):
 //  kDlib:          dlib's ResNet (face-api port), 128 values.
 //  kMobileFaceNet: a MobileFaceNet-class ONNX network on 112x112 ArcFace chips, 512 values
-//                  (unit length).
+//                  (length 0.5, so that its same-person threshold lies near dlib's 0.6 too).
 //  kFused:         both, as one 640-value embedding [0.5 * dlib, 0.433 * mfn]: its squared
 //                  distance is 0.25 * d_dlib^2 + 0.1875 * d_mfn^2, a weighted sum chosen by
 //                  cross-validation on LFW, scaled so that its threshold stays near dlib's 0.6.

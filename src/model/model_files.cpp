@@ -31,6 +31,30 @@ const std::map<std::string, std::string>& pinned_checksums() {
 
 }  // namespace
 
+const std::vector<ModelRecord>& model_catalogue() {
+  static const std::vector<ModelRecord> kModels = {
+      {"recognizer dlib (128-d)", "face_recognition_model.bin face_recognition_model-weights_manifest.json",
+       "npm @vladmandic/face-api@1.7.15", "MIT (package); dlib's model: public domain (CC0)",
+       "dlib_face_recognition_resnet_model_v1 by Davis King, trained on about 3 million faces (FaceScrub, "
+       "the VGG face dataset and web images), ported to TF.js and quantised to 8 bits by face-api"},
+      {"recognizer mfn (512-d)", "faceplugin_fr_feature.onnx", "npm faceplugin-face-recognition-js@0.0.1",
+       "MIT (package LICENSE, copyright 2021 gitguanqi)",
+       "model/fr_feature.onnx, a MobileFaceNet-class network (1.19 M parameters); the package does not say "
+       "where its weights or training data come from"},
+      {"detector ssd", "ssd_mobilenetv1_model.bin ssd_mobilenetv1_model-weights_manifest.json",
+       "npm @vladmandic/face-api@1.7.15", "MIT", "SSD MobileNetV1 face detector trained by face-api.js (WIDER FACE)"},
+      {"detector tiny", "tiny_face_detector_model.bin tiny_face_detector_model-weights_manifest.json",
+       "npm @vladmandic/face-api@1.7.15", "MIT", "Tiny YOLOv2-style face detector trained by face-api.js"},
+      {"landmarks full", "face_landmark_68_model.bin face_landmark_68_model-weights_manifest.json",
+       "npm @vladmandic/face-api@1.7.15", "MIT", "68-point landmark net trained by face-api.js (iBUG 300-W order)"},
+      {"landmarks tiny", "face_landmark_68_tiny_model.bin face_landmark_68_tiny_model-weights_manifest.json",
+       "npm @vladmandic/face-api@1.7.15", "MIT", "smaller 68-point landmark net by face-api.js"},
+      {"detector haar", "haarcascade_frontalface_default.xml", "Debian opencv-data 4.6",
+       "Intel License Agreement (BSD-style)", "OpenCV's frontal face Haar cascade"},
+  };
+  return kModels;
+}
+
 std::string expected_model_sha256(const std::string& file_name) {
   const auto it = pinned_checksums().find(file_name);
   return it == pinned_checksums().end() ? std::string() : it->second;

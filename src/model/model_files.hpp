@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace siamface {
 
@@ -11,6 +12,16 @@ inline constexpr const char* kFaceApiVersion = "1.7.15";
 // The MobileFaceNet (model/fr_feature.onnx, installed as faceplugin_fr_feature.onnx).
 inline constexpr const char* kFacePluginPackage = "faceplugin-face-recognition-js";
 inline constexpr const char* kFacePluginVersion = "0.0.1";
+
+// What `siamface models` shows for each model: where it comes from and under which licence.
+struct ModelRecord {
+  std::string role;      // "recognizer (dlib)", "detector (ssd)", ...
+  std::string files;     // installed file names, space-separated
+  std::string package;   // npm package@version or Debian package
+  std::string licence;
+  std::string origin;    // what is known of the weights' provenance
+};
+const std::vector<ModelRecord>& model_catalogue();
 
 // SHA-256 of a model file as shipped in the pinned package; empty if the file is unknown.
 std::string expected_model_sha256(const std::string& file_name);

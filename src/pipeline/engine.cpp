@@ -50,6 +50,9 @@ bool uses_mobile_face_net(Recognizer r) { return r != Recognizer::kDlib; }
 // recognizer_fusion_bench.cpp; docs/validation.md).
 constexpr float kFusedDlibWeight = 0.5F;        // sqrt(0.25)
 constexpr float kFusedMfnWeight = 0.4330127F;   // sqrt(0.75) * 0.5
+// The MobileFaceNet alone: its unit vectors scaled by s, so that every recognizer's same-person
+// threshold sits near dlib's 0.6 (LFW: 1.21 * 0.5 = 0.61) and one default serves them all.
+constexpr float kMfnScale = 0.5F;
 
 std::vector<std::string> required_files(const EngineOptions& options) {
   std::vector<std::string> files;
@@ -392,7 +395,10 @@ std::vector<std::vector<Embedding>> view_embeddings(const Engine::Impl& impl, co
       const std::size_t i = f * per_face + v;
       switch (impl.options.recognizer) {
         case Recognizer::kDlib: out[f].push_back(std::move(dlib[i])); break;
-        case Recognizer::kMobileFaceNet: out[f].push_back(std::move(mfn[i])); break;
+        case Recognizer::kMobileFaceNet:
+          for (float& x : mfn[i]) x *= kMfnScale;
+          out[f].push_back(std::move(mfn[i]));
+          break;
         case Recognizer::kFused: {
           Embedding fused;
           fused.reserve(dlib[i].size() + mfn[i].size());

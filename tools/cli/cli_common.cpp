@@ -10,6 +10,10 @@ namespace fs = std::filesystem;
 
 void EngineFlags::add_to(CLI::App& command) {
   command.add_option("--models", models_dir, "Models directory (env SIAMFACE_MODELS)")->capture_default_str();
+  command.add_option("--recognizer", recognizer,
+                     "Embedding network: dlib (ResNet, 128-d), mfn (MobileFaceNet, 512-d) or fused (both; "
+                     "`siamface models` lists them). A gallery holds one; `reindex` converts")
+      ->check(CLI::IsMember({"dlib", "mfn", "fused"}))->capture_default_str();
   command.add_option("--detector", detector, "Face detector")->check(CLI::IsMember({"ssd", "tiny", "haar"}))
       ->capture_default_str();
   command.add_option("--landmarks", landmarks, "68-point landmark model")->check(CLI::IsMember({"full", "tiny"}))
@@ -54,6 +58,7 @@ void EngineFlags::add_enhance_to(CLI::App& command) {
 EngineOptions EngineFlags::engine_options() const {
   EngineOptions options;
   options.models_dir = models_dir;
+  options.recognizer = parse_recognizer(recognizer);
   options.detector = parse_detector_kind(detector);
   options.landmarks = parse_landmark_kind(landmarks);
   options.verify_checksums = !skip_checksums;

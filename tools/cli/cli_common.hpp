@@ -23,6 +23,7 @@ inline constexpr int kExitError = 2;     // bad input, missing models, any failu
 // Flags every model-using subcommand shares.
 struct EngineFlags {
   std::string models_dir = default_models_dir();
+  std::string recognizer = to_string(EngineOptions{}.recognizer);
   std::string detector = "ssd";
   std::string landmarks = "full";
   float min_score = -1.0F;

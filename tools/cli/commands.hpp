@@ -20,6 +20,7 @@ void add_reindex_command(CLI::App& app, int& exit_code);
 void add_calibrate_command(CLI::App& app, int& exit_code);
 void add_serve_command(CLI::App& app, int& exit_code);
 void add_watch_command(CLI::App& app, int& exit_code);
+void add_models_command(CLI::App& app, int& exit_code);
 
 inline void add_commands(CLI::App& app, int& exit_code) {
   add_detect_command(app, exit_code);
@@ -37,6 +38,7 @@ inline void add_commands(CLI::App& app, int& exit_code) {
   add_calibrate_command(app, exit_code);
   add_serve_command(app, exit_code);
   add_watch_command(app, exit_code);
+  add_models_command(app, exit_code);
 }
 
 }  // namespace siamface::cli

@@ -222,10 +222,7 @@ int run_lfw(const LfwArgs& args) {
   // The chips of the widest augmentation hold those of the smaller ones as prefixes.
   const auto embed_into = [&](const cv::Mat& chip_source, const Face& face, ChipSampling sampling,
                               const Enhancement& enhancement, ImageEmbedding& out) {
-    const float size_px = std::min(face.box.width, face.box.height);
-    std::vector<Embedding> views;
-    for (const cv::Mat& chip : augmented_chips(chip_source, face.landmarks, size_px, sampling, enhancement, widest))
-      views.push_back(engine.embed_chip(from_mat(chip)));
+    const std::vector<Embedding> views = engine.embed_views(from_mat(chip_source), face, {sampling, enhancement, widest});
     for (EmbedAugmentation a : {EmbedAugmentation::kNone, EmbedAugmentation::kFlip, EmbedAugmentation::kFlipRotate}) {
       if (chip_count(a) <= views.size())
         out.by_augmentation[static_cast<std::size_t>(a)] = mean_embedding(views, 0, chip_count(a));
