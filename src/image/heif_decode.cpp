@@ -1,0 +1,127 @@
+// HEIF (HEVC) and AVIF (AV1) through libheif. Debian 12's libheif 1.15 has its codecs built in
+// (libde265 and x265 for HEVC, dav1d and aom for AV1), so no plugin package is needed.
+//
+// Orientation: HEIF rotates and mirrors with the irot/imir item properties, which libheif
+// applies in heif_decode_image unless told to ignore them; the Exif block a camera also stores
+// is informative only (ISO/IEC 23008-12 makes the properties authoritative, and libheif's
+// writer resets its orientation to 1), so it is never read here: applying both would rotate twice.
+
+#include <libheif/heif.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <memory>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+#include <string>
+
+#include "image/cv_image.hpp"
+#include "image/format_decoders.hpp"
+#include "siamface/errors.hpp"
+
+namespace siamface {
+
+namespace {
+
+struct ContextFree {
+  void operator()(heif_context* context) const { heif_context_free(context); }
+};
+struct HandleRelease {
+  void operator()(heif_image_handle* handle) const { heif_image_handle_release(handle); }
+};
+struct ImageRelease {
+  void operator()(heif_image* image) const { heif_image_release(image); }
+};
+struct OptionsFree {
+  void operator()(heif_decoding_options* options) const { heif_decoding_options_free(options); }
+};
+
+bool is_avif(std::span<const std::uint8_t> bytes) {
+  const heif_brand2 brand = heif_read_main_brand(bytes.data(), static_cast<int>(bytes.size()));
+  return brand == heif_fourcc_to_brand("avif") || brand == heif_fourcc_to_brand("avis");
+}
+
+void check(const heif_error& error, const char* format, const char* step) {
+  if (error.code == heif_error_Ok) return;
+  if (error.subcode == heif_suberror_Security_limit_exceeded) {
+    // libheif's own guards (item count, grid size, the side limit set below).
+    throw Error(ErrorCode::kImageTooLarge,
+                std::string(format) + " " + step + " hit a libheif limit: " + error.message);
+  }
+  if (error.subcode == heif_suberror_End_of_data) {
+    throw_invalid_image(std::string("truncated ") + format + ": " + step +
+                        " failed: " + error.message);
+  }
+  throw_invalid_image(std::string("corrupt or unsupported ") + format + " data: " + step +
+                      " failed: " + error.message);
+}
+
+}  // namespace
+
+bool is_heif(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() < 12 || std::memcmp(bytes.data() + 4, "ftyp", 4) != 0) return false;
+  const heif_filetype_result result = heif_check_filetype(
+      bytes.data(), static_cast<int>(std::min<std::size_t>(bytes.size(), INT_MAX)));
+  return result == heif_filetype_yes_supported || result == heif_filetype_yes_unsupported;
+}
+
+Image decode_heif(std::span<const std::uint8_t> bytes, const DecodeOptions& options) {
+  const char* format = is_avif(bytes) ? "AVIF" : "HEIF";
+  if (bytes.size() > static_cast<std::size_t>(INT_MAX)) {
+    throw_invalid_image(std::string(format) + " data over 2 GiB");
+  }
+  std::unique_ptr<heif_context, ContextFree> context(heif_context_alloc());
+  if (!context) throw_invalid_image(std::string("cannot allocate a ") + format + " decoder");
+  // libheif's own guard on each side (it also sizes grid tiles with it); ours is the product.
+  heif_context_set_maximum_image_size_limit(
+      context.get(), static_cast<int>(std::min<std::int64_t>(options.max_pixels, INT_MAX)));
+  // The caller already parallelises over images; tiles decode on the calling thread.
+  heif_context_set_max_decoding_threads(context.get(), 0);
+  // Parses the boxes only: no codec runs and no pixel buffer exists yet.
+  check(heif_context_read_from_memory_without_copy(context.get(), bytes.data(), bytes.size(),
+                                                   nullptr),
+        format, "reading the container");
+
+  heif_image_handle* raw_handle = nullptr;
+  check(heif_context_get_primary_image_handle(context.get(), &raw_handle), format,
+        "finding the primary image");
+  const std::unique_ptr<heif_image_handle, HandleRelease> handle(raw_handle);
+
+  // The coded size (ispe) is what the codec allocates; the handle's size is after the
+  // transforms. Both must be within the limit.
+  check_pixel_limit(format, heif_image_handle_get_width(handle.get()),
+                    heif_image_handle_get_height(handle.get()), options.max_pixels);
+  const int coded_width = heif_image_handle_get_ispe_width(handle.get());
+  const int coded_height = heif_image_handle_get_ispe_height(handle.get());
+  if (coded_width > 0 && coded_height > 0) {
+    check_pixel_limit(format, coded_width, coded_height, options.max_pixels);
+  }
+
+  const std::unique_ptr<heif_decoding_options, OptionsFree> decoding(heif_decoding_options_alloc());
+  decoding->ignore_transformations = options.apply_exif_orientation ? 0 : 1;
+  heif_image* raw_image = nullptr;
+  // 8-bit interleaved RGB: libheif converts YCbCr, drops alpha and reduces 10/12-bit input.
+  check(heif_decode_image(handle.get(), &raw_image, heif_colorspace_RGB,
+                          heif_chroma_interleaved_RGB, decoding.get()),
+        format, "decoding the image");
+  const std::unique_ptr<heif_image, ImageRelease> image(raw_image);
+
+  const int width = heif_image_get_width(image.get(), heif_channel_interleaved);
+  const int height = heif_image_get_height(image.get(), heif_channel_interleaved);
+  int stride = 0;
+  const std::uint8_t* plane =
+      heif_image_get_plane_readonly(image.get(), heif_channel_interleaved, &stride);
+  if (plane == nullptr || width <= 0 || height <= 0 ||
+      heif_image_get_bits_per_pixel_range(image.get(), heif_channel_interleaved) != 8) {
+    throw_invalid_image(std::string(format) + " decoder returned no 8-bit RGB image");
+  }
+  check_pixel_limit(format, width, height, options.max_pixels);  // the codec's own size
+  const cv::Mat rgb(height, width, CV_8UC3, const_cast<std::uint8_t*>(plane),
+                    static_cast<std::size_t>(stride));
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+  return from_mat(bgr);
+}
+
+}  // namespace siamface
