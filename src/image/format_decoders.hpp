@@ -27,6 +27,8 @@ bool is_heif(std::span<const std::uint8_t> bytes);
 // codec runs. libheif applies those transforms unless apply_exif_orientation is false; an
 // Exif orientation inside a HEIF file is informative only and never applied (the spec
 // makes the transform properties authoritative, so applying both would turn it twice).
+// libheif can only skip all transforms together, so with orientation off a clap crop is
+// skipped too and the full coded picture comes back.
 Image decode_heif(std::span<const std::uint8_t> bytes, const DecodeOptions& options);
 
 // The first frame, composed on the logical screen filled with the background colour

@@ -38,7 +38,8 @@ struct OptionsFree {
 };
 
 bool is_avif(std::span<const std::uint8_t> bytes) {
-  const heif_brand2 brand = heif_read_main_brand(bytes.data(), static_cast<int>(bytes.size()));
+  const heif_brand2 brand =
+      heif_read_main_brand(bytes.data(), static_cast<int>(std::min<std::size_t>(bytes.size(), 64)));
   return brand == heif_fourcc_to_brand("avif") || brand == heif_fourcc_to_brand("avis");
 }
 
@@ -61,8 +62,8 @@ void check(const heif_error& error, const char* format, const char* step) {
 
 bool is_heif(std::span<const std::uint8_t> bytes) {
   if (bytes.size() < 12 || std::memcmp(bytes.data() + 4, "ftyp", 4) != 0) return false;
-  const heif_filetype_result result = heif_check_filetype(
-      bytes.data(), static_cast<int>(std::min<std::size_t>(bytes.size(), INT_MAX)));
+  const heif_filetype_result result =
+      heif_check_filetype(bytes.data(), static_cast<int>(std::min<std::size_t>(bytes.size(), 64)));
   return result == heif_filetype_yes_supported || result == heif_filetype_yes_unsupported;
 }
 
@@ -73,9 +74,9 @@ Image decode_heif(std::span<const std::uint8_t> bytes, const DecodeOptions& opti
   }
   std::unique_ptr<heif_context, ContextFree> context(heif_context_alloc());
   if (!context) throw_invalid_image(std::string("cannot allocate a ") + format + " decoder");
-  // libheif's own guard on each side (it also sizes grid tiles with it); ours is the product.
+  // libheif's own guard, on each side (it refuses a side >= the value); ours is the product.
   heif_context_set_maximum_image_size_limit(
-      context.get(), static_cast<int>(std::min<std::int64_t>(options.max_pixels, INT_MAX)));
+      context.get(), static_cast<int>(std::min<std::int64_t>(options.max_pixels, INT_MAX - 1) + 1));
   // The caller already parallelises over images; tiles decode on the calling thread.
   heif_context_set_max_decoding_threads(context.get(), 0);
   // Parses the boxes only: no codec runs and no pixel buffer exists yet.
