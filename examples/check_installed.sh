@@ -57,4 +57,16 @@ echo "$out"
 grep -q "enrol .*sample1.jpg: enrolled" <<< "$out"
 grep -q "enrol .*sample2.jpg: enrolled" <<< "$out"
 grep -q -- "-> alice (distance 0.0" <<< "$out"
+# The video loop on a 1 s clip of a sample photo (ffmpeg, installed by setup): the faces
+# must appear as tracks and be counted frame by frame.
+if command -v ffmpeg > /dev/null; then
+  ffmpeg -loglevel error -loop 1 -i "$models/samples/sample1.jpg" -t 1 -r 5 -vf scale=640:-2 \
+    -pix_fmt yuv420p "$work/clip.mp4"
+  out=$("$work/build/video_loop" "$work/clip.mp4" "$work/gallery.db")
+  echo "$out"
+  grep -q "track 1 appeared" <<< "$out"
+  grep -q "track 1 ended" <<< "$out"
+  grep -q "identified alice" <<< "$out"  # the enrolled face, a third of its size
+  grep -q "^frames 5," <<< "$out"
+fi
 echo "install_examples: ok"
