@@ -23,14 +23,7 @@ namespace siamface {
 namespace {
 
 namespace fs = std::filesystem;
-using test::Bytes;
-using test::crc32;
-using test::encode;
-using test::expect_error;
-using test::expect_near;
-using test::gradient;
-using test::pixel;
-using test::put_be32;
+using namespace test;  // image_test_support.hpp
 
 class ImageDecodeTest : public ::testing::Test {
  protected:

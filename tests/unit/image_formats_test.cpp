@@ -25,14 +25,7 @@ extern "C" const char* __lsan_default_suppressions() { return "leak:libx265.so\n
 namespace siamface {
 namespace {
 
-using test::Bytes;
-using test::crc32;
-using test::encode;
-using test::expect_error;
-using test::expect_near;
-using test::gradient;
-using test::pixel;
-using test::put_be32;
+using namespace test;  // image_test_support.hpp
 
 Bytes text_bytes(const std::string& text) { return Bytes(text.begin(), text.end()); }
 
