@@ -26,7 +26,8 @@ siamface::Image to_image(const cv::Mat& frame) {
   image.bgr.resize(static_cast<std::size_t>(frame.cols) * frame.rows * 3);
   for (int y = 0; y < frame.rows; ++y) {
     const auto* row = frame.ptr<std::uint8_t>(y);
-    std::copy(row, row + frame.cols * 3, image.bgr.begin() + static_cast<std::ptrdiff_t>(y) * frame.cols * 3);
+    std::copy(row, row + frame.cols * 3,
+              image.bgr.begin() + static_cast<std::ptrdiff_t>(y) * frame.cols * 3);
   }
   return image;
 }

@@ -2,9 +2,10 @@
 // (libde265 and x265 for HEVC, dav1d and aom for AV1), so no plugin package is needed.
 //
 // Orientation: HEIF rotates and mirrors with the irot/imir item properties, which libheif
-// applies in heif_decode_image unless told to ignore them; the Exif block a camera also stores
-// is informative only (ISO/IEC 23008-12 makes the properties authoritative, and libheif's
-// writer resets its orientation to 1), so it is never read here: applying both would rotate twice.
+// applies in heif_decode_image unless told to ignore them. The Exif block a camera also stores
+// is informative only (ISO/IEC 23008-12 makes the properties authoritative; libheif 1.15 keeps
+// whatever orientation the Exif says), so it is never read here: applying both would turn the
+// picture twice.
 
 #include <libheif/heif.h>
 
