@@ -6,16 +6,25 @@
 // is informative only (ISO/IEC 23008-12 makes the properties authoritative; libheif 1.15 keeps
 // whatever orientation the Exif says), so it is never read here: applying both would turn the
 // picture twice.
+//
+// Derived images: libheif 1.15 decodes a grid, overlay or identity item by recursing into the
+// items it references ('dimg'), and into an item's alpha image ('auxl'), with no guard: a grid
+// that lists itself overflowed the stack (found by fuzz/image_decode_fuzz.cpp). Those
+// references are read here from the 'iref' box first, and a cycle or a chain deeper than any
+// real file uses is refused before libheif sees the file.
 
 #include <libheif/heif.h>
 
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "image/cv_image.hpp"
 #include "image/format_decoders.hpp"
@@ -37,6 +46,117 @@ struct ImageRelease {
 struct OptionsFree {
   void operator()(heif_decoding_options* options) const { heif_decoding_options_free(options); }
 };
+
+// Grid -> tile is 1 level; identity -> grid -> tile or alpha -> grid -> tile 2. Far above that
+// is no photo.
+constexpr int kMaxDerivationDepth = 8;
+
+// An ISO-BMFF box: its type and payload. Malformed boxes end the walk; libheif reports them.
+struct Box {
+  std::uint32_t type = 0;
+  std::span<const std::uint8_t> payload;
+};
+
+constexpr std::uint32_t fourcc(const char (&text)[5]) {
+  return std::uint32_t(std::uint8_t(text[0])) << 24 | std::uint32_t(std::uint8_t(text[1])) << 16 |
+         std::uint32_t(std::uint8_t(text[2])) << 8 | std::uint32_t(std::uint8_t(text[3]));
+}
+
+std::uint64_t read_be(std::span<const std::uint8_t> bytes, std::size_t at, std::size_t count) {
+  std::uint64_t value = 0;
+  for (std::size_t i = 0; i < count; ++i) value = value << 8 | bytes[at + i];
+  return value;
+}
+
+std::vector<Box> child_boxes(std::span<const std::uint8_t> bytes) {
+  std::vector<Box> boxes;
+  std::size_t pos = 0;
+  while (bytes.size() - pos >= 8) {
+    std::uint64_t size = read_be(bytes, pos, 4);
+    const auto type = static_cast<std::uint32_t>(read_be(bytes, pos + 4, 4));
+    std::size_t header = 8;
+    if (size == 1) {
+      if (bytes.size() - pos < 16) break;
+      size = read_be(bytes, pos + 8, 8);
+      header = 16;
+    } else if (size == 0) {
+      size = bytes.size() - pos;
+    }
+    if (size < header || size > bytes.size() - pos) break;
+    boxes.push_back({type, bytes.subspan(pos + header, static_cast<std::size_t>(size) - header)});
+    pos += static_cast<std::size_t>(size);
+  }
+  return boxes;
+}
+
+// The items each item makes libheif decode along with it: its 'dimg' sources, and the alpha
+// item that names it through 'auxl'. From every 'iref' box of the first 'meta' box.
+std::map<std::uint32_t, std::vector<std::uint32_t>> derivations(
+    std::span<const std::uint8_t> file) {
+  std::map<std::uint32_t, std::vector<std::uint32_t>> edges;
+  std::optional<Box> meta;
+  for (const Box& box : child_boxes(file)) {
+    if (box.type == fourcc("meta")) {
+      meta = box;
+      break;
+    }
+  }
+  if (!meta || meta->payload.size() < 4) return edges;
+  for (const Box& iref : child_boxes(meta->payload.subspan(4))) {  // after version and flags
+    if (iref.type != fourcc("iref") || iref.payload.size() < 4) continue;
+    const std::size_t id_size = iref.payload[0] == 0 ? 2 : 4;
+    for (const Box& ref : child_boxes(iref.payload.subspan(4))) {
+      if (ref.type != fourcc("dimg") && ref.type != fourcc("auxl")) continue;
+      const std::span<const std::uint8_t> r = ref.payload;
+      if (r.size() < id_size + 2) continue;
+      const auto from = static_cast<std::uint32_t>(read_be(r, 0, id_size));
+      const std::size_t count = read_be(r, id_size, 2);
+      for (std::size_t i = 0; i < count && id_size + 2 + (i + 1) * id_size <= r.size(); ++i) {
+        const auto to = static_cast<std::uint32_t>(read_be(r, id_size + 2 + i * id_size, id_size));
+        if (ref.type == fourcc("dimg")) {
+          edges[from].push_back(to);
+        } else {
+          edges[to].push_back(from);  // the alpha item `from` belongs to `to`
+        }
+      }
+    }
+  }
+  return edges;
+}
+
+// Depth-first over the derivations, never deeper than kMaxDerivationDepth + 1 itself: throws
+// on a cycle or a longer chain.
+void check_derivations(std::span<const std::uint8_t> file, const char* format) {
+  const auto edges = derivations(file);
+  std::map<std::uint32_t, bool> finished;  // false while the item is on the current path
+  std::map<std::uint32_t, int> below;      // longest chain under a finished item
+  auto too_deep = [&] {
+    throw_invalid_image(std::string("corrupt ") + format + ": derived images nested more than " +
+                        std::to_string(kMaxDerivationDepth) + " deep");
+  };
+  auto visit = [&](auto&& self, std::uint32_t item, int level) -> int {
+    if (level > kMaxDerivationDepth) too_deep();
+    if (const auto it = finished.find(item); it != finished.end()) {
+      if (!it->second) {
+        throw_invalid_image(std::string("corrupt ") + format + ": image item " +
+                            std::to_string(item) + " is derived from itself");
+      }
+      if (level + below[item] > kMaxDerivationDepth) too_deep();
+      return below[item];
+    }
+    finished[item] = false;
+    int longest = 0;
+    if (const auto it = edges.find(item); it != edges.end()) {
+      for (std::uint32_t source : it->second) {
+        longest = std::max(longest, self(self, source, level + 1) + 1);
+      }
+    }
+    finished[item] = true;
+    below[item] = longest;
+    return longest;
+  };
+  for (const auto& edge : edges) visit(visit, edge.first, 0);
+}
 
 bool is_avif(std::span<const std::uint8_t> bytes) {
   const heif_brand2 brand =
@@ -73,6 +193,7 @@ Image decode_heif(std::span<const std::uint8_t> bytes, const DecodeOptions& opti
   if (bytes.size() > static_cast<std::size_t>(INT_MAX)) {
     throw_invalid_image(std::string(format) + " data over 2 GiB");
   }
+  check_derivations(bytes, format);
   std::unique_ptr<heif_context, ContextFree> context(heif_context_alloc());
   if (!context) throw_invalid_image(std::string("cannot allocate a ") + format + " decoder");
   // libheif's own guard, on each side (it refuses a side >= the value); ours is the product.

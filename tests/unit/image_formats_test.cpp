@@ -383,7 +383,7 @@ heif_error append_heif(heif_context*, const void* data, size_t size, void* userd
 // Encodes `bgr` as the primary image, with irot/imir for EXIF-style `orientation` and an
 // optional Exif block.
 Bytes write_heif(const cv::Mat& bgr, heif_compression_format format, int orientation = 1,
-                 const Bytes& exif = {}) {
+                 const Bytes& exif = {}, bool ten_bit = false) {
   heif_context* context = heif_context_alloc();
   heif_encoder* encoder = nullptr;
   heif_error error = heif_context_get_encoder_for_format(context, format, &encoder);
@@ -394,21 +394,30 @@ Bytes write_heif(const cv::Mat& bgr, heif_compression_format format, int orienta
   }
   heif_encoder_set_lossy_quality(encoder, 92);
   heif_image* image = nullptr;
-  EXPECT_EQ(heif_image_create(bgr.cols, bgr.rows, heif_colorspace_RGB, heif_chroma_interleaved_RGB,
-                              &image)
-                .code,
+  const heif_chroma chroma =
+      ten_bit ? heif_chroma_interleaved_RRGGBB_LE : heif_chroma_interleaved_RGB;
+  EXPECT_EQ(heif_image_create(bgr.cols, bgr.rows, heif_colorspace_RGB, chroma, &image).code,
             heif_error_Ok);
-  EXPECT_EQ(heif_image_add_plane(image, heif_channel_interleaved, bgr.cols, bgr.rows, 8).code,
+  EXPECT_EQ(heif_image_add_plane(image, heif_channel_interleaved, bgr.cols, bgr.rows,
+                                 ten_bit ? 10 : 8)
+                .code,
             heif_error_Ok);
   int stride = 0;
   std::uint8_t* plane = heif_image_get_plane(image, heif_channel_interleaved, &stride);
   for (int y = 0; y < bgr.rows; ++y) {
     for (int x = 0; x < bgr.cols; ++x) {
       const cv::Vec3b p = bgr.at<cv::Vec3b>(y, x);
-      std::uint8_t* out = plane + static_cast<std::ptrdiff_t>(y) * stride + x * 3;
-      out[0] = p[2];
-      out[1] = p[1];
-      out[2] = p[0];
+      std::uint8_t* row = plane + static_cast<std::ptrdiff_t>(y) * stride;
+      for (int c = 0; c < 3; ++c) {
+        const int value = p[2 - c];  // RGB order
+        if (ten_bit) {  // little-endian 16-bit samples holding 10 bits
+          const int wide = value * 1023 / 255;
+          row[(x * 3 + c) * 2] = static_cast<std::uint8_t>(wide & 0xFF);
+          row[(x * 3 + c) * 2 + 1] = static_cast<std::uint8_t>(wide >> 8);
+        } else {
+          row[x * 3 + c] = static_cast<std::uint8_t>(value);
+        }
+      }
     }
   }
   heif_encoding_options* options = heif_encoding_options_alloc();
@@ -454,6 +463,34 @@ TEST(HeifDecodeTest, HeicAndAvifDecodeWithinTolerance) {
         expect_error(ErrorCode::kImageTooLarge, [&] { decode_image(file, limit(64 * 48 - 1)); });
     EXPECT_NE(msg.find(std::string(codec.name) + " image is 64x48"), std::string::npos) << msg;
   }
+}
+
+// libheif reduces a 10-bit HEVC picture to the 8-bit BGR the library returns.
+TEST(HeifDecodeTest, TenBitHeicBecomesEightBit) {
+  const cv::Mat picture = gradient(32, 24);
+  const Bytes file = write_heif(picture, heif_compression_HEVC, 1, {}, true);
+  ASSERT_FALSE(file.empty());
+  const Image image = decode_image(file);
+  ASSERT_EQ(image.width, 32);
+  ASSERT_EQ(image.height, 24);
+  EXPECT_LT(mean_abs_diff(image, from_mat(picture)), 4.0);
+}
+
+// Found by fuzz/image_decode_fuzz.cpp: a grid image listing itself among its tiles sent
+// libheif 1.15 into unbounded recursion (a stack overflow). It must be refused up front.
+TEST(HeifDecodeTest, GridDerivedFromItselfIsRefused) {
+  Bytes file = write_heif(gradient(16, 16), heif_compression_HEVC);
+  ASSERT_FALSE(file.empty());
+  // libheif stores HEVC images as a grid over the coded tile: its iref holds one 'dimg'
+  // reference (version 0: 16-bit ids), grid -> tile. Point it at the grid itself.
+  const Bytes dimg = text_bytes("dimg");
+  const auto at = std::search(file.begin(), file.end(), dimg.begin(), dimg.end());
+  ASSERT_NE(at, file.end()) << "libheif wrote no grid";
+  const std::size_t from = static_cast<std::size_t>(at - file.begin()) + 4;
+  file[from + 4] = file[from];  // first to_item_ID = from_item_ID
+  file[from + 5] = file[from + 1];
+  const std::string msg = expect_error(ErrorCode::kInvalidImage, [&] { decode_image(file); });
+  EXPECT_NE(msg.find("derived from itself"), std::string::npos) << msg;
 }
 
 // Sets the size in every ispe (image spatial extents) box; libheif 1.15 may write more than
