@@ -105,19 +105,31 @@ std::map<std::uint32_t, std::vector<std::uint32_t>> derivations(
   for (const Box& iref : child_boxes(meta->payload.subspan(4))) {  // after version and flags
     if (iref.type != fourcc("iref") || iref.payload.size() < 4) continue;
     const std::size_t id_size = iref.payload[0] == 0 ? 2 : 4;
-    for (const Box& ref : child_boxes(iref.payload.subspan(4))) {
-      if (ref.type != fourcc("dimg") && ref.type != fourcc("auxl")) continue;
-      const std::span<const std::uint8_t> r = ref.payload;
-      if (r.size() < id_size + 2) continue;
-      const auto from = static_cast<std::uint32_t>(read_be(r, 0, id_size));
-      const std::size_t count = read_be(r, id_size, 2);
-      for (std::size_t i = 0; i < count && id_size + 2 + (i + 1) * id_size <= r.size(); ++i) {
-        const auto to = static_cast<std::uint32_t>(read_be(r, id_size + 2 + i * id_size, id_size));
-        if (ref.type == fourcc("dimg")) {
-          edges[from].push_back(to);
-        } else {
-          edges[to].push_back(from);  // the alpha item `from` belongs to `to`
-        }
+    // libheif reads the references one after another and ignores the size in each one's box
+    // header, so this does too: a corrupt size must not hide a reference from the check.
+    const std::span<const std::uint8_t> refs = iref.payload.subspan(4);
+    std::size_t pos = 0;
+    auto left = [&] { return refs.size() - pos; };
+    while (left() >= 8) {
+      const std::uint64_t size = read_be(refs, pos, 4);
+      const auto type = static_cast<std::uint32_t>(read_be(refs, pos + 4, 4));
+      pos += 8;
+      if (size == 1) {  // a 64-bit size follows
+        if (left() < 8) break;
+        pos += 8;
+      }
+      if (type == fourcc("uuid")) {  // an extended type follows
+        if (left() < 16) break;
+        pos += 16;
+      }
+      if (left() < id_size + 2) break;
+      const auto from = static_cast<std::uint32_t>(read_be(refs, pos, id_size));
+      const std::size_t count = read_be(refs, pos + id_size, 2);
+      pos += id_size + 2;
+      for (std::size_t i = 0; i < count && left() >= id_size; ++i, pos += id_size) {
+        const auto to = static_cast<std::uint32_t>(read_be(refs, pos, id_size));
+        if (type == fourcc("dimg")) edges[from].push_back(to);
+        if (type == fourcc("auxl")) edges[to].push_back(from);  // alpha `from` belongs to `to`
       }
     }
   }
