@@ -33,7 +33,11 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   clang-14 libclang-rt-14-dev libdlib-dev nodejs npm ccache
   # OpenBLAS as the system BLAS, as on most users' machines: it starts threads before main(),
   # which the signal-handling tests must survive (issue 22).
-  libopenblas0-pthread)
+  libopenblas0-pthread
+  # HEIF/AVIF and GIF decoding (src/image/). Debian 12's libheif1 (1.15) has its codecs built in
+  # and depends on them itself (libde265-0, libx265-199, libdav1d6, libaom3); the separate
+  # libheif-plugin-* packages (libheif >= 1.16) are not in Debian 12.
+  libheif-dev libheif1 libde265-0 libdav1d6 libaom3 libx265-199 libgif-dev)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

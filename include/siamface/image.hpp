@@ -17,11 +17,14 @@ struct DecodeOptions {
   bool apply_exif_orientation = true;
 };
 
-// Decodes JPEG, PNG, WebP, BMP and TIFF, detected from the magic bytes whatever the file name
-// says (other formats, GIF included, are refused). Grey, 16-bit, alpha (dropped) and CMYK
-// inputs become 8-bit BGR; JPEG EXIF orientation is applied unless disabled. Throws
-// Error(kInvalidImage) (empty, unknown, corrupt or truncated data), Error(kImageTooLarge)
-// (header over max_pixels, checked before decoding) or Error(kInvalidArgument) (max_pixels<=0).
+// Decodes JPEG, PNG, WebP, GIF (first frame), BMP, TIFF, HEIF/HEIC, AVIF and PBM/PGM/PPM,
+// detected from the magic bytes whatever the file name says (other formats are refused).
+// Grey, 16-bit, alpha (dropped) and CMYK inputs become 8-bit BGR. Orientation is applied
+// unless disabled: the EXIF tag of JPEG, PNG, WebP and TIFF, and HEIF/AVIF's irot/imir
+// transforms (a HEIF's Exif orientation is informative and never applied on top of them);
+// GIF, BMP and Netpbm carry none. Throws Error(kInvalidImage) (empty, unknown, corrupt or
+// truncated data), Error(kImageTooLarge) (over max_pixels, checked from the header before any
+// pixel is decoded) or Error(kInvalidArgument) (max_pixels<=0).
 // load_image adds Error(kIo) (missing, unreadable, a directory) and the file-size limit.
 // Thread safety: safe to call concurrently.
 Image decode_image(std::span<const std::uint8_t> bytes, const DecodeOptions& options = {});

@@ -2,7 +2,13 @@
 // OpenCV allocates anything: OpenCV 4.6 exposes no header-only API (cv::ImageDecoder is
 // internal, and imdecode allocates the full frame), so the few bytes that hold width and
 // height are parsed here by hand for each accepted format. Anything we cannot parse is
-// rejected, since its size could not be checked.
+// rejected, since its size could not be checked. HEIF/AVIF and GIF go to their own libraries
+// (heif_decode.cpp, gif_decode.cpp), which check the size from the header the same way.
+//
+// EXIF orientation: OpenCV 4.6 applies it for JPEG (APP1) and PNG (eXIf), and libtiff's RGBA
+// reader applies a TIFF's Orientation tag even under IMREAD_IGNORE_ORIENTATION, so we undo
+// that one when orientation is off. OpenCV ignores WebP's EXIF chunk: we apply it here.
+// BMP, GIF and PNM carry no orientation.
 //
 // Stderr: libjpeg and libpng print warnings ("Corrupt JPEG data: ...", "libpng warning: ...")
 // through OpenCV's decoders, which install no quiet message handler and offer no hook to do
@@ -10,6 +16,7 @@
 // we leave them. Truncated JPEGs, the common case, are rejected before libjpeg sees them.
 
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -17,20 +24,42 @@
 #include <fstream>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
 
 #include "image/cv_image.hpp"
+#include "image/format_decoders.hpp"
 #include "siamface/errors.hpp"
 #include "siamface/image.hpp"
 
 namespace siamface {
 
+[[noreturn]] void throw_invalid_image(const std::string& message) {
+  throw Error(ErrorCode::kInvalidImage, message);
+}
+
+void check_pixel_limit(const char* format, std::int64_t width, std::int64_t height,
+                       std::int64_t max_pixels) {
+  if (width <= 0 || height <= 0) {
+    throw_invalid_image(std::string(format) + " header gives an empty size " +
+                        std::to_string(width) + "x" + std::to_string(height));
+  }
+  // Divide rather than multiply: TIFF and BigTIFF sizes reach 2^32 and 2^63, whose product
+  // overflows (found by fuzz/image_decode_fuzz.cpp).
+  if (width > max_pixels / height) {
+    throw Error(ErrorCode::kImageTooLarge,
+                std::string(format) + " image is " + std::to_string(width) + "x" +
+                    std::to_string(height) + " pixels, over the limit of " +
+                    std::to_string(max_pixels));
+  }
+}
+
 namespace {
 
-enum class Format { kJpeg, kPng, kWebp, kGif, kBmp, kTiff };
+enum class Format { kJpeg, kPng, kWebp, kGif, kBmp, kTiff, kHeif, kPbm, kPgm, kPpm };
 
 const char* format_name(Format format) {
   switch (format) {
@@ -40,6 +69,10 @@ const char* format_name(Format format) {
     case Format::kGif: return "GIF";
     case Format::kBmp: return "BMP";
     case Format::kTiff: return "TIFF";
+    case Format::kHeif: return "HEIF";
+    case Format::kPbm: return "PBM";
+    case Format::kPgm: return "PGM";
+    case Format::kPpm: return "PPM";
   }
   return "image";
 }
@@ -48,10 +81,6 @@ struct Dimensions {
   std::int64_t width = 0;
   std::int64_t height = 0;
 };
-
-[[noreturn]] void invalid(const std::string& message) {
-  throw Error(ErrorCode::kInvalidImage, message);
-}
 
 // Bounds-checked little/big-endian reads over the input bytes.
 class ByteReader {
@@ -67,6 +96,9 @@ class ByteReader {
     const std::uint64_t b = read(at + 4, 4, big_endian);
     return big_endian ? (a << 32) | b : (b << 32) | a;
   }
+  std::span<const std::uint8_t> bytes(std::size_t at, std::size_t count) const {
+    return bytes_.subspan(need(at, count), count);
+  }
   bool matches(std::size_t at, std::string_view text) const {
     if (at + text.size() > bytes_.size()) return false;
     return std::memcmp(bytes_.data() + at, text.data(), text.size()) == 0;
@@ -75,8 +107,8 @@ class ByteReader {
  private:
   std::size_t need(std::size_t at, std::size_t count) const {
     if (at > bytes_.size() || count > bytes_.size() - at) {
-      invalid(std::string("truncated ") + format_name(format_) + " header (" +
-              std::to_string(bytes_.size()) + " bytes)");
+      throw_invalid_image(std::string("truncated ") + format_name(format_) + " header (" +
+                          std::to_string(bytes_.size()) + " bytes)");
     }
     return at;
   }
@@ -112,6 +144,19 @@ std::optional<Format> sniff_format(std::span<const std::uint8_t> bytes) {
       return Format::kBmp;
     }
   }
+  // Netpbm: "P1".."P6" and whitespace; "P7" (PAM) is not accepted.
+  if (r.size() >= 3 && r.u8(0) == 'P' && std::isspace(r.u8(2))) {
+    switch (r.u8(1)) {
+      case '1':
+      case '4': return Format::kPbm;
+      case '2':
+      case '5': return Format::kPgm;
+      case '3':
+      case '6': return Format::kPpm;
+      default: break;
+    }
+  }
+  if (is_heif(bytes)) return Format::kHeif;
   return std::nullopt;
 }
 
@@ -134,7 +179,8 @@ JpegScan scan_jpeg(const ByteReader& r) {
   std::size_t pos = 2;
   while (true) {
     if (pos >= r.size()) {
-      if (!have_sof) invalid("truncated JPEG: the data ends before the frame header (SOF)");
+      if (!have_sof)
+        throw_invalid_image("truncated JPEG: the data ends before the frame header (SOF)");
       return scan;  // no SOS: has_eoi stays false
     }
     if (r.u8(pos) != 0xFF) {  // stray bytes between segments: libjpeg skips them, so do we
@@ -146,26 +192,29 @@ JpegScan scan_jpeg(const ByteReader& r) {
     const std::uint8_t marker = r.u8(pos++);
     if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) continue;  // no length field
     if (marker == 0xD9) {
-      if (!have_sof) invalid("corrupt JPEG: end-of-image marker before any frame header");
+      if (!have_sof)
+        throw_invalid_image("corrupt JPEG: end-of-image marker before any frame header");
       scan.has_eoi = true;  // EOI before SOS: no image data; imdecode will refuse it
       return scan;
     }
     if (pos + 2 > r.size()) {
-      if (!have_sof) invalid("truncated JPEG: the data ends before the frame header (SOF)");
+      if (!have_sof)
+        throw_invalid_image("truncated JPEG: the data ends before the frame header (SOF)");
       return scan;
     }
     const std::uint32_t length = r.be(pos, 2);
-    if (length < 2) invalid("corrupt JPEG: segment length " + std::to_string(length));
+    if (length < 2) throw_invalid_image("corrupt JPEG: segment length " + std::to_string(length));
     if (is_jpeg_sof(marker) && !have_sof) {
       scan.dimensions.height = r.be(pos + 3, 2);
       scan.dimensions.width = r.be(pos + 5, 2);
       if (scan.dimensions.height == 0) {
-        invalid("unsupported JPEG: height 0 in the frame header (DNL marker)");
+        throw_invalid_image("unsupported JPEG: height 0 in the frame header (DNL marker)");
       }
       have_sof = true;
     }
     if (marker == 0xDA) {
-      if (!have_sof) invalid("corrupt JPEG: scan data (SOS) before any frame header (SOF)");
+      if (!have_sof)
+        throw_invalid_image("corrupt JPEG: scan data (SOS) before any frame header (SOF)");
       // From the end: EOI normally closes the data, so this is O(1) for intact files.
       for (std::size_t i = r.size() - 1; i > pos + length; --i) {
         if (r.u8(i - 1) == 0xFF && r.u8(i) == 0xD9) {
@@ -179,7 +228,13 @@ JpegScan scan_jpeg(const ByteReader& r) {
   }
 }
 
-Dimensions tiff_dimensions(const ByteReader& r) {
+// The first IFD of a TIFF structure: a TIFF file, or the EXIF payload of a PNG or WebP.
+struct TiffTags {
+  Dimensions dimensions;
+  int orientation = 1;  // EXIF/TIFF Orientation, 1..8; anything else counts as 1
+};
+
+TiffTags read_tiff_tags(const ByteReader& r) {
   const bool big_endian = r.u8(0) == 'M';
   const bool big_tiff = r.u8(2) == '+' || r.u8(3) == '+';
   auto u16 = [&](std::size_t at) { return big_endian ? r.be(at, 2) : r.le(at, 2); };
@@ -189,15 +244,20 @@ Dimensions tiff_dimensions(const ByteReader& r) {
   const std::uint64_t count = big_tiff ? r.u64(ifd, big_endian) : u16(ifd);
   const std::size_t first = ifd + (big_tiff ? 8 : 2);
   const std::size_t entry_size = big_tiff ? 20 : 12;
-  if (count > 4096) invalid("corrupt TIFF: " + std::to_string(count) + " directory entries");
+  if (count > 4096)
+    throw_invalid_image("corrupt TIFF: " + std::to_string(count) + " directory entries");
 
-  Dimensions d;
+  TiffTags tags;
   for (std::uint64_t i = 0; i < count; ++i) {
     const std::size_t entry = first + i * entry_size;
     const std::uint32_t tag = u16(entry);
-    if (tag != 256 && tag != 257) continue;  // ImageWidth, ImageLength
     const std::uint32_t type = u16(entry + 2);
     const std::size_t value_at = entry + (big_tiff ? 12 : 8);
+    if (tag == 274 && type == 3) {  // Orientation, SHORT
+      const std::uint32_t orientation = u16(value_at);
+      if (orientation >= 1 && orientation <= 8) tags.orientation = static_cast<int>(orientation);
+    }
+    if (tag != 256 && tag != 257) continue;  // ImageWidth, ImageLength
     std::int64_t value = 0;
     if (type == 3) {
       value = u16(value_at);
@@ -206,13 +266,62 @@ Dimensions tiff_dimensions(const ByteReader& r) {
     } else if (type == 16 && big_tiff) {
       value = static_cast<std::int64_t>(r.u64(value_at, big_endian) & 0x7FFFFFFFFFFFFFFFULL);
     } else {
-      invalid("corrupt TIFF: image size tag " + std::to_string(tag) + " has type " +
-              std::to_string(type));
+      throw_invalid_image("corrupt TIFF: image size tag " + std::to_string(tag) + " has type " +
+                          std::to_string(type));
     }
-    (tag == 256 ? d.width : d.height) = value;
+    (tag == 256 ? tags.dimensions.width : tags.dimensions.height) = value;
   }
+  return tags;
+}
+
+Dimensions tiff_dimensions(const ByteReader& r) {
+  const Dimensions d = read_tiff_tags(r).dimensions;
   if (d.width == 0 || d.height == 0)
-    invalid("corrupt TIFF: no image width/height in the first IFD");
+    throw_invalid_image("corrupt TIFF: no image width/height in the first IFD");
+  return d;
+}
+
+// Netpbm header: magic, then width, height and (except for bitmaps) maxval as decimal
+// numbers separated by whitespace, with "#" comments running to the end of a line.
+Dimensions pnm_dimensions(const ByteReader& r, Format format) {
+  const char* name = format_name(format);
+  std::size_t pos = 2;
+  auto next_number = [&](const char* what) {
+    while (pos < r.size() && (std::isspace(r.u8(pos)) || r.u8(pos) == '#')) {
+      if (r.u8(pos) == '#') {
+        while (pos < r.size() && r.u8(pos) != '\n' && r.u8(pos) != '\r') ++pos;
+      } else {
+        ++pos;
+      }
+    }
+    if (pos >= r.size()) {
+      throw_invalid_image(std::string("truncated ") + name + " header: no " + what);
+    }
+    std::int64_t value = 0;
+    const std::size_t start = pos;
+    while (pos < r.size() && r.u8(pos) >= '0' && r.u8(pos) <= '9') {
+      if (pos - start >= 10) {
+        throw_invalid_image(std::string("corrupt ") + name + " header: the " + what +
+                            " has more than 10 digits");
+      }
+      value = value * 10 + (r.u8(pos++) - '0');
+    }
+    if (pos == start) {
+      throw_invalid_image(std::string("corrupt ") + name + " header: expected the " + what +
+                          " as a decimal number");
+    }
+    return value;
+  };
+  Dimensions d;
+  d.width = next_number("width");
+  d.height = next_number("height");
+  if (format != Format::kPbm) {
+    const std::int64_t maxval = next_number("maximum value");
+    if (maxval < 1 || maxval > 65535) {
+      throw_invalid_image(std::string("corrupt ") + name + " header: maximum value " +
+                          std::to_string(maxval) + " is outside 1..65535");
+    }
+  }
   return d;
 }
 
@@ -220,25 +329,25 @@ Dimensions header_dimensions(const ByteReader& r, Format format) {
   switch (format) {
     case Format::kJpeg: return scan_jpeg(r).dimensions;
     case Format::kPng:
-      if (!r.matches(12, "IHDR")) invalid("corrupt PNG: the first chunk is not IHDR");
+      if (!r.matches(12, "IHDR")) throw_invalid_image("corrupt PNG: the first chunk is not IHDR");
       return {r.be(16, 4), r.be(20, 4)};
     case Format::kGif: return {r.le(6, 2), r.le(8, 2)};
     case Format::kBmp: {
       if (r.le(14, 4) == 12) return {r.le(18, 2), r.le(20, 2)};  // BITMAPCOREHEADER
       const auto width = static_cast<std::int32_t>(r.le(18, 4));
       const auto height = static_cast<std::int32_t>(r.le(22, 4));  // negative: top-down
-      if (width < 0) invalid("corrupt BMP: negative width");
+      if (width < 0) throw_invalid_image("corrupt BMP: negative width");
       return {width, height < 0 ? -static_cast<std::int64_t>(height) : height};
     }
     case Format::kWebp:
       if (r.matches(12, "VP8 ")) {  // lossy: 3-byte frame tag, start code, 14-bit sizes
         if (r.u8(23) != 0x9D || r.u8(24) != 0x01 || r.u8(25) != 0x2A) {
-          invalid("corrupt WebP: bad VP8 start code");
+          throw_invalid_image("corrupt WebP: bad VP8 start code");
         }
         return {r.le(26, 2) & 0x3FFF, r.le(28, 2) & 0x3FFF};
       }
       if (r.matches(12, "VP8L")) {  // lossless: signature 0x2F, then 14-bit size-1 fields
-        if (r.u8(20) != 0x2F) invalid("corrupt WebP: bad VP8L signature");
+        if (r.u8(20) != 0x2F) throw_invalid_image("corrupt WebP: bad VP8L signature");
         const std::uint32_t bits = r.le(21, 4);
         return {(bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1};
       }
@@ -246,10 +355,63 @@ Dimensions header_dimensions(const ByteReader& r, Format format) {
         return {static_cast<std::int64_t>(r.le(24, 3)) + 1,
                 static_cast<std::int64_t>(r.le(27, 3)) + 1};
       }
-      invalid("corrupt WebP: unknown first chunk");
+      throw_invalid_image("corrupt WebP: unknown first chunk");
     case Format::kTiff: return tiff_dimensions(r);
+    case Format::kPbm:
+    case Format::kPgm:
+    case Format::kPpm: return pnm_dimensions(r, format);
+    case Format::kHeif: break;  // read by libheif in decode_heif
   }
-  invalid("unknown image format");
+  throw_invalid_image("unknown image format");
+}
+
+// The EXIF chunk of an extended WebP, if any. A broken EXIF block leaves the picture as
+// stored rather than making it unreadable, as browsers do.
+int webp_orientation(const ByteReader& r) {
+  if (!r.matches(12, "VP8X") || (r.u8(20) & 0x08) == 0) return 1;  // no EXIF flag
+  std::size_t pos = 12;
+  while (pos <= r.size() && r.size() - pos >= 8) {
+    const std::uint32_t size = r.le(pos + 4, 4);
+    if (r.matches(pos, "EXIF")) {
+      if (size > r.size() - pos - 8) return 1;
+      std::span<const std::uint8_t> exif = r.bytes(pos + 8, size);
+      if (exif.size() >= 6 && std::memcmp(exif.data(), "Exif\0\0", 6) == 0) exif = exif.subspan(6);
+      const ByteReader tiff(exif, Format::kWebp);
+      if (!tiff.matches(0, std::string_view("II*\0", 4)) &&
+          !tiff.matches(0, std::string_view("MM\0*", 4))) {
+        return 1;
+      }
+      try {
+        return read_tiff_tags(tiff).orientation;
+      } catch (const Error&) {
+        return 1;
+      }
+    }
+    pos += 8 + static_cast<std::size_t>(size) + (size & 1U);  // chunks are padded to even
+  }
+  return 1;
+}
+
+// Turns stored pixels upright for EXIF orientation 1..8 (as OpenCV's ApplyExifOrientation
+// does for JPEG), or with `undo` turns upright pixels back to the stored layout.
+cv::Mat orient(const cv::Mat& mat, int orientation, bool undo) {
+  if (undo && (orientation == 6 || orientation == 8))
+    orientation = 14 - orientation;  // the rest are involutions
+  cv::Mat out;
+  switch (orientation) {
+    case 2: cv::flip(mat, out, 1); break;
+    case 3: cv::rotate(mat, out, cv::ROTATE_180); break;
+    case 4: cv::flip(mat, out, 0); break;
+    case 5: cv::transpose(mat, out); break;
+    case 6: cv::rotate(mat, out, cv::ROTATE_90_CLOCKWISE); break;
+    case 7:
+      cv::transpose(mat, out);
+      cv::rotate(out, out, cv::ROTATE_180);
+      break;
+    case 8: cv::rotate(mat, out, cv::ROTATE_90_COUNTERCLOCKWISE); break;
+    default: return mat;
+  }
+  return out;
 }
 
 std::string hex_prefix(std::span<const std::uint8_t> bytes) {
@@ -270,31 +432,22 @@ Image decode_image(std::span<const std::uint8_t> bytes, const DecodeOptions& opt
     throw Error(ErrorCode::kInvalidArgument,
                 "max_pixels must be positive, got " + std::to_string(options.max_pixels));
   }
-  if (bytes.empty()) invalid("empty image data (0 bytes)");
+  if (bytes.empty()) throw_invalid_image("empty image data (0 bytes)");
 
   const std::optional<Format> format = sniff_format(bytes);
   if (!format) {
-    invalid("unrecognised image format (first bytes: " + hex_prefix(bytes) +
-            "); expected JPEG, PNG, WebP, BMP or TIFF");
+    throw_invalid_image("unrecognised image format (first bytes: " + hex_prefix(bytes) +
+                        "); expected JPEG, PNG, WebP, GIF, BMP, TIFF, HEIF/AVIF or PBM/PGM/PPM");
   }
+  if (*format == Format::kHeif) return decode_heif(bytes, options);
   const ByteReader reader(bytes, *format);
   const Dimensions d = header_dimensions(reader, *format);
   const char* name = format_name(*format);
-  if (d.width <= 0 || d.height <= 0) {
-    invalid(std::string(name) + " header gives an empty size " + std::to_string(d.width) + "x" +
-            std::to_string(d.height));
-  }
-  // Divide rather than multiply: TIFF and BigTIFF sizes reach 2^32 and 2^63, whose product
-  // overflows (found by fuzz/image_decode_fuzz.cpp).
-  if (d.width > options.max_pixels / d.height) {
-    throw Error(ErrorCode::kImageTooLarge,
-                std::string(name) + " image is " + std::to_string(d.width) + "x" +
-                    std::to_string(d.height) + " pixels, over the limit of " +
-                    std::to_string(options.max_pixels));
-  }
+  check_pixel_limit(name, d.width, d.height, options.max_pixels);
+  if (*format == Format::kGif) return decode_gif(bytes, options);
   if (*format == Format::kJpeg && !scan_jpeg(reader).has_eoi) {
     // libjpeg would "succeed" with a grey lower part and a stderr warning.
-    invalid("truncated JPEG: no end-of-image marker (the data was cut short)");
+    throw_invalid_image("truncated JPEG: no end-of-image marker (the data was cut short)");
   }
 
   int flags = cv::IMREAD_COLOR;  // also: grey/16-bit/alpha/CMYK -> 8-bit BGR, alpha dropped
@@ -305,21 +458,24 @@ Image decode_image(std::span<const std::uint8_t> bytes, const DecodeOptions& opt
   try {
     mat = cv::imdecode(buffer, flags);
   } catch (const cv::Exception& e) {
-    invalid(std::string("could not decode ") + name + " data: " + e.what());
+    throw_invalid_image(std::string("could not decode ") + name + " data: " + e.what());
   }
   if (mat.empty()) {
-    if (*format == Format::kGif) {
-      invalid("GIF images are not supported by this OpenCV build; convert to PNG or JPEG");
-    }
-    invalid(std::string("could not decode ") + name + " data (" + std::to_string(d.width) + "x" +
-            std::to_string(d.height) + "): corrupt or truncated");
+    throw_invalid_image(std::string("could not decode ") + name + " data (" +
+                        std::to_string(d.width) + "x" + std::to_string(d.height) +
+                        "): corrupt or truncated");
   }
   if (static_cast<std::int64_t>(mat.cols) * mat.rows > options.max_pixels) {
-    // The header lied (e.g. a GIF frame larger than its screen); still refuse.
+    // The header lied (e.g. a TIFF whose strips disagree with its tags); still refuse.
     throw Error(ErrorCode::kImageTooLarge, std::string(name) + " image decoded to " +
                                                std::to_string(mat.cols) + "x" +
                                                std::to_string(mat.rows) + ", over the limit of " +
                                                std::to_string(options.max_pixels) + " pixels");
+  }
+  if (*format == Format::kWebp && options.apply_exif_orientation) {
+    mat = orient(mat, webp_orientation(reader), false);
+  } else if (*format == Format::kTiff && !options.apply_exif_orientation) {
+    mat = orient(mat, read_tiff_tags(reader).orientation, true);
   }
   return from_mat(mat);
 }

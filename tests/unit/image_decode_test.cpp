@@ -15,6 +15,7 @@
 
 #include "common/test_env.hpp"
 #include "image/cv_image.hpp"
+#include "image_test_support.hpp"
 #include "siamface/errors.hpp"
 #include "siamface/image.hpp"
 
@@ -22,7 +23,7 @@ namespace siamface {
 namespace {
 
 namespace fs = std::filesystem;
-using Bytes = std::vector<std::uint8_t>;
+using namespace test;  // image_test_support.hpp
 
 class ImageDecodeTest : public ::testing::Test {
  protected:
@@ -44,63 +45,6 @@ class ImageDecodeTest : public ::testing::Test {
 
   fs::path dir_;
 };
-
-Bytes encode(const cv::Mat& mat, const std::string& ext, const std::vector<int>& params = {}) {
-  Bytes out;
-  EXPECT_TRUE(cv::imencode(ext, mat, out, params)) << ext;
-  return out;
-}
-
-// A smooth, non-symmetric test picture: position is recoverable from colour.
-cv::Mat gradient(int width, int height) {
-  cv::Mat m(height, width, CV_8UC3);
-  for (int y = 0; y < height; ++y) {
-    for (int x = 0; x < width; ++x) {
-      m.at<cv::Vec3b>(y, x) = {static_cast<uchar>(x * 255 / std::max(1, width - 1)),
-                               static_cast<uchar>(y * 255 / std::max(1, height - 1)), 90};
-    }
-  }
-  return m;
-}
-
-// Runs fn, expects Error with `code`, returns its message.
-template <typename Fn>
-std::string expect_error(ErrorCode code, Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << "message: " << e.what();
-    EXPECT_GT(std::string(e.what()).size(), 10U);
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "no exception; expected " << to_string(code);
-  return {};
-}
-
-cv::Vec3b pixel(const Image& image, int x, int y) { return as_mat(image).at<cv::Vec3b>(y, x); }
-
-void expect_near(const cv::Vec3b& got, const cv::Vec3b& want, int tolerance) {
-  for (int c = 0; c < 3; ++c) {
-    EXPECT_NEAR(got[c], want[c], tolerance)
-        << "channel " << c << " got " << got << " want " << want;
-  }
-}
-
-std::uint32_t crc32(const std::uint8_t* data, std::size_t size) {
-  std::uint32_t crc = 0xFFFFFFFFU;
-  for (std::size_t i = 0; i < size; ++i) {
-    crc ^= data[i];
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320U & (0U - (crc & 1U)));
-  }
-  return ~crc;
-}
-
-void put_be32(Bytes& out, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(v >> shift));
-}
 
 // Offset of the first SOFn segment's marker in an encoded JPEG.
 std::size_t find_sof(const Bytes& jpeg) {
@@ -214,6 +158,7 @@ TEST_F(ImageDecodeTest, PixelLimitIsExactForEveryFormat) {
       {".png", {}},
       {".bmp", {}},
       {".tiff", {}},
+      {".ppm", {}},
       {".webp", {cv::IMWRITE_WEBP_QUALITY, 80}},   // lossy: VP8
       {".webp", {cv::IMWRITE_WEBP_QUALITY, 101}},  // lossless: VP8L
   };
