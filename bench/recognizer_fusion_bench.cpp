@@ -1,7 +1,7 @@
 // Study behind the fused recognizer (issue 16): the dlib ResNet (128-d) and the MobileFaceNet
 // (512-d) on LFW View 2, alone and fused as fused^2 = w * d_dlib^2 + (1 - w) * (s * d_mfn)^2,
 // with w, s and the threshold all chosen on the nine training folds of each test fold.
-//   build/bench/recognizer_fusion_bench ROOT PAIRS_TXT [CACHE_FILE]
+//   build/bench/recognizer_fusion_bench ROOT PAIRS_TXT [CACHE_FILE [BORDER_ONLY_MIN_SCORE]]
 // Embeddings are cached in CACHE_FILE (default out/fusion_cache.bin) so a rerun only scores.
 #include <algorithm>
 #include <atomic>
@@ -127,6 +127,8 @@ int main(int argc, char** argv) {
   const std::string root = argv[1];
   const std::vector<Pair> pairs = read_pairs(argv[2]);
   const std::string cache_file = argc > 3 ? argv[3] : "out/fusion_cache.bin";
+  DetectOptions detect_options;
+  if (argc > 4) detect_options.border_only_min_score = std::stof(argv[4]);
   std::map<std::string, ImageEmbeddings> cache = load_cache(cache_file);
 
   std::vector<std::string> todo;
@@ -149,7 +151,7 @@ int main(int argc, char** argv) {
           ImageEmbeddings e;
           try {
             const Image image = load_image(root + "/" + todo[i]);
-            const std::vector<Face> faces = engine.detect(image);
+            const std::vector<Face> faces = engine.detect(image, detect_options);
             const int chosen = choose_face(faces, image.width, image.height, FaceChoice::kNearestCenter);
             if (chosen >= 0) {
               const Embedding d = engine.embed(image, faces[chosen]);

@@ -4,6 +4,7 @@
 // accepted, and for the photo sets faces found, false faces and face-choice errors.
 //   build/bench/validation_suite_bench [--testdata DIR] [--per-fold N] [--recognizers dlib,mfn,fused]
 //                                      [--border-pass auto|always|empty|off] [--border-only-min-score S]
+//                                      [--sets lfw,dev,identities,detection]
 // --per-fold N: LFW View 2 pairs per fold and kind for the LFW rows (default 20: 400 pairs;
 // 300 = all 6,000). Rows: LFW as shipped, LFW crops pasted into larger photos with a body below
 // (the face must be found and chosen by the largest-face rule, as verify/enroll do), greyscale,
@@ -46,6 +47,8 @@ struct Options {
   int per_fold = 20;
   std::vector<Recognizer> recognizers = {Recognizer::kDlib, Recognizer::kMobileFaceNet, Recognizer::kFused};
   DetectOptions detect;
+  std::string sets = "lfw,dev,identities,detection";
+  bool wants(const std::string& set) const { return ("," + sets + ",").find("," + set + ",") != std::string::npos; }
 };
 
 // Runs f(i) for i in [0, n) on two threads.
@@ -325,6 +328,7 @@ int main(int argc, char** argv) {
     const auto value = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
     if (a == "--testdata") options.testdata = value();
     else if (a == "--per-fold") options.per_fold = std::stoi(value());
+    else if (a == "--sets") options.sets = value();
     else if (a == "--border-only-min-score") options.detect.border_only_min_score = std::stof(value());
     else if (a == "--border-pass") {
       const std::string v = value();
@@ -353,7 +357,7 @@ int main(int argc, char** argv) {
   const auto pairs = lfw_pairs(lfw / "pairs.txt", options.per_fold);
   const std::string lfw_name = "LFW View 2 (" + std::to_string(pairs.size()) + " pairs, 10-fold)";
   for (Transform t : {Transform::kNone, Transform::kPortrait, Transform::kGrey, Transform::kLowResolution}) {
-    verification_rows(lfw_name, engines, options, lfw / "lfw-deepfunneled", pairs, t, true);
+    if (options.wants("lfw")) verification_rows(lfw_name, engines, options, lfw / "lfw-deepfunneled", pairs, t, true);
   }
   // lfw_dev: pairs.tsv (image_a, image_b, same_person).
   std::vector<PairSpec> dev;
@@ -365,9 +369,13 @@ int main(int argc, char** argv) {
     tsv >> same;
     dev.push_back({a, b, same == 1, 0});
   }
-  verification_rows("lfw_dev pairs", engines, options, options.testdata / "lfw_dev/lfw-deepfunneled", dev,
-                    Transform::kNone, false);
-  for (const test::LabelledSet& set : test::labelled_sets(options.testdata)) identity_rows(engines, options, set);
-  detection_rows(engines.front(), options);
+  if (options.wants("dev")) {
+    verification_rows("lfw_dev pairs", engines, options, options.testdata / "lfw_dev/lfw-deepfunneled", dev,
+                      Transform::kNone, false);
+  }
+  if (options.wants("identities")) {
+    for (const test::LabelledSet& set : test::labelled_sets(options.testdata)) identity_rows(engines, options, set);
+  }
+  if (options.wants("detection")) detection_rows(engines.front(), options);
   return 0;
 }

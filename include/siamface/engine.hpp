@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -110,6 +111,10 @@ struct ModelInfo {
   std::string version;         // "@vladmandic/face-api@1.7.15"
   std::string weights_sha256;  // of the recognition weights file
 };
+
+// The recognizer that produced a gallery's embeddings (from Engine::model_info() as stored),
+// or nullopt for a model this build does not know.
+std::optional<Recognizer> recognizer_of(const ModelInfo& model);
 
 // Owns the loaded models. Copies share them.
 // Thread safety: every const method is safe to call from many threads at once; models are

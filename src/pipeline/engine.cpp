@@ -189,6 +189,13 @@ Recognizer parse_recognizer(const std::string& name) {
   throw Error(ErrorCode::kInvalidArgument, "unknown recognizer '" + name + "' (expected dlib, mfn or fused)");
 }
 
+std::optional<Recognizer> recognizer_of(const ModelInfo& model) {
+  if (model.name.rfind("fused: ", 0) == 0) return Recognizer::kFused;
+  if (model.name.rfind("MobileFaceNet", 0) == 0) return Recognizer::kMobileFaceNet;
+  if (model.name.rfind("dlib_face_recognition_resnet_model_v1", 0) == 0) return Recognizer::kDlib;
+  return std::nullopt;
+}
+
 DetectorKind parse_detector_kind(const std::string& name) {
   if (name == "ssd") return DetectorKind::kSsd;
   if (name == "tiny") return DetectorKind::kTiny;

@@ -12,8 +12,9 @@ void EngineFlags::add_to(CLI::App& command) {
   command.add_option("--models", models_dir, "Models directory (env SIAMFACE_MODELS)")->capture_default_str();
   command.add_option("--recognizer", recognizer,
                      "Embedding network: dlib (ResNet, 128-d), mfn (MobileFaceNet, 512-d) or fused (both; "
-                     "`siamface models` lists them). A gallery holds one; `reindex` converts")
-      ->check(CLI::IsMember({"dlib", "mfn", "fused"}))->capture_default_str();
+                     "`siamface models` lists them). Default: the gallery's, else " +
+                         std::string(to_string(EngineOptions{}.recognizer)) + "; `reindex` converts a gallery")
+      ->check(CLI::IsMember({"dlib", "mfn", "fused"}));
   command.add_option("--detector", detector, "Face detector")->check(CLI::IsMember({"ssd", "tiny", "haar"}))
       ->capture_default_str();
   command.add_option("--landmarks", landmarks, "68-point landmark model")->check(CLI::IsMember({"full", "tiny"}))
@@ -58,7 +59,7 @@ void EngineFlags::add_enhance_to(CLI::App& command) {
 EngineOptions EngineFlags::engine_options() const {
   EngineOptions options;
   options.models_dir = models_dir;
-  options.recognizer = parse_recognizer(recognizer);
+  if (!recognizer.empty()) options.recognizer = parse_recognizer(recognizer);
   options.detector = parse_detector_kind(detector);
   options.landmarks = parse_landmark_kind(landmarks);
   options.verify_checksums = !skip_checksums;
@@ -68,6 +69,14 @@ EngineOptions EngineFlags::engine_options() const {
   options.enhancement = parse_enhancement(enhance);
   options.small_face_chip = parse_chip_sampling(chip_sampling);
   options.augmentation = parse_embed_augmentation(augmentation);
+  return options;
+}
+
+EngineOptions EngineFlags::engine_options_for(const Gallery& gallery) const {
+  EngineOptions options = engine_options();
+  if (recognizer.empty()) {
+    if (const auto model = gallery.model()) options.recognizer = recognizer_of(*model).value_or(options.recognizer);
+  }
   return options;
 }
 
@@ -131,8 +140,9 @@ namespace {
 bool has_image_extension(const fs::path& path) {
   std::string ext = path.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  static const std::vector<std::string> kExtensions = {".jpg", ".jpeg", ".png", ".webp", ".bmp",
-                                                       ".tif", ".tiff", ".gif", ".pgm", ".ppm"};
+  static const std::vector<std::string> kExtensions = {".jpg",  ".jpeg", ".png", ".webp", ".bmp", ".tif",
+                                                       ".tiff", ".gif",  ".pbm", ".pgm",  ".ppm", ".pnm",
+                                                       ".heic", ".heif", ".hif", ".avif"};
   return std::find(kExtensions.begin(), kExtensions.end(), ext) != kExtensions.end();
 }
 

@@ -23,7 +23,7 @@ inline constexpr int kExitError = 2;     // bad input, missing models, any failu
 // Flags every model-using subcommand shares.
 struct EngineFlags {
   std::string models_dir = default_models_dir();
-  std::string recognizer = to_string(EngineOptions{}.recognizer);
+  std::string recognizer;  // empty: the gallery's recognizer, else EngineOptions' default
   std::string detector = "ssd";
   std::string landmarks = "full";
   float min_score = -1.0F;
@@ -43,6 +43,8 @@ struct EngineFlags {
   // --enhance, --chip-sampling and --augment, for commands that embed one setting (eval sweeps its own).
   void add_enhance_to(CLI::App& command);
   EngineOptions engine_options() const;
+  // engine_options() with, unless --recognizer was given, the recognizer of the gallery's faces.
+  EngineOptions engine_options_for(const Gallery& gallery) const;
   DecodeOptions decode_options() const;
   DetectOptions detect_options() const;
 };

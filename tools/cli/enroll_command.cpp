@@ -77,8 +77,8 @@ int run_enroll(const EnrollArgs& args) {
     }
   }
 
-  const Engine engine = Engine::open(args.engine.engine_options());
   Gallery gallery = args.gallery.open(/*create=*/true);
+  const Engine engine = Engine::open(args.engine.engine_options_for(gallery));
   EnrollOptions options;
   options.take_largest = args.largest;
   options.gate = args.gate;

@@ -34,8 +34,8 @@ std::string csv_field(const std::string& s) {
 }
 
 int run_identify(const IdentifyArgs& args) {
-  const Engine engine = Engine::open(args.engine.engine_options());
   const Gallery gallery = args.gallery.open_read_only();
+  const Engine engine = Engine::open(args.engine.engine_options_for(gallery));
   if (gallery.face_count() == 0) {
     std::cerr << "siamface: the gallery " << gallery.path() << " is empty: every face will be unknown "
               << "(enroll people first: siamface enroll DATA_DIR)\n";

@@ -143,8 +143,8 @@ int run_watch(const WatchArgs& args) {
             << "x" << source.height() << " @ " << source.fps() << " fps)\n";
 
   const auto open_start = Clock::now();
-  const Engine engine = Engine::open(args.engine.engine_options());
   const Gallery gallery = args.gallery.open_read_only();
+  const Engine engine = Engine::open(args.engine.engine_options_for(gallery));
   if (gallery.face_count() == 0) {
     std::cerr << "siamface: the gallery " << gallery.path() << " is empty: every face will be unknown\n";
   }

@@ -71,6 +71,7 @@ nlohmann::json health_json(const ServerContext& context) {
   gallery["threshold"] = info.threshold ? nlohmann::json(*info.threshold) : nlohmann::json(nullptr);
   return {{"status", "ok"},
           {"model", {{"name", model.name}, {"version", model.version}, {"weights_sha256", model.weights_sha256}}},
+          {"recognizer", to_string(loaded->engine.options().recognizer)},
           {"detector", to_string(loaded->engine.options().detector)},
           {"landmarks", to_string(loaded->engine.options().landmarks)},
           {"gallery", gallery},
@@ -79,13 +80,18 @@ nlohmann::json health_json(const ServerContext& context) {
 }
 
 std::shared_ptr<const Loaded> load(const ServerOptions& options) {
-  auto loaded = std::make_shared<Loaded>(Loaded{Engine::open(options.engine), nullptr});
   GalleryOptions gallery_options;
   gallery_options.busy_timeout_ms = options.gallery_busy_timeout_ms;
   gallery_options.create = true;
   const std::string path = options.gallery_path.empty() ? default_gallery_path() : options.gallery_path;
-  loaded->gallery = std::make_unique<Gallery>(Gallery::open(path, gallery_options));
-  return loaded;
+  auto gallery = std::make_unique<Gallery>(Gallery::open(path, gallery_options));
+  EngineOptions engine_options = options.engine;
+  if (options.recognizer_from_gallery) {
+    if (const auto model = gallery->model()) {
+      engine_options.recognizer = recognizer_of(*model).value_or(engine_options.recognizer);
+    }
+  }
+  return std::make_shared<Loaded>(Loaded{Engine::open(engine_options), std::move(gallery)});
 }
 
 }  // namespace

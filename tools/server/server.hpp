@@ -29,6 +29,7 @@ struct ServerOptions {
   int request_timeout_s = 30;
   float min_score = -1.0F;  // detector default when < 0
   EngineOptions engine;
+  bool recognizer_from_gallery = true;  // use the gallery's recognizer (no --recognizer given)
 };
 
 // What the background loader produces; shared by every request.
