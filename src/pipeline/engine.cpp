@@ -224,7 +224,7 @@ int choose_face(const std::vector<Face>& faces, int image_width, int image_heigh
   int best = -1;
   float best_key = 0.0F;
   for (std::size_t i = 0; i < faces.size(); ++i) {
-    if (faces[i].score < best_score - kFaceChoiceScoreGap) continue;
+    if (choice == FaceChoice::kLargest && faces[i].score < best_score - kFaceChoiceScoreGap) continue;
     const Box& box = faces[i].box;
     float key = box.area();
     if (choice == FaceChoice::kNearestCenter) {

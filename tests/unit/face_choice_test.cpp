@@ -24,12 +24,12 @@ TEST(FaceChoice, LargestSkipsALargerBoxOfMuchLowerScore) {
   EXPECT_EQ(choose_face(close, 800, 600, FaceChoice::kLargest), 1);
 }
 
-TEST(FaceChoice, NearestCentreAmongConfidentFaces) {
-  // 250 px crop: the central face scores 0.9, a low-score box sits exactly on the centre.
-  const std::vector<Face> faces = {face_at(60, 60, 120, 0.90F), face_at(100, 100, 50, 0.55F)};
-  EXPECT_EQ(choose_face(faces, 250, 250, FaceChoice::kNearestCenter), 0);
-  const std::vector<Face> both_confident = {face_at(10, 10, 100, 0.90F), face_at(100, 100, 50, 0.85F)};
-  EXPECT_EQ(choose_face(both_confident, 250, 250, FaceChoice::kNearestCenter), 1);
+TEST(FaceChoice, NearestCentreIgnoresScores) {
+  // LFW-style crop: the frame-filling central face scores 0.55, a bystander at the edge 0.95.
+  const std::vector<Face> faces = {face_at(5, 5, 60, 0.95F), face_at(60, 60, 130, 0.55F)};
+  EXPECT_EQ(choose_face(faces, 250, 250, FaceChoice::kNearestCenter), 1);
+  // The largest-face rule would not take the 0.55 box beside a 0.95 face, whatever its size.
+  EXPECT_EQ(choose_face(faces, 250, 250, FaceChoice::kLargest), 0);
 }
 
 TEST(FaceChoice, EmptyAndSingle) {
