@@ -81,6 +81,23 @@ std::map<std::string, double> stage_medians(const std::vector<std::string>& file
   return medians;
 }
 
+// Median ms of Engine::embed per face (align + embed) with `options` (one OpenCV thread).
+double embed_median(const EngineOptions& options, const std::vector<std::string>& files, int repeat) {
+  const Engine engine = Engine::open(options);
+  std::vector<double> times;
+  for (const std::string& file : files) {
+    const Image image = load_image(file);
+    for (const Face& face : engine.detect(image)) {
+      for (int r = 0; r < repeat; ++r) {
+        const auto start = Clock::now();
+        engine.embed(image, face);
+        times.push_back(ms_since(start));
+      }
+    }
+  }
+  return median(times);
+}
+
 // Median ms of Engine::embed per face under each test-time augmentation (one OpenCV thread).
 std::map<EmbedAugmentation, double> augmentation_medians(const std::vector<std::string>& files, int repeat) {
   std::map<EmbedAugmentation, double> medians;
@@ -88,19 +105,18 @@ std::map<EmbedAugmentation, double> augmentation_medians(const std::vector<std::
        {EmbedAugmentation::kNone, EmbedAugmentation::kFlip, EmbedAugmentation::kFlipRotate}) {
     EngineOptions options;
     options.augmentation = augmentation;
-    const Engine engine = Engine::open(options);
-    std::vector<double> times;
-    for (const std::string& file : files) {
-      const Image image = load_image(file);
-      for (const Face& face : engine.detect(image)) {
-        for (int r = 0; r < repeat; ++r) {
-          const auto start = Clock::now();
-          engine.embed(image, face);
-          times.push_back(ms_since(start));
-        }
-      }
-    }
-    medians[augmentation] = median(times);
+    medians[augmentation] = embed_median(options, files, repeat);
+  }
+  return medians;
+}
+
+// The same per recognizer (issue 16: the cost of each mode).
+std::map<Recognizer, double> recognizer_medians(const std::vector<std::string>& files, int repeat) {
+  std::map<Recognizer, double> medians;
+  for (Recognizer recognizer : {Recognizer::kDlib, Recognizer::kMobileFaceNet, Recognizer::kFused}) {
+    EngineOptions options;
+    options.recognizer = recognizer;
+    medians[recognizer] = embed_median(options, files, repeat);
   }
   return medians;
 }
@@ -175,6 +191,13 @@ int main(int argc, char** argv) {
   for (const auto& [augmentation, ms] : augmented) {
     std::printf("%-22s %10.2f ms   ratio to none %.2f\n", to_string(augmentation), ms,
                 ms / std::max(augmented.at(EmbedAugmentation::kNone), 1e-9));
+  }
+
+  const auto by_recognizer = recognizer_medians(files, repeat);
+  std::printf("\nembed per face by recognizer (align + embed, 1 thread)\n");
+  for (const auto& [recognizer, ms] : by_recognizer) {
+    std::printf("%-22s %10.2f ms   ratio to dlib %.2f\n", to_string(recognizer), ms,
+                ms / std::max(by_recognizer.at(Recognizer::kDlib), 1e-9));
   }
 
   const auto by_border_pass = border_pass_medians(files, repeat);

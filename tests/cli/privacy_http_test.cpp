@@ -188,6 +188,7 @@ TEST_F(Privacy, ServerLogNeverHoldsTheApiKeyOrEmbeddings) {
   ASSERT_TRUE(server.wait_ready()) << server.log();
   httplib::Client client("127.0.0.1", server.port());
   client.set_read_timeout(120, 0);
+  client.set_write_timeout(120, 0);  // queued behind busy workers, the body waits unread
   const httplib::Headers good = {{"x-api-key", key}};
   const httplib::Headers bad = {{"x-api-key", wrong}};
   const std::string amy = read_file(photo_of("amy", 1));
@@ -245,6 +246,7 @@ TEST_F(Privacy, ServerRefusesUserNamesThatCouldBePaths) {
   ASSERT_TRUE(server.wait_ready()) << server.log();
   httplib::Client client("127.0.0.1", server.port());
   client.set_read_timeout(120, 0);
+  client.set_write_timeout(120, 0);  // queued behind busy workers, the body waits unread
   const std::string amy = read_file(photo_of("amy", 1));
   const auto refused = [](const httplib::Result& r, const std::string& what) {
     ASSERT_TRUE(r) << what << ": no answer";

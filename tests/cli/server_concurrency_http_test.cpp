@@ -66,6 +66,7 @@ TEST(ServerConcurrency, RacingEnrollmentsIdentifiesAndReadsAgreeWithSerialAnswer
       const std::string& person = kPeople[w % kPeople.size()];
       httplib::Client client("127.0.0.1", port);
       client.set_read_timeout(600, 0);
+      client.set_write_timeout(600, 0);  // queued behind busy workers, the body waits unread
       uploads[w] = reply_of(client.Post(("/v1/people/" + person + "/faces").c_str(),
                                         httplib::MultipartFormDataItems{
                                             file_part("image", read_binary_file(bbt_photo(person, 1)), "one.png"),
@@ -77,6 +78,7 @@ TEST(ServerConcurrency, RacingEnrollmentsIdentifiesAndReadsAgreeWithSerialAnswer
     threads.emplace_back([&, r] {
       httplib::Client client("127.0.0.1", port);
       client.set_read_timeout(600, 0);
+      client.set_write_timeout(600, 0);  // queued behind busy workers, the body waits unread
       const std::string& person = kPeople[r];
       while (writers_left > 0) {
         const Reply identified = reply_of(client.Post("/v1/identify", httplib::MultipartFormDataItems{
@@ -127,6 +129,7 @@ TEST(ServerConcurrency, RacingEnrollmentsIdentifiesAndReadsAgreeWithSerialAnswer
 
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(600, 0);
+  client.set_write_timeout(600, 0);  // queued behind busy workers, the body waits unread
   const Reply people = reply_of(client.Get("/v1/people"));
   ASSERT_EQ(people.status, 200);
   ASSERT_EQ(people.body["people"].size(), kPeople.size()) << dump(people.body);
@@ -155,6 +158,7 @@ TEST(ServerConcurrency, RacingEnrollmentsIdentifiesAndReadsAgreeWithSerialAnswer
       const std::string& person = kPeople[static_cast<std::size_t>(t) % kPeople.size()];
       httplib::Client own("127.0.0.1", port);
       own.set_read_timeout(600, 0);
+      own.set_write_timeout(600, 0);  // queued behind busy workers, the body waits unread
       const Reply r = reply_of(own.Post("/v1/identify", httplib::MultipartFormDataItems{
                                                             file_part("image", probes[person], "p.png")}));
       if (r.status != 200 || r.body["faces"].size() != 1) {

@@ -159,6 +159,7 @@ class ServerHttpTest : public ::testing::Test {
     ASSERT_TRUE(server_->wait_ready()) << server_->log();
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
     client_->set_read_timeout(120, 0);
+    client_->set_write_timeout(120, 0);  // queued behind busy workers, the body waits unread
   }
   Reply post(const std::string& path, const httplib::MultipartFormDataItems& items, const httplib::Headers& headers = {}) {
     return reply_of(client_->Post(path.c_str(), headers, items));
@@ -535,6 +536,7 @@ TEST_F(ServerHttpTest, ThirtyTwoConcurrentRecognizeRequestsAllAnswerCorrectly) {
     threads.emplace_back([&, i] {
       httplib::Client client("127.0.0.1", server_->port());
       client.set_read_timeout(300, 0);
+      client.set_write_timeout(300, 0);  // queued behind busy workers, the body waits unread
       const bool is_obama = i % 2 == 0;
       const Reply r = reply_of(client.Post("/v1/vision/face/recognize", httplib::MultipartFormDataItems{
                                                                             file_part("image", is_obama ? obama2 : biden)}));

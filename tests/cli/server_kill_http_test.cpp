@@ -61,6 +61,7 @@ TEST_F(ServerKill, KillNineDuringRegisterLeavesWholeRequestsOnly) {
     clients.emplace_back([&, person] {
       httplib::Client client("127.0.0.1", port);
       client.set_read_timeout(120, 0);
+      client.set_write_timeout(120, 0);  // queued behind busy workers, the body waits unread
       httplib::MultipartFormDataItems items;
       for (std::size_t i = 0; i < photos.size(); ++i) {
         items.push_back({"image" + std::to_string(i), photos[i], "amy" + std::to_string(i + 1) + ".png", "image/png"});
@@ -92,6 +93,7 @@ TEST_F(ServerKill, KillNineDuringRegisterLeavesWholeRequestsOnly) {
   ASSERT_TRUE(server->wait_ready()) << server->log();
   httplib::Client client("127.0.0.1", server->port());
   client.set_read_timeout(120, 0);
+  client.set_write_timeout(120, 0);  // queued behind busy workers, the body waits unread
   const auto listed = client.Get("/v1/people");
   ASSERT_TRUE(listed && listed->status == 200);
   std::map<std::string, int> stored;
