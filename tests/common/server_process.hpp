@@ -113,7 +113,10 @@ struct Reply {
 
 inline Reply reply_of(const httplib::Result& result) {
   Reply r;
-  if (!result) return r;
+  if (!result) {
+    r.body = {{"client_error", httplib::to_string(result.error())}};  // why there is no answer
+    return r;
+  }
   r.status = result->status;
   r.body = nlohmann::json::parse(result->body, nullptr, false);
   return r;

@@ -109,7 +109,10 @@ int run_server(const ServerOptions& options) {
   http.set_payload_max_length(static_cast<size_t>(std::max<std::int64_t>(options.max_body_bytes, 1)));
   http.set_read_timeout(options.request_timeout_s, 0);
   http.set_write_timeout(options.request_timeout_s, 0);
-  http.set_keep_alive_timeout(2);  // bounds how long a stop waits for idle keep-alive connections
+  // A worker waits this long for the first bytes of a request it took from the queue (and bounds
+  // how long a stop waits for idle keep-alive connections): 2 s dropped requests, unanswered,
+  // whose clients were starved of CPU on a loaded 2-core machine.
+  http.set_keep_alive_timeout(10);
   // A worker serves one connection at a time; closing after each response queues waiting
   // connections fairly instead of letting a few keep-alive clients hold every worker.
   http.set_keep_alive_max_count(1);
