@@ -39,9 +39,12 @@ std::size_t chip_count(EmbedAugmentation augmentation) {
   return 1;
 }
 
-std::vector<cv::Mat> augmented_chips(const cv::Mat& bgr, const Landmarks& landmarks, float face_size_px,
-                                     ChipSampling sampling, const Enhancement& enhancement,
-                                     EmbedAugmentation augmentation) {
+namespace {
+
+// The views of one face in the documented order: per placement (as detected, then turned +3
+// and -3 degrees under kFlipRotate) the chip `cut` makes, then its mirror unless kNone.
+template <typename CutChip>
+std::vector<cv::Mat> augmented_views(const Landmarks& landmarks, EmbedAugmentation augmentation, CutChip cut) {
   std::vector<Landmarks> placements = {landmarks};
   if (augmentation == EmbedAugmentation::kFlipRotate) {
     placements.push_back(rotate_landmarks(landmarks, kRotationDegrees));
@@ -50,8 +53,7 @@ std::vector<cv::Mat> augmented_chips(const cv::Mat& bgr, const Landmarks& landma
   std::vector<cv::Mat> chips;
   chips.reserve(chip_count(augmentation));
   for (const Landmarks& placement : placements) {
-    cv::Mat chip = extract_chip_sampled(bgr, placement, sampling);
-    if (enhancement.any()) chip = enhance(chip, enhancement, measure_chip_quality(chip, face_size_px));
+    cv::Mat chip = cut(placement);
     chips.push_back(chip);
     if (augmentation != EmbedAugmentation::kNone) {
       cv::Mat mirrored;
@@ -62,25 +64,22 @@ std::vector<cv::Mat> augmented_chips(const cv::Mat& bgr, const Landmarks& landma
   return chips;
 }
 
+}  // namespace
+
+std::vector<cv::Mat> augmented_chips(const cv::Mat& bgr, const Landmarks& landmarks, float face_size_px,
+                                     ChipSampling sampling, const Enhancement& enhancement,
+                                     EmbedAugmentation augmentation) {
+  return augmented_views(landmarks, augmentation, [&](const Landmarks& placement) {
+    cv::Mat chip = extract_chip_sampled(bgr, placement, sampling);
+    if (enhancement.any()) chip = enhance(chip, enhancement, measure_chip_quality(chip, face_size_px));
+    return chip;
+  });
+}
+
 std::vector<cv::Mat> augmented_arcface_chips(const cv::Mat& bgr, const Landmarks& landmarks,
                                              EmbedAugmentation augmentation) {
-  std::vector<Landmarks> placements = {landmarks};
-  if (augmentation == EmbedAugmentation::kFlipRotate) {
-    placements.push_back(rotate_landmarks(landmarks, kRotationDegrees));
-    placements.push_back(rotate_landmarks(landmarks, -kRotationDegrees));
-  }
-  std::vector<cv::Mat> chips;
-  chips.reserve(chip_count(augmentation));
-  for (const Landmarks& placement : placements) {
-    cv::Mat chip = extract_arcface_chip(bgr, placement);
-    chips.push_back(chip);
-    if (augmentation != EmbedAugmentation::kNone) {
-      cv::Mat mirrored;
-      cv::flip(chip, mirrored, 1);
-      chips.push_back(mirrored);
-    }
-  }
-  return chips;
+  return augmented_views(landmarks, augmentation,
+                         [&](const Landmarks& placement) { return extract_arcface_chip(bgr, placement); });
 }
 
 Embedding mean_embedding(const std::vector<Embedding>& embeddings, std::size_t first, std::size_t count) {
