@@ -1,7 +1,7 @@
 // Median milliseconds per pipeline stage (decode, detect, landmarks, align, embed) with
 // OpenCV using 1 and 2 threads, side by side with their ratio; then identify throughput in
-// photos/s with 1 and 2 parallel workers; embed cost per test-time augmentation; detect cost
-// per border-pass policy.
+// photos/s with 1 and 2 parallel workers; embed cost per test-time augmentation and per
+// recognizer (dlib, mfn, fused); detect cost per border-pass policy.
 //   build/bench/pipeline_bench [--images DIR]... [--repeat N]
 #include <algorithm>
 #include <atomic>
