@@ -236,13 +236,7 @@ void verification_rows(const std::string& set, const std::vector<Engine>& engine
 // Identity folders: open set (one photo enrolled per person for half of the people, the other
 // photos probed, both halves) and every pair of photos verified.
 void identity_rows(const std::vector<Engine>& engines, const Options& options, const test::LabelledSet& set) {
-  std::vector<fs::path> photos;
-  for (const auto& person : fs::directory_iterator(set.root)) {
-    if (!person.is_directory()) continue;
-    for (const auto& photo : fs::directory_iterator(person.path()))
-      if (photo.is_regular_file()) photos.push_back(photo.path());
-  }
-  std::sort(photos.begin(), photos.end());
+  const std::vector<fs::path> photos = test::photos_of(set);
   std::vector<PhotoResult> results(photos.size());
   parallel_for(photos.size(), [&](std::size_t i) {
     results[i] = analyse(engines, options, load_image(photos[i].string()), FaceChoice::kLargest, nullptr);

@@ -55,10 +55,8 @@ inline Image apply_variant(const Image& image, Variant variant) {
   return from_mat(out);
 }
 
-// Every photo of every person (sorted), embedded from its largest face. Photos without a
-// face are counted in `missed`.
-inline std::vector<LabelledFace> embed_set(const Engine& engine, const LabelledSet& set, Variant variant,
-                                           int* missed = nullptr) {
+// Every photo of every person (root/<person>/<photo>), sorted.
+inline std::vector<std::filesystem::path> photos_of(const LabelledSet& set) {
   namespace fs = std::filesystem;
   std::vector<fs::path> photos;
   for (const auto& person : fs::directory_iterator(set.root)) {
@@ -67,6 +65,15 @@ inline std::vector<LabelledFace> embed_set(const Engine& engine, const LabelledS
       if (photo.is_regular_file()) photos.push_back(photo.path());
   }
   std::sort(photos.begin(), photos.end());
+  return photos;
+}
+
+// Every photo of every person (sorted), embedded from its largest face. Photos without a
+// face are counted in `missed`.
+inline std::vector<LabelledFace> embed_set(const Engine& engine, const LabelledSet& set, Variant variant,
+                                           int* missed = nullptr) {
+  namespace fs = std::filesystem;
+  const std::vector<fs::path> photos = photos_of(set);
   std::vector<LabelledFace> faces;
   for (const fs::path& photo : photos) {
     const Image image = apply_variant(load_image(photo.string()), variant);
