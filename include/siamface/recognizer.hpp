@@ -44,6 +44,10 @@ std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelIn
 // else the rule's default.
 float resolve_threshold(const Gallery& gallery, std::optional<float> per_call, float fallback);
 
+// The recognizer to open for `gallery`: `per_call` if given, else the one its faces were made
+// with (recognizer_of), else `fallback` (an empty gallery, or a model this build does not know).
+Recognizer resolve_recognizer(const Gallery& gallery, std::optional<Recognizer> per_call, Recognizer fallback);
+
 // A person name must be valid UTF-8, 1..128 bytes, without control characters or '/' and
 // '\\', not "." or "..", and not the reserved "unknown". Throws Error(kInvalidArgument) saying why.
 void check_person_name(const std::string& name);

@@ -45,7 +45,7 @@ constexpr std::size_t kMaxEmbeddingFloats = 4096;
 constexpr std::int64_t kApplicationId = 0x53464731;  // "SFG1"
 constexpr std::size_t kMaxPersonBytes = 256;
 
-// The faces table; {embedding_check} differs between schema versions.
+// The faces table, created under the name {table} (a migration builds it beside the old one).
 constexpr const char* kFacesTableSql = R"sql(
 CREATE TABLE {table} (
   rowid INTEGER PRIMARY KEY,

@@ -323,7 +323,7 @@ void EmbeddingIndex::clear() {
 }
 
 void EmbeddingIndex::reserve(std::size_t rows) {
-  impl_->matrix.reserve(rows * std::max<std::size_t>(impl_->dims, 128));
+  impl_->matrix.reserve(rows * (impl_->dims != 0 ? impl_->dims : kDlibEmbeddingSize));  // empty: guess dlib's
   impl_->row_slot.reserve(rows);
   impl_->row_id.reserve(rows);
   impl_->id_row.reserve(rows);

@@ -54,6 +54,13 @@ constexpr float kFusedMfnWeight = 0.4330127F;   // sqrt(0.75) * 0.5
 // threshold sits near dlib's 0.6 (LFW: 1.21 * 0.5 = 0.61) and one default serves them all.
 constexpr float kMfnScale = 0.5F;
 
+// ModelInfo names: written by Engine::open, read back by recognizer_of.
+constexpr const char* kDlibModelName = "dlib_face_recognition_resnet_model_v1 (face-api port)";
+constexpr const char* kMfnModelName = "MobileFaceNet fr_feature.onnx";
+constexpr const char* kFusedModelPrefix = "fused: ";
+
+bool starts_with(const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; }
+
 std::vector<std::string> required_files(const EngineOptions& options) {
   std::vector<std::string> files;
   if (uses_dlib(options.recognizer)) files = files_of("face_recognition_model");
@@ -190,9 +197,9 @@ Recognizer parse_recognizer(const std::string& name) {
 }
 
 std::optional<Recognizer> recognizer_of(const ModelInfo& model) {
-  if (model.name.rfind("fused: ", 0) == 0) return Recognizer::kFused;
-  if (model.name.rfind("MobileFaceNet", 0) == 0) return Recognizer::kMobileFaceNet;
-  if (model.name.rfind("dlib_face_recognition_resnet_model_v1", 0) == 0) return Recognizer::kDlib;
+  if (starts_with(model.name, kFusedModelPrefix)) return Recognizer::kFused;
+  if (starts_with(model.name, kMfnModelName)) return Recognizer::kMobileFaceNet;
+  if (starts_with(model.name, kDlibModelName)) return Recognizer::kDlib;
   return std::nullopt;
 }
 
@@ -268,9 +275,9 @@ Engine Engine::open(const EngineOptions& options) {
   const auto weights_sha256 = [&](const std::string& file) {
     return options.verify_checksums ? expected_model_sha256(file) : sha256_hex_of_file(dir / file);
   };
-  const std::string dlib_name = "dlib_face_recognition_resnet_model_v1 (face-api port)";
+  const std::string dlib_name = kDlibModelName;
   const std::string dlib_version = std::string(kFaceApiPackage) + "@" + kFaceApiVersion;
-  const std::string mfn_name = "MobileFaceNet fr_feature.onnx";
+  const std::string mfn_name = kMfnModelName;
   const std::string mfn_version = std::string(kFacePluginPackage) + "@" + kFacePluginVersion;
   switch (options.recognizer) {
     case Recognizer::kDlib:
@@ -283,7 +290,7 @@ Engine Engine::open(const EngineOptions& options) {
       // One identity for the pair and the fusion weights: changing any of them changes it.
       const std::string parts = weights_sha256("face_recognition_model.bin") + "+" + weights_sha256(kMobileFaceNetFile) +
                                 "+" + std::to_string(kFusedDlibWeight) + "+" + std::to_string(kFusedMfnWeight);
-      impl->model = {"fused: " + dlib_name + " x" + std::to_string(kFusedDlibWeight).substr(0, 5) + " + " + mfn_name +
+      impl->model = {kFusedModelPrefix + dlib_name + " x" + std::to_string(kFusedDlibWeight).substr(0, 5) + " + " + mfn_name +
                          " x" + std::to_string(kFusedMfnWeight).substr(0, 5),
                      dlib_version + " + " + mfn_version,
                      sha256_hex({reinterpret_cast<const std::uint8_t*>(parts.data()), parts.size()})};
@@ -430,7 +437,7 @@ Image Engine::align(const Image& image, const Face& face) const {
 }
 
 Embedding Engine::embed_chip(const Image& chip) const {
-  if (!impl_->recognition || impl_->options.recognizer != Recognizer::kDlib) {
+  if (impl_->options.recognizer != Recognizer::kDlib) {
     throw Error(ErrorCode::kInvalidArgument, "embed_chip needs the dlib recognizer; use embed() for " +
                                                  std::string(to_string(impl_->options.recognizer)));
   }

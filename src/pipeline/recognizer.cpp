@@ -35,6 +35,12 @@ float resolve_threshold(const Gallery& gallery, std::optional<float> per_call, f
   return fallback;
 }
 
+Recognizer resolve_recognizer(const Gallery& gallery, std::optional<Recognizer> per_call, Recognizer fallback) {
+  if (per_call) return *per_call;
+  if (const auto model = gallery.model()) return recognizer_of(*model).value_or(fallback);
+  return fallback;
+}
+
 std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelInfo& model,
                                            const std::vector<FaceEmbedding>& faces, const IdentifyOptions& options) {
   std::vector<Embedding> queries;

@@ -12,6 +12,7 @@
 
 #include "siamface/errors.hpp"
 #include "siamface/gallery.hpp"
+#include "siamface/recognizer.hpp"
 #include "unit/gallery_test_util.hpp"
 
 namespace siamface {
@@ -591,6 +592,28 @@ TEST(Gallery, SchemaOneIsReadAndMigratedWithEveryRowKept) {
   GalleryFace short_one = make_face("dave", 4, test_model("fused"));
   EXPECT_EQ(code_of([&] { other.add_face(short_one); }), ErrorCode::kInvalidArgument);
   EXPECT_EQ(other.face_count(), 1);
+}
+
+}  // namespace
+}  // namespace siamface
+
+namespace siamface {
+namespace {
+
+TEST(Gallery, RecognizerIsTheCallersElseTheGallerysElseTheFallback) {
+  TempDir dir;
+  Gallery g = Gallery::open(dir.file("r.db"));
+  EXPECT_EQ(resolve_recognizer(g, std::nullopt, Recognizer::kDlib), Recognizer::kDlib);  // empty
+  GalleryFace fused = make_face("alice", 1, ModelInfo{"fused: dlib_face_recognition_resnet_model_v1 (face-api port) "
+                                                      "x0.500 + MobileFaceNet fr_feature.onnx x0.433",
+                                                      "v", std::string(64, 'a')});
+  fused.embedding.resize(640, 0.1F);
+  g.add_face(fused);
+  EXPECT_EQ(resolve_recognizer(g, std::nullopt, Recognizer::kDlib), Recognizer::kFused);
+  EXPECT_EQ(resolve_recognizer(g, Recognizer::kMobileFaceNet, Recognizer::kDlib), Recognizer::kMobileFaceNet);
+  Gallery unknown = Gallery::open(dir.file("u.db"));
+  unknown.add_face(make_face("bob", 2));  // test-recognizer: not a model this build knows
+  EXPECT_EQ(resolve_recognizer(unknown, std::nullopt, Recognizer::kMobileFaceNet), Recognizer::kMobileFaceNet);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <iostream>
 
+#include "siamface/recognizer.hpp"
+
 namespace siamface::cli {
 
 namespace fs = std::filesystem;
@@ -59,7 +61,7 @@ void EngineFlags::add_enhance_to(CLI::App& command) {
 EngineOptions EngineFlags::engine_options() const {
   EngineOptions options;
   options.models_dir = models_dir;
-  if (!recognizer.empty()) options.recognizer = parse_recognizer(recognizer);
+  options.recognizer = chosen_recognizer().value_or(options.recognizer);
   options.detector = parse_detector_kind(detector);
   options.landmarks = parse_landmark_kind(landmarks);
   options.verify_checksums = !skip_checksums;
@@ -72,11 +74,14 @@ EngineOptions EngineFlags::engine_options() const {
   return options;
 }
 
+std::optional<Recognizer> EngineFlags::chosen_recognizer() const {
+  if (recognizer.empty()) return std::nullopt;
+  return parse_recognizer(recognizer);
+}
+
 EngineOptions EngineFlags::engine_options_for(const Gallery& gallery) const {
   EngineOptions options = engine_options();
-  if (recognizer.empty()) {
-    if (const auto model = gallery.model()) options.recognizer = recognizer_of(*model).value_or(options.recognizer);
-  }
+  options.recognizer = resolve_recognizer(gallery, chosen_recognizer(), EngineOptions{}.recognizer);
   return options;
 }
 

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -45,6 +46,7 @@ struct EngineFlags {
   EngineOptions engine_options() const;
   // engine_options() with, unless --recognizer was given, the recognizer of the gallery's faces.
   EngineOptions engine_options_for(const Gallery& gallery) const;
+  std::optional<Recognizer> chosen_recognizer() const;  // --recognizer, if given
   DecodeOptions decode_options() const;
   DetectOptions detect_options() const;
 };

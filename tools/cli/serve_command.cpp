@@ -30,7 +30,7 @@ int run_serve(ServeArgs& args) {
     if (options.api_key.empty()) throw Error(ErrorCode::kInvalidArgument, "--api-key-file " + args.api_key_file + " is empty");
   }
   options.engine = args.engine.engine_options();
-  options.recognizer_from_gallery = args.engine.recognizer.empty();
+  options.recognizer = args.engine.chosen_recognizer();
   options.max_pixels = args.engine.max_pixels;
   options.min_score = args.engine.min_score;
   options.gallery_path = args.gallery.resolved_path();

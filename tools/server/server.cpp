@@ -86,11 +86,7 @@ std::shared_ptr<const Loaded> load(const ServerOptions& options) {
   const std::string path = options.gallery_path.empty() ? default_gallery_path() : options.gallery_path;
   auto gallery = std::make_unique<Gallery>(Gallery::open(path, gallery_options));
   EngineOptions engine_options = options.engine;
-  if (options.recognizer_from_gallery) {
-    if (const auto model = gallery->model()) {
-      engine_options.recognizer = recognizer_of(*model).value_or(engine_options.recognizer);
-    }
-  }
+  engine_options.recognizer = resolve_recognizer(*gallery, options.recognizer, options.engine.recognizer);
   return std::make_shared<Loaded>(Loaded{Engine::open(engine_options), std::move(gallery)});
 }
 

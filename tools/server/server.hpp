@@ -29,7 +29,8 @@ struct ServerOptions {
   int request_timeout_s = 30;
   float min_score = -1.0F;  // detector default when < 0
   EngineOptions engine;
-  bool recognizer_from_gallery = true;  // use the gallery's recognizer (no --recognizer given)
+  // nullopt: the gallery's recognizer, else engine.recognizer (resolve_recognizer).
+  std::optional<Recognizer> recognizer;
 };
 
 // What the background loader produces; shared by every request.
