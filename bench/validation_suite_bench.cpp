@@ -4,7 +4,7 @@
 // accepted, and for the photo sets faces found, false faces and face-choice errors.
 //   build/bench/validation_suite_bench [--testdata DIR] [--per-fold N] [--recognizers dlib,mfn,fused]
 //                                      [--border-pass auto|always|empty|off] [--border-only-min-score S]
-//                                      [--sets lfw,dev,identities,detection]
+//                                      [--sets lfw,dev,identities,lfw-identities,detection]
 // --per-fold N: LFW View 2 pairs per fold and kind for the LFW rows (default 20: 400 pairs;
 // 300 = all 6,000). Rows: LFW as shipped, LFW crops pasted into larger photos with a body below
 // (the face must be found and chosen by the largest-face rule, as verify/enroll do), greyscale,
@@ -47,7 +47,7 @@ struct Options {
   int per_fold = 20;
   std::vector<Recognizer> recognizers = {Recognizer::kDlib, Recognizer::kMobileFaceNet, Recognizer::kFused};
   DetectOptions detect;
-  std::string sets = "lfw,dev,identities,detection";
+  std::string sets = "lfw,dev,identities,lfw-identities,detection";
   bool wants(const std::string& set) const { return ("," + sets + ",").find("," + set + ",") != std::string::npos; }
 };
 
@@ -235,11 +235,13 @@ void verification_rows(const std::string& set, const std::vector<Engine>& engine
 
 // Identity folders: open set (one photo enrolled per person for half of the people, the other
 // photos probed, both halves) and every pair of photos verified.
-void identity_rows(const std::vector<Engine>& engines, const Options& options, const test::LabelledSet& set) {
+void identity_rows(const std::vector<Engine>& engines, const Options& options, const test::LabelledSet& set,
+                   test::Variant variant) {
   const std::vector<fs::path> photos = test::photos_of(set);
   std::vector<PhotoResult> results(photos.size());
   parallel_for(photos.size(), [&](std::size_t i) {
-    results[i] = analyse(engines, options, load_image(photos[i].string()), FaceChoice::kLargest, nullptr);
+    const Image image = test::apply_variant(load_image(photos[i].string()), variant);
+    results[i] = analyse(engines, options, image, FaceChoice::kLargest, nullptr);
   });
   int missed = 0;
   for (const PhotoResult& r : results) missed += !r.found;
@@ -264,7 +266,8 @@ void identity_rows(const std::vector<Engine>& engines, const Options& options, c
     OpenSetStats stats = open_set_trial(faces, first, rule);
     stats += open_set_trial(faces, second, rule);
     Row row;
-    row.set = set.name + " (identities)";
+    row.set = set.name + " (identities" +
+              (variant == test::Variant::kOriginal ? std::string() : std::string(", ") + test::to_string(variant)) + ")";
     row.recognizer = to_string(options.recognizers[e]);
     row.pairs = static_cast<int>(scored.size());
     row.acc_default = 100 * accuracy_at(scored, kDefaultThreshold);
@@ -368,7 +371,15 @@ int main(int argc, char** argv) {
                       Transform::kNone, false);
   }
   if (options.wants("identities")) {
-    for (const test::LabelledSet& set : test::labelled_sets(options.testdata)) identity_rows(engines, options, set);
+    for (const test::LabelledSet& set : test::labelled_sets(options.testdata)) {
+      for (test::Variant v : {test::Variant::kOriginal, test::Variant::kGreyLowResolution}) identity_rows(engines, options, set, v);
+    }
+  }
+  if (options.wants("lfw-identities")) {
+    // A larger open set: every LFW person with at least 4 photos (their first 4), as shipped and
+    // as small grey photos (the held-out stranger sets of issue 16 were low-resolution greyscale).
+    const test::LabelledSet lfw{"LFW people with 4+ photos", options.testdata / "lfw/lfw-deepfunneled", 4};
+    for (test::Variant v : {test::Variant::kOriginal, test::Variant::kGreyLowResolution}) identity_rows(engines, options, lfw, v);
   }
   if (options.wants("detection")) detection_rows(engines.front(), options);
   return 0;

@@ -20,7 +20,9 @@ enum class DetectorKind { kSsd, kTiny, kHaar };
 //  kFused:         both, as one 640-value embedding [0.5 * dlib, 0.433 * mfn]: its squared
 //                  distance is 0.25 * d_dlib^2 + 0.1875 * d_mfn^2, a weighted sum chosen by
 //                  cross-validation on LFW, scaled so that its threshold stays near dlib's 0.6.
-// Galleries record the recognizer (ModelInfo) and refuse to mix them (`siamface reindex`).
+// kFused is the default: best or tied on every set of the validation suite (docs/validation.md)
+// at 1.8x dlib's cost per face. Galleries record the recognizer (ModelInfo) and refuse to mix
+// them (`siamface reindex`); a gallery made with dlib keeps being searched with dlib.
 enum class Recognizer { kDlib, kMobileFaceNet, kFused };
 
 const char* to_string(Recognizer recognizer);
@@ -45,7 +47,7 @@ std::string default_models_dir();
 
 struct EngineOptions {
   std::string models_dir = default_models_dir();
-  Recognizer recognizer = Recognizer::kDlib;
+  Recognizer recognizer = Recognizer::kFused;
   DetectorKind detector = DetectorKind::kSsd;
   LandmarkKind landmarks = LandmarkKind::kFull;
   bool verify_checksums = true;  // SHA-256 of every model file against the pinned release

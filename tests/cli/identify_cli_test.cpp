@@ -154,7 +154,8 @@ TEST_F(IdentifyCli, GalleryManagementRoundTrips) {
   ASSERT_EQ(info.size(), 1U);
   EXPECT_NEAR(info[0]["threshold"].get<double>(), 0.5, 1e-6);
   EXPECT_EQ(info[0]["people"].get<int>(), 6);
-  EXPECT_EQ(info[0]["model"]["version"], "@vladmandic/face-api@1.7.15");
+  // The default recognizer (fused) names both packages its weights come from.
+  EXPECT_EQ(info[0]["model"]["version"], "@vladmandic/face-api@1.7.15 + faceplugin-face-recognition-js@0.0.1");
 }
 
 TEST_F(IdentifyCli, BadInputsAreReportedAndTheRunGoesOn) {

@@ -204,7 +204,7 @@ TEST_F(Privacy, ServerLogNeverHoldsTheApiKeyOrEmbeddings) {
   const auto embedded = client.Post("/v1/embed", good, image);
   ASSERT_EQ(status(embedded), 200);
   const json embedding = json::parse(embedded->body)["faces"][0]["embedding"];
-  ASSERT_EQ(embedding.size(), 128U);
+  ASSERT_EQ(embedding.size(), 640U);  // the default (fused) recognizer: 128 + 512
   const auto identified = client.Post("/v1/identify", good, image);
   ASSERT_EQ(status(identified), 200);
   EXPECT_NE(identified->body.find("\"amy\""), std::string::npos) << identified->body;

@@ -29,7 +29,7 @@ TEST_F(RecognizerCli, ReindexToFusedThenEveryCommandUsesTheGallerysRecognizer) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("face_recognition_ageitgey/tests/test_images");
   const std::string gallery = " --gallery " + shell_quote((temp_ / "g.db").string());
-  ASSERT_EQ(run_command(cli("enroll --name obama " + photo("obama.jpg") + gallery)).exit_code, 0);
+  ASSERT_EQ(run_command(cli("enroll --recognizer dlib --name obama " + photo("obama.jpg") + gallery)).exit_code, 0);
   ASSERT_EQ(run_command(cli("enroll --name biden " + photo("biden.jpg") + gallery)).exit_code, 0);
 
   // Asking for another recognizer than the gallery's is refused with the way out named.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <filesystem>
 #include <map>
 #include <opencv2/imgproc.hpp>
@@ -19,6 +20,8 @@ namespace siamface::test {
 struct LabelledSet {
   std::string name;
   std::filesystem::path root;  // root/<person>/<photos>
+  // For big sets: only people with at least this many photos, and only their first ones.
+  std::size_t photos_per_person = 0;  // 0: every person, every photo
 };
 
 inline std::vector<LabelledSet> labelled_sets(const std::filesystem::path& testdata) {
@@ -27,13 +30,14 @@ inline std::vector<LabelledSet> labelled_sets(const std::filesystem::path& testd
           {"lfw_dev", testdata / "lfw_dev/lfw-deepfunneled"}};
 }
 
-enum class Variant { kOriginal, kGrey, kLowResolution };
+enum class Variant { kOriginal, kGrey, kLowResolution, kGreyLowResolution };
 
 inline const char* to_string(Variant variant) {
   switch (variant) {
     case Variant::kOriginal: return "original";
     case Variant::kGrey: return "greyscale";
     case Variant::kLowResolution: return "low-res (1/3)";
+    case Variant::kGreyLowResolution: return "greyscale, low-res (1/3)";
   }
   return "?";
 }
@@ -41,6 +45,7 @@ inline const char* to_string(Variant variant) {
 // Greyscale: luminance only. Low resolution: a third of the size and back, as a distant face.
 inline Image apply_variant(const Image& image, Variant variant) {
   if (variant == Variant::kOriginal) return image;
+  if (variant == Variant::kGreyLowResolution) return apply_variant(apply_variant(image, Variant::kGrey), Variant::kLowResolution);
   const cv::Mat source = as_mat(image);
   cv::Mat out;
   if (variant == Variant::kGrey) {
@@ -61,8 +66,15 @@ inline std::vector<std::filesystem::path> photos_of(const LabelledSet& set) {
   std::vector<fs::path> photos;
   for (const auto& person : fs::directory_iterator(set.root)) {
     if (!person.is_directory()) continue;
+    std::vector<fs::path> own;
     for (const auto& photo : fs::directory_iterator(person.path()))
-      if (photo.is_regular_file()) photos.push_back(photo.path());
+      if (photo.is_regular_file()) own.push_back(photo.path());
+    std::sort(own.begin(), own.end());
+    if (set.photos_per_person > 0) {
+      if (own.size() < set.photos_per_person) continue;
+      own.resize(set.photos_per_person);
+    }
+    photos.insert(photos.end(), own.begin(), own.end());
   }
   std::sort(photos.begin(), photos.end());
   return photos;

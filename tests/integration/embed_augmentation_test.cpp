@@ -18,6 +18,7 @@ constexpr const char* kPhoto = "face-api.js/examples/images/bbt1.jpg";
 
 Engine open_engine(EmbedAugmentation augmentation) {
   EngineOptions options;
+  options.recognizer = Recognizer::kDlib;  // embed_chip and the view arithmetic below are dlib's
   options.augmentation = augmentation;
   return Engine::open(options);
 }
