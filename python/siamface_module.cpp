@@ -93,9 +93,11 @@ py::array_t<float> array_from_embedding(const siamface::Embedding& embedding) {
   return array;
 }
 
-siamface::Embedding embedding_from_array(const py::array& array) {
-  const auto values = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(array);
-  if (!values || values.ndim() != 1) throw py::value_error("an embedding must be a 1-D array of numbers");
+// Any 1-D sequence of numbers (a numpy array of any float dtype, a list).
+using EmbeddingArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+siamface::Embedding embedding_from_array(const EmbeddingArray& values) {
+  if (values.ndim() != 1) throw py::value_error("an embedding must be a 1-D array of numbers");
   return {values.data(), values.data() + values.size()};
 }
 
@@ -428,7 +430,7 @@ PYBIND11_MODULE(_siamface, m) {
 
   m.def(
       "distance",
-      [](const py::array& a, const py::array& b) {
+      [](const EmbeddingArray& a, const EmbeddingArray& b) {
         return siamface::euclidean_distance(embedding_from_array(a), embedding_from_array(b));
       },
       "a"_a, "b"_a, "Euclidean distance between two embeddings of one recognizer (smaller is closer).");
@@ -743,7 +745,7 @@ The GIL is released while it works.
           "file"_a, "Returns (added, duplicates).")
       .def(
           "search",
-          [](const GalleryHandle& g, const siamface::Engine& engine, const py::array& embedding, std::size_t k,
+          [](const GalleryHandle& g, const siamface::Engine& engine, const EmbeddingArray& embedding, std::size_t k,
              const std::string& distance) {
             const siamface::Embedding query = embedding_from_array(embedding);
             auto gallery = g.get();

@@ -44,6 +44,8 @@ def test_embed_align_and_distance(siamface, engine, photo):
     ec = engine.analyze(c)[0].embedding
     assert siamface.distance(ea, eb) == pytest.approx(float(np.linalg.norm(ea - eb)), rel=1e-5)
     assert siamface.distance(ea, eb) < 0.6 < siamface.distance(ea, ec)
+    # any 1-D sequence of numbers is an embedding
+    assert siamface.distance(ea.tolist(), eb.astype(np.float64)) == pytest.approx(siamface.distance(ea, eb))
     chip = engine.align(a, engine.detect(a)[0])
     assert chip.shape == (150, 150, 3) and chip.dtype == np.uint8 and chip.std() > 10
     with pytest.raises(siamface.Error) as raised:
