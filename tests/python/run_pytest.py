@@ -6,6 +6,9 @@ models or test data); under CI=true (or SIAMFACE_REQUIRE_DATA=1) a missing prere
 import os
 import sys
 
+# Keep the source tree clean: no __pycache__ beside the tests, no .pytest_cache.
+sys.dont_write_bytecode = True
+
 
 def _required():
     return os.environ.get("CI") == "true" or os.environ.get("SIAMFACE_REQUIRE_DATA") == "1"
@@ -35,7 +38,7 @@ class _Outcomes:
 
 
 outcomes = _Outcomes()
-status = pytest.main(sys.argv[1:], plugins=[outcomes])
+status = pytest.main(["-p", "no:cacheprovider", *sys.argv[1:]], plugins=[outcomes])
 if status == 0 and outcomes.passed == 0 and outcomes.skipped > 0:
     _missing("every test skipped")
 sys.exit(int(status))
