@@ -9,6 +9,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -118,6 +119,11 @@ void set_landmarks(siamface::Face& face, const py::array& array) {
   }
   auto view = points.unchecked<2>();
   for (int i = 0; i < siamface::kLandmarkCount; ++i) face.landmarks[i] = {view(i, 0), view(i, 1)};
+}
+
+// A str or os.PathLike as the file system's bytes (os.fsencode): non-UTF-8 names work too.
+std::string fs_path(const py::handle& path) {
+  return py::bytes(py::module_::import("os").attr("fsencode")(path)).cast<std::string>();
 }
 
 // ---- options from keyword arguments ---------------------------------------------------------
@@ -231,7 +237,11 @@ PYBIND11_MODULE(_siamface, m) {
     try {
       if (thrown) std::rethrow_exception(thrown);
     } catch (const Error& e) {
-      py::object instance = error_type(e.what());
+      // Messages quote file names, which need not be UTF-8.
+      const std::string message = e.what();
+      const auto text = py::reinterpret_steal<py::object>(
+          PyUnicode_DecodeUTF8(message.data(), static_cast<py::ssize_t>(message.size()), "replace"));
+      py::object instance = error_type(text);
       instance.attr("kind") = siamface::to_string(e.code());
       PyErr_SetObject(error_type.ptr(), instance.ptr());
     }
@@ -392,7 +402,8 @@ PYBIND11_MODULE(_siamface, m) {
   // ---- images ----
   m.def(
       "load_image",
-      [](const std::string& path, std::int64_t max_pixels, bool exif_orientation) {
+      [](const py::object& path_like, std::int64_t max_pixels, bool exif_orientation) {
+        const std::string path = fs_path(path_like);
         siamface::DecodeOptions options{max_pixels, exif_orientation};
         siamface::Image image;
         {
@@ -421,7 +432,8 @@ PYBIND11_MODULE(_siamface, m) {
       "decode_image(data: bytes) -> (H, W, 3) uint8 RGB array; as load_image, from encoded bytes.");
   m.def(
       "save_image",
-      [](const py::array& image, const std::string& path) {
+      [](const py::array& image, const py::object& path_like) {
+        const std::string path = fs_path(path_like);
         const siamface::Image pixels = image_from_array(image);
         py::gil_scoped_release release;
         siamface::save_image(pixels, path);
@@ -448,11 +460,11 @@ construction (siamface.Error kind model_missing / model_corrupt says which file 
 Thread safety: every method may be called from many Python threads at once on one Engine; the
 GIL is released while it computes, so threads run in parallel. Copies share the loaded models.
 )doc")
-      .def(py::init([](std::optional<std::string> models_dir, const std::string& recognizer,
+      .def(py::init([](const py::object& models_dir, const std::string& recognizer,
                        const std::string& detector, const std::string& landmarks, const std::string& enhance,
                        const std::string& augment, bool verify_checksums, bool tiny_fallback) {
              siamface::EngineOptions options;
-             if (models_dir) options.models_dir = *models_dir;
+             if (!models_dir.is_none()) options.models_dir = fs_path(models_dir);
              options.recognizer = siamface::parse_recognizer(recognizer);
              options.detector = siamface::parse_detector_kind(detector);
              options.landmarks = siamface::parse_landmark_kind(landmarks);
@@ -573,12 +585,12 @@ Thread safety: every method may be called from many threads at once (the C++ Gal
 its SQLite connection and lets searches run concurrently); several processes may share one file.
 The GIL is released while it works.
 )doc")
-      .def(py::init([](std::optional<std::string> path, bool create, bool read_only, int busy_timeout_ms) {
+      .def(py::init([](const py::object& path, bool create, bool read_only, int busy_timeout_ms) {
              siamface::GalleryOptions options;
              options.create = create && !read_only;
              options.read_only = read_only;
              options.busy_timeout_ms = busy_timeout_ms;
-             const std::string file = path ? *path : siamface::default_gallery_path();
+             const std::string file = path.is_none() ? siamface::default_gallery_path() : fs_path(path);
              py::gil_scoped_release release;
              return GalleryHandle{std::make_shared<siamface::Gallery>(siamface::Gallery::open(file, options))};
            }),
@@ -630,11 +642,11 @@ The GIL is released while it works.
           [](const GalleryHandle& g, const siamface::Engine& engine, const std::string& person,
              const py::object& paths, bool take_largest, float min_face_px, float min_sharpness, float max_yaw) {
             std::vector<std::string> files;
-            if (py::isinstance<py::str>(paths) || py::hasattr(paths, "__fspath__")) {
-              files.push_back(py::str(py::module_::import("os").attr("fspath")(paths)).cast<std::string>());
+            if (py::isinstance<py::str>(paths) || py::isinstance<py::bytes>(paths) || py::hasattr(paths, "__fspath__")) {
+              files.push_back(fs_path(paths));
             } else {
               for (const py::handle& p : paths) {
-                files.push_back(py::str(py::module_::import("os").attr("fspath")(p)).cast<std::string>());
+                files.push_back(fs_path(p));
               }
             }
             auto gallery = g.get();
@@ -728,7 +740,8 @@ The GIL is released while it works.
           "The gallery's saved threshold (None: the library default); identify() uses it unless given one.")
       .def(
           "export_jsonl",
-          [](const GalleryHandle& g, const std::string& file) {
+          [](const GalleryHandle& g, const py::object& path_like) {
+            const std::string file = fs_path(path_like);
             auto gallery = g.get();
             py::gil_scoped_release release;
             return gallery->export_jsonl(file);
@@ -736,7 +749,8 @@ The GIL is released while it works.
           "file"_a)
       .def(
           "import_jsonl",
-          [](const GalleryHandle& g, const std::string& file) {
+          [](const GalleryHandle& g, const py::object& path_like) {
+            const std::string file = fs_path(path_like);
             auto gallery = g.get();
             py::gil_scoped_release release;
             const auto result = gallery->import_jsonl(file);

@@ -1,4 +1,5 @@
 """The library's own objects from Python: Engine, images, errors, Gallery, Tracker, threads."""
+import os
 import threading
 import time
 
@@ -124,7 +125,11 @@ def test_image_errors_carry_their_kind(siamface, tmp_path):
     assert isinstance(raised.value, Exception) and siamface.Error.__module__ == "siamface"
     with pytest.raises(siamface.Error) as raised:
         siamface.load_image(str(tmp_path / "absent.jpg"))
-    assert raised.value.kind == "io_error"
+    assert raised.value.kind == "io_error" and "absent.jpg" in str(raised.value)
+    # a file name that is not UTF-8 still gives a readable message
+    with pytest.raises(siamface.Error) as raised:
+        siamface.load_image(os.fsdecode(bytes(tmp_path) + b"/caf\xe9.jpg"))
+    assert raised.value.kind == "io_error" and "caf" in str(raised.value)
     siamface.save_image(np.zeros((100, 100, 3), np.uint8), str(tmp_path / "big.png"))
     with pytest.raises(siamface.Error) as raised:
         siamface.load_image(str(tmp_path / "big.png"), max_pixels=5000)
