@@ -37,7 +37,9 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   # HEIF/AVIF and GIF decoding (src/image/). Debian 12's libheif1 (1.15) has its codecs built in
   # and depends on them itself (libde265-0, libx265-199, libdav1d6, libaom3); the separate
   # libheif-plugin-* packages (libheif >= 1.16) are not in Debian 12.
-  libheif-dev libheif1 libde265-0 libdav1d6 libaom3 libx265-199 libgif-dev)
+  libheif-dev libheif1 libde265-0 libdav1d6 libaom3 libx265-199 libgif-dev
+  # The Python package (python/, docs/python.md) and its tests.
+  python3-dev pybind11-dev python3-numpy python3-pytest)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -117,7 +119,10 @@ fi
 if ((BUILD)); then
   launcher=()
   command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
+  # Debian's python3-numpy/-pytest/pybind11 serve /usr/bin/python3, not a pyenv or venv python3 on PATH.
+  python=()
+  [ -x /usr/bin/python3 ] && python=(-DPython3_EXECUTABLE=/usr/bin/python3)
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" "${python[@]}" >/dev/null
   cmake --build "$BUILD_DIR" -j"$(nproc)"
 fi
 echo "setup: done (models in $MODELS_DIR, build in $BUILD_DIR)"

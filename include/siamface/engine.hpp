@@ -130,6 +130,10 @@ class Engine {
   static Engine open(const EngineOptions& options = {});
 
   std::vector<Face> detect(const Image& image, const DetectOptions& options = {}) const;
+  // Landmarks and quality for a face box found elsewhere (another detector, a stored box), as
+  // detect() computes them for its own boxes; the score is 0. Throws Error(kInvalidImage) for
+  // an empty image, Error(kInvalidArgument) for a box that is empty or outside the image.
+  Face face_at(const Image& image, const Box& box) const;
 
   // The 150x150 dlib-style chip for a face (similarity transform from its landmarks).
   Image align(const Image& image, const Face& face) const;

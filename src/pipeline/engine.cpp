@@ -371,6 +371,20 @@ std::vector<Face> Engine::detect(const Image& image, const DetectOptions& option
   return faces;
 }
 
+Face Engine::face_at(const Image& image, const Box& box) const {
+  if (image.empty()) throw Error(ErrorCode::kInvalidImage, "empty image");
+  const bool inside = box.width > 0 && box.height > 0 && box.left < image.width && box.top < image.height &&
+                      box.right() > 0 && box.bottom() > 0;
+  if (!inside) throw Error(ErrorCode::kInvalidArgument, "face box is empty or lies outside the image");
+  const cv::Mat original = as_mat(image);
+  const cv::Mat bgr = impl_->options.enhancement.automatic ? enhance_for_detection(original) : original;
+  Face face;
+  face.box = box;
+  face.landmarks = predict_landmarks(*impl_->landmarks, impl_->options, bgr, box);
+  face.quality = measure_face_quality(original, face);
+  return face;
+}
+
 namespace {
 
 ChipOptions chip_options_of(const EngineOptions& options) {

@@ -13,6 +13,7 @@
 #include "common/test_env.hpp"
 #include "image/cv_image.hpp"
 #include "siamface/engine.hpp"
+#include "siamface/errors.hpp"
 #include "siamface/image.hpp"
 
 namespace siamface {
@@ -118,6 +119,43 @@ TEST(EngineDetectTest, UpsamplingFindsSmallFacesInLargeFrames) {
   std::printf("[report] dlib VOC faces in 3x frames: recall %d/18 without upsampling, %d/18 with --upsample 0 (auto)\n",
               found_by_upsample[1.0F], found_by_upsample[0.0F]);
   EXPECT_GT(found_by_upsample[0.0F], found_by_upsample[1.0F]);
+}
+
+// Engine::face_at: landmarks for a box found elsewhere are the ones detect() gives for that box;
+// a box beside a detection's moves them only a little; an empty or outside box is refused.
+TEST(EngineDetectTest, FaceAtGivesTheLandmarksDetectGivesForTheSameBox) {
+  SIAMFACE_REQUIRE_MODELS();
+  SIAMFACE_REQUIRE_TESTDATA("face_recognition_ageitgey/tests/test_images/obama.jpg");
+  const Image image = load_image(test::testdata_dir() / "face_recognition_ageitgey/tests/test_images/obama.jpg");
+  const Engine engine = open_engine(true);
+  const std::vector<Face> faces = engine.detect(image);
+  ASSERT_EQ(faces.size(), 1U);
+  const Face same = engine.face_at(image, faces[0].box);
+  EXPECT_EQ(same.score, 0.0F);
+  for (int i = 0; i < kLandmarkCount; ++i) {
+    EXPECT_NEAR(same.landmarks[i].x, faces[0].landmarks[i].x, 1e-3F) << i;
+    EXPECT_NEAR(same.landmarks[i].y, faces[0].landmarks[i].y, 1e-3F) << i;
+  }
+  EXPECT_NEAR(same.quality.sharpness, faces[0].quality.sharpness, 1e-3F);
+  Box shifted = faces[0].box;
+  shifted.left += 0.05F * shifted.width;
+  shifted.top -= 0.05F * shifted.height;
+  const Face moved = engine.face_at(image, shifted);
+  float mean_shift = 0;
+  for (int i = 0; i < kLandmarkCount; ++i) {
+    mean_shift += std::hypot(moved.landmarks[i].x - faces[0].landmarks[i].x,
+                             moved.landmarks[i].y - faces[0].landmarks[i].y) / kLandmarkCount;
+  }
+  EXPECT_LT(mean_shift, 0.05F * faces[0].box.width);
+  for (const Box bad : {Box{10, 10, 0, 50}, Box{10, 10, 50, -5}, Box{static_cast<float>(image.width), 0, 50, 50},
+                        Box{-100, -100, 50, 50}}) {
+    try {
+      engine.face_at(image, bad);
+      ADD_FAILURE() << "accepted box " << bad.left << "," << bad.top << "," << bad.width << "," << bad.height;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    }
+  }
 }
 
 }  // namespace

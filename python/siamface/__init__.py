@@ -1,0 +1,83 @@
+"""siamface: one-shot face recognition (C++), for Python.
+
+Two layers (docs/python.md):
+
+* this package: the library's own objects -- :class:`Engine` (detect, align, embed, verify),
+  :class:`Gallery` (enroll, people, remove, identify), :class:`Tracker` (video) -- with numpy
+  arrays in and out. Images are ``uint8`` arrays in RGB order, ``(H, W, 3)`` (grey ``(H, W)``
+  and RGBA ``(H, W, 4)`` are accepted); for OpenCV's BGR frames pass ``frame[..., ::-1]``.
+  Embeddings are ``float32`` arrays. Every error is a :class:`siamface.Error` whose ``kind``
+  names it (``invalid_image``, ``no_face``, ``model_missing``, ...).
+* :mod:`siamface.face_recognition`: the face_recognition package's functions, so that
+  ``import siamface.face_recognition as face_recognition`` runs an existing script.
+
+Thread safety is the C++ library's: one Engine and one Gallery may be used from many threads
+at once, and the GIL is released while they compute, so threads run in parallel. A Tracker
+follows one video (calls from several threads are serialised).
+"""
+
+from ._siamface import (  # noqa: F401  (the public API)
+    Box,
+    Decision,
+    EnrollResult,
+    Engine,
+    Error,
+    Face,
+    FaceEmbedding,
+    FaceQuality,
+    Gallery,
+    GalleryFace,
+    IdentifiedFace,
+    IdentityMatch,
+    ModelInfo,
+    AddOutcome,
+    Tracker,
+    TrackedFace,
+    TrackEvent,
+    Verification,
+    __version__,
+    decode_image,
+    default_gallery_path,
+    default_models_dir,
+    distance,
+    load_image,
+    save_image,
+    set_intra_op_threads,
+)
+
+Error.__module__ = __name__
+
+__all__ = [
+    "AddOutcome", "Box", "Decision", "EnrollResult", "Engine", "Error", "Face", "FaceEmbedding",
+    "FaceQuality", "Gallery", "GalleryFace", "IdentifiedFace", "IdentityMatch", "ModelInfo",
+    "Tracker", "TrackedFace", "TrackEvent", "Verification", "decode_image", "default_gallery_path",
+    "default_models_dir", "distance", "identify", "load_image", "save_image",
+    "set_intra_op_threads", "watch",
+]
+
+
+def identify(engine, gallery, image, **options):
+    """Names every face of an RGB image against ``gallery``: ``gallery.identify(engine, image, ...)``.
+
+    Returns a list of :class:`IdentifiedFace` (``.name`` is ``'unknown'`` when no enrolled
+    person is close enough; ``.top`` holds the nearest identities).
+    """
+    return gallery.identify(engine, image, **options)
+
+
+def watch(frames, engine, gallery=None, on_event=None, fps=25.0, **tracker_options):
+    """Follows faces through ``frames`` (any iterable of RGB arrays) and calls ``on_event(event)``
+    for every :class:`TrackEvent` (appeared, identified, identity_changed, ended), in order.
+
+    Frame timestamps are ``index / fps``. Returns the tracker's statistics (a dict). The
+    ``ended`` events of the tracks still open at the end are delivered too.
+    """
+    tracker = Tracker(engine, gallery, **tracker_options)
+    emit = on_event if on_event is not None else (lambda event: None)
+    for index, frame in enumerate(frames):
+        _, events = tracker.process(frame, index, index / fps)
+        for event in events:
+            emit(event)
+    for event in tracker.finish():
+        emit(event)
+    return tracker.stats
