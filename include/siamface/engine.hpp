@@ -31,7 +31,7 @@ enum class LandmarkKind { kFull, kTiny };
 
 // Test-time augmentation of embeddings: the embedding of a face is the mean over several chips
 // of it. kFlip adds the mirrored chip; kFlipRotate adds chips rotated by +-3 degrees and their
-// mirrors (6 chips). Measured on LFW in the README ("Accuracy"); costs 2x / 6x the embed time.
+// mirrors (6 chips). Measured on LFW in docs/accuracy.md; costs 2x / 6x the embed time.
 enum class EmbedAugmentation { kNone, kFlip, kFlipRotate };
 
 const char* to_string(EmbedAugmentation augmentation);
@@ -55,17 +55,17 @@ struct EngineOptions {
   // SSD misses some frontal faces the tiny detector finds (14 of the 19 LFW images SSD
   // missed), while on non-face photos the tiny detector stays silent. Ignored for kTiny.
   bool tiny_fallback = true;
-  // Landmark refinement, measured on LFW (README "Accuracy"): the landmark net sees the
+  // Landmark refinement, measured on LFW (docs/accuracy.md): the landmark net sees the
   // detection box enlarged by this factor around its centre (more context, steadier jaw and
   // brow points), and, with landmark_flip, also the mirrored face; the two sets are averaged.
   float landmark_box_scale = 1.2F;
   bool landmark_flip = true;
-  // Applied to every chip that align/embed/analyze make (README "Poor and small faces").
+  // Applied to every chip that align/embed/analyze make (docs/accuracy.md "Poor and small faces").
   // Under `automatic`, detect() also brightens a dark photo before detection and landmarks
   // (quality is still measured on the original pixels).
   Enhancement enhancement{};
   // For faces smaller than the chip. Bicubic measured best on small faces and even on clean
-  // LFW (README "Poor and small faces").
+  // LFW (docs/accuracy.md "Poor and small faces").
   ChipSampling small_face_chip = ChipSampling::kBicubic;
   EmbedAugmentation augmentation = EmbedAugmentation::kNone;
 };
@@ -83,7 +83,7 @@ struct DetectOptions {
   // crop), merging both passes, at the cost of a second detection; kAuto is kAlways for
   // images up to kBorderPassAlwaysMaxSide px on their longer side (crops, thumbnails, where
   // it lifted LFW from 98.55% to 99.00%) and kWhenEmpty for larger photos, whose throughput
-  // it would halve (README "Accuracy", "Speed").
+  // it would halve (docs/accuracy.md, docs/speed.md).
   BorderPass border_pass = BorderPass::kAuto;
   // A face that only the border pass finds, beside faces the first pass found, must score at
   // least this. Off (0) by default: at 0.8 it cost LFW 0.14 points and changed nothing on the

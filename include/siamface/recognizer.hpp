@@ -18,7 +18,7 @@ struct IdentifyOptions {
   IdentityDistance distance = IdentityDistance::kMin;
   DetectOptions detect;
 
-  // The rule that keeps strangers out by default (README, "Keeping strangers out").
+  // The rule that keeps strangers out by default (docs/accuracy.md, "Keeping strangers out").
   static DecisionRule default_decision_rule();
 };
 

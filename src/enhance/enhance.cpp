@@ -14,7 +14,7 @@ namespace siamface {
 
 namespace {
 
-// auto_enhancement thresholds, set from chip measures of clean vs degraded LFW (README
+// auto_enhancement thresholds, set from chip measures of clean vs degraded LFW (docs/accuracy.md
 // "Poor and small faces"): clean LFW chips sit well inside them.
 constexpr float kDarkBrightness = 55.0F;  // below: gamma
 constexpr float kFlatContrast = 28.0F;    // below (after a dark face): clahe too
@@ -170,7 +170,7 @@ cv::Mat enhance_for_detection(const cv::Mat& bgr) {
   if (brightness >= kDarkBrightness) return bgr;
   // Gamma lifts the noise in the shadows with the faces, so smooth first; the chips are still
   // cut from the original. A Gaussian, not non-local means: on a whole photo NLM costs seconds,
-  // and it measured worse (README "Poor and small faces").
+  // and it measured worse (docs/accuracy.md "Poor and small faces").
   cv::Mat out;
   cv::GaussianBlur(bgr, out, cv::Size(), kDetectionBlurSigma);
   return clahe_luminance(auto_gamma(out, brightness));

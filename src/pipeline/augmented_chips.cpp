@@ -11,7 +11,7 @@ namespace siamface {
 namespace {
 
 // +-3 degrees measured best of the rotations, scales and shifts tried on full LFW
-// (bench/lfw_tta_bench.cpp; README "Accuracy").
+// (bench/lfw_tta_bench.cpp; docs/accuracy.md).
 constexpr double kRotationDegrees = 3.0;
 
 }  // namespace

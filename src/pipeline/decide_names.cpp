@@ -10,7 +10,7 @@ namespace siamface {
 float effective_threshold(const DecisionRule& rule, const FaceQuality& quality) {
   if (!rule.quality_adaptive) return rule.threshold;
   // Small, colourless or blurry faces make embeddings of different people drift together,
-  // so demand a closer match from them. Factors measured on the open-set tests (README).
+  // so demand a closer match from them. Factors measured on the open-set tests (docs/accuracy.md).
   float threshold = rule.threshold;
   if (quality.face_size_px > 0 && quality.face_size_px < 80) threshold *= 0.92F;
   if (quality.grayscale) threshold *= 0.92F;

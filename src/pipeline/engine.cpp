@@ -334,7 +334,7 @@ Landmarks predict_landmarks(const LandmarkNet& net, const EngineOptions& options
 std::vector<Face> Engine::detect(const Image& image, const DetectOptions& options) const {
   if (image.empty()) throw Error(ErrorCode::kInvalidImage, "empty image");
   const cv::Mat original = as_mat(image);
-  // `auto` enhancement brightens a dark photo for detection and landmarks (README "Poor and
+  // `auto` enhancement brightens a dark photo for detection and landmarks (docs/accuracy.md "Poor and
   // small faces": low-light recall and accuracy); quality is still measured on the original.
   const cv::Mat bgr = impl_->options.enhancement.automatic ? enhance_for_detection(original) : original;
   const float min_score = options.min_score >= 0 ? options.min_score : impl_->detector->default_min_score();

@@ -12,7 +12,7 @@
 namespace siamface {
 
 // Measured with bench/open_set_bench over the face-api.js, dlib johns and lfw_dev sets and
-// their greyscale and low-resolution copies (306 stranger probes, README "Keeping strangers
+// their greyscale and low-resolution copies (306 stranger probes, docs/accuracy.md "Keeping strangers
 // out"): a 0.05 margin cuts accepted strangers from 1.6% to 1.3% at no cost in named
 // people; the quality-adaptive threshold cost 2-18 points of named people and is off.
 DecisionRule IdentifyOptions::default_decision_rule() {

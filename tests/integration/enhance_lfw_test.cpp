@@ -117,7 +117,7 @@ TEST(EnhanceLfwTest, AutoRescuesALowLightSamePersonPair) {
 // Measured: 559 of 720 decisions right without, 560 with; auto rescues one pair each under
 // down3, blur3 and lowlight and loses one each under down4 and lowlight (distances within 0.03
 // of the threshold). So auto must not cost more than two decisions overall: on the chip alone
-// it is no cure (README "Poor and small faces").
+// it is no cure (docs/accuracy.md "Poor and small faces").
 TEST(EnhanceLfwTest, AutoOnDegradedDevPairsCostsAtMostTwoDecisions) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("lfw_dev/pairs.tsv");
