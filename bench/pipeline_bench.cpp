@@ -82,7 +82,8 @@ std::map<std::string, double> stage_medians(const std::vector<std::string>& file
 }
 
 // Median ms of Engine::embed per face (align + embed) with `options` (one OpenCV thread).
-double embed_median(const EngineOptions& options, const std::vector<std::string>& files, int repeat) {
+double embed_median(const ModelOptions& options, const ChipOptions& chip, const std::vector<std::string>& files,
+                    int repeat) {
   const Engine engine = Engine::open(options);
   std::vector<double> times;
   for (const std::string& file : files) {
@@ -90,7 +91,7 @@ double embed_median(const EngineOptions& options, const std::vector<std::string>
     for (const Face& face : engine.detect(image)) {
       for (int r = 0; r < repeat; ++r) {
         const auto start = Clock::now();
-        engine.embed(image, face);
+        engine.embed(image, face, chip);
         times.push_back(ms_since(start));
       }
     }
@@ -103,9 +104,9 @@ std::map<EmbedAugmentation, double> augmentation_medians(const std::vector<std::
   std::map<EmbedAugmentation, double> medians;
   for (EmbedAugmentation augmentation :
        {EmbedAugmentation::kNone, EmbedAugmentation::kFlip, EmbedAugmentation::kFlipRotate}) {
-    EngineOptions options;
-    options.augmentation = augmentation;
-    medians[augmentation] = embed_median(options, files, repeat);
+    ChipOptions chip;
+    chip.augmentation = augmentation;
+    medians[augmentation] = embed_median(ModelOptions{}, chip, files, repeat);
   }
   return medians;
 }
@@ -114,9 +115,9 @@ std::map<EmbedAugmentation, double> augmentation_medians(const std::vector<std::
 std::map<Recognizer, double> recognizer_medians(const std::vector<std::string>& files, int repeat) {
   std::map<Recognizer, double> medians;
   for (Recognizer recognizer : {Recognizer::kDlib, Recognizer::kMobileFaceNet, Recognizer::kFused}) {
-    EngineOptions options;
+    ModelOptions options;
     options.recognizer = recognizer;
-    medians[recognizer] = embed_median(options, files, repeat);
+    medians[recognizer] = embed_median(options, ChipOptions{}, files, repeat);
   }
   return medians;
 }

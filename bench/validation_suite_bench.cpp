@@ -328,9 +328,7 @@ int main(int argc, char** argv) {
     else if (a == "--sets") options.sets = value();
     else if (a == "--border-only-min-score") options.detect.border_only_min_score = std::stof(value());
     else if (a == "--border-pass") {
-      const std::string v = value();
-      options.detect.border_pass = v == "off" ? BorderPass::kOff : v == "empty" ? BorderPass::kWhenEmpty
-                                   : v == "always" ? BorderPass::kAlways : BorderPass::kAuto;
+      options.detect.border_pass = parse_border_pass(value());
     } else if (a == "--recognizers") {
       options.recognizers.clear();
       std::stringstream list(value());
@@ -343,7 +341,7 @@ int main(int argc, char** argv) {
   set_intra_op_threads(1);
   std::vector<Engine> engines;
   for (Recognizer r : options.recognizers) {
-    EngineOptions engine_options;
+    ModelOptions engine_options;
     engine_options.recognizer = r;
     engines.push_back(Engine::open(engine_options));
   }

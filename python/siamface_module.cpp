@@ -126,15 +126,24 @@ std::string fs_path(const py::handle& path) {
   return py::bytes(py::module_::import("os").attr("fsencode")(path)).cast<std::string>();
 }
 
-// ---- options from keyword arguments ---------------------------------------------------------
+// ---- Engine holder ---------------------------------------------------------------------------
 
-siamface::BorderPass parse_border_pass(const std::string& name) {
-  if (name == "auto") return siamface::BorderPass::kAuto;
-  if (name == "always") return siamface::BorderPass::kAlways;
-  if (name == "empty") return siamface::BorderPass::kWhenEmpty;
-  if (name == "off") return siamface::BorderPass::kOff;
-  throw Error(ErrorCode::kInvalidArgument, "border_pass must be auto, always, empty or off; got '" + name + "'");
-}
+// The C++ Engine holds only what it loads; the Python Engine also keeps the per-call choices
+// given to its constructor (enhance, augment, tiny_fallback) and applies them to every call.
+struct PyEngine : siamface::Engine {
+  PyEngine(siamface::Engine engine, siamface::PipelineOptions defaults)
+      : siamface::Engine(std::move(engine)), pipeline(std::move(defaults)) {}
+  siamface::PipelineOptions pipeline;
+  // The defaults with the detection keywords of one call (tiny_fallback stays the engine's).
+  siamface::PipelineOptions with(siamface::DetectOptions detect) const {
+    siamface::PipelineOptions options = pipeline;
+    detect.tiny_fallback = pipeline.detect.tiny_fallback;
+    options.detect = detect;
+    return options;
+  }
+};
+
+// ---- options from keyword arguments ---------------------------------------------------------
 
 siamface::DetectOptions detect_options(std::optional<float> min_score, int max_faces, float upsample,
                                        const std::string& border_pass) {
@@ -144,7 +153,7 @@ siamface::DetectOptions detect_options(std::optional<float> min_score, int max_f
   options.max_faces = max_faces;
   if (!(upsample >= 0)) throw Error(ErrorCode::kInvalidArgument, "upsample must be >= 0 (0: automatic, 1: off)");
   options.upsample = upsample;
-  options.border_pass = parse_border_pass(border_pass);
+  options.border_pass = siamface::parse_border_pass(border_pass);
   return options;
 }
 
@@ -154,13 +163,13 @@ siamface::DetectOptions detect_options(std::optional<float> min_score, int max_f
 
 siamface::IdentifyOptions identify_options(const siamface::Gallery& gallery, std::size_t top_k,
                                            std::optional<float> threshold, std::optional<float> margin,
-                                           const std::string& distance, const siamface::DetectOptions& detect) {
+                                           const std::string& distance, const siamface::PipelineOptions& pipeline) {
   siamface::IdentifyOptions options;
   options.top_k = top_k;
   options.rule.threshold = siamface::resolve_threshold(gallery, threshold, options.rule.threshold);
   if (margin) options.rule.margin = *margin;
   options.distance = siamface::parse_identity_distance(distance);
-  options.detect = detect;
+  options.pipeline = pipeline;
   return options;
 }
 
@@ -190,7 +199,7 @@ py::dict gallery_info_dict(const siamface::GalleryInfo& info) {
 
 // Tracker: one video from one thread in C++; the mutex makes concurrent Python calls wait.
 struct TrackerHandle {
-  TrackerHandle(const siamface::Engine& engine, std::shared_ptr<siamface::Gallery> gallery)
+  TrackerHandle(const PyEngine& engine, std::shared_ptr<siamface::Gallery> gallery)
       : engine(engine), gallery(std::move(gallery)) {}
   siamface::Engine engine;  // the tracker references these: they live as long as it does
   std::shared_ptr<siamface::Gallery> gallery;
@@ -453,7 +462,7 @@ PYBIND11_MODULE(_siamface, m) {
         "parallel threads yourself; 0 restores the default.");
 
   // ---- Engine ----
-  py::class_<siamface::Engine>(m, "Engine", R"doc(
+  py::class_<PyEngine>(m, "Engine", R"doc(
 The face pipeline: detect -> landmarks -> align -> embed. Loads and checks every model on
 construction (siamface.Error kind model_missing / model_corrupt says which file and how to fix it).
 
@@ -463,17 +472,18 @@ GIL is released while it computes, so threads run in parallel. Copies share the 
       .def(py::init([](const py::object& models_dir, const std::string& recognizer,
                        const std::string& detector, const std::string& landmarks, const std::string& enhance,
                        const std::string& augment, bool verify_checksums, bool tiny_fallback) {
-             siamface::EngineOptions options;
+             siamface::ModelOptions options;
              if (!models_dir.is_none()) options.models_dir = fs_path(models_dir);
              options.recognizer = siamface::parse_recognizer(recognizer);
              options.detector = siamface::parse_detector_kind(detector);
              options.landmarks = siamface::parse_landmark_kind(landmarks);
-             options.enhancement = siamface::parse_enhancement(enhance);
-             options.augmentation = siamface::parse_embed_augmentation(augment);
              options.verify_checksums = verify_checksums;
-             options.tiny_fallback = tiny_fallback;
+             siamface::PipelineOptions pipeline;
+             pipeline.chip.enhancement = siamface::parse_enhancement(enhance);
+             pipeline.chip.augmentation = siamface::parse_embed_augmentation(augment);
+             pipeline.detect.tiny_fallback = tiny_fallback;
              py::gil_scoped_release release;
-             return siamface::Engine::open(options);
+             return PyEngine(siamface::Engine::open(options), pipeline);
            }),
            "models_dir"_a = py::none(), py::kw_only(), "recognizer"_a = "dlib", "detector"_a = "ssd",
            "landmarks"_a = "full", "enhance"_a = "off", "augment"_a = "none", "verify_checksums"_a = true,
@@ -483,10 +493,10 @@ GIL is released while it computes, so threads run in parallel. Copies share the 
            "or steps like 'gamma+clahe'; augment: none, flip or flip-rotate.")
       .def(
           "detect",
-          [](const siamface::Engine& engine, const py::array& image, std::optional<float> min_score, int max_faces,
+          [](const PyEngine& engine, const py::array& image, std::optional<float> min_score, int max_faces,
              float upsample, const std::string& border_pass) {
             const siamface::Image pixels = image_from_array(image);
-            const auto options = detect_options(min_score, max_faces, upsample, border_pass);
+            const auto options = engine.with(detect_options(min_score, max_faces, upsample, border_pass));
             py::gil_scoped_release release;
             return engine.detect(pixels, options);
           },
@@ -495,38 +505,38 @@ GIL is released while it computes, so threads run in parallel. Copies share the 
           "times larger (small faces), 0 picks it from the image size, 1 is off.")
       .def(
           "face_at",
-          [](const siamface::Engine& engine, const py::array& image, const siamface::Box& box) {
+          [](const PyEngine& engine, const py::array& image, const siamface::Box& box) {
             const siamface::Image pixels = image_from_array(image);
             py::gil_scoped_release release;
-            return engine.face_at(pixels, box);
+            return engine.face_at(pixels, box, engine.pipeline);
           },
           "image"_a, "box"_a, "Landmarks and quality for a face box found elsewhere (score 0).")
       .def(
           "align",
-          [](const siamface::Engine& engine, const py::array& image, const siamface::Face& face) {
+          [](const PyEngine& engine, const py::array& image, const siamface::Face& face) {
             const siamface::Image pixels = image_from_array(image);
             siamface::Image chip;
             {
               py::gil_scoped_release release;
-              chip = engine.align(pixels, face);
+              chip = engine.align(pixels, face, engine.pipeline.chip);
             }
             return array_from_image(chip);
           },
           "image"_a, "face"_a, "The 150x150 RGB face chip the dlib recognizer sees.")
       .def(
           "embed",
-          [](const siamface::Engine& engine, const py::array& image, const siamface::Face& face,
+          [](const PyEngine& engine, const py::array& image, const siamface::Face& face,
              std::optional<std::string> augment) {
             const siamface::Image pixels = image_from_array(image);
             siamface::Embedding embedding;
             {
               py::gil_scoped_release release;
               if (!augment) {
-                embedding = engine.embed(pixels, face);
+                embedding = engine.embed(pixels, face, engine.pipeline.chip);
               } else {
-                const siamface::EngineOptions& o = engine.options();
-                const auto views = engine.embed_views(
-                    pixels, face, {o.small_face_chip, o.enhancement, siamface::parse_embed_augmentation(*augment)});
+                siamface::ChipOptions chip = engine.pipeline.chip;
+                chip.augmentation = siamface::parse_embed_augmentation(*augment);
+                const auto views = engine.embed_views(pixels, face, chip);
                 embedding.assign(views.front().size(), 0.0F);
                 for (const auto& view : views)
                   for (std::size_t k = 0; k < embedding.size(); ++k) embedding[k] += view[k];
@@ -540,23 +550,23 @@ GIL is released while it computes, so threads run in parallel. Copies share the 
           "engine's test-time augmentation for this call.")
       .def(
           "analyze",
-          [](const siamface::Engine& engine, const py::array& image, std::optional<float> min_score, int max_faces,
+          [](const PyEngine& engine, const py::array& image, std::optional<float> min_score, int max_faces,
              float upsample, const std::string& border_pass) {
             const siamface::Image pixels = image_from_array(image);
-            const auto options = detect_options(min_score, max_faces, upsample, border_pass);
+            const auto options = engine.with(detect_options(min_score, max_faces, upsample, border_pass));
             py::gil_scoped_release release;
             return engine.analyze(pixels, options);
           },
           "image"_a, SIAMFACE_DETECT_KWARGS, "detect + align + embed for every face: a list of FaceEmbedding.")
       .def(
           "verify",
-          [](const siamface::Engine& engine, const py::array& image_a, const py::array& image_b, float threshold) {
+          [](const PyEngine& engine, const py::array& image_a, const py::array& image_b, float threshold) {
             const siamface::Image a = image_from_array(image_a);
             const siamface::Image b = image_from_array(image_b);
             py::gil_scoped_release release;
             Verification result;
             const auto largest = [&](const siamface::Image& image, const char* which) {
-              const auto faces = engine.detect(image);
+              const auto faces = engine.detect(image, engine.pipeline);
               const int chosen = siamface::choose_face(faces, image.width, image.height, siamface::FaceChoice::kLargest);
               if (chosen < 0) throw Error(ErrorCode::kNoFace, std::string("no face found in ") + which);
               return faces[chosen];
@@ -564,7 +574,8 @@ GIL is released while it computes, so threads run in parallel. Copies share the 
             result.face_a = largest(a, "image_a");
             result.face_b = largest(b, "image_b");
             result.distance =
-                siamface::euclidean_distance(engine.embed(a, result.face_a), engine.embed(b, result.face_b));
+                siamface::euclidean_distance(engine.embed(a, result.face_a, engine.pipeline.chip),
+                                             engine.embed(b, result.face_b, engine.pipeline.chip));
             result.threshold = threshold;
             result.same = result.distance < threshold;
             return result;
@@ -573,8 +584,8 @@ GIL is released while it computes, so threads run in parallel. Copies share the 
           "Same person? Compares the largest face of each image; truthy when the distance is under the threshold.")
       .def_property_readonly("embedding_size", &siamface::Engine::embedding_size)
       .def_property_readonly("recognizer",
-                             [](const siamface::Engine& e) { return siamface::to_string(e.options().recognizer); })
-      .def_property_readonly("models_dir", [](const siamface::Engine& e) { return e.options().models_dir; })
+                             [](const PyEngine& e) { return siamface::to_string(e.options().recognizer); })
+      .def_property_readonly("models_dir", [](const PyEngine& e) { return e.options().models_dir; })
       .def_property_readonly("model_info", &siamface::Engine::model_info);
 
   // ---- Gallery ----
@@ -639,7 +650,7 @@ The GIL is released while it works.
           "face_id"_a, "The stored face with this id, or None.")
       .def(
           "enroll",
-          [](const GalleryHandle& g, const siamface::Engine& engine, const std::string& person,
+          [](const GalleryHandle& g, const PyEngine& engine, const std::string& person,
              const py::object& paths, bool take_largest, float min_face_px, float min_sharpness, float max_yaw) {
             std::vector<std::string> files;
             if (py::isinstance<py::str>(paths) || py::isinstance<py::bytes>(paths) || py::hasattr(paths, "__fspath__")) {
@@ -655,6 +666,7 @@ The GIL is released while it works.
             siamface::EnrollOptions options;
             options.take_largest = take_largest;
             options.gate = {min_face_px, min_sharpness, max_yaw};
+            options.pipeline = engine.pipeline;
             std::vector<siamface::EnrollResult> batch;
             for (const auto& file : files) batch.push_back(siamface::prepare_enrollment(engine, person, file, options));
             siamface::commit_enrollments(*gallery, batch);
@@ -668,7 +680,7 @@ The GIL is released while it works.
           "are skipped with the reason. Returns one EnrollResult per photo.")
       .def(
           "add",
-          [](const GalleryHandle& g, const siamface::Engine& engine, const std::string& person, const py::array& image,
+          [](const GalleryHandle& g, const PyEngine& engine, const std::string& person, const py::array& image,
              std::optional<siamface::Face> face, const std::string& source_path) {
             const siamface::Image pixels = image_from_array(image);
             const std::string sha256 = sha256_of_pixels(pixels);
@@ -679,8 +691,8 @@ The GIL is released while it works.
             record.person = person;
             record.source_path = source_path;
             record.image_sha256 = sha256;
-            record.face = face ? *face : only_face(engine.detect(pixels), "the image");
-            record.embedding = engine.embed(pixels, record.face);
+            record.face = face ? *face : only_face(engine.detect(pixels, engine.pipeline), "the image");
+            record.embedding = engine.embed(pixels, record.face, engine.pipeline.chip);
             record.model = engine.model_info();
             return gallery->add_face(record);
           },
@@ -759,7 +771,7 @@ The GIL is released while it works.
           "file"_a, "Returns (added, duplicates).")
       .def(
           "search",
-          [](const GalleryHandle& g, const siamface::Engine& engine, const EmbeddingArray& embedding, std::size_t k,
+          [](const GalleryHandle& g, const PyEngine& engine, const EmbeddingArray& embedding, std::size_t k,
              const std::string& distance) {
             const siamface::Embedding query = embedding_from_array(embedding);
             auto gallery = g.get();
@@ -770,14 +782,14 @@ The GIL is released while it works.
           "Top-k identities nearest to an embedding made by `engine` (distance: min or mean).")
       .def(
           "identify",
-          [](const GalleryHandle& g, const siamface::Engine& engine, const py::array& image, std::size_t top_k,
+          [](const GalleryHandle& g, const PyEngine& engine, const py::array& image, std::size_t top_k,
              std::optional<float> threshold, std::optional<float> margin, const std::string& distance,
              std::optional<float> min_score, int max_faces, float upsample, const std::string& border_pass) {
             const siamface::Image pixels = image_from_array(image);
             auto gallery = g.get();
             py::gil_scoped_release release;
             const auto options = identify_options(*gallery, top_k, threshold, margin, distance,
-                                                  detect_options(min_score, max_faces, upsample, border_pass));
+                                                  engine.with(detect_options(min_score, max_faces, upsample, border_pass)));
             return siamface::identify_image(engine, *gallery, pixels, options);
           },
           "engine"_a, "image"_a, py::kw_only(), "top_k"_a = 3, "threshold"_a = py::none(), "margin"_a = py::none(),
@@ -794,7 +806,7 @@ tracks in between, embeds only when that can change a track's identity, names ea
 
 Thread safety: one tracker follows one video; calls from several threads are serialised.
 )doc")
-      .def(py::init([](const siamface::Engine& engine, const GalleryHandle* gallery, int detect_every,
+      .def(py::init([](const PyEngine& engine, const GalleryHandle* gallery, int detect_every,
                        std::optional<float> threshold, std::optional<float> margin) {
              auto handle = std::make_unique<TrackerHandle>(engine, gallery ? gallery->get() : nullptr);
              siamface::TrackerOptions options;
@@ -806,6 +818,7 @@ Thread safety: one tracker follows one video; calls from several threads are ser
                options.identify.rule.threshold = *threshold;
              }
              if (margin) options.identify.rule.margin = *margin;
+             options.identify.pipeline = engine.pipeline;
              handle->tracker =
                  std::make_unique<siamface::FaceTracker>(handle->engine, handle->gallery.get(), options);
              return handle;

@@ -7,11 +7,14 @@
 #include <vector>
 
 #include "siamface/enhance.hpp"
+#include "siamface/names.hpp"
 #include "siamface/types.hpp"
 
 namespace siamface {
 
 enum class DetectorKind { kSsd, kTiny, kHaar };
+inline constexpr std::array<EnumName<DetectorKind>, 3> kDetectorKindNames{
+    {{DetectorKind::kSsd, "ssd"}, {DetectorKind::kTiny, "tiny"}, {DetectorKind::kHaar, "haar"}}};
 
 // Which network turns a face into an embedding (docs/validation.md has the measurements):
 //  kDlib:          dlib's ResNet (face-api port), 128 values.
@@ -24,53 +27,53 @@ enum class DetectorKind { kSsd, kTiny, kHaar };
 // at 1.8x dlib's cost per face. Galleries record the recognizer (ModelInfo) and refuse to mix
 // them (`siamface reindex`); a gallery made with dlib keeps being searched with dlib.
 enum class Recognizer { kDlib, kMobileFaceNet, kFused };
+inline constexpr std::array<EnumName<Recognizer>, 3> kRecognizerNames{
+    {{Recognizer::kDlib, "dlib"}, {Recognizer::kMobileFaceNet, "mfn"}, {Recognizer::kFused, "fused"}}};
 
-const char* to_string(Recognizer recognizer);
-Recognizer parse_recognizer(const std::string& name);  // "dlib" | "mfn" | "fused"; throws Error
 enum class LandmarkKind { kFull, kTiny };
+inline constexpr std::array<EnumName<LandmarkKind>, 2> kLandmarkKindNames{
+    {{LandmarkKind::kFull, "full"}, {LandmarkKind::kTiny, "tiny"}}};
 
 // Test-time augmentation of embeddings: the embedding of a face is the mean over several chips
 // of it. kFlip adds the mirrored chip; kFlipRotate adds chips rotated by +-3 degrees and their
 // mirrors (6 chips). Measured on LFW in docs/accuracy.md; costs 2x / 6x the embed time.
 enum class EmbedAugmentation { kNone, kFlip, kFlipRotate };
+inline constexpr std::array<EnumName<EmbedAugmentation>, 3> kEmbedAugmentationNames{
+    {{EmbedAugmentation::kNone, "none"}, {EmbedAugmentation::kFlip, "flip"}, {EmbedAugmentation::kFlipRotate, "flip-rotate"}}};
 
-const char* to_string(EmbedAugmentation augmentation);
-EmbedAugmentation parse_embed_augmentation(const std::string& name);  // "none" | "flip" | "flip-rotate"; throws Error
-const char* to_string(DetectorKind kind);
-const char* to_string(LandmarkKind kind);
-DetectorKind parse_detector_kind(const std::string& name);  // "ssd" | "tiny" | "haar"; throws Error
-LandmarkKind parse_landmark_kind(const std::string& name);  // "full" | "tiny"; throws Error
+// Names from the tables above; the parse functions throw Error(kInvalidArgument) listing them.
+inline const char* to_string(Recognizer value) { return name_of(kRecognizerNames, value); }
+inline const char* to_string(DetectorKind value) { return name_of(kDetectorKindNames, value); }
+inline const char* to_string(LandmarkKind value) { return name_of(kLandmarkKindNames, value); }
+inline const char* to_string(EmbedAugmentation value) { return name_of(kEmbedAugmentationNames, value); }
+inline Recognizer parse_recognizer(const std::string& name) { return parse_name(kRecognizerNames, name, "recognizer"); }
+inline DetectorKind parse_detector_kind(const std::string& name) { return parse_name(kDetectorKindNames, name, "detector"); }
+inline LandmarkKind parse_landmark_kind(const std::string& name) {
+  return parse_name(kLandmarkKindNames, name, "landmark model");
+}
+inline EmbedAugmentation parse_embed_augmentation(const std::string& name) {
+  return parse_name(kEmbedAugmentationNames, name, "augmentation");
+}
 
 // Where models live: $SIAMFACE_MODELS, else $XDG_CACHE_HOME/siamface/models, else
 // ~/.cache/siamface/models. scripts/setup.sh installs them there.
 std::string default_models_dir();
 
-struct EngineOptions {
+// What Engine::open loads: fixed for the engine's life. Everything chosen per call is in
+// PipelineOptions below, so one engine serves callers with different settings.
+struct ModelOptions {
   std::string models_dir = default_models_dir();
   Recognizer recognizer = Recognizer::kFused;
   DetectorKind detector = DetectorKind::kSsd;
   LandmarkKind landmarks = LandmarkKind::kFull;
   bool verify_checksums = true;  // SHA-256 of every model file against the pinned release
-  // When the detector finds nothing (border retry included), ask the tiny face detector too:
-  // SSD misses some frontal faces the tiny detector finds (14 of the 19 LFW images SSD
-  // missed), while on non-face photos the tiny detector stays silent. Ignored for kTiny.
-  bool tiny_fallback = true;
-  // Landmark refinement, measured on LFW (docs/accuracy.md): the landmark net sees the
-  // detection box enlarged by this factor around its centre (more context, steadier jaw and
-  // brow points), and, with landmark_flip, also the mirrored face; the two sets are averaged.
-  float landmark_box_scale = 1.2F;
-  bool landmark_flip = true;
-  // Applied to every chip that align/embed/analyze make (docs/accuracy.md "Poor and small faces").
-  // Under `automatic`, detect() also brightens a dark photo before detection and landmarks
-  // (quality is still measured on the original pixels).
-  Enhancement enhancement{};
-  // For faces smaller than the chip. Bicubic measured best on small faces and even on clean
-  // LFW (docs/accuracy.md "Poor and small faces").
-  ChipSampling small_face_chip = ChipSampling::kBicubic;
-  EmbedAugmentation augmentation = EmbedAugmentation::kNone;
 };
 
 enum class BorderPass { kOff, kWhenEmpty, kAlways, kAuto };
+inline constexpr std::array<EnumName<BorderPass>, 4> kBorderPassNames{
+    {{BorderPass::kOff, "off"}, {BorderPass::kWhenEmpty, "empty"}, {BorderPass::kAlways, "always"}, {BorderPass::kAuto, "auto"}}};
+inline const char* to_string(BorderPass value) { return name_of(kBorderPassNames, value); }
+inline BorderPass parse_border_pass(const std::string& name) { return parse_name(kBorderPassNames, name, "border pass"); }
 inline constexpr int kBorderPassAlwaysMaxSide = 1024;
 
 struct DetectOptions {
@@ -95,18 +98,43 @@ struct DetectOptions {
   // the image upsampled when small, otherwise overlapping tiles, merged with the whole-image
   // pass); 0 picks the factor from the image size; 1 is off.
   float upsample = 1.0F;
+  // When the detector finds nothing (border retry included), ask the tiny face detector too:
+  // SSD misses some frontal faces the tiny detector finds (14 of the 19 LFW images SSD
+  // missed), while on non-face photos the tiny detector stays silent. Ignored for kTiny.
+  bool tiny_fallback = true;
+};
+
+// Landmark refinement, measured on LFW (docs/accuracy.md): the landmark net sees the detection
+// box enlarged by box_scale around its centre (more context, steadier jaw and brow points),
+// and, with flip, also the mirrored face; the two sets are averaged.
+struct LandmarkOptions {
+  float box_scale = 1.2F;  // 0.5 .. 3
+  bool flip = true;
+};
+
+// How align/embed cut and average the chips of one face.
+struct ChipOptions {
+  // For faces smaller than the chip. Bicubic measured best on small faces and even on clean
+  // LFW (docs/accuracy.md "Poor and small faces").
+  ChipSampling small_face_sampling = ChipSampling::kBicubic;
+  // Applied to every chip (docs/accuracy.md "Poor and small faces"). Under `automatic`,
+  // detect() also brightens a dark photo before detection and landmarks (quality is still
+  // measured on the original pixels).
+  Enhancement enhancement{};
+  EmbedAugmentation augmentation = EmbedAugmentation::kNone;
+};
+
+// Every per-call choice of the pipeline image -> detect -> landmarks -> chip -> embedding.
+// The CLI, eval, watch and serve build one from their flags and pass it through unchanged.
+struct PipelineOptions {
+  DetectOptions detect;
+  LandmarkOptions landmarks;
+  ChipOptions chip;
 };
 
 struct FaceEmbedding {
   Face face;
   Embedding embedding{};
-};
-
-// How align/embed cut and average the chips of one face (EngineOptions holds the defaults).
-struct ChipOptions {
-  ChipSampling small_face_sampling = ChipSampling::kBicubic;
-  Enhancement enhancement{};
-  EmbedAugmentation augmentation = EmbedAugmentation::kNone;
 };
 
 // Identifies the weights that produced an embedding; galleries refuse to mix them.
@@ -127,31 +155,34 @@ class Engine {
  public:
   // Loads and validates every model the options name. Throws Error(kModelMissing /
   // kModelCorrupt) naming the file or tensor at fault and how to fix it.
-  static Engine open(const EngineOptions& options = {});
+  static Engine open(const ModelOptions& options = {});
 
-  std::vector<Face> detect(const Image& image, const DetectOptions& options = {}) const;
+  // Throws Error(kInvalidArgument) for options out of range (landmarks.box_scale).
+  std::vector<Face> detect(const Image& image, const PipelineOptions& options = {}) const;
+  std::vector<Face> detect(const Image& image, const DetectOptions& detect) const;  // other parts default
   // Landmarks and quality for a face box found elsewhere (another detector, a stored box), as
   // detect() computes them for its own boxes; the score is 0. Throws Error(kInvalidImage) for
   // an empty image, Error(kInvalidArgument) for a box that is empty or outside the image.
-  Face face_at(const Image& image, const Box& box) const;
+  Face face_at(const Image& image, const Box& box, const PipelineOptions& options = {}) const;
 
   // The 150x150 dlib-style chip for a face (similarity transform from its landmarks).
-  Image align(const Image& image, const Face& face) const;
+  Image align(const Image& image, const Face& face, const ChipOptions& chip = {}) const;
 
   // dlib's ResNet on a 150x150 chip from align(); throws Error(kInvalidArgument) unless the
   // recognizer is kDlib (the others need the whole image for their own chips).
   Embedding embed_chip(const Image& chip) const;
-  Embedding embed(const Image& image, const Face& face) const;
+  Embedding embed(const Image& image, const Face& face, const ChipOptions& chip = {}) const;
   // One embedding per augmentation view (chip, mirror, rotations: see EmbedAugmentation), cut
-  // per `chip`; embed() is their mean with the engine's options. For evaluation tools.
+  // per `chip`; embed() is their mean. For evaluation tools.
   std::vector<Embedding> embed_views(const Image& image, const Face& face, const ChipOptions& chip) const;
-  // Values per embedding: 128, 512 or 640 (EngineOptions::recognizer).
+  // Values per embedding: 128, 512 or 640 (ModelOptions::recognizer).
   std::size_t embedding_size() const;
 
   // detect + align + embed for every face.
-  std::vector<FaceEmbedding> analyze(const Image& image, const DetectOptions& options = {}) const;
+  std::vector<FaceEmbedding> analyze(const Image& image, const PipelineOptions& options = {}) const;
+  std::vector<FaceEmbedding> analyze(const Image& image, const DetectOptions& detect) const;  // other parts default
 
-  const EngineOptions& options() const;
+  const ModelOptions& options() const;
   ModelInfo model_info() const;
 
   struct Impl;

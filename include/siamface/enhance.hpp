@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "siamface/names.hpp"
 #include "siamface/types.hpp"
 
 namespace siamface {
@@ -30,7 +31,14 @@ Enhancement auto_enhancement(const FaceQuality& chip_quality);
 // How the 150x150 chip is sampled when the face in the source is smaller than the chip
 // (the chip upsamples it). Larger faces always use dlib's exact pyramid + bilinear path.
 enum class ChipSampling { kDlib, kBicubic, kLanczos, kArea, kSharpened };
-ChipSampling parse_chip_sampling(const std::string& name);  // dlib|bicubic|lanczos|area|sharpened
-const char* to_string(ChipSampling sampling);
+inline constexpr std::array<EnumName<ChipSampling>, 5> kChipSamplingNames{{{ChipSampling::kDlib, "dlib"},
+                                                                         {ChipSampling::kBicubic, "bicubic"},
+                                                                         {ChipSampling::kLanczos, "lanczos"},
+                                                                         {ChipSampling::kArea, "area"},
+                                                                         {ChipSampling::kSharpened, "sharpened"}}};
+inline const char* to_string(ChipSampling value) { return name_of(kChipSamplingNames, value); }
+inline ChipSampling parse_chip_sampling(const std::string& name) {
+  return parse_name(kChipSamplingNames, name, "chip sampling");
+}
 
 }  // namespace siamface

@@ -1,7 +1,9 @@
 // The whole one-shot flow on top of Engine and Gallery: enrol a photo, identify a photo.
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -16,7 +18,7 @@ struct IdentifyOptions {
   std::size_t top_k = 3;
   DecisionRule rule = default_decision_rule();
   IdentityDistance distance = IdentityDistance::kMin;
-  DetectOptions detect;
+  PipelineOptions pipeline;
 
   // The rule that keeps strangers out by default (docs/accuracy.md, "Keeping strangers out").
   static DecisionRule default_decision_rule();
@@ -59,6 +61,7 @@ struct QualityGate {
 };
 
 enum class EnrollStatus { kEnrolled, kDuplicate, kSkipped, kFailed };
+inline constexpr const char* kNoFaceFound = "no face found";  // EnrollResult::reason of that skip
 const char* to_string(EnrollStatus status);
 
 struct EnrollResult {
@@ -73,7 +76,7 @@ struct EnrollOptions {
   bool take_largest = false;  // several faces: take the largest instead of skipping
   QualityGate gate;
   DecodeOptions decode;
-  DetectOptions detect;
+  PipelineOptions pipeline;
 };
 
 // Reads, checks and embeds one enrolment photo without touching the gallery: exactly one face
@@ -82,6 +85,12 @@ struct EnrollOptions {
 // Thread safety: safe to call concurrently.
 EnrollResult prepare_enrollment(const Engine& engine, const std::string& person, const std::string& path,
                                 const EnrollOptions& options);
+// The one enrolment path: the same for encoded bytes (an HTTP upload); `source` is stored as
+// the face's source path. Throws Error for undecodable or oversized data (prepare_enrollment
+// turns that into kFailed) and returns kSkipped as above.
+EnrollResult prepare_enrollment_bytes(const Engine& engine, const std::string& person,
+                                      std::span<const std::uint8_t> bytes, const std::string& source,
+                                      const EnrollOptions& options);
 
 // Stores the prepared results of one batch in one transaction and fills in status/face_id
 // (duplicates by image SHA-256 become kDuplicate).

@@ -37,7 +37,7 @@ float intersection_over_union(const Box& a, const Box& b);
 using Landmarks = std::array<Point, kLandmarkCount>;
 
 // A face's embedding: 128 floats from dlib's ResNet, 512 from the MobileFaceNet, 640 fused
-// (EngineOptions::recognizer). Embeddings of different recognizers are never compared.
+// (ModelOptions::recognizer). Embeddings of different recognizers are never compared.
 using Embedding = std::vector<float>;
 
 // Throws Error(kInvalidArgument) when the sizes differ.

@@ -72,27 +72,6 @@ Enhancement auto_enhancement(const FaceQuality& q) {
   return e;
 }
 
-ChipSampling parse_chip_sampling(const std::string& name) {
-  if (name == "dlib") return ChipSampling::kDlib;
-  if (name == "bicubic") return ChipSampling::kBicubic;
-  if (name == "lanczos") return ChipSampling::kLanczos;
-  if (name == "area") return ChipSampling::kArea;
-  if (name == "sharpened") return ChipSampling::kSharpened;
-  throw Error(ErrorCode::kInvalidArgument,
-              "unknown chip sampling '" + name + "' (expected dlib, bicubic, lanczos, area or sharpened)");
-}
-
-const char* to_string(ChipSampling sampling) {
-  switch (sampling) {
-    case ChipSampling::kDlib: return "dlib";
-    case ChipSampling::kBicubic: return "bicubic";
-    case ChipSampling::kLanczos: return "lanczos";
-    case ChipSampling::kArea: return "area";
-    case ChipSampling::kSharpened: return "sharpened";
-  }
-  return "dlib";
-}
-
 cv::Mat denoise_nlm(const cv::Mat& bgr, float noise_sigma) {
   require_bgr(bgr, "denoise");
   const float h = std::clamp(noise_sigma, 3.0F, 15.0F);

@@ -1,4 +1,4 @@
-// Test-time augmentation (EngineOptions::augmentation): the chips of one face whose
+// Test-time augmentation (ChipOptions::augmentation): the chips of one face whose
 // embeddings are averaged. Shared by Engine and `eval lfw`, so the evaluation measures
 // exactly what the engine does.
 #pragma once

@@ -22,7 +22,7 @@
 namespace siamface {
 
 struct Engine::Impl {
-  EngineOptions options;
+  ModelOptions options;
   std::unique_ptr<FaceDetector> detector;
   std::unique_ptr<FaceDetector> fallback_detector;  // null when off
   std::unique_ptr<LandmarkNet> landmarks;
@@ -37,9 +37,9 @@ std::vector<std::string> files_of(const std::string& model) {
   return {model + "-weights_manifest.json", model + ".bin"};
 }
 
-bool uses_tiny_fallback(const EngineOptions& options) {
-  return options.tiny_fallback && options.detector != DetectorKind::kTiny;
-}
+// The tiny detector is loaded beside another detector so that DetectOptions::tiny_fallback can
+// be chosen per call (its models are small: about 0.2 MB, 1 ms to load).
+bool has_tiny_fallback(const ModelOptions& options) { return options.detector != DetectorKind::kTiny; }
 
 bool uses_dlib(Recognizer r) { return r != Recognizer::kMobileFaceNet; }
 bool uses_mobile_face_net(Recognizer r) { return r != Recognizer::kDlib; }
@@ -61,7 +61,7 @@ constexpr const char* kFusedModelPrefix = "fused: ";
 
 bool starts_with(const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; }
 
-std::vector<std::string> required_files(const EngineOptions& options) {
+std::vector<std::string> required_files(const ModelOptions& options) {
   std::vector<std::string> files;
   if (uses_dlib(options.recognizer)) files = files_of("face_recognition_model");
   if (uses_mobile_face_net(options.recognizer)) files.push_back(kMobileFaceNetFile);
@@ -70,7 +70,7 @@ std::vector<std::string> required_files(const EngineOptions& options) {
   };
   add(files_of(options.landmarks == LandmarkKind::kFull ? "face_landmark_68_model"
                                                         : "face_landmark_68_tiny_model"));
-  if (uses_tiny_fallback(options)) add(files_of("tiny_face_detector_model"));
+  if (has_tiny_fallback(options)) add(files_of("tiny_face_detector_model"));
   switch (options.detector) {
     case DetectorKind::kSsd: add(files_of("ssd_mobilenetv1_model")); break;
     case DetectorKind::kTiny: add(files_of("tiny_face_detector_model")); break;
@@ -153,67 +153,11 @@ std::vector<RawDetection> detect_upsampled(const FaceDetector& detector, const c
 
 }  // namespace
 
-const char* to_string(DetectorKind kind) {
-  switch (kind) {
-    case DetectorKind::kSsd: return "ssd";
-    case DetectorKind::kTiny: return "tiny";
-    case DetectorKind::kHaar: return "haar";
-  }
-  return "ssd";
-}
-
-const char* to_string(LandmarkKind kind) { return kind == LandmarkKind::kFull ? "full" : "tiny"; }
-
-const char* to_string(EmbedAugmentation augmentation) {
-  switch (augmentation) {
-    case EmbedAugmentation::kNone: return "none";
-    case EmbedAugmentation::kFlip: return "flip";
-    case EmbedAugmentation::kFlipRotate: return "flip-rotate";
-  }
-  return "none";
-}
-
-EmbedAugmentation parse_embed_augmentation(const std::string& name) {
-  if (name == "none") return EmbedAugmentation::kNone;
-  if (name == "flip") return EmbedAugmentation::kFlip;
-  if (name == "flip-rotate") return EmbedAugmentation::kFlipRotate;
-  throw Error(ErrorCode::kInvalidArgument, "unknown augmentation '" + name + "' (expected none, flip or flip-rotate)");
-}
-
-const char* to_string(Recognizer recognizer) {
-  switch (recognizer) {
-    case Recognizer::kDlib: return "dlib";
-    case Recognizer::kMobileFaceNet: return "mfn";
-    case Recognizer::kFused: return "fused";
-  }
-  return "dlib";
-}
-
-Recognizer parse_recognizer(const std::string& name) {
-  if (name == "dlib") return Recognizer::kDlib;
-  if (name == "mfn") return Recognizer::kMobileFaceNet;
-  if (name == "fused") return Recognizer::kFused;
-  throw Error(ErrorCode::kInvalidArgument, "unknown recognizer '" + name + "' (expected dlib, mfn or fused)");
-}
-
 std::optional<Recognizer> recognizer_of(const ModelInfo& model) {
   if (starts_with(model.name, kFusedModelPrefix)) return Recognizer::kFused;
   if (starts_with(model.name, kMfnModelName)) return Recognizer::kMobileFaceNet;
   if (starts_with(model.name, kDlibModelName)) return Recognizer::kDlib;
   return std::nullopt;
-}
-
-DetectorKind parse_detector_kind(const std::string& name) {
-  if (name == "ssd") return DetectorKind::kSsd;
-  if (name == "tiny") return DetectorKind::kTiny;
-  if (name == "haar") return DetectorKind::kHaar;
-  throw Error(ErrorCode::kInvalidArgument, "unknown detector '" + name + "' (expected ssd, tiny or haar)");
-}
-
-LandmarkKind parse_landmark_kind(const std::string& name) {
-  if (name == "full") return LandmarkKind::kFull;
-  if (name == "tiny") return LandmarkKind::kTiny;
-  throw Error(ErrorCode::kInvalidArgument, "unknown landmark model '" + name + "' (expected full or tiny)");
 }
 
 std::string default_models_dir() {
@@ -250,16 +194,12 @@ void set_intra_op_threads(int threads) { cv::setNumThreads(threads > 0 ? threads
 
 Engine::Engine(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
 
-Engine Engine::open(const EngineOptions& options) {
+Engine Engine::open(const ModelOptions& options) {
   const std::filesystem::path dir = options.models_dir;
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     throw Error(ErrorCode::kModelMissing, "models directory not found: " + dir.string() +
                                               " (run scripts/setup.sh, or set --models / SIAMFACE_MODELS)");
-  }
-  if (!(options.landmark_box_scale >= 0.5F && options.landmark_box_scale <= 3.0F)) {
-    throw Error(ErrorCode::kInvalidArgument, "EngineOptions.landmark_box_scale must lie in [0.5, 3], got " +
-                                                 std::to_string(options.landmark_box_scale));
   }
   for (const std::string& file : required_files(options)) verify_model_file(dir, file, options.verify_checksums);
 
@@ -270,7 +210,7 @@ Engine Engine::open(const EngineOptions& options) {
     case DetectorKind::kTiny: impl->detector = make_tiny_face_detector(dir); break;
     case DetectorKind::kHaar: impl->detector = make_haar_detector(dir); break;
   }
-  if (uses_tiny_fallback(options)) impl->fallback_detector = make_tiny_face_detector(dir);
+  if (has_tiny_fallback(options)) impl->fallback_detector = make_tiny_face_detector(dir);
   impl->landmarks = make_landmark_net(dir, options.landmarks);
   const auto weights_sha256 = [&](const std::string& file) {
     return options.verify_checksums ? expected_model_sha256(file) : sha256_hex_of_file(dir / file);
@@ -304,16 +244,23 @@ Engine Engine::open(const EngineOptions& options) {
 
 namespace {
 
-// Landmarks for a detection, refined per the options (EngineOptions::landmark_box_scale and
-// landmark_flip). The mirrored pass flips only the region around the box, not the photo.
-Landmarks predict_landmarks(const LandmarkNet& net, const EngineOptions& options, const cv::Mat& bgr,
+void check_landmark_options(const LandmarkOptions& options) {
+  if (!(options.box_scale >= 0.5F && options.box_scale <= 3.0F)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "LandmarkOptions.box_scale must lie in [0.5, 3], got " + std::to_string(options.box_scale));
+  }
+}
+
+// Landmarks for a detection, refined per the options (LandmarkOptions). The mirrored pass
+// flips only the region around the box, not the photo.
+Landmarks predict_landmarks(const LandmarkNet& net, const LandmarkOptions& options, const cv::Mat& bgr,
                             const Box& detection) {
-  const float scale = options.landmark_box_scale;
+  const float scale = options.box_scale;
   const Point centre = detection.center();
   const Box box{centre.x - detection.width * scale / 2, centre.y - detection.height * scale / 2,
                 detection.width * scale, detection.height * scale};
   Landmarks landmarks = net.predict(bgr, box);
-  if (!options.landmark_flip) return landmarks;
+  if (!options.flip) return landmarks;
   const int x0 = std::max(0, static_cast<int>(std::floor(box.left)));
   const int y0 = std::max(0, static_cast<int>(std::floor(box.top)));
   const int x1 = std::min(bgr.cols, static_cast<int>(std::ceil(box.right())));
@@ -331,12 +278,18 @@ Landmarks predict_landmarks(const LandmarkNet& net, const EngineOptions& options
 
 }  // namespace
 
-std::vector<Face> Engine::detect(const Image& image, const DetectOptions& options) const {
+std::vector<Face> Engine::detect(const Image& image, const DetectOptions& detect_options) const {
+  return detect(image, PipelineOptions{.detect = detect_options});
+}
+
+std::vector<Face> Engine::detect(const Image& image, const PipelineOptions& pipeline) const {
   if (image.empty()) throw Error(ErrorCode::kInvalidImage, "empty image");
+  check_landmark_options(pipeline.landmarks);
+  const DetectOptions& options = pipeline.detect;
   const cv::Mat original = as_mat(image);
   // `auto` enhancement brightens a dark photo for detection and landmarks (docs/accuracy.md "Poor and
   // small faces": low-light recall and accuracy); quality is still measured on the original.
-  const cv::Mat bgr = impl_->options.enhancement.automatic ? enhance_for_detection(original) : original;
+  const cv::Mat bgr = pipeline.chip.enhancement.automatic ? enhance_for_detection(original) : original;
   const float min_score = options.min_score >= 0 ? options.min_score : impl_->detector->default_min_score();
   const float upsample = options.upsample > 0 ? std::min(options.upsample, kMaxUpsample) : auto_upsample_factor(bgr);
   std::vector<RawDetection> raw = upsample > 1.0F ? detect_upsampled(*impl_->detector, bgr, min_score, upsample)
@@ -350,7 +303,7 @@ std::vector<Face> Engine::detect(const Image& image, const DetectOptions& option
   }
   const bool border_when_empty = options.border_pass != BorderPass::kOff;
   if (raw.empty() && border_when_empty) raw = detect_with_border(*impl_->detector, bgr, min_score);
-  if (raw.empty() && impl_->fallback_detector) {
+  if (raw.empty() && options.tiny_fallback && impl_->fallback_detector) {
     const FaceDetector& fallback = *impl_->fallback_detector;
     const float fallback_min_score = options.min_score >= 0 ? options.min_score : fallback.default_min_score();
     raw = fallback.detect(bgr, fallback_min_score);
@@ -364,32 +317,29 @@ std::vector<Face> Engine::detect(const Image& image, const DetectOptions& option
     Face face;
     face.box = detection.box;
     face.score = detection.score;
-    face.landmarks = predict_landmarks(*impl_->landmarks, impl_->options, bgr, detection.box);
+    face.landmarks = predict_landmarks(*impl_->landmarks, pipeline.landmarks, bgr, detection.box);
     face.quality = measure_face_quality(original, face);
     faces.push_back(face);
   }
   return faces;
 }
 
-Face Engine::face_at(const Image& image, const Box& box) const {
+Face Engine::face_at(const Image& image, const Box& box, const PipelineOptions& options) const {
   if (image.empty()) throw Error(ErrorCode::kInvalidImage, "empty image");
+  check_landmark_options(options.landmarks);
   const bool inside = box.width > 0 && box.height > 0 && box.left < image.width && box.top < image.height &&
                       box.right() > 0 && box.bottom() > 0;
   if (!inside) throw Error(ErrorCode::kInvalidArgument, "face box is empty or lies outside the image");
   const cv::Mat original = as_mat(image);
-  const cv::Mat bgr = impl_->options.enhancement.automatic ? enhance_for_detection(original) : original;
+  const cv::Mat bgr = options.chip.enhancement.automatic ? enhance_for_detection(original) : original;
   Face face;
   face.box = box;
-  face.landmarks = predict_landmarks(*impl_->landmarks, impl_->options, bgr, box);
+  face.landmarks = predict_landmarks(*impl_->landmarks, options.landmarks, bgr, box);
   face.quality = measure_face_quality(original, face);
   return face;
 }
 
 namespace {
-
-ChipOptions chip_options_of(const EngineOptions& options) {
-  return {options.small_face_chip, options.enhancement, options.augmentation};
-}
 
 // The view embeddings of every face, one list per face, for the engine's recognizer. Each
 // network runs once over all chips of all faces.
@@ -443,10 +393,10 @@ std::vector<std::vector<Embedding>> view_embeddings(const Engine::Impl& impl, co
 
 }  // namespace
 
-Image Engine::align(const Image& image, const Face& face) const {
+Image Engine::align(const Image& image, const Face& face, const ChipOptions& chip) const {
   const float size_px = std::min(face.box.width, face.box.height);
-  return from_mat(augmented_chips(as_mat(image), face.landmarks, size_px, impl_->options.small_face_chip,
-                                  impl_->options.enhancement, EmbedAugmentation::kNone)
+  return from_mat(augmented_chips(as_mat(image), face.landmarks, size_px, chip.small_face_sampling,
+                                  chip.enhancement, EmbedAugmentation::kNone)
                       .front());
 }
 
@@ -465,15 +415,19 @@ std::vector<Embedding> Engine::embed_views(const Image& image, const Face& face,
   return view_embeddings(*impl_, as_mat(image), {face}, chip).front();
 }
 
-Embedding Engine::embed(const Image& image, const Face& face) const {
-  const std::vector<Embedding> views = embed_views(image, face, chip_options_of(impl_->options));
+Embedding Engine::embed(const Image& image, const Face& face, const ChipOptions& chip) const {
+  const std::vector<Embedding> views = embed_views(image, face, chip);
   return mean_embedding(views, 0, views.size());
 }
 
-std::vector<FaceEmbedding> Engine::analyze(const Image& image, const DetectOptions& options) const {
+std::vector<FaceEmbedding> Engine::analyze(const Image& image, const DetectOptions& detect_options) const {
+  return analyze(image, PipelineOptions{.detect = detect_options});
+}
+
+std::vector<FaceEmbedding> Engine::analyze(const Image& image, const PipelineOptions& options) const {
   std::vector<Face> faces = detect(image, options);
   if (faces.empty()) return {};
-  const auto views = view_embeddings(*impl_, as_mat(image), faces, chip_options_of(impl_->options));
+  const auto views = view_embeddings(*impl_, as_mat(image), faces, options.chip);
   std::vector<FaceEmbedding> out(faces.size());
   for (std::size_t i = 0; i < faces.size(); ++i) out[i] = {faces[i], mean_embedding(views[i], 0, views[i].size())};
   return out;
@@ -488,7 +442,7 @@ std::size_t Engine::embedding_size() const {
   return kDlibEmbeddingSize;
 }
 
-const EngineOptions& Engine::options() const { return impl_->options; }
+const ModelOptions& Engine::options() const { return impl_->options; }
 ModelInfo Engine::model_info() const { return impl_->model; }
 
 }  // namespace siamface

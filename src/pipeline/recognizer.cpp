@@ -70,7 +70,7 @@ std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelIn
 
 std::vector<IdentifiedFace> identify_image(const Engine& engine, const Gallery& gallery, const Image& image,
                                            const IdentifyOptions& options) {
-  return identify_faces(gallery, engine.model_info(), engine.analyze(image, options.detect), options);
+  return identify_faces(gallery, engine.model_info(), engine.analyze(image, options.pipeline), options);
 }
 
 namespace {
@@ -144,16 +144,30 @@ std::string gate_failure(const Face& face, const QualityGate& gate) {
 
 EnrollResult prepare_enrollment(const Engine& engine, const std::string& person, const std::string& path,
                                 const EnrollOptions& options) {
-  EnrollResult result;
-  result.source_path = path;
   try {
     const std::string bytes = read_bytes(path);
     const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
-    const Image image = decode_image({data, bytes.size()}, options.decode);
-    const std::vector<Face> faces = engine.detect(image, options.detect);
+    return prepare_enrollment_bytes(engine, person, {data, bytes.size()}, path, options);
+  } catch (const Error& e) {
+    EnrollResult result;
+    result.source_path = path;
+    result.status = EnrollStatus::kFailed;
+    result.reason = e.what();
+    return result;
+  }
+}
+
+EnrollResult prepare_enrollment_bytes(const Engine& engine, const std::string& person,
+                                      std::span<const std::uint8_t> bytes, const std::string& source,
+                                      const EnrollOptions& options) {
+  EnrollResult result;
+  result.source_path = source;
+  {
+    const Image image = decode_image(bytes, options.decode);
+    const std::vector<Face> faces = engine.detect(image, options.pipeline);
     if (faces.empty()) {
       result.status = EnrollStatus::kSkipped;
-      result.reason = "no face found";
+      result.reason = kNoFaceFound;
       return result;
     }
     if (faces.size() > 1 && !options.take_largest) {
@@ -169,16 +183,13 @@ EnrollResult prepare_enrollment(const Engine& engine, const std::string& person,
     }
     GalleryFace record;
     record.person = person;
-    record.source_path = path;
-    record.image_sha256 = sha256_hex({data, bytes.size()});
+    record.source_path = source;
+    record.image_sha256 = sha256_hex(bytes);
     record.face = face;
-    record.embedding = engine.embed(image, face);
+    record.embedding = engine.embed(image, face, options.pipeline.chip);
     record.model = engine.model_info();
     result.face = std::move(record);
     result.status = EnrollStatus::kEnrolled;  // provisional until committed
-  } catch (const Error& e) {
-    result.status = EnrollStatus::kFailed;
-    result.reason = e.what();
   }
   return result;
 }

@@ -233,7 +233,7 @@ struct FaceTracker::Impl {
     const auto start = Clock::now();
     std::vector<Embedding> out;
     out.reserve(faces.size());
-    for (const Face* face : faces) out.push_back(engine.embed(frame, *face));
+    for (const Face* face : faces) out.push_back(engine.embed(frame, *face, options.identify.pipeline.chip));
     stats.embeddings += static_cast<std::int64_t>(faces.size());
     stats.embed_ms += ms_since(start);
     return out;
@@ -324,7 +324,7 @@ struct FaceTracker::Impl {
   void detect_round(const Image& frame, std::int64_t frame_index, double timestamp_s,
                     std::vector<TrackEvent>& events) {
     auto start = Clock::now();
-    const std::vector<Face> faces = engine.detect(frame, options.identify.detect);
+    const std::vector<Face> faces = engine.detect(frame, options.identify.pipeline);
     stats.detect_ms += ms_since(start);
     ++stats.detect_frames;
 

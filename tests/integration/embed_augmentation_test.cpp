@@ -1,4 +1,4 @@
-// Test-time augmentation in the engine (EngineOptions::augmentation): embed() and analyze()
+// Test-time augmentation in the engine (ChipOptions::augmentation): embed() and analyze()
 // average exactly the chips the augmentation names, on a real group photo.
 #include <gtest/gtest.h>
 
@@ -6,6 +6,7 @@
 #include <cmath>
 #include <opencv2/core.hpp>
 
+#include "common/configured_engine.hpp"
 #include "common/test_env.hpp"
 #include "image/cv_image.hpp"
 #include "siamface/engine.hpp"
@@ -16,11 +17,12 @@ namespace {
 
 constexpr const char* kPhoto = "face-api.js/examples/images/bbt1.jpg";
 
-Engine open_engine(EmbedAugmentation augmentation) {
-  EngineOptions options;
+test::ConfiguredEngine open_engine(EmbedAugmentation augmentation) {
+  ModelOptions options;
   options.recognizer = Recognizer::kDlib;  // embed_chip and the view arithmetic below are dlib's
-  options.augmentation = augmentation;
-  return Engine::open(options);
+  PipelineOptions pipeline;
+  pipeline.chip.augmentation = augmentation;
+  return {Engine::open(options), pipeline};
 }
 
 float max_abs_difference(const Embedding& a, const Embedding& b) {
@@ -33,8 +35,8 @@ float max_abs_difference(const Embedding& a, const Embedding& b) {
 TEST(EmbedAugmentationTest, FlipAveragesTheChipAndItsMirror) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA(kPhoto);
-  const Engine plain = open_engine(EmbedAugmentation::kNone);
-  const Engine flip = open_engine(EmbedAugmentation::kFlip);
+  const test::ConfiguredEngine plain = open_engine(EmbedAugmentation::kNone);
+  const test::ConfiguredEngine flip = open_engine(EmbedAugmentation::kFlip);
   const Image image = load_image((test::testdata_dir() / kPhoto).string());
   const std::vector<Face> faces = plain.detect(image);
   ASSERT_GE(faces.size(), 2U);
@@ -53,8 +55,8 @@ TEST(EmbedAugmentationTest, FlipAveragesTheChipAndItsMirror) {
 TEST(EmbedAugmentationTest, AnalyzeBatchesTheSameViewsAsEmbed) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA(kPhoto);
-  const Engine engine = open_engine(EmbedAugmentation::kFlipRotate);
-  const Engine plain = open_engine(EmbedAugmentation::kNone);
+  const test::ConfiguredEngine engine = open_engine(EmbedAugmentation::kFlipRotate);
+  const test::ConfiguredEngine plain = open_engine(EmbedAugmentation::kNone);
   const Image image = load_image((test::testdata_dir() / kPhoto).string());
   const std::vector<FaceEmbedding> analyzed = engine.analyze(image);
   ASSERT_GE(analyzed.size(), 2U);

@@ -21,11 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Engine open_engine(bool tiny_fallback) {
-  EngineOptions options;
-  options.tiny_fallback = tiny_fallback;
-  return Engine::open(options);
-}
 
 // One of the 19 View 2 images where SSD finds no face, even with the border retry, and the
 // tiny detector does (measured: 14 of the 19).
@@ -33,8 +28,11 @@ TEST(EngineDetectTest, TinyFallbackFindsAFaceSsdMisses) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("lfw/lfw-deepfunneled/Mohammad_Fares/Mohammad_Fares_0001.jpg");
   const Image image = load_image(test::testdata_dir() / "lfw/lfw-deepfunneled/Mohammad_Fares/Mohammad_Fares_0001.jpg");
-  EXPECT_TRUE(open_engine(false).detect(image).empty());
-  const std::vector<Face> faces = open_engine(true).detect(image);
+  const Engine engine = Engine::open();
+  DetectOptions without_fallback;
+  without_fallback.tiny_fallback = false;
+  EXPECT_TRUE(engine.detect(image, without_fallback).empty());
+  const std::vector<Face> faces = engine.detect(image);
   ASSERT_EQ(faces.size(), 1U);
   // The face sits in the middle of a deep-funneled LFW image.
   EXPECT_NEAR(faces[0].box.center().x, image.width / 2.0F, image.width / 8.0F);
@@ -47,7 +45,7 @@ TEST(EngineDetectTest, BorderPassFindsTheFaceFillingACropBesideABystander) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("lfw/lfw-deepfunneled/Tim_Allen/Tim_Allen_0003.jpg");
   const Image image = load_image(test::testdata_dir() / "lfw/lfw-deepfunneled/Tim_Allen/Tim_Allen_0003.jpg");
-  const Engine engine = open_engine(true);
+  const Engine engine = Engine::open();
   const auto central = [&](const std::vector<Face>& faces) {
     return std::count_if(faces.begin(), faces.end(), [&](const Face& f) {
       return std::abs(f.box.center().x - image.width / 2.0F) < image.width / 8.0F &&
@@ -74,7 +72,7 @@ TEST(EngineDetectTest, BorderPassFindsTheFaceFillingACropBesideABystander) {
 TEST(EngineDetectTest, TinyFallbackStaysSilentOnAnimalPhotos) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("dlib_examples/non_face");
-  const Engine engine = open_engine(true);
+  const Engine engine = Engine::open();
   // dogs.jpg is the known hard negative (SSD itself fires on one dog face; see detectors_test).
   for (const char* name : {"dog.jpg", "eagle.jpg", "giraffe.jpg", "horses.jpg"}) {
     const Image image = load_image(test::testdata_dir() / "dlib_examples/non_face" / name);
@@ -90,7 +88,7 @@ TEST(EngineDetectTest, UpsamplingFindsSmallFacesInLargeFrames) {
   const fs::path dir = test::testdata_dir() / "dlib_examples/faces";
   std::map<std::string, std::vector<Box>> truth;
   for (const test::ImglabFace& face : test::read_imglab_faces(dir / "training_with_face_landmarks.xml")) truth[face.image].push_back(face.box);
-  const Engine engine = open_engine(true);
+  const Engine engine = Engine::open();
   constexpr int kFrameScale = 3;
   std::map<float, int> found_by_upsample;  // 1 = off, 0 = auto
   int total = 0;
@@ -127,7 +125,7 @@ TEST(EngineDetectTest, FaceAtGivesTheLandmarksDetectGivesForTheSameBox) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("face_recognition_ageitgey/tests/test_images/obama.jpg");
   const Image image = load_image(test::testdata_dir() / "face_recognition_ageitgey/tests/test_images/obama.jpg");
-  const Engine engine = open_engine(true);
+  const Engine engine = Engine::open();
   const std::vector<Face> faces = engine.detect(image);
   ASSERT_EQ(faces.size(), 1U);
   const Face same = engine.face_at(image, faces[0].box);

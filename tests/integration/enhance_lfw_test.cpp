@@ -9,6 +9,7 @@
 #include <sstream>
 #include <vector>
 
+#include "common/configured_engine.hpp"
 #include "common/test_env.hpp"
 #include "degrade/degrade.hpp"
 #include "align/face_chip.hpp"
@@ -26,18 +27,19 @@ std::string dev_image(const std::string& relative) {
   return (test::testdata_dir() / "lfw_dev" / "lfw-deepfunneled" / relative).string();
 }
 
-Engine open_engine(const Enhancement& enhancement) {
-  EngineOptions options;
+test::ConfiguredEngine open_engine(const Enhancement& enhancement) {
+  ModelOptions options;
   options.recognizer = Recognizer::kDlib;  // the pairs below were chosen as dlib's failures
-  options.enhancement = enhancement;
-  return Engine::open(options);
+  PipelineOptions pipeline;
+  pipeline.chip.enhancement = enhancement;
+  return {Engine::open(options), pipeline};
 }
 
 TEST(EnhanceLfwTest, AutoLeavesCleanWellExposedPhotoAlone) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("lfw_dev/lfw-deepfunneled");
-  const Engine plain = open_engine({});
-  const Engine automatic = open_engine(parse_enhancement("auto"));
+  const test::ConfiguredEngine plain = open_engine({});
+  const test::ConfiguredEngine automatic = open_engine(parse_enhancement("auto"));
   const Image image = load_image(dev_image("Barbra_Streisand/Barbra_Streisand_0001.jpg"));
   const std::vector<Face> faces = plain.detect(image);
   ASSERT_FALSE(faces.empty());
@@ -93,8 +95,8 @@ struct DegradedEmbeddings {
 TEST(EnhanceLfwTest, AutoRescuesALowLightSamePersonPair) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("lfw_dev/lfw-deepfunneled/Mary_Carey");
-  const Engine plain = open_engine({});
-  const Engine automatic = open_engine(parse_enhancement("auto"));
+  const test::ConfiguredEngine plain = open_engine({});
+  const test::ConfiguredEngine automatic = open_engine(parse_enhancement("auto"));
   std::vector<DegradedEmbeddings> embedded;
   for (const char* name : {"Mary_Carey/Mary_Carey_0003.jpg", "Mary_Carey/Mary_Carey_0004.jpg"}) {
     const Image original = load_image(dev_image(name));
@@ -121,8 +123,8 @@ TEST(EnhanceLfwTest, AutoRescuesALowLightSamePersonPair) {
 TEST(EnhanceLfwTest, AutoOnDegradedDevPairsCostsAtMostTwoDecisions) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("lfw_dev/pairs.tsv");
-  const Engine plain = open_engine({});
-  const Engine automatic = open_engine(parse_enhancement("auto"));
+  const test::ConfiguredEngine plain = open_engine({});
+  const test::ConfiguredEngine automatic = open_engine(parse_enhancement("auto"));
   const std::vector<DevPair> pairs = read_dev_pairs();
   ASSERT_EQ(pairs.size(), 90U);
   const std::map<std::string, Image> originals = load_dev_photos(pairs);
@@ -166,11 +168,11 @@ TEST(EnhanceLfwTest, AutoOnDegradedDevPairsCostsAtMostTwoDecisions) {
 TEST(EnhanceLfwTest, AutoDetectsAndVerifiesLowLightPairsBetter) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("lfw_dev/pairs.tsv");
-  const Engine plain = open_engine({});
-  const Engine automatic = open_engine(parse_enhancement("auto"));
+  const test::ConfiguredEngine plain = open_engine({});
+  const test::ConfiguredEngine automatic = open_engine(parse_enhancement("auto"));
   const std::vector<DevPair> pairs = read_dev_pairs();
   ASSERT_EQ(pairs.size(), 90U);
-  const auto embed_own = [](const Engine& engine, const Image& image) -> std::optional<Embedding> {
+  const auto embed_own = [](const test::ConfiguredEngine& engine, const Image& image) -> std::optional<Embedding> {
     const std::vector<Face> faces = engine.detect(image);
     const int index = choose_face(faces, image.width, image.height, FaceChoice::kNearestCenter);
     if (index < 0) return std::nullopt;

@@ -125,7 +125,7 @@ TEST(Recognizers, FusedIsTheWeightedPairAndEveryModeSeparatesPeople) {
   SIAMFACE_REQUIRE_TESTDATA(kPhotos);
   std::map<Recognizer, Engine> engines;
   for (Recognizer r : {Recognizer::kDlib, Recognizer::kMobileFaceNet, Recognizer::kFused}) {
-    EngineOptions options;
+    ModelOptions options;
     options.recognizer = r;
     engines.emplace(r, Engine::open(options));
   }

@@ -1,4 +1,4 @@
-// Test-time augmentation chips (EngineOptions::augmentation): counts, order, mirrors and the
+// Test-time augmentation chips (ChipOptions::augmentation): counts, order, mirrors and the
 // rotation, on a synthetic picture.
 #include "pipeline/augmented_chips.hpp"
 

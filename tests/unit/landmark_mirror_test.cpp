@@ -1,5 +1,5 @@
 // unmirror_landmarks: the mapping that lets the engine average landmarks with those of the
-// mirrored face (EngineOptions::landmark_flip).
+// mirrored face (LandmarkOptions::flip).
 #include <gtest/gtest.h>
 
 #include <random>

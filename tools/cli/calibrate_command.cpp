@@ -32,7 +32,7 @@ struct CalibrateArgs {
 using Labelled = std::map<std::string, std::vector<Embedding>>;
 
 Labelled embed_folder(const CalibrateArgs& args) {
-  const Engine engine = Engine::open(args.engine.engine_options());
+  const Engine engine = Engine::open(args.engine.model_options());
   std::vector<std::pair<std::string, std::string>> items;  // person, photo
   for (const auto& entry : fs::directory_iterator(args.folder)) {
     if (!entry.is_directory()) continue;
@@ -44,7 +44,7 @@ Labelled embed_folder(const CalibrateArgs& args) {
   options.take_largest = true;
   options.gate = QualityGate{0.0F, 0.0F, 1.0F};
   options.decode = args.engine.decode_options();
-  options.detect = args.engine.detect_options();
+  options.pipeline = args.engine.pipeline_options();
   Labelled labelled;
   parallel_map_ordered<EnrollResult>(
       items.size(), args.jobs,

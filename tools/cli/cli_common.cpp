@@ -15,11 +15,11 @@ void EngineFlags::add_to(CLI::App& command) {
   command.add_option("--recognizer", recognizer,
                      "Embedding network: dlib (ResNet, 128-d), mfn (MobileFaceNet, 512-d) or fused (both; "
                      "`siamface models` lists them). Default: the gallery's, else " +
-                         std::string(to_string(EngineOptions{}.recognizer)) + "; `reindex` converts a gallery")
-      ->check(CLI::IsMember({"dlib", "mfn", "fused"}));
-  command.add_option("--detector", detector, "Face detector")->check(CLI::IsMember({"ssd", "tiny", "haar"}))
+                         std::string(to_string(ModelOptions{}.recognizer)) + "; `reindex` converts a gallery")
+      ->check(CLI::IsMember(names_of(kRecognizerNames)));
+  command.add_option("--detector", detector, "Face detector")->check(CLI::IsMember(names_of(kDetectorKindNames)))
       ->capture_default_str();
-  command.add_option("--landmarks", landmarks, "68-point landmark model")->check(CLI::IsMember({"full", "tiny"}))
+  command.add_option("--landmarks", landmarks, "68-point landmark model")->check(CLI::IsMember(names_of(kLandmarkKindNames)))
       ->capture_default_str();
   command.add_option("--min-score", min_score, "Minimum detector score (default: the detector's own)")
       ->check(CLI::Range(0.0F, 1.0F));
@@ -41,7 +41,7 @@ void EngineFlags::add_to(CLI::App& command) {
                      "Detect again on the image framed by a grey border (finds faces filling a tight crop): "
                      "off, empty (when nothing was found), always (merged with the first pass), auto (always "
                      "for images up to 1024 px, empty above)")
-      ->check(CLI::IsMember({"off", "empty", "always", "auto"}))->capture_default_str();
+      ->check(CLI::IsMember(names_of(kBorderPassNames)))->capture_default_str();
   command.add_option("--border-only-min-score", border_only_min_score,
                      "A face only the border pass finds, beside faces the first pass found, needs this score")
       ->check(CLI::Range(0.0F, 1.0F))->capture_default_str();
@@ -52,25 +52,19 @@ void EngineFlags::add_enhance_to(CLI::App& command) {
                      "Enhance face chips: off, auto, or steps joined by '+' (denoise, gamma, clahe, sharpen)")
       ->capture_default_str();
   command.add_option("--chip-sampling", chip_sampling, "Chip sampler for faces smaller than the chip")
-      ->check(CLI::IsMember({"dlib", "bicubic", "lanczos", "area", "sharpened"}))->capture_default_str();
+      ->check(CLI::IsMember(names_of(kChipSamplingNames)))->capture_default_str();
   command.add_option("--augment", augmentation,
                      "Test-time augmentation of embeddings: none, flip (2 chips per face) or flip-rotate (6)")
-      ->check(CLI::IsMember({"none", "flip", "flip-rotate"}))->capture_default_str();
+      ->check(CLI::IsMember(names_of(kEmbedAugmentationNames)))->capture_default_str();
 }
 
-EngineOptions EngineFlags::engine_options() const {
-  EngineOptions options;
+ModelOptions EngineFlags::model_options() const {
+  ModelOptions options;
   options.models_dir = models_dir;
   options.recognizer = chosen_recognizer().value_or(options.recognizer);
   options.detector = parse_detector_kind(detector);
   options.landmarks = parse_landmark_kind(landmarks);
   options.verify_checksums = !skip_checksums;
-  options.tiny_fallback = !no_tiny_fallback;
-  options.landmark_box_scale = landmark_box_scale;
-  options.landmark_flip = !no_landmark_flip;
-  options.enhancement = parse_enhancement(enhance);
-  options.small_face_chip = parse_chip_sampling(chip_sampling);
-  options.augmentation = parse_embed_augmentation(augmentation);
   return options;
 }
 
@@ -79,9 +73,9 @@ std::optional<Recognizer> EngineFlags::chosen_recognizer() const {
   return parse_recognizer(recognizer);
 }
 
-EngineOptions EngineFlags::engine_options_for(const Gallery& gallery) const {
-  EngineOptions options = engine_options();
-  options.recognizer = resolve_recognizer(gallery, chosen_recognizer(), EngineOptions{}.recognizer);
+ModelOptions EngineFlags::model_options_for(const Gallery& gallery) const {
+  ModelOptions options = model_options();
+  options.recognizer = resolve_recognizer(gallery, chosen_recognizer(), ModelOptions{}.recognizer);
   return options;
 }
 
@@ -91,15 +85,18 @@ DecodeOptions EngineFlags::decode_options() const {
   return options;
 }
 
-DetectOptions EngineFlags::detect_options() const {
-  DetectOptions options;
-  options.min_score = min_score;
-  options.upsample = upsample;
-  options.border_pass = border_pass == "off"      ? BorderPass::kOff
-                        : border_pass == "empty"  ? BorderPass::kWhenEmpty
-                        : border_pass == "always" ? BorderPass::kAlways
-                                                  : BorderPass::kAuto;
-  options.border_only_min_score = border_only_min_score;
+PipelineOptions EngineFlags::pipeline_options() const {
+  PipelineOptions options;
+  options.detect.min_score = min_score;
+  options.detect.upsample = upsample;
+  options.detect.border_pass = parse_border_pass(border_pass);
+  options.detect.border_only_min_score = border_only_min_score;
+  options.detect.tiny_fallback = !no_tiny_fallback;
+  options.landmarks.box_scale = landmark_box_scale;
+  options.landmarks.flip = !no_landmark_flip;
+  options.chip.enhancement = parse_enhancement(enhance);
+  options.chip.small_face_sampling = parse_chip_sampling(chip_sampling);
+  options.chip.augmentation = parse_embed_augmentation(augmentation);
   return options;
 }
 

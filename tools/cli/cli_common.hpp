@@ -24,31 +24,32 @@ inline constexpr int kExitError = 2;     // bad input, missing models, any failu
 // Flags every model-using subcommand shares.
 struct EngineFlags {
   std::string models_dir = default_models_dir();
-  std::string recognizer;  // empty: the gallery's recognizer, else EngineOptions' default
+  std::string recognizer;  // empty: the gallery's recognizer, else ModelOptions' default
   std::string detector = "ssd";
   std::string landmarks = "full";
   float min_score = -1.0F;
   std::int64_t max_pixels = DecodeOptions{}.max_pixels;
   bool skip_checksums = false;
   bool no_tiny_fallback = false;
-  float landmark_box_scale = EngineOptions{}.landmark_box_scale;
+  float landmark_box_scale = LandmarkOptions{}.box_scale;
   bool no_landmark_flip = false;
   float upsample = 1.0F;              // DetectOptions::upsample
   std::string border_pass = "auto";   // DetectOptions::border_pass
   float border_only_min_score = DetectOptions{}.border_only_min_score;
-  std::string enhance = "off";        // EngineOptions::enhancement
-  std::string chip_sampling = to_string(EngineOptions{}.small_face_chip);
-  std::string augmentation = to_string(EngineOptions{}.augmentation);
+  std::string enhance = "off";        // ChipOptions::enhancement
+  std::string chip_sampling = to_string(ChipOptions{}.small_face_sampling);
+  std::string augmentation = to_string(ChipOptions{}.augmentation);
 
   void add_to(CLI::App& command);
   // --enhance, --chip-sampling and --augment, for commands that embed one setting (eval sweeps its own).
   void add_enhance_to(CLI::App& command);
-  EngineOptions engine_options() const;
-  // engine_options() with, unless --recognizer was given, the recognizer of the gallery's faces.
-  EngineOptions engine_options_for(const Gallery& gallery) const;
+  ModelOptions model_options() const;
+  // model_options() with, unless --recognizer was given, the recognizer of the gallery's faces.
+  ModelOptions model_options_for(const Gallery& gallery) const;
   std::optional<Recognizer> chosen_recognizer() const;  // --recognizer, if given
   DecodeOptions decode_options() const;
-  DetectOptions detect_options() const;
+  // Every per-call choice the flags make: detection, landmarks and chips.
+  PipelineOptions pipeline_options() const;
 };
 
 // --gallery and its lock timeout, shared by every gallery command.

@@ -20,26 +20,26 @@ struct DetectArgs {
 };
 
 int run_detect(const DetectArgs& args) {
-  const Engine engine = Engine::open(args.engine.engine_options());
+  const Engine engine = Engine::open(args.engine.model_options());
   return for_each_image(collect_images(args.inputs), args.jobs, [&](const std::string& file, nlohmann::json& line) {
     Image image = load_image(file, args.engine.decode_options());
-    const std::vector<Face> faces = engine.detect(image, args.engine.detect_options());
+    const PipelineOptions pipeline = args.engine.pipeline_options();
+    const std::vector<Face> faces = engine.detect(image, pipeline);
     line["width"] = image.width;
     line["height"] = image.height;
     line["faces"] = nlohmann::json::array();
-    const EngineOptions& options = engine.options();
     for (const Face& face : faces) {
       nlohmann::json json = to_json(face);
-      if (options.enhancement.any()) {
+      if (pipeline.chip.enhancement.any()) {
         // The steps the chip of this face gets (auto decides from the chip's own measures).
-        const cv::Mat chip = extract_chip_sampled(as_mat(image), face.landmarks, options.small_face_chip);
+        const cv::Mat chip = extract_chip_sampled(as_mat(image), face.landmarks, pipeline.chip.small_face_sampling);
         const FaceQuality chip_quality = measure_chip_quality(chip, std::min(face.box.width, face.box.height));
         json["chip_quality"] = {{"brightness", chip_quality.brightness},
                                 {"contrast", chip_quality.contrast},
                                 {"sharpness", chip_quality.sharpness},
                                 {"noise", chip_quality.noise}};
-        json["enhancement"] = to_string(options.enhancement.automatic ? auto_enhancement(chip_quality)
-                                                                      : options.enhancement);
+        json["enhancement"] = to_string(pipeline.chip.enhancement.automatic ? auto_enhancement(chip_quality)
+                                                                      : pipeline.chip.enhancement);
       }
       line["faces"].push_back(json);
     }

@@ -15,11 +15,11 @@ struct EmbedArgs {
 };
 
 int run_embed(const EmbedArgs& args) {
-  const Engine engine = Engine::open(args.engine.engine_options());
+  const Engine engine = Engine::open(args.engine.model_options());
   return for_each_image(collect_images(args.inputs), args.jobs, [&](const std::string& file, nlohmann::json& line) {
     const Image image = load_image(file, args.engine.decode_options());
     line["faces"] = nlohmann::json::array();
-    for (const FaceEmbedding& result : engine.analyze(image, args.engine.detect_options())) {
+    for (const FaceEmbedding& result : engine.analyze(image, args.engine.pipeline_options())) {
       nlohmann::json face = to_json(result.face, /*with_landmarks=*/false);
       face["embedding"] = to_json(result.embedding);
       line["faces"].push_back(std::move(face));

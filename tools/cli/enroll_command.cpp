@@ -78,12 +78,12 @@ int run_enroll(const EnrollArgs& args) {
   }
 
   Gallery gallery = args.gallery.open(/*create=*/true);
-  const Engine engine = Engine::open(args.engine.engine_options_for(gallery));
+  const Engine engine = Engine::open(args.engine.model_options_for(gallery));
   EnrollOptions options;
   options.take_largest = args.largest;
   options.gate = args.gate;
   options.decode = args.engine.decode_options();
-  options.detect = args.engine.detect_options();
+  options.pipeline = args.engine.pipeline_options();
   if (args.jobs > 1) set_intra_op_threads(1);
 
   std::map<EnrollStatus, int> counts;

@@ -171,7 +171,7 @@ nlohmann::json report(const std::string& label, const LfwPairs& lfw, const std::
 
 int run_lfw(const LfwArgs& args) {
   const LfwPairs lfw = read_pairs(args.root, args.pairs_file, args.per_fold);
-  const Engine engine = Engine::open(args.engine.engine_options());
+  const Engine engine = Engine::open(args.engine.model_options());
   const FaceChoice choice = args.face_choice == "largest" ? FaceChoice::kLargest : FaceChoice::kNearestCenter;
   if (args.jobs > 1) set_intra_op_threads(1);
   std::error_code ec;
@@ -189,7 +189,7 @@ int run_lfw(const LfwArgs& args) {
   }
   std::vector<ChipSampling> samplings;
   for (const std::string& name : args.chip_sampling) samplings.push_back(parse_chip_sampling(name));
-  if (samplings.empty()) samplings.push_back(args.engine.engine_options().small_face_chip);
+  if (samplings.empty()) samplings.push_back(args.engine.pipeline_options().chip.small_face_sampling);
   std::vector<Enhancement> enhancements;
   for (const std::string& spec : args.enhance) enhancements.push_back(parse_enhancement(spec));
   enum class Stage { kChip, kImage, kBoth };
@@ -214,7 +214,8 @@ int run_lfw(const LfwArgs& args) {
   std::vector<std::vector<ImageEmbedding>> embeddings(variants.size(), std::vector<ImageEmbedding>(lfw.images.size()));
   std::vector<std::size_t> found_per_degradation(degradations.size(), 0);
   std::vector<std::string> failures;
-  const DetectOptions detect_options = args.engine.detect_options();
+  // Enhancement and sampling are swept below; detection and landmarks follow the flags.
+  const PipelineOptions pipeline = args.engine.pipeline_options();
   const auto start = std::chrono::steady_clock::now();
   const EmbedAugmentation widest = args.flip_rotate ? EmbedAugmentation::kFlipRotate
                                    : args.flip      ? EmbedAugmentation::kFlip
@@ -259,7 +260,7 @@ int run_lfw(const LfwArgs& args) {
                 chosen = chosen_on_degraded;
               } else {
                 const Image image = from_mat(detect_input);
-                const std::vector<Face> faces = engine.detect(image, detect_options);
+                const std::vector<Face> faces = engine.detect(image, pipeline);
                 const int index = choose_face(faces, image.width, image.height, choice);
                 if (index >= 0) chosen = faces[index];
                 if (on_degraded) detected_on_degraded = true, chosen_on_degraded = chosen;

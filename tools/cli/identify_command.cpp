@@ -35,7 +35,7 @@ std::string csv_field(const std::string& s) {
 
 int run_identify(const IdentifyArgs& args) {
   const Gallery gallery = args.gallery.open_read_only();
-  const Engine engine = Engine::open(args.engine.engine_options_for(gallery));
+  const Engine engine = Engine::open(args.engine.model_options_for(gallery));
   if (gallery.face_count() == 0) {
     std::cerr << "siamface: the gallery " << gallery.path() << " is empty: every face will be unknown "
               << "(enroll people first: siamface enroll DATA_DIR)\n";
@@ -44,7 +44,7 @@ int run_identify(const IdentifyArgs& args) {
   IdentifyOptions options;
   options.top_k = args.top_k;
   options.distance = parse_identity_distance(args.distance);
-  options.detect = args.engine.detect_options();
+  options.pipeline = args.engine.pipeline_options();
   options.rule.threshold = resolve_threshold(gallery, args.threshold, options.rule.threshold);
   if (args.margin >= 0) options.rule.margin = args.margin;
   if (args.adaptive != "default") options.rule.quality_adaptive = args.adaptive == "on";

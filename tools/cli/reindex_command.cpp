@@ -19,7 +19,7 @@ struct ReindexArgs {
 };
 
 int run_reindex(const ReindexArgs& args) {
-  const Engine engine = Engine::open(args.engine.engine_options());
+  const Engine engine = Engine::open(args.engine.model_options());
   Gallery gallery = args.gallery.open(/*create=*/false);
   const std::vector<FaceSource> sources = gallery.face_sources();
   if (args.jobs > 1) set_intra_op_threads(1);
@@ -27,7 +27,7 @@ int run_reindex(const ReindexArgs& args) {
   options.take_largest = true;
   options.gate = QualityGate{0.0F, 0.0F, 1.0F};  // already accepted once; only re-embed
   options.decode = args.engine.decode_options();
-  options.detect = args.engine.detect_options();
+  options.pipeline = args.engine.pipeline_options();
 
   std::vector<ReindexUpdate> updates;
   std::vector<std::string> problems;

@@ -29,10 +29,10 @@ int run_serve(ServeArgs& args) {
     }
     if (options.api_key.empty()) throw Error(ErrorCode::kInvalidArgument, "--api-key-file " + args.api_key_file + " is empty");
   }
-  options.engine = args.engine.engine_options();
+  options.models = args.engine.model_options();
+  options.pipeline = args.engine.pipeline_options();  // --upsample, --border-pass, ... apply to every request
   options.recognizer = args.engine.chosen_recognizer();
   options.max_pixels = args.engine.max_pixels;
-  options.min_score = args.engine.min_score;
   options.gallery_path = args.gallery.resolved_path();
   options.gallery_busy_timeout_ms = args.gallery.busy_timeout_ms;
   return server::run_server(options);
@@ -61,6 +61,7 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   command->add_option("--request-timeout-s", o.request_timeout_s, "Read/write timeout per request")
       ->check(CLI::Range(1, 3600))->capture_default_str();
   args->engine.add_to(*command);
+  args->engine.add_enhance_to(*command);
   args->gallery.add_to(*command);
   set_runner(*command, [args] { return run_serve(*args); }, exit_code);
 }

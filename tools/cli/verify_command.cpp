@@ -17,10 +17,11 @@ struct VerifyArgs {
 nlohmann::json describe(const Engine& engine, const EngineFlags& flags, const std::string& path,
                         Embedding& embedding) {
   const Image image = load_image(path, flags.decode_options());
-  const std::vector<Face> faces = engine.detect(image, flags.detect_options());
+  const PipelineOptions pipeline = flags.pipeline_options();
+  const std::vector<Face> faces = engine.detect(image, pipeline);
   const int chosen = choose_face(faces, image.width, image.height, FaceChoice::kLargest);
   if (chosen < 0) throw Error(ErrorCode::kNoFace, "no face found in " + path);
-  embedding = engine.embed(image, faces[chosen]);
+  embedding = engine.embed(image, faces[chosen], pipeline.chip);
   nlohmann::json out = to_json(faces[chosen], /*with_landmarks=*/false);
   out["file"] = path;
   out["faces_in_image"] = faces.size();
@@ -28,7 +29,7 @@ nlohmann::json describe(const Engine& engine, const EngineFlags& flags, const st
 }
 
 int run_verify(const VerifyArgs& args) {
-  const Engine engine = Engine::open(args.engine.engine_options());
+  const Engine engine = Engine::open(args.engine.model_options());
   Embedding a{}, b{};
   nlohmann::json line;
   line["a"] = describe(engine, args.engine, args.first, a);

@@ -144,7 +144,7 @@ int run_watch(const WatchArgs& args) {
 
   const auto open_start = Clock::now();
   const Gallery gallery = args.gallery.open_read_only();
-  const Engine engine = Engine::open(args.engine.engine_options_for(gallery));
+  const Engine engine = Engine::open(args.engine.model_options_for(gallery));
   if (gallery.face_count() == 0) {
     std::cerr << "siamface: the gallery " << gallery.path() << " is empty: every face will be unknown\n";
   }
@@ -154,7 +154,7 @@ int run_watch(const WatchArgs& args) {
   tracker_options.detect_every = args.detect_every;
   tracker_options.keep_best_crop = !args.unknown_dir.empty();
   tracker_options.identify.distance = parse_identity_distance(args.distance);
-  tracker_options.identify.detect = args.engine.detect_options();
+  tracker_options.identify.pipeline = args.engine.pipeline_options();
   tracker_options.identify.rule.threshold =
       resolve_threshold(gallery, args.threshold, tracker_options.identify.rule.threshold);
   FaceTracker tracker(engine, &gallery, tracker_options);

@@ -31,38 +31,35 @@ Image decode_upload(const ServerContext& context, const std::string& bytes) {
 }
 
 GalleryFace prepare_upload(const ServerContext& context, const Loaded& loaded, const std::string& person,
-                           const UploadedFile& file, const DetectOptions& detect) {
+                           const UploadedFile& file, const PipelineOptions& pipeline) {
   check_person_name(person);
-  const Image image = decode_upload(context, file.content);
-  const std::vector<FaceEmbedding> faces = loaded.engine.analyze(image, detect);
-  if (faces.empty()) {
-    throw Error(ErrorCode::kNoFace, "no face found in uploaded file '" + file.filename + "'");
-  }
-  std::vector<Face> boxes;
-  for (const FaceEmbedding& f : faces) boxes.push_back(f.face);
-  const FaceEmbedding& chosen = faces[choose_face(boxes, image.width, image.height, FaceChoice::kLargest)];
-  GalleryFace record;
-  record.person = person;
-  record.source_path = "http:" + (file.filename.empty() ? file.field : file.filename);
+  // The CLI's enrolment path: the largest confident face, the same quality gate.
+  EnrollOptions options;
+  options.take_largest = true;
+  options.decode = context.decode_options();
+  options.pipeline = pipeline;
   const auto* data = reinterpret_cast<const std::uint8_t*>(file.content.data());
-  record.image_sha256 = sha256_hex(std::span<const std::uint8_t>(data, file.content.size()));
-  record.face = chosen.face;
-  record.embedding = chosen.embedding;
-  record.model = loaded.engine.model_info();
-  return record;
+  const std::string name = file.filename.empty() ? file.field : file.filename;
+  EnrollResult result = prepare_enrollment_bytes(loaded.engine, person, {data, file.content.size()}, "http:" + name, options);
+  if (!result.face) {
+    const bool no_face = result.reason == kNoFaceFound;
+    throw Error(no_face ? ErrorCode::kNoFace : ErrorCode::kInvalidArgument,
+                (no_face ? std::string(kNoFaceFound) : "face rejected: " + result.reason) + " in uploaded file '" + name + "'");
+  }
+  return *result.face;
 }
 
 AddOutcome enroll_upload(const ServerContext& context, const Loaded& loaded, const std::string& person,
-                         const UploadedFile& file, const DetectOptions& detect) {
-  return loaded.gallery->add_face(prepare_upload(context, loaded, person, file, detect));
+                         const UploadedFile& file, const PipelineOptions& pipeline) {
+  return loaded.gallery->add_face(prepare_upload(context, loaded, person, file, pipeline));
 }
 
 std::vector<IdentifiedFace> identify_upload(const ServerContext& /*context*/, const Loaded& loaded,
-                                            const Image& image, const DetectOptions& detect, std::size_t top_k,
+                                            const Image& image, const PipelineOptions& pipeline, std::size_t top_k,
                                             std::optional<float> threshold) {
   IdentifyOptions options;
   options.top_k = std::max<std::size_t>(top_k, 1);
-  options.detect = detect;
+  options.pipeline = pipeline;
   options.rule.threshold = resolve_threshold(*loaded.gallery, threshold, options.rule.threshold);
   return identify_image(loaded.engine, *loaded.gallery, image, options);
 }

@@ -25,17 +25,17 @@ Image decode_upload(const ServerContext& context, const std::string& bytes);
 // The largest face of an uploaded photo, embedded, as a record for `person` (not stored yet).
 // Throws Error(kNoFace) when there is none.
 GalleryFace prepare_upload(const ServerContext& context, const Loaded& loaded, const std::string& person,
-                           const UploadedFile& file, const DetectOptions& detect);
+                           const UploadedFile& file, const PipelineOptions& pipeline);
 
 // prepare_upload, then stored. Duplicates (same person, same image bytes) return the
 // existing face id. A request with several photos should prepare them all and store them with
 // one Gallery::add_faces: one transaction, so the request lands whole or not at all.
 AddOutcome enroll_upload(const ServerContext& context, const Loaded& loaded, const std::string& person,
-                         const UploadedFile& file, const DetectOptions& detect);
+                         const UploadedFile& file, const PipelineOptions& pipeline);
 
 // identify_image with the default rule and the gallery's saved threshold (or `threshold`).
 std::vector<IdentifiedFace> identify_upload(const ServerContext& context, const Loaded& loaded,
-                                            const Image& image, const DetectOptions& detect, std::size_t top_k,
+                                            const Image& image, const PipelineOptions& pipeline, std::size_t top_k,
                                             std::optional<float> threshold = std::nullopt);
 
 // Throws HttpError(401, message) unless no key is configured or `given` matches.

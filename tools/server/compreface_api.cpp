@@ -81,7 +81,7 @@ void recognize(ServerContext& context, const httplib::Request& request, httplib:
   const std::size_t count = parse_prediction_count(query(request, "prediction_count"));
   const FacePlugins plugins = parse_face_plugins(query(request, "face_plugins"));
   const Image image = decode_upload(context, file.content);
-  const auto faces = identify_upload(context, *loaded, image, context.detect_options(det_threshold(request), limit), count);
+  const auto faces = identify_upload(context, *loaded, image, context.pipeline_options(det_threshold(request), limit), count);
   if (faces.empty()) throw Error(ErrorCode::kNoFace, "no face found");
   json result = json::array();
   for (const IdentifiedFace& face : faces) {
@@ -105,12 +105,12 @@ void verify(ServerContext& context, const httplib::Request& request, httplib::Re
   const int limit = parse_face_limit(query(request, "limit"));
   const Image source = decode_upload(context, source_file.content);
   const Image target = decode_upload(context, target_file.content);
-  const std::vector<FaceEmbedding> source_faces = loaded->engine.analyze(source, context.detect_options(det));
+  const std::vector<FaceEmbedding> source_faces = loaded->engine.analyze(source, context.pipeline_options(det));
   if (source_faces.empty()) throw Error(ErrorCode::kNoFace, "no face found in source_image");
   std::vector<Face> boxes;
   for (const FaceEmbedding& f : source_faces) boxes.push_back(f.face);
   const FaceEmbedding& chosen = source_faces[choose_face(boxes, source.width, source.height, FaceChoice::kLargest)];
-  const std::vector<FaceEmbedding> target_faces = loaded->engine.analyze(target, context.detect_options(det, limit));
+  const std::vector<FaceEmbedding> target_faces = loaded->engine.analyze(target, context.pipeline_options(det, limit));
   if (target_faces.empty()) throw Error(ErrorCode::kNoFace, "no face found in target_image");
   std::vector<std::pair<float, json>> matches;
   for (const FaceEmbedding& f : target_faces) {
@@ -212,7 +212,7 @@ void add_compreface_routes(httplib::Server& server, ServerContext& context) {
     const std::string subject = rq.has_param("subject") ? rq.get_param_value("subject") : "";
     if (subject.empty()) throw HttpError(400, "Required request parameter 'subject' is not present", 26);
     const UploadedFile file = image_of(rq, "file");
-    const AddOutcome outcome = enroll_upload(c, *loaded, subject, file, c.detect_options(det_threshold(rq)));
+    const AddOutcome outcome = enroll_upload(c, *loaded, subject, file, c.pipeline_options(det_threshold(rq)));
     {
       std::lock_guard lock(c.subjects_mutex);
       c.empty_subjects.erase(subject);

@@ -40,7 +40,7 @@ void reg(const ServerContext& context, const httplib::Request& request, httplib:
   std::vector<GalleryFace> records;
   for (const UploadedFile& file : r.form.files) {
     try {
-      records.push_back(prepare_upload(context, *r.loaded, *userid, file, context.detect_options()));
+      records.push_back(prepare_upload(context, *r.loaded, *userid, file, context.pipeline_options()));
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kNoFace) throw;
     }
@@ -61,7 +61,7 @@ void recognize(const ServerContext& context, const httplib::Request& request, ht
   std::optional<float> threshold;
   if (min_conf) threshold = confidence_to_distance(*min_conf);
   json predictions = json::array();
-  for (const IdentifiedFace& face : identify_upload(context, *r.loaded, image, context.detect_options(), 3, threshold)) {
+  for (const IdentifiedFace& face : identify_upload(context, *r.loaded, image, context.pipeline_options(), 3, threshold)) {
     json p = box_fields(face.face.box, image.width, image.height);
     const float confidence = distance_to_confidence(face.decision.distance);
     const bool accepted = face.decision.known && (!min_conf || confidence >= *min_conf);
@@ -77,7 +77,7 @@ void detect(const ServerContext& context, const httplib::Request& request, httpl
   const float min_conf = min_confidence(request, r.form).value_or(0.55F);
   const Image image = decode_upload(context, image_field(r.form).content);
   json predictions = json::array();
-  for (const Face& face : r.loaded->engine.detect(image, context.detect_options(min_conf))) {
+  for (const Face& face : r.loaded->engine.detect(image, context.pipeline_options(min_conf))) {
     json p = box_fields(face.box, image.width, image.height);
     p["confidence"] = face.score;
     predictions.push_back(std::move(p));
@@ -93,7 +93,7 @@ void match(const ServerContext& context, const httplib::Request& request, httpli
   Embedding embeddings[2];
   for (int i = 0; i < 2; ++i) {
     const Image image = decode_upload(context, r.form.files[i].content);
-    const std::vector<FaceEmbedding> faces = r.loaded->engine.analyze(image, context.detect_options());
+    const std::vector<FaceEmbedding> faces = r.loaded->engine.analyze(image, context.pipeline_options());
     if (faces.empty()) throw HttpError(400, "no face found");
     std::vector<Face> boxes;
     for (const FaceEmbedding& f : faces) boxes.push_back(f.face);

@@ -58,7 +58,7 @@ void detect(const ServerContext& context, const httplib::Request& request, httpl
   const UploadedFile file = one_image(request);
   const Image image = decode_upload(context, file.content);
   json faces = json::array();
-  const DetectOptions options = context.detect_options(min_score_param(request));
+  const PipelineOptions options = context.pipeline_options(min_score_param(request));
   if (embed) {
     for (const FaceEmbedding& f : loaded->engine.analyze(image, options)) {
       json out = cli::to_json(f.face, /*with_landmarks=*/true);
@@ -71,7 +71,7 @@ void detect(const ServerContext& context, const httplib::Request& request, httpl
   write_json(response, {{"width", image.width}, {"height", image.height}, {"faces", faces}});
 }
 
-FaceEmbedding largest_face(const Loaded& loaded, const Image& image, const DetectOptions& options,
+FaceEmbedding largest_face(const Loaded& loaded, const Image& image, const PipelineOptions& options,
                            const std::string& what) {
   const std::vector<FaceEmbedding> faces = loaded.engine.analyze(image, options);
   if (faces.empty()) throw Error(ErrorCode::kNoFace, "no face found in " + what);
@@ -87,7 +87,7 @@ void verify(const ServerContext& context, const httplib::Request& request, httpl
     throw Error(ErrorCode::kInvalidArgument,
                 "verify needs exactly two images (fields image1 and image2), got " + std::to_string(files.size()));
   }
-  const DetectOptions options = context.detect_options(min_score_param(request));
+  const PipelineOptions options = context.pipeline_options(min_score_param(request));
   const FaceEmbedding a = largest_face(*loaded, decode_upload(context, files[0].content), options, "image1");
   const FaceEmbedding b = largest_face(*loaded, decode_upload(context, files[1].content), options, "image2");
   const std::optional<float> per_call = parse_threshold(query_or_json(request, "threshold"));
@@ -109,7 +109,7 @@ void identify(const ServerContext& context, const httplib::Request& request, htt
   const Image image = decode_upload(context, file.content);
   json faces = json::array();
   for (const IdentifiedFace& face :
-       identify_upload(context, *loaded, image, context.detect_options(min_score_param(request)), top_k, threshold)) {
+       identify_upload(context, *loaded, image, context.pipeline_options(min_score_param(request)), top_k, threshold)) {
     json out = cli::to_json(face.face, /*with_landmarks=*/false);
     out["name"] = face.decision.person;
     out["known"] = face.decision.known;
@@ -174,7 +174,7 @@ void add_native_routes(httplib::Server& server, ServerContext& context) {
     for (const UploadedFile& file : files) {
       const std::string name = file.filename.empty() ? file.field : file.filename;
       try {
-        records.push_back(prepare_upload(context, *loaded, person, file, context.detect_options()));
+        records.push_back(prepare_upload(context, *loaded, person, file, context.pipeline_options()));
         record_files.push_back(name);
       } catch (const Error& e) {
         if (e.code() != ErrorCode::kNoFace && e.code() != ErrorCode::kInvalidImage) throw;

@@ -49,11 +49,11 @@ DecodeOptions ServerContext::decode_options() const {
   return options;
 }
 
-DetectOptions ServerContext::detect_options(float min_score, int limit) const {
-  DetectOptions options;
-  options.min_score = min_score >= 0 ? min_score : options_.min_score;
-  options.max_faces = options_.max_faces;
-  if (limit > 0 && (options.max_faces <= 0 || limit < options.max_faces)) options.max_faces = limit;
+PipelineOptions ServerContext::pipeline_options(float min_score, int limit) const {
+  PipelineOptions options = options_.pipeline;
+  if (min_score >= 0) options.detect.min_score = min_score;
+  options.detect.max_faces = options_.max_faces;
+  if (limit > 0 && (options.detect.max_faces <= 0 || limit < options.detect.max_faces)) options.detect.max_faces = limit;
   return options;
 }
 
@@ -85,9 +85,9 @@ std::shared_ptr<const Loaded> load(const ServerOptions& options) {
   gallery_options.create = true;
   const std::string path = options.gallery_path.empty() ? default_gallery_path() : options.gallery_path;
   auto gallery = std::make_unique<Gallery>(Gallery::open(path, gallery_options));
-  EngineOptions engine_options = options.engine;
-  engine_options.recognizer = resolve_recognizer(*gallery, options.recognizer, options.engine.recognizer);
-  return std::make_shared<Loaded>(Loaded{Engine::open(engine_options), std::move(gallery)});
+  ModelOptions models = options.models;
+  models.recognizer = resolve_recognizer(*gallery, options.recognizer, options.models.recognizer);
+  return std::make_shared<Loaded>(Loaded{Engine::open(models), std::move(gallery)});
 }
 
 }  // namespace

@@ -27,9 +27,11 @@ struct ServerOptions {
   std::int64_t max_pixels = DecodeOptions{}.max_pixels;
   int max_faces = 0;  // per image; 0: no limit
   int request_timeout_s = 30;
-  float min_score = -1.0F;  // detector default when < 0
-  EngineOptions engine;
-  // nullopt: the gallery's recognizer, else engine.recognizer (resolve_recognizer).
+  ModelOptions models;
+  // Every request's detection, landmarks and chips (serve's flags); a request may lower
+  // min_score and the face limit (pipeline_options).
+  PipelineOptions pipeline;
+  // nullopt: the gallery's recognizer, else models.recognizer (resolve_recognizer).
   std::optional<Recognizer> recognizer;
 };
 
@@ -58,8 +60,8 @@ class ServerContext {
   std::optional<std::string> failure() const;
 
   DecodeOptions decode_options() const;
-  // min_score < 0: the server's --min-score; limit <= 0: --max-faces only.
-  DetectOptions detect_options(float min_score = -1.0F, int limit = 0) const;
+  // The server's pipeline; min_score >= 0 replaces --min-score, limit > 0 caps --max-faces.
+  PipelineOptions pipeline_options(float min_score = -1.0F, int limit = 0) const;
 
   // CompreFace subjects created without faces (a gallery person exists only with faces).
   // Kept in memory only.
