@@ -15,7 +15,7 @@
 #include <sstream>
 
 #include "common/run_command.hpp"
-#include "common/serve_process.hpp"
+#include "common/server_process.hpp"
 #include "common/temp_dir_test.hpp"
 #include "common/test_env.hpp"
 
@@ -183,7 +183,7 @@ TEST_F(Privacy, ServerLogNeverHoldsTheApiKeyOrEmbeddings) {
   const std::string key = "key-" + random_hex(32);
   const std::string wrong = "wrong-" + random_hex(32);
   const fs::path log = temp_ / "server.log";
-  ServeProcess server(gallery_, log, {"--api-key", key});
+  ServerProcess server(ServeConfig{{"--api-key", key}, gallery_, log});
   ASSERT_GT(server.port(), 0) << server.log();
   ASSERT_TRUE(server.wait_ready()) << server.log();
   httplib::Client client("127.0.0.1", server.port());
@@ -241,7 +241,7 @@ TEST_F(Privacy, ServerLogNeverHoldsTheApiKeyOrEmbeddings) {
 
 TEST_F(Privacy, ServerRefusesUserNamesThatCouldBePaths) {
   REQUIRE_CHARACTERS();
-  ServeProcess server(gallery_, temp_ / "server.log");
+  ServerProcess server(ServeConfig{{}, gallery_, temp_ / "server.log"});
   ASSERT_GT(server.port(), 0) << server.log();
   ASSERT_TRUE(server.wait_ready()) << server.log();
   httplib::Client client("127.0.0.1", server.port());

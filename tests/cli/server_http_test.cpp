@@ -20,6 +20,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/server_process.hpp"
 #include "common/test_env.hpp"
 
 namespace siamface::test {
@@ -28,12 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+std::string read_file(const fs::path& path) { return read_binary_file(path); }
 
 std::string base64(const std::string& bytes) {
   static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -58,101 +54,6 @@ std::string base64(const std::string& bytes) {
 fs::path photos() { return testdata_dir() / "face_recognition_ageitgey/tests/test_images"; }
 std::string photo(const std::string& name) { return read_file(photos() / name); }
 std::string giraffe() { return read_file(testdata_dir() / "dlib_examples/non_face/giraffe.jpg"); }
-
-// One `siamface serve` child process with its own temporary gallery.
-class ServerProcess {
- public:
-  explicit ServerProcess(const std::vector<std::string>& extra_args = {}) {
-    dir_ = fs::temp_directory_path() / ("siamface_http_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
-    fs::create_directories(dir_);
-    std::vector<std::string> args = {SIAMFACE_CLI_PATH, "serve",   "--host", "127.0.0.1", "--port", "0",
-                                     "--gallery",       (dir_ / "gallery.db").string(), "--workers", "8"};
-    args.insert(args.end(), extra_args.begin(), extra_args.end());
-    int out[2];
-    if (pipe(out) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], STDOUT_FILENO);
-      const int err = open((dir_ / "server.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(err, STDERR_FILENO);
-      close(out[0]);
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    stdout_ = fdopen(out[0], "r");
-    char line[512] = {};
-    if (stdout_ && fgets(line, sizeof line, stdout_)) {
-      const json event = json::parse(line, nullptr, false);
-      if (!event.is_discarded() && event.value("event", "") == "listening") port_ = event["port"];
-    }
-  }
-  ~ServerProcess() {
-    if (pid_ > 0 && !exited_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (stdout_) fclose(stdout_);
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
-  int port() const { return port_; }
-  pid_t pid() const { return pid_; }
-  const fs::path& dir() const { return dir_; }
-  std::string log() const { return read_file(dir_ / "server.log"); }
-
-  // Polls /health until 200 (models loaded); false after `timeout`.
-  bool wait_ready(std::chrono::seconds timeout = std::chrono::seconds(60)) const {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    httplib::Client client("127.0.0.1", port_);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (auto res = client.Get("/health"); res && res->status == 200) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  }
-
-  int wait_exit() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    exited_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
- private:
-  static inline int counter_ = 0;
-  fs::path dir_;
-  pid_t pid_ = -1;
-  FILE* stdout_ = nullptr;
-  int port_ = -1;
-  bool exited_ = false;
-};
-
-struct Reply {
-  int status = 0;
-  json body;
-};
-
-Reply reply_of(const httplib::Result& result) {
-  Reply r;
-  if (!result) {
-    r.body = {{"client_error", httplib::to_string(result.error())}};  // why there is no answer
-    return r;
-  }
-  r.status = result->status;
-  r.body = json::parse(result->body, nullptr, false);
-  return r;
-}
-
-httplib::MultipartFormData file_part(const std::string& name, const std::string& content,
-                                     const std::string& filename = "photo.jpg") {
-  return {name, content, filename, "image/jpeg"};
-}
-httplib::MultipartFormData text_part(const std::string& name, const std::string& value) { return {name, value, "", ""}; }
 
 class ServerHttpTest : public ::testing::Test {
  protected:

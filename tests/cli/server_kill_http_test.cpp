@@ -15,7 +15,7 @@
 #include <sstream>
 #include <thread>
 
-#include "common/serve_process.hpp"
+#include "common/server_process.hpp"
 #include "common/temp_dir_test.hpp"
 #include "common/sqlite_text.hpp"
 #include "common/test_env.hpp"
@@ -44,7 +44,7 @@ TEST_F(ServerKill, KillNineDuringRegisterLeavesWholeRequestsOnly) {
   const std::string gallery = (temp_ / "gallery.db").string();
   const fs::path log = temp_ / "server.log";
 
-  auto server = std::make_unique<ServeProcess>(gallery, log, std::vector<std::string>{"--workers", "4"});
+  auto server = std::make_unique<ServerProcess>(ServeConfig{{"--workers", "4"}, gallery, log});
   ASSERT_GT(server->port(), 0) << server->log();
   ASSERT_TRUE(server->wait_ready()) << server->log();
   const int port = server->port();
@@ -88,7 +88,7 @@ TEST_F(ServerKill, KillNineDuringRegisterLeavesWholeRequestsOnly) {
 
   // Restart on the same file: it opens (models and gallery load), and is consistent.
   EXPECT_EQ(sqlite_text(gallery, "PRAGMA integrity_check"), "ok");
-  server = std::make_unique<ServeProcess>(gallery, log);
+  server = std::make_unique<ServerProcess>(ServeConfig{{}, gallery, log});
   ASSERT_GT(server->port(), 0) << server->log();
   ASSERT_TRUE(server->wait_ready()) << server->log();
   httplib::Client client("127.0.0.1", server->port());
