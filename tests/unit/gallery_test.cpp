@@ -335,6 +335,45 @@ TEST(Gallery, ImportRefusesFuzzFindings) {
   EXPECT_FALSE(g.setting("threshold").has_value());
 }
 
+// One person-name rule inside the gallery: import and rename used to check only a looser one,
+// so an import could create a person named "unknown".
+TEST(Gallery, ImportAndRenameEnforceThePersonNameRule) {
+  TempDir dir;
+  Gallery g = Gallery::open(dir.file("g.db"));
+  g.add_face(make_face("alice", 1));
+  const std::string header = R"({"format":"siamface-gallery","version":1,"model":{"name":"test-recognizer",)"
+                             R"("version":"1.0.a","weights_sha256":")" +
+                             test_model().weights_sha256 + "\"}}\n";
+  const std::string exported = dir.file("one.jsonl");
+  g.export_jsonl(exported);
+  std::string face_line;
+  {
+    std::ifstream in(exported);
+    std::getline(in, face_line);
+    std::getline(in, face_line);
+  }
+  for (const std::string& name : {std::string("unknown"), std::string(129, 'x'), std::string("caf\xc3", 4),
+                                  std::string("\xff\xfe")}) {
+    std::string line = face_line;
+    line.replace(line.find("\"person\":\"alice\""), 16, "\"person\":\"" + name + "\"");
+    line.replace(line.find("\"id\":\"") + 6, 8, "00000000");  // another face id
+    std::istringstream in(header + line + "\n");
+    std::string message;
+    EXPECT_EQ(code_of([&] { g.import_jsonl(in, "names.jsonl"); }, &message), ErrorCode::kInvalidArgument)
+        << name.substr(0, 20);
+    EXPECT_NE(message.find("names.jsonl:2:"), std::string::npos) << message;
+    EXPECT_EQ(code_of([&] { g.rename_person("alice", name); }, &message), ErrorCode::kInvalidArgument);
+    EXPECT_NE(message.find("invalid person name"), std::string::npos) << message;
+    EXPECT_EQ(code_of([&] { g.add_face(make_face(name, 2)); }), ErrorCode::kInvalidArgument);
+  }
+  const auto people = g.people();
+  ASSERT_EQ(people.size(), 1U);
+  EXPECT_EQ(people[0].person, "alice");
+  EXPECT_EQ(g.face_count(), 1);
+  // The longest allowed name is accepted by rename.
+  EXPECT_EQ(g.rename_person("alice", std::string(128, 'y')), 1U);
+}
+
 TEST(Gallery, FilesAreCreatedPrivate) {
   TempDir dir;
   const mode_t old = ::umask(0);  // even with a permissive umask
