@@ -37,7 +37,9 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   # HEIF/AVIF and GIF decoding (src/image/). Debian 12's libheif1 (1.15) has its codecs built in
   # and depends on them itself (libde265-0, libx265-199, libdav1d6, libaom3); the separate
   # libheif-plugin-* packages (libheif >= 1.16) are not in Debian 12.
-  libheif-dev libheif1 libde265-0 libdav1d6 libaom3 libx265-199 libgif-dev)
+  libheif-dev libheif1 libde265-0 libdav1d6 libaom3 libx265-199 libgif-dev
+  # The PostgreSQL gallery (docs/postgresql.md); the tests start their own server (initdb, pg_ctl).
+  libpqxx-dev postgresql-15)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -29,6 +29,10 @@ void check_person_name(const std::string& name);
 // Error(kInvalidArgument) naming `field`.
 float parse_distance_threshold(std::string_view text, std::string_view field = "threshold");
 
+// True for a postgresql:// or postgres:// URL (a PostgreSQL gallery, docs/postgresql.md);
+// anything else names an SQLite file.
+bool is_postgres_gallery(const std::string& path);
+
 // $SIAMFACE_GALLERY, else $XDG_DATA_HOME/siamface/gallery.db, else
 // ~/.local/share/siamface/gallery.db.
 std::string default_gallery_path();

@@ -66,6 +66,10 @@ class ReadScope {
 }  // namespace
 
 struct Gallery::Impl {
+  ~Impl() {
+    if (store) store->stop_listening();  // a PostgreSQL listener calls refresh() until then
+  }
+
   GalleryOptions options;
 
   std::mutex db_mutex;  // guards store
@@ -182,11 +186,20 @@ Gallery Gallery::open(const std::string& path, const GalleryOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->index = EmbeddingIndex(options.index);
-  impl->store = gallery::open_sqlite_store(path, options);
+  impl->store = is_postgres_gallery(path) ? gallery::open_postgres_store(path, options)
+                                           : gallery::open_sqlite_store(path, options);
   {
     std::lock_guard lock(impl->db_mutex);
     impl->load_locked();
   }
+  // Another node's commit: bring the index in step now, not at the next search.
+  impl->store->on_change([im = impl.get()] {
+    try {
+      im->refresh();
+    } catch (const Error&) {
+      // The server is unreachable; the next call reports it, and the listener retries.
+    }
+  });
   return Gallery(std::move(impl));
 }
 

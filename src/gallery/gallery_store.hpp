@@ -47,6 +47,8 @@ class Store {
   virtual bool may_have_changed() { return true; }
   // Called (from another thread) when another node committed; PostgreSQL's LISTEN.
   virtual void on_change(std::function<void()> callback) { (void)callback; }
+  // Stops calling it (joins the listener); the owner calls this before it goes away.
+  virtual void stop_listening() noexcept {}
 
   // One write transaction at a time: begin_write(), the statements, commit(); rollback() on
   // any failure. begin_read()/end_read() give several reads one snapshot.
@@ -94,5 +96,7 @@ class Store {
 
 // src/gallery/sqlite_store.cpp
 std::unique_ptr<Store> open_sqlite_store(const std::string& path, const GalleryOptions& options);
+// src/gallery/postgres_store.cpp; for postgresql:// and postgres:// URLs (is_postgres_gallery).
+std::unique_ptr<Store> open_postgres_store(const std::string& url, const GalleryOptions& options);
 
 }  // namespace siamface::gallery

@@ -21,6 +21,7 @@ int status_for(ErrorCode code) {
     case ErrorCode::kImageTooLarge:
       return 413;
     case ErrorCode::kGalleryBusy:
+    case ErrorCode::kGalleryUnavailable:
       return 503;
     default:
       return 500;
