@@ -114,6 +114,16 @@ struct Gallery::Impl {
     refresh_locked();
   }
 
+  // Before a search: take in others' changes; while the database server is unreachable
+  // (PostgreSQL), answer from the index in memory, which catches up when it is back.
+  void refresh_for_search() {
+    try {
+      refresh();
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kGalleryUnavailable) throw;
+    }
+  }
+
   void best_effort_forget_locked() {
     try {
       store->forget_removed(false);
@@ -490,7 +500,7 @@ void Gallery::reindex(const std::vector<ReindexUpdate>& updates, const ModelInfo
 
 std::vector<IdentityMatch> Gallery::search(const Embedding& query, const ModelInfo& model, std::size_t k,
                                            IdentityDistance mode) const {
-  impl_->refresh();
+  impl_->refresh_for_search();
   std::shared_lock lock(impl_->index_mutex);
   impl_->check_search_model(model);
   return impl_->index.search(query, k, mode);
@@ -499,7 +509,7 @@ std::vector<IdentityMatch> Gallery::search(const Embedding& query, const ModelIn
 std::vector<std::vector<IdentityMatch>> Gallery::search_batch(std::span<const Embedding> queries,
                                                               const ModelInfo& model, std::size_t k,
                                                               IdentityDistance mode) const {
-  impl_->refresh();
+  impl_->refresh_for_search();
   std::shared_lock lock(impl_->index_mutex);
   impl_->check_search_model(model);
   return impl_->index.search_batch(queries, k, mode);
