@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -29,14 +30,17 @@ inline std::string read_binary_file(const std::filesystem::path& path) {
 
 class ServerProcess {
  public:
-  // Starts `siamface serve --port 0 --gallery <temp>/gallery.db --workers 8 <extra_args>` and
+  // Starts `siamface serve --port 0 --gallery <temp>/gallery.db --workers 8 <extra_args>` (the
+  // --gallery of extra_args instead, when it has one) and
   // reads the port from its "listening" line; port() is -1 when that failed (see log()).
   explicit ServerProcess(const std::vector<std::string>& extra_args = {}) {
     namespace fs = std::filesystem;
     dir_ = fs::temp_directory_path() / ("siamface_server_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
     fs::create_directories(dir_);
-    std::vector<std::string> args = {SIAMFACE_CLI_PATH, "serve", "--host", "127.0.0.1", "--port", "0",
-                                     "--gallery", (dir_ / "gallery.db").string(), "--workers", "8"};
+    std::vector<std::string> args = {SIAMFACE_CLI_PATH, "serve", "--host", "127.0.0.1", "--port", "0", "--workers", "8"};
+    if (std::find(extra_args.begin(), extra_args.end(), "--gallery") == extra_args.end()) {  // else theirs
+      args.insert(args.end(), {"--gallery", (dir_ / "gallery.db").string()});
+    }
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     int out[2];
     if (::pipe(out) != 0) return;
