@@ -1,5 +1,6 @@
-// The gallery: every enrolled face (embedding + provenance) in one SQLite file, and an
-// in-memory exact search index over all stored embeddings. No SQLite types appear here.
+// The gallery: every enrolled face (embedding + provenance) in one SQLite file or a PostgreSQL
+// database shared by many nodes (docs/postgresql.md), and an in-memory exact search index over
+// all stored embeddings. No SQLite or libpqxx types appear here.
 // The index itself is in embedding_index.hpp; the model identity in model_info.hpp.
 #pragma once
 
@@ -103,12 +104,18 @@ struct GalleryOptions {
 inline constexpr const char* kThresholdSetting = "threshold";
 
 // Thread safety: every method is safe to call from many threads at once. A mutex serialises use
-// of the SQLite connection; the index sits behind a shared_mutex so searches run concurrently
+// of the database connection; the index sits behind a shared_mutex so searches run concurrently
 // and writers wait. Several processes may use one file: writes are serialised by SQLite
 // (waiting up to busy_timeout_ms), and searches reload the index when another process committed.
+// PostgreSQL (a postgresql:// location): many processes on many hosts; writes are serialised
+// by the server, and a listener thread brings other nodes' changes into the index (a change
+// feed, LISTEN/NOTIFY), within milliseconds. A lost connection throws Error(kGalleryUnavailable)
+// naming it, and the next call reconnects; searches then answer from the index in memory.
 class Gallery {
  public:
-  // Opens (creating when allowed) the gallery and loads every embedding into memory.
+  // Opens (creating when allowed) the gallery and loads every embedding into memory. `path` is
+  // an SQLite file, or a postgresql:// URL (libpq's URI; the database must exist, its tables
+  // are created or migrated unless read_only; kGalleryUnavailable when unreachable).
   // Throws Error(kGallery) for a corrupt, non-SQLite or newer-schema file, kNotFound when the
   // file is absent and options.create is false, kGalleryBusy when locked past the timeout.
   // Without options.read_only, a file or folder we may not write is refused up front

@@ -1,6 +1,6 @@
 // The gallery's JSON-lines export format, apart from any database, so it can be tested and
 // fuzzed alone. A header line {"format":"siamface-gallery","version":1,"model":..,"settings":..}
-// then one face per line; floats round-trip exactly (docs/gallery-format.md).
+// then one face per line; floats round-trip exactly.
 #pragma once
 
 #include <iosfwd>
