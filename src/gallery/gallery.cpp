@@ -2,6 +2,8 @@
 // over a Store (gallery_store.hpp) that is either an SQLite file or a PostgreSQL database.
 #include "siamface/gallery.hpp"
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -116,13 +118,20 @@ struct Gallery::Impl {
 
   // Before a search: take in others' changes; while the database server is unreachable
   // (PostgreSQL), answer from the index in memory, which catches up when it is back.
+  // After a failure, searches wait a second before asking again, so an unreachable host's
+  // connect timeout does not stall every search.
   void refresh_for_search() {
+    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    if (now < quiet_until.load()) return;
     try {
       refresh();
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kGalleryUnavailable) throw;
+      quiet_until = std::chrono::steady_clock::now().time_since_epoch().count() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::seconds(1)).count();
     }
   }
+  std::atomic<std::chrono::steady_clock::rep> quiet_until{0};
 
   void best_effort_forget_locked() {
     try {

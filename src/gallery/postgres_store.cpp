@@ -249,6 +249,7 @@ class PostgresStore final : public Store {
           "weights_sha256 = excluded.weights_sha256",
           m.name, m.version, m.weights_sha256);
     });
+    pending_changes_.emplace_back('s', "");  // other nodes re-read the model with the next change
   }
 
   std::int64_t count_faces() override { return count("SELECT count(*) FROM faces"); }

@@ -233,6 +233,25 @@ TEST_F(GalleryPostgres, OpenWithoutCreateNeedsTheSchemaAndReadOnlyRefusesWrites)
   EXPECT_EQ(reader.face_count(), 1);
 }
 
+// A writer holding the gallery longer than busy_timeout_ms: kGalleryBusy, as with SQLite.
+TEST_F(GalleryPostgres, LockedPastTheTimeoutIsGalleryBusy) {
+  auto& server = test::shared_postgres();
+  const std::string url = server.create_database();
+  const std::string db = url.substr(std::string("postgresql:///").size(), url.find('?') - std::string("postgresql:///").size());
+  Gallery g = Gallery::open(url, {.busy_timeout_ms = 200});
+  std::thread holder([&] {
+    server.psql(db, "BEGIN; SELECT seq FROM feed_state FOR UPDATE; SELECT pg_sleep(1.5); COMMIT;");
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto start = Clock::now();
+  std::string message;
+  EXPECT_EQ(code_of([&] { g.add_face(make_face("alice", 1)); }, &message), ErrorCode::kGalleryBusy);
+  EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(150));
+  EXPECT_NE(message.find("locked"), std::string::npos) << message;
+  holder.join();
+  EXPECT_EQ(g.add_face(make_face("alice", 1)).status, AddStatus::kAdded);
+}
+
 // Writers on two nodes at once: every add lands, none is lost or duplicated.
 TEST_F(GalleryPostgres, ConcurrentWritersOnTwoNodes) {
   const std::string url = test::shared_postgres().create_database();
