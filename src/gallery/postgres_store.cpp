@@ -11,7 +11,13 @@
 //    log (kKeptChanges transactions) reloads everything.
 // Thread safety: none (Gallery serialises calls), except the listener thread, which only sets
 // an atomic flag and calls the change callback.
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -102,6 +108,9 @@ class PostgresStore final : public Store {
       connect();
       migrate();
     });
+    if (::pipe2(stop_pipe_, O_CLOEXEC) != 0) {
+      throw Error(ErrorCode::kInternal, std::string("pipe2 failed: ") + std::strerror(errno));
+    }
     listener_ = std::thread([this] { listen(); });
   }
 
@@ -116,7 +125,15 @@ class PostgresStore final : public Store {
       stopping_ = true;
     }
     stop_cv_.notify_all();
+    if (stop_pipe_[1] >= 0) {
+      const char byte = 0;
+      [[maybe_unused]] const auto ignored = ::write(stop_pipe_[1], &byte, 1);  // wakes the poll() below
+    }
     if (listener_.joinable()) listener_.join();
+    for (int& fd : stop_pipe_) {
+      if (fd >= 0) ::close(fd);
+      fd = -1;
+    }
   }
 
   const std::string& location() const override { return location_; }
@@ -682,8 +699,12 @@ class PostgresStore final : public Store {
         listening_ = true;
         backoff = std::chrono::milliseconds(100);
         changed();  // catch up on whatever happened while we were not listening
+        // Sleeps until the server sends something or stop_listening() writes to the pipe.
         while (!stopping()) {
-          c.await_notification(0, 200'000);  // wakes every 0.2 s to check for stop
+          pollfd fds[2] = {{c.sock(), POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
+          if (::poll(fds, 2, 10'000) < 0 && errno != EINTR) break;
+          if (fds[1].revents != 0) break;
+          if (fds[0].revents != 0) c.get_notifs();  // throws when the connection broke
           if (!c.is_open()) break;
         }
       } catch (const std::exception&) {
@@ -711,6 +732,7 @@ class PostgresStore final : public Store {
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
+  int stop_pipe_[2] = {-1, -1};
   std::mutex callback_mutex_;
   std::function<void()> callback_;
 };

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <thread>
 
 #include "common/postgres_server.hpp"
 #include "common/server_process.hpp"
@@ -73,6 +74,41 @@ TEST(PostgresNodes, RegisterOnOneNodeRecognizeOnTheOtherDeleteStopsNaming) {
   EXPECT_EQ(b.recognized("biden.jpg"), "biden");
   EXPECT_EQ(a.server.stop(), 0);
   EXPECT_EQ(b.server.stop(), 0);
+}
+
+// The database restarts under a running serve: requests wait for it (retry with backoff, up to
+// 5 s) instead of failing; an outage longer than that is a 503 naming the lost connection; the
+// server never exits, and serves again once the database is back.
+TEST(PostgresNodes, ServeRidesOutADatabaseRestart) {
+  SIAMFACE_REQUIRE_MODELS();
+  SIAMFACE_REQUIRE_TESTDATA("face_recognition_ageitgey/tests/test_images/obama.jpg");
+  SIAMFACE_REQUIRE_POSTGRES();
+  test::PostgresServer database;
+  const std::string url = database.create_database();
+  Node node(url);
+  ASSERT_TRUE(node.server.wait_ready()) << node.server.log();
+  ASSERT_EQ(
+      node.post("/v1/vision/face/register", {file_part("image", photo("obama.jpg")), text_part("userid", "obama")}).status,
+      200);
+
+  database.stop("fast");
+  std::thread restart([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    database.start();
+  });
+  const Reply during =
+      node.post("/v1/vision/face/register", {file_part("image", photo("biden.jpg")), text_part("userid", "biden")});
+  restart.join();
+  EXPECT_EQ(during.status, 200) << during.body << node.server.log();
+  EXPECT_EQ(node.recognized("biden.jpg"), "biden");
+
+  database.stop("fast");
+  const Reply outage = node.post("/v1/people/carol/faces", {file_part("image", photo("obama2.jpg"))});
+  EXPECT_EQ(outage.status, 503) << outage.body;
+  EXPECT_NE(outage.body.dump().find("lost the connection to the PostgreSQL gallery"), std::string::npos) << outage.body;
+  database.start();
+  EXPECT_EQ(node.recognized("biden.jpg"), "biden");
+  EXPECT_EQ(node.server.stop(), 0) << node.server.log();
 }
 
 }  // namespace
