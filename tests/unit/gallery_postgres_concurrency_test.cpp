@@ -1,6 +1,7 @@
 // What only the PostgreSQL gallery has: many nodes on one database kept in step by the change
 // feed, a lost connection, erasure inside the server's files, URLs with passwords. The shared
-// behaviour is tested against both backends in gallery_test.cpp.
+// behaviour is tested against both backends in gallery_test.cpp. ("concurrency" in the file
+// name: the tsan preset runs it too, for the listener thread.)
 #include <gtest/gtest.h>
 
 #include <atomic>
