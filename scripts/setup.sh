@@ -39,7 +39,10 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   # libheif-plugin-* packages (libheif >= 1.16) are not in Debian 12.
   libheif-dev libheif1 libde265-0 libdav1d6 libaom3 libx265-199 libgif-dev
   # The Python package (python/, docs/python.md) and its tests.
-  python3-dev pybind11-dev python3-numpy python3-pytest)
+  python3-dev pybind11-dev python3-numpy python3-pytest
+
+  # The PostgreSQL gallery (docs/postgresql.md); the tests start their own server (initdb, pg_ctl).
+  libpqxx-dev postgresql-15)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "siamface/enhance.hpp"
+#include "siamface/model_info.hpp"
 #include "siamface/names.hpp"
 #include "siamface/types.hpp"
 
@@ -135,13 +136,6 @@ struct PipelineOptions {
 struct FaceEmbedding {
   Face face;
   Embedding embedding{};
-};
-
-// Identifies the weights that produced an embedding; galleries refuse to mix them.
-struct ModelInfo {
-  std::string name;            // "dlib_face_recognition_resnet_model_v1 (face-api port)"
-  std::string version;         // "@vladmandic/face-api@1.7.15"
-  std::string weights_sha256;  // of the recognition weights file
 };
 
 // The recognizer that produced a gallery's embeddings (from Engine::model_info() as stored),

@@ -18,6 +18,7 @@ enum class ErrorCode {
   kNotFound,         // unknown person, face or file
   kGallery,          // the gallery file is corrupt or cannot be written
   kGalleryBusy,      // the gallery stayed locked past the timeout
+  kGalleryUnavailable,  // the gallery's database server cannot be reached (connection lost); retry later
   kIo,               // a file could not be read or written
   kInternal,         // a bug: anything else
 };

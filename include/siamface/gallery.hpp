@@ -1,5 +1,7 @@
-// The gallery: every enrolled face (embedding + provenance) in one SQLite file, and an
-// in-memory exact search index over all stored embeddings. No SQLite types appear here.
+// The gallery: every enrolled face (embedding + provenance) in one SQLite file or a PostgreSQL
+// database shared by many nodes (docs/postgresql.md), and an in-memory exact search index over
+// all stored embeddings. No SQLite or libpqxx types appear here.
+// The index itself is in embedding_index.hpp; the model identity in model_info.hpp.
 #pragma once
 
 #include <cstddef>
@@ -9,85 +11,32 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "siamface/engine.hpp"
+#include "siamface/embedding_index.hpp"
+#include "siamface/model_info.hpp"
 #include "siamface/types.hpp"
 
 namespace siamface {
 
+// The one person-name rule, enforced by every Gallery write (add, import, rename) and called by
+// the tools for early messages: valid UTF-8, 1..128 bytes, without control characters or '/' and
+// '\\', not "." or "..", and not the reserved "unknown". Throws Error(kInvalidArgument) saying why.
+void check_person_name(const std::string& name);
+
+// The one threshold parser (the gallery's "threshold" setting; the tools' --threshold): a
+// positive, finite decimal number, the whole text, independent of the C locale. Throws
+// Error(kInvalidArgument) naming `field`.
+float parse_distance_threshold(std::string_view text, std::string_view field = "threshold");
+
+// True for a postgresql:// or postgres:// URL (a PostgreSQL gallery, docs/postgresql.md);
+// anything else names an SQLite file.
+bool is_postgres_gallery(const std::string& path);
+
 // $SIAMFACE_GALLERY, else $XDG_DATA_HOME/siamface/gallery.db, else
 // ~/.local/share/siamface/gallery.db.
 std::string default_gallery_path();
-
-// How one identity's distance to a query is computed from its stored embeddings:
-//  kMin:  the smallest Euclidean distance to any of its embeddings (nearest neighbour;
-//         robust when one person's photos differ a lot). IdentityMatch::face_id is that face.
-//  kMean: the Euclidean distance to the mean (centroid) of its embeddings (face-api's
-//         "LabeledFaceDescriptors" style; smoother, one outlier photo weighs less).
-//         IdentityMatch::face_id is empty.
-enum class IdentityDistance { kMin, kMean };
-
-const char* to_string(IdentityDistance mode);
-IdentityDistance parse_identity_distance(const std::string& name);  // "min" | "mean"; throws Error
-
-struct IdentityMatch {
-  std::string person;
-  float distance = 0.0F;  // Euclidean, smaller is closer
-  std::string face_id;    // the closest face for kMin; empty for kMean
-};
-
-struct EmbeddingIndexOptions {
-  bool use_simd = true;  // AVX2+FMA when the CPU has it (checked at run time), else scalar
-  int threads = 0;       // 0: std::thread::hardware_concurrency(); 1: single-threaded
-  std::size_t parallel_min_rows = 32768;  // below this many rows a query runs on one thread
-};
-
-// All embeddings in one contiguous row-major float matrix (N x dimensions(), fixed by the first row); searches are
-// exact (brute force), SIMD, and split over threads for large N. Usable without a gallery.
-// Thread safety: const methods may run concurrently with each other; mutating methods
-// (add/remove/rename/clear/reserve) need exclusive access (Gallery wraps a shared_mutex).
-class EmbeddingIndex {
- public:
-  explicit EmbeddingIndex(const EmbeddingIndexOptions& options = {});
-  ~EmbeddingIndex();
-  EmbeddingIndex(EmbeddingIndex&&) noexcept;
-  EmbeddingIndex& operator=(EmbeddingIndex&&) noexcept;
-  EmbeddingIndex(const EmbeddingIndex&) = delete;
-  EmbeddingIndex& operator=(const EmbeddingIndex&) = delete;
-
-  // Throws Error(kInvalidArgument) for an empty or already present face id, an empty person or
-  // a non-finite embedding.
-  void add(const std::string& face_id, const std::string& person, const Embedding& embedding);
-  bool remove(const std::string& face_id);             // false when absent
-  std::size_t remove_person(const std::string& person);  // number of rows removed
-  std::size_t rename_person(const std::string& from, const std::string& to);  // merges
-  void clear();
-  void reserve(std::size_t rows);
-
-  std::size_t size() const;           // rows (embeddings)
-  std::size_t dimensions() const;     // floats per embedding: fixed by the first add, 0 while empty
-  std::size_t person_count() const;   // identities with at least one row
-  bool contains(const std::string& face_id) const;
-  // Approximate bytes held in all (matrix, face ids, identity slots, centroids, lookups).
-  std::size_t memory_bytes() const;
-
-  // Top-k identities, closest first (ties by name). k == 0: every identity.
-  std::vector<IdentityMatch> search(const Embedding& query, std::size_t k,
-                                    IdentityDistance mode = IdentityDistance::kMin) const;
-  // One result list per query; faster than looping (rows are read once per group of queries).
-  std::vector<std::vector<IdentityMatch>> search_batch(
-      std::span<const Embedding> queries, std::size_t k,
-      IdentityDistance mode = IdentityDistance::kMin) const;
-
-  const EmbeddingIndexOptions& options() const;
-  static bool simd_supported();  // this CPU runs the AVX2 kernel
-
-  struct Impl;
-
- private:
-  std::unique_ptr<Impl> impl_;
-};
 
 // One stored face: the embedding plus everything needed to explain or recompute it.
 struct GalleryFace {
@@ -155,12 +104,18 @@ struct GalleryOptions {
 inline constexpr const char* kThresholdSetting = "threshold";
 
 // Thread safety: every method is safe to call from many threads at once. A mutex serialises use
-// of the SQLite connection; the index sits behind a shared_mutex so searches run concurrently
+// of the database connection; the index sits behind a shared_mutex so searches run concurrently
 // and writers wait. Several processes may use one file: writes are serialised by SQLite
 // (waiting up to busy_timeout_ms), and searches reload the index when another process committed.
+// PostgreSQL (a postgresql:// location): many processes on many hosts; writes are serialised
+// by the server, and a listener thread brings other nodes' changes into the index (a change
+// feed, LISTEN/NOTIFY), within milliseconds. A lost connection throws Error(kGalleryUnavailable)
+// naming it, and the next call reconnects; searches then answer from the index in memory.
 class Gallery {
  public:
-  // Opens (creating when allowed) the gallery and loads every embedding into memory.
+  // Opens (creating when allowed) the gallery and loads every embedding into memory. `path` is
+  // an SQLite file, or a postgresql:// URL (libpq's URI; the database must exist, its tables
+  // are created or migrated unless read_only; kGalleryUnavailable when unreachable).
   // Throws Error(kGallery) for a corrupt, non-SQLite or newer-schema file, kNotFound when the
   // file is absent and options.create is false, kGalleryBusy when locked past the timeout.
   // Without options.read_only, a file or folder we may not write is refused up front

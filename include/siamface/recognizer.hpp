@@ -50,10 +50,6 @@ float resolve_threshold(const Gallery& gallery, std::optional<float> per_call, f
 // with (recognizer_of), else `fallback` (an empty gallery, or a model this build does not know).
 Recognizer resolve_recognizer(const Gallery& gallery, std::optional<Recognizer> per_call, Recognizer fallback);
 
-// A person name must be valid UTF-8, 1..128 bytes, without control characters or '/' and
-// '\\', not "." or "..", and not the reserved "unknown". Throws Error(kInvalidArgument) saying why.
-void check_person_name(const std::string& name);
-
 struct QualityGate {
   float min_face_px = 40.0F;    // shorter box side
   float min_sharpness = 15.0F;  // variance of the Laplacian of the normalised face

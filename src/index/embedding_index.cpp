@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "index/distance_kernels.hpp"
+#include "siamface/embedding_index.hpp"
 #include "siamface/errors.hpp"
-#include "siamface/gallery.hpp"
 
 namespace siamface {
 

@@ -27,9 +27,9 @@ float resolve_threshold(const Gallery& gallery, std::optional<float> per_call, f
   if (per_call) return *per_call;
   if (const auto saved = gallery.setting(kThresholdSetting)) {
     try {
-      return std::stof(*saved);
-    } catch (const std::exception&) {
-      throw Error(ErrorCode::kGallery, "gallery setting 'threshold' is not a number: " + *saved);
+      return parse_distance_threshold(*saved, "gallery setting 'threshold'");
+    } catch (const Error& e) {
+      throw Error(ErrorCode::kGallery, e.what());
     }
   }
   return fallback;
@@ -71,40 +71,6 @@ std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelIn
 std::vector<IdentifiedFace> identify_image(const Engine& engine, const Gallery& gallery, const Image& image,
                                            const IdentifyOptions& options) {
   return identify_faces(gallery, engine.model_info(), engine.analyze(image, options.pipeline), options);
-}
-
-namespace {
-
-// Length of the UTF-8 sequence starting at s[i], or 0 if it is malformed.
-std::size_t utf8_sequence_length(const std::string& s, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char lead = byte(i);
-  std::size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : (lead >> 3) == 0x1E ? 4 : 0;
-  if (length == 0 || i + length > s.size()) return 0;
-  for (std::size_t k = 1; k < length; ++k)
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-  if (length == 2 && lead < 0xC2) return 0;  // overlong
-  return length;
-}
-
-}  // namespace
-
-void check_person_name(const std::string& name) {
-  const auto refuse = [&](const std::string& why) {
-    throw Error(ErrorCode::kInvalidArgument, "invalid person name: " + why);
-  };
-  if (name.empty()) refuse("it is empty");
-  if (name.size() > 128) refuse("longer than 128 bytes");
-  if (name == "." || name == "..") refuse("'" + name + "' is not a name");
-  if (name == kUnknownPerson) refuse("'unknown' is reserved for faces nobody enrolled");
-  for (std::size_t i = 0; i < name.size();) {
-    const std::size_t length = utf8_sequence_length(name, i);
-    if (length == 0) refuse("not valid UTF-8");
-    const unsigned char c = static_cast<unsigned char>(name[i]);
-    if (length == 1 && (c < 0x20 || c == 0x7F)) refuse("it contains a control character");
-    if (c == '/' || c == '\\') refuse("it contains a path separator");
-    i += length;
-  }
 }
 
 const char* to_string(EnrollStatus status) {

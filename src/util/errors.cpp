@@ -14,6 +14,7 @@ const char* to_string(ErrorCode code) {
     case ErrorCode::kNotFound: return "not_found";
     case ErrorCode::kGallery: return "gallery_error";
     case ErrorCode::kGalleryBusy: return "gallery_busy";
+    case ErrorCode::kGalleryUnavailable: return "gallery_unavailable";
     case ErrorCode::kIo: return "io_error";
     case ErrorCode::kInternal: return "internal_error";
   }

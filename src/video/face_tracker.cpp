@@ -244,7 +244,9 @@ struct FaceTracker::Impl {
     if (embedded.empty()) return;
     const auto start = Clock::now();
     std::vector<IdentifiedFace> identified;
-    if (gallery != nullptr && gallery->face_count() > 0) {
+    // An empty gallery decides "unknown" as the else branch does; asking the index, not the
+    // database, keeps a PostgreSQL gallery's outage from stopping the video.
+    if (gallery != nullptr) {
       identified = identify_faces(*gallery, engine.model_info(), views, options.identify);
     } else {
       identified.resize(views.size());

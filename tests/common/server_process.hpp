@@ -47,8 +47,10 @@ class ServerProcess {
     fs::create_directories(dir_);
     log_ = config.log.empty() ? dir_ / "server.log" : config.log;
     const fs::path gallery = config.gallery.empty() ? dir_ / "gallery.db" : config.gallery;
-    std::vector<std::string> args = {SIAMFACE_CLI_PATH, "serve", "--host", "127.0.0.1", "--port", "0",
-                                     "--gallery", gallery.string()};
+    std::vector<std::string> args = {SIAMFACE_CLI_PATH, "serve", "--host", "127.0.0.1", "--port", "0"};
+    if (std::find(config.args.begin(), config.args.end(), "--gallery") == config.args.end()) {  // else theirs
+      args.insert(args.end(), {"--gallery", gallery.string()});
+    }
     if (std::find(config.args.begin(), config.args.end(), "--workers") == config.args.end()) {
       args.insert(args.end(), {"--workers", "8"});
     }

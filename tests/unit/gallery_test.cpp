@@ -7,12 +7,15 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <thread>
 #include <random>
 #include <sstream>
 
 #include "siamface/errors.hpp"
 #include "siamface/gallery.hpp"
 #include "siamface/recognizer.hpp"
+#include "common/postgres_server.hpp"
 #include "unit/gallery_test_util.hpp"
 
 namespace siamface {
@@ -21,6 +24,51 @@ namespace {
 using test::make_face;
 using test::TempDir;
 using test::test_model;
+
+enum class Backend { kSqlite, kPostgres };
+
+// The shared suite: every TEST_P runs against an SQLite file and a PostgreSQL database (a
+// server this executable starts; skipped with the reason when PostgreSQL is not installed).
+class GalleryBackends : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Backend::kPostgres) {
+      SIAMFACE_REQUIRE_POSTGRES();
+    }
+  }
+
+  // Where the gallery called `name` lives in this test: a file, or a database of its own.
+  std::string location(const std::string& name) {
+    if (GetParam() == Backend::kSqlite) return dir.file(name);
+    auto& url = databases_[name];
+    if (url.empty()) url = test::shared_postgres().create_database();
+    return url;
+  }
+  Gallery open_gallery(const std::string& name, const GalleryOptions& options = {}) {
+    return Gallery::open(location(name), options);
+  }
+  Gallery open_gallery_at(const std::string& where, const GalleryOptions& options = {}) {
+    return Gallery::open(where, options);
+  }
+  int expected_schema_version() const { return GetParam() == Backend::kSqlite ? 2 : 1; }
+
+  static bool within_one_second(const std::function<bool()>& condition) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (!condition()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+  }
+
+  TempDir dir;
+
+ private:
+  std::map<std::string, std::string> databases_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Both, GalleryBackends, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const auto& info) { return info.param == Backend::kSqlite ? "SQLite" : "PostgreSQL"; });
 
 ErrorCode code_of(const std::function<void()>& f, std::string* message = nullptr) {
   try {
@@ -38,14 +86,13 @@ std::string read_bytes(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-TEST(Gallery, AddSearchAndReopenKeepsEveryField) {
-  TempDir dir;
-  const std::string path = dir.file("g.db");
+TEST_P(GalleryBackends, AddSearchAndReopenKeepsEveryField) {
+  const std::string path = location("g.db");
   std::vector<GalleryFace> batch = {make_face("alice", 1), make_face("alice", 2),
                                     make_face("bob", 3)};
   std::vector<AddOutcome> outcomes;
   {
-    Gallery g = Gallery::open(path);
+    Gallery g = open_gallery_at(path);
     outcomes = g.add_faces(batch);
     ASSERT_EQ(outcomes.size(), 3U);
     for (const auto& o : outcomes) {
@@ -54,7 +101,7 @@ TEST(Gallery, AddSearchAndReopenKeepsEveryField) {
     }
     EXPECT_NE(outcomes[0].face_id, outcomes[1].face_id);
   }
-  Gallery g = Gallery::open(path, {.create = false});
+  Gallery g = open_gallery_at(path, {.create = false});
   const auto people = g.people();
   ASSERT_EQ(people.size(), 2U);
   EXPECT_EQ(people[0].person, "alice");
@@ -85,9 +132,8 @@ TEST(Gallery, OpenWithoutCreateRefusesMissingFile) {
   EXPECT_FALSE(std::filesystem::exists(dir.file("missing.db")));
 }
 
-TEST(Gallery, SameImageForSamePersonIsDuplicate) {
-  TempDir dir;
-  Gallery g = Gallery::open(dir.file("g.db"));
+TEST_P(GalleryBackends, SameImageForSamePersonIsDuplicate) {
+  Gallery g = open_gallery("g.db");
   const GalleryFace f = make_face("alice", 1);
   const AddOutcome first = g.add_face(f);
   EXPECT_TRUE(g.has_image(f.image_sha256));
@@ -108,9 +154,8 @@ TEST(Gallery, SameImageForSamePersonIsDuplicate) {
   EXPECT_FALSE(g.has_image(test::sha_of("nothing")));
 }
 
-TEST(Gallery, BatchIsAllOrNothing) {
-  TempDir dir;
-  Gallery g = Gallery::open(dir.file("g.db"));
+TEST_P(GalleryBackends, BatchIsAllOrNothing) {
+  Gallery g = open_gallery("g.db");
   g.add_face(make_face("alice", 1));
   // A face with another model in the middle of a batch: nothing from the batch is stored.
   std::vector<GalleryFace> batch = {make_face("bob", 2), make_face("bob", 3, test_model("b")),
@@ -131,9 +176,8 @@ TEST(Gallery, BatchIsAllOrNothing) {
   EXPECT_EQ(g.search(make_face("bob", 2).embedding, test_model(), 0).size(), 1U);
 }
 
-TEST(Gallery, ModelMismatchIsRefusedWithReindexHint) {
-  TempDir dir;
-  Gallery g = Gallery::open(dir.file("g.db"));
+TEST_P(GalleryBackends, ModelMismatchIsRefusedWithReindexHint) {
+  Gallery g = open_gallery("g.db");
   EXPECT_FALSE(g.model().has_value());
   g.add_face(make_face("alice", 1));
   ASSERT_TRUE(g.model().has_value());
@@ -155,9 +199,8 @@ TEST(Gallery, ModelMismatchIsRefusedWithReindexHint) {
   EXPECT_EQ(g.model()->version, test_model("b").version);
 }
 
-TEST(Gallery, RemoveRenameAndMerge) {
-  TempDir dir;
-  Gallery g = Gallery::open(dir.file("g.db"));
+TEST_P(GalleryBackends, RemoveRenameAndMerge) {
+  Gallery g = open_gallery("g.db");
   const auto ids = g.add_faces({make_face("alice", 1), make_face("alice", 2), make_face("bob", 3),
                                 make_face("carol", 4)});
   EXPECT_EQ(code_of([&] { g.remove_person("nobody"); }), ErrorCode::kNotFound);
@@ -192,9 +235,8 @@ TEST(Gallery, RemoveRenameAndMerge) {
   EXPECT_TRUE(g.search(Embedding{}, test_model(), 3).empty());
 }
 
-TEST(Gallery, SettingsAndInfo) {
-  TempDir dir;
-  Gallery g = Gallery::open(dir.file("g.db"));
+TEST_P(GalleryBackends, SettingsAndInfo) {
+  Gallery g = open_gallery("g.db");
   EXPECT_FALSE(g.info().threshold.has_value());
   EXPECT_EQ(code_of([&] { g.set_setting("threshold", "abc"); }), ErrorCode::kInvalidArgument);
   EXPECT_EQ(code_of([&] { g.set_setting("threshold", "-1"); }), ErrorCode::kInvalidArgument);
@@ -207,7 +249,7 @@ TEST(Gallery, SettingsAndInfo) {
   EXPECT_FALSE(g.setting("note").has_value());
   g.add_faces({make_face("alice", 1), make_face("bob", 2), make_face("bob", 3)});
   const GalleryInfo info = g.info();
-  EXPECT_EQ(info.schema_version, 2);
+  EXPECT_EQ(info.schema_version, expected_schema_version());
   EXPECT_EQ(info.face_count, 3);
   EXPECT_EQ(info.person_count, 2);
   ASSERT_TRUE(info.threshold.has_value());
@@ -217,9 +259,8 @@ TEST(Gallery, SettingsAndInfo) {
   EXPECT_GT(info.file_bytes, 0);
 }
 
-TEST(Gallery, ExportImportRoundTripIsExact) {
-  TempDir dir;
-  Gallery a = Gallery::open(dir.file("a.db"));
+TEST_P(GalleryBackends, ExportImportRoundTripIsExact) {
+  Gallery a = open_gallery("a.db");
   a.set_setting("threshold", "0.5");
   std::vector<GalleryFace> faces;
   for (int i = 0; i < 20; ++i) faces.push_back(make_face("p" + std::to_string(i % 4), i));
@@ -233,7 +274,7 @@ TEST(Gallery, ExportImportRoundTripIsExact) {
   ASSERT_EQ(::stat(out.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600);
 
-  Gallery b = Gallery::open(dir.file("b.db"));
+  Gallery b = open_gallery("b.db");
   const ImportResult r = b.import_jsonl(out);
   EXPECT_EQ(r.added, 20U);
   EXPECT_EQ(r.duplicates, 0U);
@@ -255,9 +296,8 @@ TEST(Gallery, ExportImportRoundTripIsExact) {
   EXPECT_EQ(read_bytes(out), read_bytes(out2));
 }
 
-TEST(Gallery, ImportReportsLineNumbersAndWritesNothing) {
-  TempDir dir;
-  Gallery a = Gallery::open(dir.file("a.db"));
+TEST_P(GalleryBackends, ImportReportsLineNumbersAndWritesNothing) {
+  Gallery a = open_gallery("a.db");
   a.add_faces({make_face("alice", 1), make_face("bob", 2)});
   const std::string good = dir.file("good.jsonl");
   a.export_jsonl(good);
@@ -291,7 +331,7 @@ TEST(Gallery, ImportReportsLineNumbersAndWritesNothing) {
       std::ofstream o(file);
       o << lines[0] << "\n" << lines[1] << "\n" << bad << "\n";
     }
-    Gallery b = Gallery::open(dir.file("b.db"));
+    Gallery b = open_gallery("b.db");
     std::string message;
     EXPECT_EQ(code_of([&] { b.import_jsonl(file); }, &message), ErrorCode::kInvalidArgument);
     EXPECT_NE(message.find("bad.jsonl:3:"), std::string::npos) << message;
@@ -304,7 +344,7 @@ TEST(Gallery, ImportReportsLineNumbersAndWritesNothing) {
     std::ofstream o(headless);
     o << lines[1] << "\n";
   }
-  Gallery b = Gallery::open(dir.file("c.db"));
+  Gallery b = open_gallery("c.db");
   std::string message;
   EXPECT_EQ(code_of([&] { b.import_jsonl(headless); }, &message), ErrorCode::kInvalidArgument);
   EXPECT_NE(message.find("headless.jsonl:1:"), std::string::npos) << message;
@@ -312,9 +352,8 @@ TEST(Gallery, ImportReportsLineNumbersAndWritesNothing) {
 
 // Inputs found by fuzz/gallery_import_fuzz.cpp: each must be refused with Error(kInvalidArgument)
 // naming the line, and write nothing.
-TEST(Gallery, ImportRefusesFuzzFindings) {
-  TempDir dir;
-  Gallery g = Gallery::open(dir.file("g.db"));
+TEST_P(GalleryBackends, ImportRefusesFuzzFindings) {
+  Gallery g = open_gallery("g.db");
   const std::string header = R"({"format":"siamface-gallery","version":1,"model":null)";
   const struct {
     std::string text, expect;
@@ -333,6 +372,44 @@ TEST(Gallery, ImportRefusesFuzzFindings) {
     EXPECT_NE(message.find(c.expect), std::string::npos) << message;
   }
   EXPECT_FALSE(g.setting("threshold").has_value());
+}
+
+// One person-name rule inside the gallery: import and rename used to check only a looser one,
+// so an import could create a person named "unknown".
+TEST_P(GalleryBackends, ImportAndRenameEnforceThePersonNameRule) {
+  Gallery g = open_gallery("g.db");
+  g.add_face(make_face("alice", 1));
+  const std::string header = R"({"format":"siamface-gallery","version":1,"model":{"name":"test-recognizer",)"
+                             R"("version":"1.0.a","weights_sha256":")" +
+                             test_model().weights_sha256 + "\"}}\n";
+  const std::string exported = dir.file("one.jsonl");
+  g.export_jsonl(exported);
+  std::string face_line;
+  {
+    std::ifstream in(exported);
+    std::getline(in, face_line);
+    std::getline(in, face_line);
+  }
+  for (const std::string& name : {std::string("unknown"), std::string(129, 'x'), std::string("caf\xc3", 4),
+                                  std::string("\xff\xfe")}) {
+    std::string line = face_line;
+    line.replace(line.find("\"person\":\"alice\""), 16, "\"person\":\"" + name + "\"");
+    line.replace(line.find("\"id\":\"") + 6, 8, "00000000");  // another face id
+    std::istringstream in(header + line + "\n");
+    std::string message;
+    EXPECT_EQ(code_of([&] { g.import_jsonl(in, "names.jsonl"); }, &message), ErrorCode::kInvalidArgument)
+        << name.substr(0, 20);
+    EXPECT_NE(message.find("names.jsonl:2:"), std::string::npos) << message;
+    EXPECT_EQ(code_of([&] { g.rename_person("alice", name); }, &message), ErrorCode::kInvalidArgument);
+    EXPECT_NE(message.find("invalid person name"), std::string::npos) << message;
+    EXPECT_EQ(code_of([&] { g.add_face(make_face(name, 2)); }), ErrorCode::kInvalidArgument);
+  }
+  const auto people = g.people();
+  ASSERT_EQ(people.size(), 1U);
+  EXPECT_EQ(people[0].person, "alice");
+  EXPECT_EQ(g.face_count(), 1);
+  // The longest allowed name is accepted by rename.
+  EXPECT_EQ(g.rename_person("alice", std::string(128, 'y')), 1U);
 }
 
 TEST(Gallery, FilesAreCreatedPrivate) {
@@ -431,9 +508,8 @@ TEST(Gallery, RemovedEmbeddingsLeaveNoBytesBehind) {
   EXPECT_FALSE(contains(read_bytes(path) + read_bytes(path + "-wal"), make_face("temp", 77).embedding));
 }
 
-TEST(Gallery, ReindexSwapsEmbeddingsAndModelAtomically) {
-  TempDir dir;
-  Gallery g = Gallery::open(dir.file("g.db"));
+TEST_P(GalleryBackends, ReindexSwapsEmbeddingsAndModelAtomically) {
+  Gallery g = open_gallery("g.db");
   g.add_faces({make_face("alice", 1), make_face("bob", 2), make_face("carol", 3)});
   const auto sources = g.face_sources();
   ASSERT_EQ(sources.size(), 3U);
@@ -488,17 +564,21 @@ TEST(Gallery, BusyWriterGivesGalleryBusy) {
   EXPECT_EQ(g.add_face(make_face("alice", 1)).status, AddStatus::kAdded);
 }
 
-TEST(Gallery, SecondHandleSeesOtherWriters) {
-  TempDir dir;
-  const std::string path = dir.file("g.db");
-  Gallery a = Gallery::open(path);
-  Gallery b = Gallery::open(path);
+TEST_P(GalleryBackends, SecondHandleSeesOtherWriters) {
+  const std::string path = location("g.db");
+  Gallery a = open_gallery_at(path);
+  Gallery b = open_gallery_at(path);
   a.add_face(make_face("alice", 1));
-  const auto top = b.search(make_face("alice", 1).embedding, test_model(), 1);
+  // SQLite sees the commit at once; another PostgreSQL connection within 1 s (change feed).
+  std::vector<IdentityMatch> top;
+  EXPECT_TRUE(within_one_second([&] {
+    top = b.search(make_face("alice", 1).embedding, test_model(), 1);
+    return !top.empty();
+  }));
   ASSERT_EQ(top.size(), 1U);
   EXPECT_EQ(top[0].person, "alice");
   b.remove_person("alice");
-  EXPECT_TRUE(a.search(make_face("alice", 1).embedding, test_model(), 1).empty());
+  EXPECT_TRUE(within_one_second([&] { return a.search(make_face("alice", 1).embedding, test_model(), 1).empty(); }));
 }
 
 TEST(Gallery, DefaultPathFollowsEnvironment) {
@@ -600,9 +680,8 @@ TEST(Gallery, SchemaOneIsReadAndMigratedWithEveryRowKept) {
 namespace siamface {
 namespace {
 
-TEST(Gallery, RecognizerIsTheCallersElseTheGallerysElseTheFallback) {
-  TempDir dir;
-  Gallery g = Gallery::open(dir.file("r.db"));
+TEST_P(GalleryBackends, RecognizerIsTheCallersElseTheGallerysElseTheFallback) {
+  Gallery g = open_gallery("r.db");
   EXPECT_EQ(resolve_recognizer(g, std::nullopt, Recognizer::kDlib), Recognizer::kDlib);  // empty
   GalleryFace fused = make_face("alice", 1, ModelInfo{"fused: dlib_face_recognition_resnet_model_v1 (face-api port) "
                                                       "x0.500 + MobileFaceNet fr_feature.onnx x0.433",
@@ -611,7 +690,7 @@ TEST(Gallery, RecognizerIsTheCallersElseTheGallerysElseTheFallback) {
   g.add_face(fused);
   EXPECT_EQ(resolve_recognizer(g, std::nullopt, Recognizer::kDlib), Recognizer::kFused);
   EXPECT_EQ(resolve_recognizer(g, Recognizer::kMobileFaceNet, Recognizer::kDlib), Recognizer::kMobileFaceNet);
-  Gallery unknown = Gallery::open(dir.file("u.db"));
+  Gallery unknown = open_gallery("u.db");
   unknown.add_face(make_face("bob", 2));  // test-recognizer: not a model this build knows
   EXPECT_EQ(resolve_recognizer(unknown, std::nullopt, Recognizer::kMobileFaceNet), Recognizer::kMobileFaceNet);
 }

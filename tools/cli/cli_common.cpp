@@ -101,7 +101,7 @@ PipelineOptions EngineFlags::pipeline_options() const {
 }
 
 void GalleryFlags::add_to(CLI::App& command) {
-  command.add_option("--gallery", path, "Gallery file (env SIAMFACE_GALLERY; default " + default_gallery_path() + ")");
+  command.add_option("--gallery", path, "Gallery file, or a postgresql:// URL (env SIAMFACE_GALLERY; default " + default_gallery_path() + ")");
   command.add_option("--lock-timeout-ms", busy_timeout_ms, "Wait this long for another writer")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
 }
@@ -115,7 +115,7 @@ Gallery GalleryFlags::open_read_only() const {
   options.busy_timeout_ms = busy_timeout_ms;
   const std::string file = resolved_path();
   std::error_code ec;
-  if (!fs::exists(file, ec)) {
+  if (!is_postgres_gallery(file) && !fs::exists(file, ec)) {
     throw Error(ErrorCode::kNotFound, "no gallery at " + file + " (enroll people first: siamface enroll DATA_DIR)");
   }
   return Gallery::open(file, options);
@@ -127,7 +127,7 @@ Gallery GalleryFlags::open(bool create) const {
   options.busy_timeout_ms = busy_timeout_ms;
   const std::string file = resolved_path();
   std::error_code ec;
-  if (!create && !fs::exists(file, ec)) {
+  if (!create && !is_postgres_gallery(file) && !fs::exists(file, ec)) {
     throw Error(ErrorCode::kNotFound, "no gallery at " + file + " (enroll people first: siamface enroll DATA_DIR)");
   }
   return Gallery::open(file, options);

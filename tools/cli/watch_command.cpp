@@ -19,6 +19,7 @@
 #include <opencv2/videoio.hpp>
 
 #include "cli_common.hpp"
+#include "common/gallery_retry.hpp"
 #include "common/stop_signal.hpp"
 #include "commands.hpp"
 #include "siamface/recognizer.hpp"
@@ -143,7 +144,10 @@ int run_watch(const WatchArgs& args) {
             << "x" << source.height() << " @ " << source.fps() << " fps)\n";
 
   const auto open_start = Clock::now();
-  const Gallery gallery = args.gallery.open_read_only();
+  // A PostgreSQL gallery whose server is away: wait for it (up to a minute) instead of failing.
+  const Gallery gallery = tools::retry_while_unavailable(
+      "opening the gallery", [&] { return args.gallery.open_read_only(); },
+      {.max_delay = std::chrono::milliseconds(5000), .budget = std::chrono::seconds(60)});
   const Engine engine = Engine::open(args.engine.model_options_for(gallery));
   if (gallery.face_count() == 0) {
     std::cerr << "siamface: the gallery " << gallery.path() << " is empty: every face will be unknown\n";

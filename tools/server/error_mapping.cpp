@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "common/gallery_retry.hpp"
+
 namespace siamface::server {
 
 Dialect dialect_for_path(const std::string& path) {
@@ -21,6 +23,7 @@ int status_for(ErrorCode code) {
     case ErrorCode::kImageTooLarge:
       return 413;
     case ErrorCode::kGalleryBusy:
+    case ErrorCode::kGalleryUnavailable:
       return 503;
     default:
       return 500;
@@ -76,7 +79,8 @@ void write_error(httplib::Response& response, Dialect dialect, int status, const
 httplib::Server::Handler guarded(Dialect dialect, Handler handler) {
   return [dialect, handler = std::move(handler)](const httplib::Request& request, httplib::Response& response) {
     try {
-      handler(request, response);
+      // A PostgreSQL gallery whose server is away: retried for up to 5 s, then 503.
+      tools::retry_while_unavailable(request.path, [&] { handler(request, response); });
     } catch (const HttpError& e) {
       write_error(response, dialect, e.status(), e.what(), e.api_code());
     } catch (const Error& e) {

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <thread>
 
+#include "common/gallery_retry.hpp"
 #include "common/stop_signal.hpp"
 #include "server/api_common.hpp"
 #include "server/error_mapping.hpp"
@@ -143,10 +144,16 @@ int run_server(const ServerOptions& options) {
   }
   std::cout << nlohmann::json{{"event", "listening"}, {"host", options.host}, {"port", port}}.dump() << std::endl;
 
+  std::atomic<bool> listen_returned{false};
   std::thread loader([&] {
     const auto started = std::chrono::steady_clock::now();
     try {
-      context.set_loaded(load(options));
+      // A PostgreSQL gallery whose server is not up yet: /health answers 503 while we wait.
+      tools::RetryPolicy until_stopped{.max_delay = std::chrono::milliseconds(5000),
+                                       .budget = std::chrono::hours(24 * 365),
+                                       .stop = [&] { return listen_returned.load(); }};
+      context.set_loaded(tools::retry_while_unavailable("opening the gallery", [&] { return load(options); },
+                                                        until_stopped));
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
       std::cerr << "siamface serve: models loaded in " << ms.count() << " ms\n";
     } catch (const std::exception& e) {
@@ -157,7 +164,6 @@ int run_server(const ServerOptions& options) {
     }
   });
 
-  std::atomic<bool> listen_returned{false};
   std::thread waiter([&] {
     if (!stop_signal.wait()) return;  // woken because the server stopped by itself
     std::cerr << "siamface serve: stopping (in-flight requests finish)\n";

@@ -1,0 +1,83 @@
+// The in-memory exact search over embeddings, usable without a gallery (the gallery keeps one).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "siamface/types.hpp"
+
+namespace siamface {
+
+// How one identity's distance to a query is computed from its stored embeddings:
+//  kMin:  the smallest Euclidean distance to any of its embeddings (nearest neighbour;
+//         robust when one person's photos differ a lot). IdentityMatch::face_id is that face.
+//  kMean: the Euclidean distance to the mean (centroid) of its embeddings (face-api's
+//         "LabeledFaceDescriptors" style; smoother, one outlier photo weighs less).
+//         IdentityMatch::face_id is empty.
+enum class IdentityDistance { kMin, kMean };
+
+const char* to_string(IdentityDistance mode);
+IdentityDistance parse_identity_distance(const std::string& name);  // "min" | "mean"; throws Error
+
+struct IdentityMatch {
+  std::string person;
+  float distance = 0.0F;  // Euclidean, smaller is closer
+  std::string face_id;    // the closest face for kMin; empty for kMean
+};
+
+struct EmbeddingIndexOptions {
+  bool use_simd = true;  // AVX2+FMA when the CPU has it (checked at run time), else scalar
+  int threads = 0;       // 0: std::thread::hardware_concurrency(); 1: single-threaded
+  std::size_t parallel_min_rows = 32768;  // below this many rows a query runs on one thread
+};
+
+// All embeddings in one contiguous row-major float matrix (N x dimensions(), fixed by the first row); searches are
+// exact (brute force), SIMD, and split over threads for large N. Usable without a gallery.
+// Thread safety: const methods may run concurrently with each other; mutating methods
+// (add/remove/rename/clear/reserve) need exclusive access (Gallery wraps a shared_mutex).
+class EmbeddingIndex {
+ public:
+  explicit EmbeddingIndex(const EmbeddingIndexOptions& options = {});
+  ~EmbeddingIndex();
+  EmbeddingIndex(EmbeddingIndex&&) noexcept;
+  EmbeddingIndex& operator=(EmbeddingIndex&&) noexcept;
+  EmbeddingIndex(const EmbeddingIndex&) = delete;
+  EmbeddingIndex& operator=(const EmbeddingIndex&) = delete;
+
+  // Throws Error(kInvalidArgument) for an empty or already present face id, an empty person or
+  // a non-finite embedding.
+  void add(const std::string& face_id, const std::string& person, const Embedding& embedding);
+  bool remove(const std::string& face_id);             // false when absent
+  std::size_t remove_person(const std::string& person);  // number of rows removed
+  std::size_t rename_person(const std::string& from, const std::string& to);  // merges
+  void clear();
+  void reserve(std::size_t rows);
+
+  std::size_t size() const;           // rows (embeddings)
+  std::size_t dimensions() const;     // floats per embedding: fixed by the first add, 0 while empty
+  std::size_t person_count() const;   // identities with at least one row
+  bool contains(const std::string& face_id) const;
+  // Approximate bytes held in all (matrix, face ids, identity slots, centroids, lookups).
+  std::size_t memory_bytes() const;
+
+  // Top-k identities, closest first (ties by name). k == 0: every identity.
+  std::vector<IdentityMatch> search(const Embedding& query, std::size_t k,
+                                    IdentityDistance mode = IdentityDistance::kMin) const;
+  // One result list per query; faster than looping (rows are read once per group of queries).
+  std::vector<std::vector<IdentityMatch>> search_batch(
+      std::span<const Embedding> queries, std::size_t k,
+      IdentityDistance mode = IdentityDistance::kMin) const;
+
+  const EmbeddingIndexOptions& options() const;
+  static bool simd_supported();  // this CPU runs the AVX2 kernel
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace siamface

@@ -1,0 +1,214 @@
+#include "gallery/jsonl_codec.hpp"
+
+#include <cmath>
+#include <istream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "gallery/validation.hpp"
+#include "siamface/errors.hpp"
+
+namespace siamface::gallery {
+
+using nlohmann::json;
+
+namespace {
+
+json model_json(const ModelInfo& m) {
+  return {{"name", m.name}, {"version", m.version}, {"weights_sha256", m.weights_sha256}};
+}
+
+json face_json(const GalleryFace& f) {
+  json landmarks = json::array();
+  for (const Point& p : f.face.landmarks) landmarks.push_back({double{p.x}, double{p.y}});
+  json embedding = json::array();
+  for (float v : f.embedding) embedding.push_back(double{v});
+  const FaceQuality& q = f.face.quality;
+  return {{"id", f.id},
+          {"person", f.person},
+          {"source_path", f.source_path},
+          {"image_sha256", f.image_sha256},
+          {"box", {double{f.face.box.left}, double{f.face.box.top}, double{f.face.box.width},
+                   double{f.face.box.height}}},
+          {"score", double{f.face.score}},
+          {"landmarks", landmarks},
+          {"quality",
+           {{"face_size_px", double{q.face_size_px}},
+            {"brightness", double{q.brightness}},
+            {"contrast", double{q.contrast}},
+            {"sharpness", double{q.sharpness}},
+            {"noise", double{q.noise}},
+            {"yaw", double{q.yaw}},
+            {"grayscale", q.grayscale}}},
+          {"embedding", embedding},
+          {"model", model_json(f.model)},
+          {"created_unix_ms", f.created_unix_ms}};
+}
+
+// Field readers for import: each names the line and the field on failure.
+struct LineReader {
+  std::string where;  // "file:line: "
+
+  [[noreturn]] void fail(const std::string& field, const std::string& problem) const {
+    throw Error(ErrorCode::kInvalidArgument, where + "field '" + field + "' " + problem);
+  }
+  const json& get(const json& obj, const std::string& key, const std::string& field) const {
+    if (!obj.is_object()) fail(field, "must be an object");
+    const auto it = obj.find(key);
+    if (it == obj.end()) fail(field, "is missing");
+    return *it;
+  }
+  std::string str(const json& obj, const std::string& key, const std::string& prefix = "") const {
+    const json& v = get(obj, key, prefix + key);
+    if (!v.is_string()) fail(prefix + key, "must be a string");
+    return v.get<std::string>();
+  }
+  float number(const json& v, const std::string& field) const {
+    if (!v.is_number()) fail(field, "must be a number");
+    const double d = v.get<double>();
+    const float f = static_cast<float>(d);
+    if (!std::isfinite(d) || !std::isfinite(f)) fail(field, "is not a finite float");
+    return f;
+  }
+  float num(const json& obj, const std::string& key, const std::string& prefix = "") const {
+    return number(get(obj, key, prefix + key), prefix + key);
+  }
+  ModelInfo model(const json& obj, const std::string& key) const {
+    const json& m = get(obj, key, key);
+    if (!m.is_object()) fail(key, "must be an object");
+    ModelInfo info{str(m, "name", key + "."), str(m, "version", key + "."),
+                   str(m, "weights_sha256", key + ".")};
+    if (info.name.empty() || info.weights_sha256.empty()) {
+      fail(key, "needs a non-empty name and weights_sha256");
+    }
+    return info;
+  }
+
+  GalleryFace face(const json& obj) const {
+    if (!obj.is_object()) throw Error(ErrorCode::kInvalidArgument, where + "not a JSON object");
+    GalleryFace f;
+    f.id = str(obj, "id");
+    if (!is_face_id(f.id)) fail("id", "must be a lower-case UUID");
+    f.person = str(obj, "person");
+    try {
+      validate_person(f.person, "");
+    } catch (const Error& e) {
+      fail("person", std::string("is invalid: ") + e.what());
+    }
+    f.source_path = str(obj, "source_path");
+    f.image_sha256 = str(obj, "image_sha256");
+    if (!is_lower_hex(f.image_sha256, 64)) fail("image_sha256", "must be 64 lower-case hex digits");
+    const json& box = get(obj, "box", "box");
+    if (!box.is_array() || box.size() != 4) fail("box", "must be [left, top, width, height]");
+    f.face.box = {number(box[0], "box[0]"), number(box[1], "box[1]"), number(box[2], "box[2]"),
+                  number(box[3], "box[3]")};
+    f.face.score = num(obj, "score");
+    const json& lm = get(obj, "landmarks", "landmarks");
+    if (!lm.is_array() || lm.size() != kLandmarkCount) fail("landmarks", "must hold 68 [x, y] pairs");
+    for (std::size_t i = 0; i < lm.size(); ++i) {
+      const std::string field = "landmarks[" + std::to_string(i) + "]";
+      if (!lm[i].is_array() || lm[i].size() != 2) fail(field, "must be [x, y]");
+      f.face.landmarks[i] = {number(lm[i][0], field), number(lm[i][1], field)};
+    }
+    const json& q = get(obj, "quality", "quality");
+    if (!q.is_object()) fail("quality", "must be an object");
+    FaceQuality& fq = f.face.quality;
+    fq.face_size_px = num(q, "face_size_px", "quality.");
+    fq.brightness = num(q, "brightness", "quality.");
+    fq.contrast = num(q, "contrast", "quality.");
+    fq.sharpness = num(q, "sharpness", "quality.");
+    fq.noise = num(q, "noise", "quality.");
+    fq.yaw = num(q, "yaw", "quality.");
+    const json& gray = get(q, "grayscale", "quality.grayscale");
+    if (!gray.is_boolean()) fail("quality.grayscale", "must be true or false");
+    fq.grayscale = gray.get<bool>();
+    const json& emb = get(obj, "embedding", "embedding");
+    if (!emb.is_array() || emb.empty() || emb.size() > kMaxEmbeddingFloats) {
+      fail("embedding", "must hold 1 to " + std::to_string(kMaxEmbeddingFloats) + " numbers");
+    }
+    f.embedding.resize(emb.size());
+    for (std::size_t i = 0; i < emb.size(); ++i) {
+      f.embedding[i] = number(emb[i], "embedding[" + std::to_string(i) + "]");
+    }
+    f.model = model(obj, "model");
+    const json& created = get(obj, "created_unix_ms", "created_unix_ms");
+    if (!created.is_number_integer()) fail("created_unix_ms", "must be an integer");
+    f.created_unix_ms = created.get<std::int64_t>();
+    static const std::set<std::string> kKnown = {
+        "id",        "person",    "source_path", "image_sha256", "box",           "score",
+        "landmarks", "quality",   "embedding",   "model",        "created_unix_ms"};
+    for (const auto& [key, value] : obj.items()) {
+      if (!kKnown.count(key)) fail(key, "is unknown");
+    }
+    return f;
+  }
+};
+
+}  // namespace
+
+std::string header_line(const ExportHeader& header) {
+  json settings = json::object();
+  for (const auto& [key, value] : header.settings) settings[key] = value;
+  return json{{"format", "siamface-gallery"},
+              {"version", 1},
+              {"model", header.model ? model_json(*header.model) : json(nullptr)},
+              {"settings", settings}}
+      .dump();
+}
+
+std::string face_line(const GalleryFace& face) { return face_json(face).dump(); }
+
+ParsedExport parse_export(std::istream& in, const std::string& file) {
+  ParsedExport parsed;
+  std::string line;
+  std::size_t number = 0;
+  bool header_seen = false;
+  while (std::getline(in, line)) {
+    ++number;
+    LineReader reader{file + ":" + std::to_string(number) + ": "};
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    json j;
+    try {
+      j = json::parse(line);
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers past double (1e400)
+      throw Error(ErrorCode::kInvalidArgument, reader.where + "invalid JSON: " + e.what());
+    }
+    if (!header_seen) {
+      header_seen = true;
+      if (!j.is_object() || !j.contains("format") || j["format"] != "siamface-gallery") {
+        throw Error(ErrorCode::kInvalidArgument,
+                    reader.where + "not a siamface gallery export (header line expected)");
+      }
+      if (!j.contains("version") || !j["version"].is_number_integer() || j["version"] != 1) {
+        throw Error(ErrorCode::kInvalidArgument, reader.where + "unsupported export version");
+      }
+      if (j.contains("model") && !j["model"].is_null()) parsed.header.model = reader.model(j, "model");
+      if (j.contains("settings")) {
+        if (!j["settings"].is_object()) reader.fail("settings", "must be an object");
+        for (const auto& [key, value] : j["settings"].items()) {
+          if (!value.is_string()) reader.fail("settings." + key, "must be a string");
+          try {
+            validate_setting(key, value.get<std::string>());
+          } catch (const Error& e) {
+            throw Error(ErrorCode::kInvalidArgument, reader.where + e.what());
+          }
+          parsed.header.settings.emplace_back(key, value.get<std::string>());
+        }
+      }
+      continue;
+    }
+    GalleryFace f = reader.face(j);
+    if (!parsed.header.model || !same_model(*parsed.header.model, f.model)) {
+      reader.fail("model", "differs from the model in the header line");
+    }
+    parsed.faces.push_back(std::move(f));
+  }
+  if (in.bad()) throw Error(ErrorCode::kIo, "cannot read import file " + file);
+  if (!header_seen) {
+    throw Error(ErrorCode::kInvalidArgument, file + ": empty file, not a siamface gallery export");
+  }
+  return parsed;
+}
+
+}  // namespace siamface::gallery
