@@ -40,6 +40,8 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   libheif-dev libheif1 libde265-0 libdav1d6 libaom3 libx265-199 libgif-dev
   # The Python package (python/, docs/python.md) and its tests.
   python3-dev pybind11-dev python3-numpy python3-pytest
+  # Locale sources: tests/unit/locale_test.cpp compiles de_DE to check comma-decimal locales.
+  locales
 
   # The PostgreSQL gallery (docs/postgresql.md); the tests start their own server (initdb, pg_ctl).
   libpqxx-dev postgresql-15)

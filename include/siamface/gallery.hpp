@@ -29,6 +29,9 @@ void check_person_name(const std::string& name);
 // positive, finite decimal number, the whole text, independent of the C locale. Throws
 // Error(kInvalidArgument) naming `field`.
 float parse_distance_threshold(std::string_view text, std::string_view field = "threshold");
+// The text parse_distance_threshold reads back, whatever the process locale (std::to_string
+// would write "0,600000" under a German LC_NUMERIC).
+std::string format_distance_threshold(float threshold);
 
 // True for a postgresql:// or postgres:// URL (a PostgreSQL gallery, docs/postgresql.md);
 // anything else names an SQLite file.

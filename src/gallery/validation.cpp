@@ -55,6 +55,13 @@ float parse_distance_threshold(std::string_view text, std::string_view field) {
   return value;
 }
 
+std::string format_distance_threshold(float threshold) {
+  char text[32];
+  const auto [end, ec] = std::to_chars(text, text + sizeof text, threshold);
+  if (ec != std::errc()) throw Error(ErrorCode::kInvalidArgument, "threshold cannot be written");
+  return std::string(text, end);
+}
+
 namespace gallery {
 
 bool is_lower_hex(const std::string& s, std::size_t size) {

@@ -123,7 +123,7 @@ int run_calibrate(const CalibrateArgs& args) {
             << " impostor pairs; EER " << 100 * eer.rate << "% at " << eer.threshold << "; threshold at FAR 1%: "
             << at_far_1 << ", at FAR 0.1%: " << at_far_01 << "\n";
   if (args.save) {
-    gallery->set_setting(kThresholdSetting, std::to_string(chosen));
+    gallery->set_setting(kThresholdSetting, format_distance_threshold(chosen));
     out["saved_to"] = gallery->path();
     std::cerr << "calibrate: saved threshold " << chosen << " in " << gallery->path() << '\n';
   }

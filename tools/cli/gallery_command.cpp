@@ -40,7 +40,7 @@ void add_gallery_command(CLI::App& app, int& exit_code) {
   set_flags->add_to(*set);
   set_runner(*set, [set_flags, threshold] {
     Gallery gallery = set_flags->open(/*create=*/true);
-    gallery.set_setting(kThresholdSetting, std::to_string(*threshold));
+    gallery.set_setting(kThresholdSetting, format_distance_threshold(*threshold));
     std::cerr << "threshold " << *threshold << " saved in " << gallery.path() << '\n';
     return kExitOk;
   }, exit_code);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "siamface/errors.hpp"
+#include "siamface/gallery.hpp"
 
 namespace siamface::server {
 namespace {
@@ -164,7 +165,9 @@ std::size_t parse_top_k(const std::optional<std::string>& text) {
 
 std::optional<float> parse_threshold(const std::optional<std::string>& text) {
   if (!text) return std::nullopt;
-  return parse_float_param("threshold", *text, 0.0F, 4.0F);
+  const float threshold = parse_distance_threshold(*text);  // the gallery's own rule, then the range
+  if (threshold > 4.0F) throw Error(ErrorCode::kInvalidArgument, "threshold must be at most 4 (got '" + *text + "')");
+  return threshold;
 }
 
 float parse_min_score(const std::optional<std::string>& text) {
