@@ -115,8 +115,8 @@ fi
 
 # The differential test's oracle (tests/reference): face-api itself in Node.js, from the lock file.
 reference="$ROOT/tests/reference"
-if [ ! -f "$reference/node_modules/.package-lock.json" ] ||
-   [ "$reference/package-lock.json" -nt "$reference/node_modules/.package-lock.json" ]; then
+if [ -z "${SIAMFACE_BUILD_TARGETS:-}" ] && { [ ! -f "$reference/node_modules/.package-lock.json" ] ||
+   [ "$reference/package-lock.json" -nt "$reference/node_modules/.package-lock.json" ]; }; then
   echo "setup: installing the face-api reference (npm ci --prefix tests/reference)"
   npm ci --prefix "$reference" --no-audit --no-fund --loglevel=error
 fi
@@ -128,6 +128,10 @@ if ((BUILD)); then
   python=()
   [ -x /usr/bin/python3 ] && python=(-DPython3_EXECUTABLE=/usr/bin/python3)
   cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" "${python[@]}" >/dev/null
-  cmake --build "$BUILD_DIR" -j"$(nproc)"
+  # SIAMFACE_BUILD_TARGETS: only these targets (scripts/demo.sh builds just the CLI it runs;
+  # the test command builds everything).
+  targets=()
+  for target in ${SIAMFACE_BUILD_TARGETS:-}; do targets+=(--target "$target"); done
+  cmake --build "$BUILD_DIR" -j"$(nproc)" "${targets[@]}"
 fi
 echo "setup: done (models in $MODELS_DIR, build in $BUILD_DIR)"
