@@ -15,17 +15,7 @@ namespace {
 using test::make_face;
 using test::test_model;
 
-std::string error_of(const std::function<void()>& f, ErrorCode* code = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (code) *code = e.code();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an Error";
-  return {};
-}
-
+using test::message_of;
 TEST(GalleryCodec, LinesRoundTripExactlyWithoutADatabase) {
   std::vector<GalleryFace> faces = {make_face("alice", 1), make_face("bob", 2)};
   faces[0].id = "0a1b2c3d-0000-4000-8000-000000000001";
@@ -63,7 +53,7 @@ TEST(GalleryCodec, RefusesReservedOverlongAndInvalidUtf8PersonNames) {
     line.replace(line.find("\"person\":\"alice\""), 16, "\"person\":\"" + name + "\"");
     std::istringstream in(header + line + "\n");
     ErrorCode code = ErrorCode::kInternal;
-    const std::string message = error_of([&] { gallery::parse_export(in, "names.jsonl"); }, &code);
+    const std::string message = message_of([&] { gallery::parse_export(in, "names.jsonl"); }, &code);
     EXPECT_EQ(code, ErrorCode::kInvalidArgument) << message;
     EXPECT_NE(message.find("names.jsonl:2: "), std::string::npos) << message;
     if (name == "unknown") EXPECT_NE(message.find("field 'person' is invalid"), std::string::npos) << message;
@@ -90,7 +80,7 @@ TEST(GalleryRules, PersonNameRule) {
              {"..", "not a name"}};
   for (const auto& c : bad) {
     ErrorCode code = ErrorCode::kInternal;
-    const std::string message = error_of([&] { check_person_name(c.name); }, &code);
+    const std::string message = message_of([&] { check_person_name(c.name); }, &code);
     EXPECT_EQ(code, ErrorCode::kInvalidArgument);
     EXPECT_NE(message.find(c.why), std::string::npos) << message;
   }
@@ -104,7 +94,7 @@ TEST(GalleryRules, ThresholdParser) {
                                  std::string("0"), std::string("inf"), std::string("nan"), std::string(" 0.6"),
                                  std::string("0.6 "), std::string("0.5\0x", 5), std::string("1e999")}) {
     ErrorCode code = ErrorCode::kInternal;
-    const std::string message = error_of([&] { parse_distance_threshold(bad, "--threshold"); }, &code);
+    const std::string message = message_of([&] { parse_distance_threshold(bad, "--threshold"); }, &code);
     EXPECT_EQ(code, ErrorCode::kInvalidArgument) << bad;
     EXPECT_NE(message.find("--threshold must be a positive number"), std::string::npos) << message;
   }

@@ -23,17 +23,7 @@ using Clock = std::chrono::steady_clock;
 using test::make_face;
 using test::test_model;
 
-ErrorCode code_of(const std::function<void()>& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.code();
-  }
-  ADD_FAILURE() << "expected an Error";
-  return ErrorCode::kInternal;
-}
-
+using test::code_of;
 // Milliseconds until `condition` holds, polled every 2 ms; -1 after 5 s.
 double ms_until(const std::function<bool()>& condition) {
   const auto start = Clock::now();

@@ -3,14 +3,38 @@
 
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 
+#include "siamface/errors.hpp"
 #include "siamface/gallery.hpp"
 #include "util/sha256.hpp"
 
 namespace siamface::test {
+
+// The code (and message) of the Error that `f` throws; a test failure when it throws none.
+inline ErrorCode code_of(const std::function<void()>& f, std::string* message = nullptr) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (message) *message = e.what();
+    return e.code();
+  }
+  ADD_FAILURE() << "expected an Error";
+  return ErrorCode::kInternal;
+}
+
+// The message of the Error that `f` throws (and its code); empty and a test failure when none.
+inline std::string message_of(const std::function<void()>& f, ErrorCode* code = nullptr) {
+  std::string message;
+  const ErrorCode thrown = code_of(f, &message);
+  if (code) *code = thrown;
+  return message;
+}
 
 inline ModelInfo test_model(const std::string& tag = "a") {
   return {"test-recognizer", "1.0." + tag, sha256_hex(std::span<const std::uint8_t>(
