@@ -37,7 +37,10 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   # HEIF/AVIF and GIF decoding (src/image/). Debian 12's libheif1 (1.15) has its codecs built in
   # and depends on them itself (libde265-0, libx265-199, libdav1d6, libaom3); the separate
   # libheif-plugin-* packages (libheif >= 1.16) are not in Debian 12.
-  libheif-dev libheif1 libde265-0 libdav1d6 libaom3 libx265-199 libgif-dev)
+  libheif-dev libheif1 libde265-0 libdav1d6 libaom3 libx265-199 libgif-dev
+  # Approximate search over large galleries (docs/search.md) and MQTT events (docs/mqtt.md;
+  # the tests start their own mosquitto broker and subscribe with mosquitto_sub).
+  libfaiss-dev libmosquitto-dev mosquitto mosquitto-clients)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
