@@ -72,7 +72,8 @@ class EmbeddingIndex {
   std::size_t dimensions() const;     // floats per embedding: fixed by the first add, 0 while empty
   std::size_t person_count() const;   // identities with at least one row
   bool contains(const std::string& face_id) const;
-  // Approximate bytes held in all (matrix, face ids, identity slots, centroids, lookups).
+  // Approximate bytes held in all (matrix, face ids, identity slots, centroids, lookups, and the
+  // approximate index once built).
   std::size_t memory_bytes() const;
 
   // Top-k identities, closest first (ties by name). k == 0: every identity.

@@ -544,6 +544,10 @@ std::size_t EmbeddingIndex::memory_bytes() const {
            im.slot_sum.capacity() * sizeof(double) + im.centroid.capacity() * sizeof(float) +
            im.person_slot.size() * (sizeof(void*) + sizeof(std::string) + 2 * sizeof(std::size_t)) +
            im.person_slot.bucket_count() * sizeof(void*);
+  if (im.approx_ready.load(std::memory_order_acquire) && im.approx) {
+    bytes += im.approx->ann->memory_bytes() +
+             (im.approx->label_row.capacity() + im.approx->row_label.capacity()) * sizeof(std::uint32_t);
+  }
   return bytes;
 }
 
