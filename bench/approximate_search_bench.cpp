@@ -63,7 +63,9 @@ std::vector<std::size_t> parse_list(const char* text) {
 }
 
 void fill(EmbeddingIndex& index, const SyntheticFaces& faces, std::size_t rows) {
+  index.add("first", "first", faces.face(0, 0));  // fixes the dimension so reserve sizes the matrix
   index.reserve(rows);
+  index.remove("first");
   for (std::size_t p = 0; p * kFacesPerPerson < rows; ++p) {
     const Embedding centre = faces.centre(p);
     for (std::size_t f = 0; f < kFacesPerPerson && p * kFacesPerPerson + f < rows; ++f) {
@@ -271,7 +273,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::printf("approximate (HNSW, 8-bit codes, M=32, efSearch=128, 64 candidates re-ranked exactly) vs "
+  std::printf("approximate (HNSW, 8-bit codes, M=16, efConstruction=64, efSearch=256, 64 candidates re-ranked exactly) vs "
               "exact; single queries, one core; %zu faces per person\n", kFacesPerPerson);
   for (const std::size_t d : dims) {
     std::vector<Row> rows;
