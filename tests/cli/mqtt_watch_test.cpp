@@ -104,10 +104,10 @@ TEST_F(MqttWatchTest, PublishesEveryEventWithTopicsPresenceAndDiscovery) {
   ASSERT_TRUE(named) << "the clip should name sheldon\n" << result.output;
 
   // Delivered with QoS 1 before watch exits (it waits for the acknowledgements).
-  ASSERT_TRUE(siamface::test::eventually([&] { return recorder.on("cams/door/events").size() >= printed.size(); },
+  ASSERT_TRUE(siamface::test::eventually([&] { return recorder.on("cams/cameras/door/events").size() >= printed.size(); },
                                          std::chrono::seconds(5)))
-      << recorder.dump();
-  const auto camera_events = recorder.on("cams/door/events");
+      << recorder.dump() << "\nstdout:\n" << result.output;
+  const auto camera_events = recorder.on("cams/cameras/door/events");
   ASSERT_EQ(camera_events.size(), printed.size()) << recorder.dump();
   for (std::size_t i = 0; i < printed.size(); ++i) {
     nlohmann::json published = camera_events[i].json();

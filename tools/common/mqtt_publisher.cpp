@@ -214,7 +214,7 @@ struct MqttPublisher::Impl {
   std::condition_variable wake;
   bool stopping = false;
   std::thread presence_thread;
-  Clock::time_point last_drop_log{};
+  std::atomic<Clock::rep> last_drop_log{0};  // when a failed publish was last logged
 
   std::string topic(const std::string& tail) const { return settings.prefix + "/" + tail; }
   std::string availability_topic() const { return topic("available"); }
@@ -255,11 +255,11 @@ struct MqttPublisher::Impl {
                                        m.payload.data(), kQos, m.retain);
       if (rc == MOSQ_ERR_SUCCESS) {
         ++in_flight;
-      } else if (Clock::now() - last_drop_log > std::chrono::seconds(10)) {
-        // libmosquitto keeps QoS 1 messages queued while it reconnects; say so once in a while.
-        last_drop_log = Clock::now();
-        log(std::string("MQTT: publishing to ") + m.topic + " while " + mosquitto_strerror(rc) +
-            " (queued for the reconnect)");
+      } else if (const auto now = Clock::now().time_since_epoch().count();
+                 now - last_drop_log.load() > std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(10)).count()) {
+        last_drop_log = now;  // once in a while, not once per event
+        log(std::string("MQTT: cannot publish to ") + m.topic + ": " + mosquitto_strerror(rc) +
+            " (events are lost until the broker is back)");
       }
     }
   }
@@ -340,6 +340,26 @@ struct MqttPublisher::Impl {
   }
   static void on_publish(mosquitto*, void* self, int) { --static_cast<Impl*>(self)->in_flight; }
 
+  std::atomic<bool> loop_running{false};
+  std::string last_error;
+
+  // Connects (asynchronously) and starts the network loop; false, with last_error, when the
+  // connection is refused at once. Called by the constructor, then by the presence thread only.
+  bool try_first_connect() {
+    const int rc = mosquitto_connect_async(client, settings.host.c_str(), settings.port, kKeepaliveS);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      last_error = rc == MOSQ_ERR_ERRNO ? std::string(std::strerror(errno)) : std::string(mosquitto_strerror(rc));
+      return false;
+    }
+    const int loop = mosquitto_loop_start(client);
+    if (loop != MOSQ_ERR_SUCCESS) {
+      last_error = mosquitto_strerror(loop);
+      return false;
+    }
+    loop_running = true;
+    return true;
+  }
+
   bool stopping_flag() {
     const std::lock_guard lock(mutex);
     return stopping;
@@ -375,19 +395,26 @@ MqttPublisher::MqttPublisher(MqttSettings settings, Log log) : impl_(std::make_u
   mosquitto_connect_callback_set(im.client, &Impl::on_connect);
   mosquitto_disconnect_callback_set(im.client, &Impl::on_disconnect);
   mosquitto_publish_callback_set(im.client, &Impl::on_publish);
-  const int rc = mosquitto_connect_async(im.client, im.settings.host.c_str(), im.settings.port, kKeepaliveS);
-  if (rc != MOSQ_ERR_SUCCESS) {
+  // libmosquitto's loop thread reconnects a connection it once had, but gives up on a first
+  // connect that failed (broker down at start): retry that here until it goes through.
+  if (!im.try_first_connect()) {
     im.log("MQTT: broker " + im.settings.host + ":" + std::to_string(im.settings.port) + " not reachable (" +
-           (rc == MOSQ_ERR_ERRNO ? std::string(std::strerror(errno)) : std::string(mosquitto_strerror(rc))) +
-           "); retrying in the background");
+           im.last_error + "); retrying in the background");
   }
-  check(mosquitto_loop_start(im.client), "network thread");
   im.presence_thread = std::thread([&im] {
     std::unique_lock lock(im.mutex);
+    auto retry_at = Clock::now() + std::chrono::seconds(1);
+    auto retry_delay = std::chrono::seconds(1);
     while (!im.stopping) {
       im.wake.wait_for(lock, std::chrono::milliseconds(250));
       if (im.stopping) break;
       lock.unlock();
+      if (!im.loop_running && Clock::now() >= retry_at) {
+        if (!im.try_first_connect()) {
+          retry_delay = std::min<std::chrono::seconds>(retry_delay * 2, std::chrono::seconds(30));
+          retry_at = Clock::now() + retry_delay;
+        }
+      }
       im.send(im.expire(false));
       lock.lock();
     }
@@ -417,7 +444,7 @@ MqttPublisher::~MqttPublisher() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   mosquitto_disconnect(im.client);
-  mosquitto_loop_stop(im.client, im.connected ? false : true);
+  if (im.loop_running) mosquitto_loop_stop(im.client, !im.connected);
   mosquitto_destroy(im.client);
 }
 
