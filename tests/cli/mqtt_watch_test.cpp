@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/mqtt_broker.hpp"
@@ -157,6 +158,37 @@ TEST_F(MqttWatchTest, PublishesEveryEventWithTopicsPresenceAndDiscovery) {
   EXPECT_EQ(discovery["device_class"], "presence");
   EXPECT_EQ(discovery["availability_topic"], "cams/available");
   EXPECT_EQ(discovery["name"], "sheldon");
+}
+
+TEST_F(MqttWatchTest, LogsInWithUserAndPasswordAndHonoursPrefixAndDiscoveryOff) {
+  ASSERT_NO_FATAL_FAILURE(make_inputs());
+  const auto passwords = dir_ / "passwords";
+  const auto made = run_command("mosquitto_passwd -b -c " + shell_quote(passwords.string()) + " watcher 'p@ss:w/rd'");
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  MosquittoBroker broker(dir_, siamface::test::free_port());
+  ASSERT_TRUE(broker.start("allow_anonymous false\npassword_file " + passwords.string() + "\n")) << broker.log();
+  // mosquitto_sub logs in too (the broker refuses anonymous clients).
+  const auto file = dir_ / "auth.txt";
+  const pid_t sub = siamface::test::spawn({siamface::test::kMosquittoSub.string(), "-h", "127.0.0.1", "-p",
+                                           std::to_string(broker.port()), "-u", "watcher", "-P", "p@ss:w/rd", "-t",
+                                           "#", "-F", "%t"},
+                                          file);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const std::string url = "mqtt://watcher:p%40ss%3Aw%2Frd@127.0.0.1:" + std::to_string(broker.port()) +
+                          "/site/door?discovery=off&client_id=door-node";
+  const auto result = run_command(std::string(SIAMFACE_CLI_PATH) + " watch " + shell_quote(clip_.string()) +
+                                  " --gallery " + shell_quote(gallery_.string()) + " --camera door --mqtt '" + url + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("MQTT: connected"), std::string::npos) << result.output;
+  ASSERT_TRUE(siamface::test::eventually(
+      [&] { return siamface::test::read_text(file).find("site/door/person/sheldon/presence") != std::string::npos; },
+      std::chrono::seconds(5)))
+      << siamface::test::read_text(file) << result.output;
+  const std::string topics = siamface::test::read_text(file);
+  EXPECT_NE(topics.find("site/door/cameras/door/events"), std::string::npos) << topics;
+  EXPECT_EQ(topics.find("homeassistant/"), std::string::npos) << "discovery=off\n" << topics;
+  pid_t running = sub;
+  siamface::test::stop_child(running);
 }
 
 TEST_F(MqttWatchTest, ABrokerThatIsDownDoesNotStopWatch) {

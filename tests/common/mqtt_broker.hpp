@@ -111,10 +111,12 @@ class MosquittoBroker {
   MosquittoBroker(const MosquittoBroker&) = delete;
   MosquittoBroker& operator=(const MosquittoBroker&) = delete;
 
-  bool start() {
+  // `extra_config`: more mosquitto.conf lines (replacing allow_anonymous true when it sets it).
+  bool start(const std::string& extra_config = "") {
     const auto config = dir_ / "mosquitto.conf";
-    std::ofstream(config) << "listener " << port_ << " 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                          << "log_dest stdout\n";
+    std::ofstream(config) << "listener " << port_ << " 127.0.0.1\npersistence false\nlog_dest stdout\n"
+                          << (extra_config.find("allow_anonymous") == std::string::npos ? "allow_anonymous true\n" : "")
+                          << extra_config;
     pid_ = spawn({kMosquitto.string(), "-c", config.string()}, dir_ / "mosquitto.log");
     return eventually([this] { return port_open(port_); }, std::chrono::seconds(10));
   }
