@@ -9,6 +9,8 @@
 // Options: --dims a,b  --rows a,b  --queries N (known-person queries; 1M sizes use N/5)
 //          --strangers N  --study (also compares the raw HNSW and IVF candidates, re-ranked)
 //          --dir PATH (where the snapshot file goes; default /tmp)
+//          --study-only (the study, without the EmbeddingIndex run)  --ef a,b (efSearch values the
+//          study sweeps for HNSW; default 256)
 // A 10M projection is printed from the growth between the two largest sizes.
 #include <algorithm>
 #include <chrono>
@@ -126,6 +128,9 @@ struct Row {
 
 // The raw candidates of one FAISS index kind, re-ranked exactly here (the study behind the choice
 // of HNSW): build time, per-query time, identity recall@1 against the exact answers.
+std::vector<std::size_t> g_efs{256};  // --ef: efSearch values the study sweeps (HNSW)
+bool g_study_only = false;            // --study-only: no EmbeddingIndex run after the study
+
 void study(const SyntheticFaces& faces, std::size_t rows, const std::vector<Embedding>& queries,
            const Answers& exact, std::size_t known) {
   const std::size_t d = faces.dims();
@@ -140,13 +145,17 @@ void study(const SyntheticFaces& faces, std::size_t rows, const std::vector<Embe
       person_of.push_back(p);
     }
   }
-  for (const auto kind : {siamface::index::ApproximateKind::kHnsw, siamface::index::ApproximateKind::kIvf}) {
+  std::vector<siamface::index::ApproximateKind> kinds{siamface::index::ApproximateKind::kHnsw};
+  if (!g_study_only) kinds.push_back(siamface::index::ApproximateKind::kIvf);
+  for (const auto kind : kinds) {
     siamface::index::ApproximateParams params;
     params.kind = kind;
     siamface::index::ApproximateIndex ann(d, params);
     auto start = Clock::now();
     ann.add(matrix.data(), rows, 0 /* all cores */);
     const double build_s = seconds_since(start);
+    for (const std::size_t ef : kind == siamface::index::ApproximateKind::kHnsw ? g_efs : std::vector<std::size_t>{0}) {
+    if (ef != 0) ann.set_search_effort(static_cast<int>(ef));
     std::vector<double> ms;
     std::size_t same = 0;
     std::vector<std::int64_t> labels(64);
@@ -166,11 +175,12 @@ void study(const SyntheticFaces& faces, std::size_t rows, const std::vector<Embe
       if (best_label >= 0 && SyntheticFaces::person_name(person_of[best_label]) == exact.top[q].person) ++same;
     }
     const Latency latency = summarise(ms);
-    std::printf("study  %-9s d=%-4zu rows=%-8zu build %7.1f s  query median %6.3f ms p99 %6.3f ms  "
+    std::printf("study  %-9s d=%-4zu rows=%-8zu build %7.1f s  efSearch %4zu  query median %6.3f ms p99 %6.3f ms  "
                 "recall@1 %.4f  index %.0f B/face\n",
-                siamface::index::to_string(kind), d, rows, build_s, latency.median_ms, latency.p99_ms,
+                siamface::index::to_string(kind), d, rows, build_s, ef, latency.median_ms, latency.p99_ms,
                 static_cast<double>(same) / known, static_cast<double>(ann.memory_bytes()) / rows);
     std::fflush(stdout);
+    }
   }
 }
 
@@ -197,6 +207,7 @@ Row measure(std::size_t dims, std::size_t rows, std::size_t known, std::size_t s
     row.exact_bytes_per_face = static_cast<double>(index.memory_bytes()) / rows;
   }
   if (with_study) study(faces, rows, queries, exact, known);
+  if (g_study_only) return row;
 
   EmbeddingIndexOptions options;
   options.threads = 0;  // the build uses every core; searches run FAISS on the calling thread
@@ -268,6 +279,8 @@ int main(int argc, char** argv) {
     else if (arg == "--strangers") strangers = std::stoul(value), ++i;
     else if (arg == "--dir") dir = value, ++i;
     else if (arg == "--study") with_study = true;
+    else if (arg == "--study-only") with_study = g_study_only = true;
+    else if (arg == "--ef") g_efs = parse_list(value), ++i;
     else {
       std::fprintf(stderr, "unknown option %s (see the comment at the top of the source)\n", arg.c_str());
       return 2;
@@ -280,9 +293,9 @@ int main(int argc, char** argv) {
     for (const std::size_t n : sizes) {
       const std::size_t known = n >= 1'000'000 ? queries / 5 : queries;
       rows.push_back(measure(d, n, known, n >= 1'000'000 ? strangers / 4 : strangers, dir, with_study));
-      print(rows.back());
+      if (!g_study_only) print(rows.back());
     }
-    if (rows.size() >= 2) {
+    if (rows.size() >= 2 && !g_study_only) {
       const Row& a = rows[rows.size() - 2];
       const Row& b = rows.back();
       const double decades = std::log10(10'000'000.0 / b.rows) / std::log10(static_cast<double>(b.rows) / a.rows);

@@ -148,6 +148,8 @@ void ApproximateIndex::search(const float* queries, std::size_t nq, std::size_t 
   std::copy(labels.begin(), labels.end(), labels_out);
 }
 
+void ApproximateIndex::set_search_effort(int effort) { impl_->params.hnsw_search_effort = std::max(1, effort); }
+
 std::size_t ApproximateIndex::added() const {
   return impl_->index ? static_cast<std::size_t>(impl_->index->ntotal) : 0;
 }

@@ -60,6 +60,9 @@ class ApproximateIndex {
   void search(const float* queries, std::size_t nq, std::size_t k, const LabelFilter& alive,
               int threads, std::int64_t* labels_out) const;
 
+  // efSearch for later searches (kHnsw; the benchmark's sweep). Needs exclusive access.
+  void set_search_effort(int effort);
+
   std::size_t added() const;  // labels issued so far (alive or not)
   std::size_t dimensions() const;
   ApproximateKind kind() const;
