@@ -130,6 +130,8 @@ void ApproximateIndex::search(const float* queries, std::size_t nq, std::size_t 
   ScopedOmpThreads omp(threads);
   try {
     if (const auto* h = im.hnsw()) {
+      // FAISS 1.7.3 (Debian 12) searches with hnsw.efSearch, set at creation, load and by
+      // set_search_effort; the parameter is set too for FAISS versions that read it.
       faiss::SearchParametersHNSW params;
       params.efSearch = std::max<int>(im.params.hnsw_search_effort, static_cast<int>(k));
       if (alive) params.sel = &selector;
@@ -148,7 +150,10 @@ void ApproximateIndex::search(const float* queries, std::size_t nq, std::size_t 
   std::copy(labels.begin(), labels.end(), labels_out);
 }
 
-void ApproximateIndex::set_search_effort(int effort) { impl_->params.hnsw_search_effort = std::max(1, effort); }
+void ApproximateIndex::set_search_effort(int effort) {
+  impl_->params.hnsw_search_effort = std::max(1, effort);
+  if (auto* h = impl_->hnsw()) h->hnsw.efSearch = impl_->params.hnsw_search_effort;
+}
 
 std::size_t ApproximateIndex::added() const {
   return impl_->index ? static_cast<std::size_t>(impl_->index->ntotal) : 0;
