@@ -286,7 +286,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::printf("approximate (HNSW, 8-bit codes, M=16, efConstruction=64, efSearch=256, 64 candidates re-ranked exactly) vs "
+  std::printf("approximate (HNSW, 8-bit codes, M=16, efConstruction=64, efSearch=512, 64 candidates re-ranked exactly) vs "
               "exact; single queries, one core; %zu faces per person\n", kFacesPerPerson);
   for (const std::size_t d : dims) {
     std::vector<Row> rows;

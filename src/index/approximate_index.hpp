@@ -35,7 +35,7 @@ struct ApproximateParams {
   ApproximateKind kind = ApproximateKind::kHnsw;
   int hnsw_neighbors = 16;       // M: links per node (2M on the bottom layer)
   int hnsw_build_effort = 64;    // efConstruction
-  int hnsw_search_effort = 256;  // efSearch (raised to k when k is larger)
+  int hnsw_search_effort = 512;  // efSearch (docs/search.md: the sweep that chose it)
   std::size_t ivf_lists = 0;     // 0: 4 * sqrt(rows of the first add), within [16, 65536]
   std::size_t ivf_probes = 24;   // lists visited per query
 };
