@@ -3,7 +3,8 @@
 //   ./build/bench/search_bench --benchmark_counters_tabular=true
 // Arguments: /rows/engine[/mode] where engine 0 = AVX2 + threads (the defaults), 1 = scalar on
 // one thread (the naive baseline), 2 = AVX2 on one thread; mode 0 = kMin, 1 = kMean.
-// Times are wall-clock (UseRealTime) because the searches spawn threads.
+// Times are wall-clock (UseRealTime) because the searches spawn threads. Every index here is
+// exact (approximate_min_rows = 0); approximate_search_bench compares the approximate one.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -54,9 +55,9 @@ const Fixture& fixture(std::size_t rows) {
   auto it = cache.find(rows);
   if (it != cache.end()) return it->second;
   Fixture f;
-  f.fast = std::make_unique<EmbeddingIndex>();
-  f.baseline = std::make_unique<EmbeddingIndex>(EmbeddingIndexOptions{.use_simd = false, .threads = 1});
-  f.simd_one_thread = std::make_unique<EmbeddingIndex>(EmbeddingIndexOptions{.threads = 1});
+  f.fast = std::make_unique<EmbeddingIndex>(EmbeddingIndexOptions{.approximate_min_rows = 0});
+  f.baseline = std::make_unique<EmbeddingIndex>(EmbeddingIndexOptions{.use_simd = false, .threads = 1, .approximate_min_rows = 0});
+  f.simd_one_thread = std::make_unique<EmbeddingIndex>(EmbeddingIndexOptions{.threads = 1, .approximate_min_rows = 0});
   f.fast->reserve(rows);
   f.baseline->reserve(rows);
   f.simd_one_thread->reserve(rows);

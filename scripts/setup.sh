@@ -44,7 +44,11 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   locales
 
   # The PostgreSQL gallery (docs/postgresql.md); the tests start their own server (initdb, pg_ctl).
-  libpqxx-dev postgresql-15)
+  libpqxx-dev postgresql-15
+
+  # Approximate search over large galleries (docs/search.md) and MQTT events (docs/mqtt.md;
+  # the tests start their own mosquitto broker and subscribe with mosquitto_sub).
+  libfaiss-dev libmosquitto-dev mosquitto mosquitto-clients)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -32,6 +32,9 @@ struct EmbeddingIndexOptions {
   bool use_simd = true;  // AVX2+FMA when the CPU has it (checked at run time), else scalar
   int threads = 0;       // 0: std::thread::hardware_concurrency(); 1: single-threaded
   std::size_t parallel_min_rows = 32768;  // below this many rows a query runs on one thread
+  // From this many rows on, searches take candidates from an approximate (FAISS HNSW) index and
+  // re-rank them exactly; below it every search is exact. 0: always exact. docs/search.md.
+  std::size_t approximate_min_rows = 100'000;
 };
 
 // All embeddings in one contiguous row-major float matrix (N x dimensions(), fixed by the first row); searches are
@@ -60,7 +63,8 @@ class EmbeddingIndex {
   std::size_t dimensions() const;     // floats per embedding: fixed by the first add, 0 while empty
   std::size_t person_count() const;   // identities with at least one row
   bool contains(const std::string& face_id) const;
-  // Approximate bytes held in all (matrix, face ids, identity slots, centroids, lookups).
+  // Approximate bytes held in all (matrix, face ids, identity slots, centroids, lookups, and the
+  // approximate index once built).
   std::size_t memory_bytes() const;
 
   // Top-k identities, closest first (ties by name). k == 0: every identity.
@@ -73,6 +77,16 @@ class EmbeddingIndex {
 
   const EmbeddingIndexOptions& options() const;
   static bool simd_supported();  // this CPU runs the AVX2 kernel
+
+  // The approximate index, saved beside a gallery file (docs/search.md). save_approximate builds
+  // it when the size calls for one and writes it atomically (mode 0600), or removes a file left
+  // from a larger gallery. load_approximate adopts the file only when it matches these rows
+  // exactly (count and a checksum of ids and embeddings), returning true; an absent, stale or
+  // corrupt file returns false and the index is rebuilt here when the size calls for one. Both
+  // need exclusive access. approximate_active(): searches now use the approximate index.
+  void save_approximate(const std::string& path);
+  bool load_approximate(const std::string& path);
+  bool approximate_active() const;
 
   struct Impl;
 

@@ -70,6 +70,7 @@ class ReadScope {
 struct Gallery::Impl {
   ~Impl() {
     if (store) store->stop_listening();  // a PostgreSQL listener calls refresh() until then
+    save_approximate_snapshot();
   }
 
   GalleryOptions options;
@@ -80,6 +81,33 @@ struct Gallery::Impl {
   std::shared_mutex index_mutex;  // guards index and model (lock order: db_mutex first)
   EmbeddingIndex index;
   std::optional<ModelInfo> model;
+  bool index_changed = false;  // since the approximate-index snapshot was read or written
+
+  // The approximate index of a large SQLite gallery is kept in `<file>.faiss` (docs/search.md),
+  // so a restart adopts it instead of rebuilding. A PostgreSQL gallery has no local file: each
+  // node builds its own at the first large search.
+  std::optional<std::string> approximate_snapshot_path;
+
+  void load_approximate_snapshot() {
+    if (!approximate_snapshot_path) return;
+    std::unique_lock lock(index_mutex);
+    if (index.load_approximate(*approximate_snapshot_path)) index_changed = false;
+  }
+
+  // Best effort, at close: a snapshot that cannot be written is rebuilt at the next start.
+  void save_approximate_snapshot() noexcept {
+    if (!approximate_snapshot_path || !index_changed) return;
+    // Never build a large index just to save it (a one-off `enroll` into a big gallery).
+    if (!index.approximate_active() && index.options().approximate_min_rows > 0 &&
+        index.size() >= index.options().approximate_min_rows) {
+      return;
+    }
+    try {
+      index.save_approximate(*approximate_snapshot_path);
+      index_changed = false;
+    } catch (const std::exception&) {
+    }
+  }
 
   const std::string& location() const { return store->location(); }
 
@@ -89,11 +117,13 @@ struct Gallery::Impl {
       fresh.reserve(sync.rows.size());
       for (const auto& row : sync.rows) fresh.add(row.id, row.person, row.embedding);
       std::unique_lock lock(index_mutex);
+      index_changed = true;
       index = std::move(fresh);
       model = std::move(sync.model);
       return;
     }
     std::unique_lock lock(index_mutex);
+    index_changed = true;
     for (const auto& id : sync.removed) index.remove(id);
     for (const auto& row : sync.rows) {
       index.remove(row.id);  // a changed row (renamed, reindexed) replaces the old one
@@ -182,6 +212,7 @@ struct Gallery::Impl {
 
   void index_add(const std::vector<GalleryFace>& added) {
     std::unique_lock lock(index_mutex);
+    index_changed = true;
     if (!added.empty()) model = added.front().model;
     for (const GalleryFace& f : added) {
       index.remove(f.id);  // the change feed may have brought it in already
@@ -210,6 +241,10 @@ Gallery Gallery::open(const std::string& path, const GalleryOptions& options) {
   {
     std::lock_guard lock(impl->db_mutex);
     impl->load_locked();
+  }
+  if (!is_postgres_gallery(path) && options.index.approximate_min_rows > 0) {
+    impl->approximate_snapshot_path = impl->location() + ".faiss";
+    impl->load_approximate_snapshot();
   }
   // Another node's commit: bring the index in step now, not at the next search.
   impl->store->on_change([im = impl.get()] {
@@ -302,6 +337,7 @@ std::size_t Gallery::remove_person(const std::string& person) {
   }
   {
     std::unique_lock ilock(im.index_mutex);
+    im.index_changed = true;
     im.index.remove_person(person);
   }
   im.best_effort_forget_locked();
@@ -321,6 +357,7 @@ void Gallery::remove_face(const std::string& face_id) {
   }
   {
     std::unique_lock ilock(im.index_mutex);
+    im.index_changed = true;
     im.index.remove(face_id);
   }
   im.best_effort_forget_locked();
@@ -348,6 +385,7 @@ std::size_t Gallery::rename_person(const std::string& from, const std::string& t
   }
   {
     std::unique_lock ilock(im.index_mutex);
+    im.index_changed = true;
     for (const auto& id : dropped) im.index.remove(id);
     im.index.rename_person(from, to);
   }
@@ -366,6 +404,7 @@ std::size_t Gallery::remove_all() {
   }
   {
     std::unique_lock ilock(im.index_mutex);
+    im.index_changed = true;
     im.index.clear();
   }
   im.best_effort_forget_locked();

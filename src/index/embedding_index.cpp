@@ -1,11 +1,16 @@
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "index/approximate_index.hpp"
+#include "index/approximate_snapshot.hpp"
 #include "index/distance_kernels.hpp"
 #include "siamface/embedding_index.hpp"
 #include "siamface/errors.hpp"
@@ -43,6 +48,21 @@ struct Best {
   }
 };
 
+// Approximate search (docs/search.md): FAISS proposes candidate faces, the exact kernels rank them.
+constexpr std::size_t kMinCandidates = 64;      // faces fetched per query, at least
+constexpr std::size_t kCandidatesPerMatch = 16;  // ... and this many per requested identity
+constexpr std::size_t kPendingRows = 1024;      // rows added since the last FAISS add, scanned exactly
+constexpr std::uint32_t kNoRow = std::numeric_limits<std::uint32_t>::max();
+
+// The approximate index and its label <-> row maps (rows move when one is removed; labels don't).
+struct Approximate {
+  std::unique_ptr<index::ApproximateIndex> ann;
+  std::vector<std::uint32_t> label_row;  // label -> row, kNoRow once removed; labels past
+                                         // ann->added() are pending (not yet in FAISS)
+  std::vector<std::uint32_t> row_label;  // row -> label
+  std::size_t dead = 0;                  // removed labels still in FAISS or pending
+};
+
 }  // namespace
 
 struct EmbeddingIndex::Impl {
@@ -58,6 +78,11 @@ struct EmbeddingIndex::Impl {
   std::vector<double> slot_sum;           // slots x dims, for the centroids
   std::vector<float> centroid;            // slots x dims
   std::size_t active_persons = 0;
+  // Built on demand: by the first search that needs it (under approx_mutex, as searches share the
+  // index), or by load_approximate/save_approximate. Mutating methods have exclusive access.
+  mutable std::mutex approx_mutex;
+  mutable std::unique_ptr<Approximate> approx;
+  mutable std::atomic<bool> approx_ready{false};
 
   std::uint32_t slot_for(const std::string& person) {
     if (auto it = person_slot.find(person); it != person_slot.end()) return it->second;
@@ -95,6 +120,13 @@ struct EmbeddingIndex::Impl {
     account(slot, matrix.data() + r * dims, -1);
     id_row.erase(row_id[r]);
     const std::size_t last = row_slot.size() - 1;
+    if (approx) {
+      approx->label_row[approx->row_label[r]] = kNoRow;
+      ++approx->dead;
+      approx->row_label[r] = approx->row_label[last];
+      approx->label_row[approx->row_label[r]] = static_cast<std::uint32_t>(r);
+      approx->row_label.pop_back();
+    }
     if (r != last) {
       std::copy_n(matrix.data() + last * dims, dims, matrix.data() + r * dims);
       row_slot[r] = row_slot[last];
@@ -104,6 +136,154 @@ struct EmbeddingIndex::Impl {
     matrix.resize(last * dims);
     row_slot.pop_back();
     row_id.pop_back();
+    // Dead labels cost search effort and memory: rebuild (at the next search) past a fifth.
+    if (approx && (approx->dead > std::max(kPendingRows, approx->label_row.size() / 5) ||
+                   !wants_approximate())) {
+      drop_approximate();
+    }
+  }
+
+  // --- approximate search -----------------------------------------------------------------
+
+  bool wants_approximate() const {
+    const std::size_t threshold = options.approximate_min_rows;
+    if (threshold == 0 || dims == 0) return false;
+    // Hysteresis: once built, keep it down to half the threshold rather than flap at the edge.
+    const bool built = approx_ready.load(std::memory_order_acquire);
+    return row_slot.size() >= (built ? threshold / 2 : threshold);
+  }
+
+  void drop_approximate() {
+    approx.reset();
+    approx_ready.store(false, std::memory_order_release);
+  }
+
+  int build_threads() const {
+    return options.threads > 0 ? options.threads
+                               : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  }
+
+  // Builds from every row (label = row). Caller holds exclusive access or approx_mutex.
+  void build_approximate() const {
+    auto fresh = std::make_unique<Approximate>();
+    fresh->ann = std::make_unique<index::ApproximateIndex>(dims);
+    fresh->ann->add(matrix.data(), row_slot.size(), build_threads());
+    fresh->label_row.resize(row_slot.size());
+    for (std::size_t r = 0; r < row_slot.size(); ++r) fresh->label_row[r] = static_cast<std::uint32_t>(r);
+    fresh->row_label = fresh->label_row;
+    approx = std::move(fresh);
+    approx_ready.store(true, std::memory_order_release);
+  }
+
+  // Searches call this; the first one after a (re)build became due builds.
+  bool ensure_approximate() const {
+    if (!wants_approximate()) return false;
+    if (approx_ready.load(std::memory_order_acquire)) return true;
+    const std::lock_guard lock(approx_mutex);
+    if (!approx) build_approximate();
+    approx_ready.store(true, std::memory_order_release);
+    return true;
+  }
+
+  // Moves pending rows into FAISS (removed ones as zero rows, already dead).
+  void flush_pending() {
+    if (!approx) return;
+    const std::size_t first = approx->ann->added();
+    const std::size_t count = approx->label_row.size() - first;
+    if (count == 0) return;
+    std::vector<float> rows(count * dims, 0.0F);
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::uint32_t r = approx->label_row[first + i];
+      if (r != kNoRow) std::copy_n(matrix.data() + std::size_t{r} * dims, dims, rows.data() + i * dims);
+    }
+    approx->ann->add(rows.data(), count, build_threads());
+  }
+
+  void on_added_row(std::size_t row) {
+    if (!approx) return;
+    approx->row_label.push_back(static_cast<std::uint32_t>(approx->label_row.size()));
+    approx->label_row.push_back(static_cast<std::uint32_t>(row));
+    if (approx->label_row.size() - approx->ann->added() >= kPendingRows) flush_pending();
+  }
+
+  float exact_squared(const float* query, const float* row) const {
+    float d = 0.0F;
+    if (options.use_simd && dims % 32 == 0 && index::avx2_supported()) {
+      index::squared_distances_avx2(query, row, 1, dims, &d);
+    } else {
+      index::squared_distances_scalar(query, row, 1, dims, &d);
+    }
+    return d;
+  }
+
+  // Candidate rows for one query: FAISS's nearest alive labels plus every pending row.
+  std::vector<std::uint32_t> candidate_rows(const float* query, std::size_t want) const {
+    const Approximate& a = *approx;
+    std::vector<std::int64_t> labels(want);
+    const std::uint32_t* label_row = a.label_row.data();
+    const index::LabelFilter alive = a.dead == 0 ? index::LabelFilter()
+        : index::LabelFilter([label_row](std::int64_t label) { return label_row[label] != kNoRow; });
+    a.ann->search(query, 1, want, alive, 1, labels.data());
+    std::vector<std::uint32_t> rows;
+    rows.reserve(want + (a.label_row.size() - a.ann->added()));
+    for (const std::int64_t label : labels) {
+      if (label >= 0 && a.label_row[label] != kNoRow) rows.push_back(a.label_row[label]);
+    }
+    for (std::size_t label = a.ann->added(); label < a.label_row.size(); ++label) {
+      if (a.label_row[label] != kNoRow) rows.push_back(a.label_row[label]);
+    }
+    return rows;
+  }
+
+  // One query through the approximate index; nullopt when the candidates cannot answer
+  // (fewer than k identities even after widening), and the caller scans exactly.
+  std::optional<std::vector<IdentityMatch>> approximate_query(const float* query, std::size_t k,
+                                                              IdentityDistance mode) const {
+    const bool by_face = mode == IdentityDistance::kMin;
+    const std::size_t total = row_slot.size();
+    for (std::size_t want = std::max(kMinCandidates, kCandidatesPerMatch * k);; want *= 4) {
+      const std::vector<std::uint32_t> rows = candidate_rows(query, std::min(want, approx->ann->added()));
+      // Best (squared distance, row) per identity slot among the candidates.
+      std::unordered_map<std::uint32_t, std::pair<float, std::uint32_t>> best;
+      for (const std::uint32_t r : rows) {
+        const std::uint32_t s = row_slot[r];
+        if (by_face) {
+          const float d = exact_squared(query, matrix.data() + std::size_t{r} * dims);
+          auto [it, fresh] = best.try_emplace(s, d, r);
+          if (!fresh && d < it->second.first) it->second = {d, r};
+        } else if (!best.count(s)) {
+          best.emplace(s, std::make_pair(exact_squared(query, centroid.data() + std::size_t{s} * dims), r));
+        }
+      }
+      if (best.size() >= k || want >= total) {
+        if (best.size() < k && best.size() < active_persons) return std::nullopt;
+        std::vector<std::pair<float, std::uint32_t>> ranked;
+        ranked.reserve(best.size());
+        for (const auto& [s, dr] : best) ranked.emplace_back(dr.first, s);
+        const auto less = [this](const auto& x, const auto& y) {
+          return x.first != y.first ? x.first < y.first : slot_person[x.second] < slot_person[y.second];
+        };
+        const std::size_t take = std::min(k, ranked.size());
+        std::partial_sort(ranked.begin(), ranked.begin() + take, ranked.end(), less);
+        std::vector<IdentityMatch> out;
+        out.reserve(take);
+        for (std::size_t i = 0; i < take; ++i) {
+          const auto [d, s] = ranked[i];
+          out.push_back({slot_person[s], std::sqrt(std::max(0.0F, d)),
+                         by_face ? row_id[best.at(s).second] : std::string()});
+        }
+        return out;
+      }
+      if (want * 4 > total / 4) return std::nullopt;  // widening this far: exact is as cheap
+    }
+  }
+
+  // Whether this search goes through the approximate index: kMin always above the size threshold;
+  // kMean only when the identities themselves number past it (fewer centroids scan exactly fast).
+  bool use_approximate(std::size_t k, IdentityDistance mode) const {
+    if (k == 0) return false;
+    if (mode == IdentityDistance::kMean && active_persons < options.approximate_min_rows) return false;
+    return ensure_approximate();
   }
 
   std::size_t threads_for(std::size_t work_rows) const {
@@ -183,6 +363,17 @@ struct EmbeddingIndex::Impl {
     const std::uint32_t* slots = by_row ? row_slot.data() : nullptr;
     const std::size_t nslots = slot_count.size();
     if (n == 0 || nq == 0) return results;
+
+    if (use_approximate(k, mode)) {
+      bool all = true;
+      for (std::size_t q = 0; q < nq && all; ++q) {
+        auto answer = approximate_query(queries[q].data(), k, mode);
+        if (answer) results[q] = std::move(*answer);
+        else all = false;
+      }
+      if (all) return results;
+      results.assign(nq, {});  // a query the candidates could not answer: scan them all exactly
+    }
 
     // The queries side by side, as the kernels read them.
     std::vector<float> packed(nq * dims);
@@ -274,6 +465,7 @@ void EmbeddingIndex::add(const std::string& face_id, const std::string& person,
   im.row_id.push_back(face_id);
   im.id_row.emplace(face_id, row);
   im.account(slot, embedding.data(), +1);
+  im.on_added_row(row);
 }
 
 bool EmbeddingIndex::remove(const std::string& face_id) {
@@ -352,6 +544,10 @@ std::size_t EmbeddingIndex::memory_bytes() const {
            im.slot_sum.capacity() * sizeof(double) + im.centroid.capacity() * sizeof(float) +
            im.person_slot.size() * (sizeof(void*) + sizeof(std::string) + 2 * sizeof(std::size_t)) +
            im.person_slot.bucket_count() * sizeof(void*);
+  if (im.approx_ready.load(std::memory_order_acquire) && im.approx) {
+    bytes += im.approx->ann->memory_bytes() +
+             (im.approx->label_row.capacity() + im.approx->row_label.capacity()) * sizeof(std::uint32_t);
+  }
   return bytes;
 }
 
@@ -366,6 +562,44 @@ std::vector<std::vector<IdentityMatch>> EmbeddingIndex::search_batch(
 }
 
 const EmbeddingIndexOptions& EmbeddingIndex::options() const { return impl_->options; }
+
+bool EmbeddingIndex::approximate_active() const {
+  return impl_->wants_approximate() && impl_->approx_ready.load(std::memory_order_acquire);
+}
+
+void EmbeddingIndex::save_approximate(const std::string& path) {
+  auto& im = *impl_;
+  if (!im.wants_approximate()) {
+    index::remove_snapshot(path);  // a smaller gallery now: a stale file must not linger
+    return;
+  }
+  if (!im.approx) im.build_approximate();
+  im.flush_pending();
+  index::SnapshotRows rows{im.dims, im.matrix.data(), &im.row_id};
+  index::write_snapshot(path, rows, *im.approx->ann, im.approx->label_row);
+}
+
+bool EmbeddingIndex::load_approximate(const std::string& path) {
+  auto& im = *impl_;
+  if (!im.wants_approximate()) return false;
+  index::SnapshotRows rows{im.dims, im.matrix.data(), &im.row_id};
+  auto loaded = index::read_snapshot(path, rows, im.id_row);
+  if (!loaded) {
+    im.build_approximate();
+    return false;
+  }
+  auto fresh = std::make_unique<Approximate>();
+  fresh->ann = std::move(loaded->ann);
+  fresh->label_row = std::move(loaded->label_row);
+  fresh->row_label.assign(im.row_slot.size(), 0);
+  for (std::size_t label = 0; label < fresh->label_row.size(); ++label) {
+    if (fresh->label_row[label] == kNoRow) ++fresh->dead;
+    else fresh->row_label[fresh->label_row[label]] = static_cast<std::uint32_t>(label);
+  }
+  im.approx = std::move(fresh);
+  im.approx_ready.store(true, std::memory_order_release);
+  return true;
+}
 bool EmbeddingIndex::simd_supported() { return index::avx2_supported(); }
 
 }  // namespace siamface

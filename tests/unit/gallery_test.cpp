@@ -687,3 +687,56 @@ TEST_P(GalleryBackends, RecognizerIsTheCallersElseTheGallerysElseTheFallback) {
 
 }  // namespace
 }  // namespace siamface
+
+namespace siamface {
+namespace {
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A large SQLite gallery keeps its approximate index in `<file>.faiss` (owner-only, like the
+// gallery) and adopts it at the next open instead of rebuilding it.
+TEST(GallerySnapshot, LargeGalleryWritesAPrivateSnapshotThatReopeningAdopts) {
+  test::TempDir dir;
+  const std::string path = dir.file("big.db");
+  GalleryOptions options;
+  options.index.approximate_min_rows = 8;
+  std::vector<GalleryFace> faces;
+  for (int i = 0; i < 40; ++i) faces.push_back(make_face("p" + std::to_string(i % 10), i));
+  {
+    Gallery g = Gallery::open(path, options);
+    g.add_faces(faces);
+    const auto top = g.search(faces[7].embedding, test_model(), 1);
+    ASSERT_EQ(top.size(), 1U);
+    EXPECT_EQ(top.front().person, faces[7].person);
+  }
+  const std::string snapshot = path + ".faiss";
+  ASSERT_TRUE(std::filesystem::exists(snapshot));
+  struct stat st {};
+  ASSERT_EQ(::stat(snapshot.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+  const std::string written = file_bytes(snapshot);
+  const auto written_time = std::filesystem::last_write_time(snapshot);
+  {
+    Gallery g = Gallery::open(path, options);
+    const auto top = g.search(faces[23].embedding, test_model(), 1);
+    ASSERT_EQ(top.size(), 1U);
+    EXPECT_EQ(top.front().person, faces[23].person);
+  }
+  // Adopted and unchanged: a reopen with no writes neither rebuilds nor rewrites it.
+  EXPECT_EQ(file_bytes(snapshot), written);
+  EXPECT_EQ(std::filesystem::last_write_time(snapshot), written_time);
+
+  // A write after the snapshot makes it stale: the next close rewrites it.
+  {
+    Gallery g = Gallery::open(path, options);
+    g.add_face(make_face("newcomer", 99));
+    EXPECT_EQ(g.search(make_face("newcomer", 99).embedding, test_model(), 1).front().person, "newcomer");
+  }
+  EXPECT_NE(file_bytes(snapshot), written);
+}
+
+}  // namespace
+}  // namespace siamface

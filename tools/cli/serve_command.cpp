@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "cli_common.hpp"
+#include "common/mqtt_publisher.hpp"
 #include "commands.hpp"
 #include "server/server.hpp"
 
@@ -14,6 +15,8 @@ namespace {
 struct ServeArgs {
   server::ServerOptions options;
   std::string api_key_file;
+  std::string mqtt;             // docs/mqtt.md
+  std::string camera = "api";   // the camera name of HTTP recognitions in MQTT topics
   EngineFlags engine;
   GalleryFlags gallery;
 };
@@ -35,6 +38,21 @@ int run_serve(ServeArgs& args) {
   options.max_pixels = args.engine.max_pixels;
   options.gallery_path = args.gallery.resolved_path();
   options.gallery_busy_timeout_ms = args.gallery.busy_timeout_ms;
+  std::unique_ptr<tools::MqttPublisher> mqtt;  // outlives the server, which may call it until it stops
+  if (!args.mqtt.empty()) {
+    mqtt = std::make_unique<tools::MqttPublisher>(tools::parse_mqtt_url(args.mqtt), [](const std::string& message) {
+      std::cerr << "siamface: " << message << std::endl;
+    });
+    options.on_identified = [publisher = mqtt.get(), camera = args.camera](const std::vector<IdentifiedFace>& faces) {
+      nlohmann::json list = nlohmann::json::array();
+      for (const IdentifiedFace& face : faces) {
+        list.push_back({{"name", face.decision.person}, {"known", face.decision.known},
+                        {"distance", face.decision.distance}, {"box", to_json(face.face.box)},
+                        {"score", face.face.score}});
+      }
+      publisher->publish_recognition(camera, list);
+    };
+  }
   return server::run_server(options);
 }
 
@@ -60,6 +78,10 @@ void add_serve_command(CLI::App& app, int& exit_code) {
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   command->add_option("--request-timeout-s", o.request_timeout_s, "Read/write timeout per request")
       ->check(CLI::Range(1, 3600))->capture_default_str();
+  command->add_option("--mqtt", args->mqtt, "Publish recognitions to MQTT: mqtt://[user:pass@]host[:port]/prefix "
+                                           "(docs/mqtt.md)");
+  command->add_option("--camera", args->camera, "The camera name of HTTP recognitions in MQTT topics")
+      ->capture_default_str();
   args->engine.add_to(*command);
   args->engine.add_enhance_to(*command);
   args->gallery.add_to(*command);

@@ -20,6 +20,7 @@
 
 #include "cli_common.hpp"
 #include "common/gallery_retry.hpp"
+#include "common/mqtt_publisher.hpp"
 #include "common/stop_signal.hpp"
 #include "commands.hpp"
 #include "siamface/recognizer.hpp"
@@ -45,6 +46,8 @@ struct WatchArgs {
   double reconnect_for_s = 30.0;
   std::optional<float> threshold;
   std::string distance = "min";
+  std::string mqtt;    // mqtt://host:port/prefix: publish the events there too (docs/mqtt.md)
+  std::string camera;  // this source's name in MQTT topics
   EngineFlags engine;
   GalleryFlags gallery;
 };
@@ -139,6 +142,10 @@ int run_watch(const WatchArgs& args) {
     std::fprintf(stderr, "%ssiamface: %s\n", terminal ? "\r\033[K" : "", message.c_str());
     std::fflush(stderr);
   };
+  // A bad --mqtt URL fails here; an unreachable broker only logs and is retried.
+  std::unique_ptr<tools::MqttPublisher> mqtt;
+  const std::string camera = args.camera.empty() ? tools::camera_name_for_source(args.source) : args.camera;
+  if (!args.mqtt.empty()) mqtt = std::make_unique<tools::MqttPublisher>(tools::parse_mqtt_url(args.mqtt), source_options.on_notice);
   VideoSource source(args.source, source_options);
   std::cerr << "siamface: watching " << to_string(source.kind()) << " " << args.source << " (" << source.width()
             << "x" << source.height() << " @ " << source.fps() << " fps)\n";
@@ -192,6 +199,7 @@ int run_watch(const WatchArgs& args) {
         ++unknown_crops;
       }
       emit(line);
+      if (mqtt) mqtt->publish_track_event(camera, line);
     }
     events.clear();
   };
@@ -322,6 +330,9 @@ void add_watch_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0.0F, 4.0F));
   command->add_option("--distance", args->distance, "Identity distance: min over its faces, or to their mean")
       ->check(CLI::IsMember({"min", "mean"}))->capture_default_str();
+  command->add_option("--mqtt", args->mqtt, "Also publish the events to MQTT: mqtt://[user:pass@]host[:port]/prefix "
+                                           "(docs/mqtt.md)");
+  command->add_option("--camera", args->camera, "This source's name in MQTT topics (default: from the source)");
   args->engine.add_to(*command);
   args->gallery.add_to(*command);
   set_runner(*command, [args] { return run_watch(*args); }, exit_code);

@@ -54,14 +54,16 @@ AddOutcome enroll_upload(const ServerContext& context, const Loaded& loaded, con
   return loaded.gallery->add_face(prepare_upload(context, loaded, person, file, pipeline));
 }
 
-std::vector<IdentifiedFace> identify_upload(const ServerContext& /*context*/, const Loaded& loaded,
+std::vector<IdentifiedFace> identify_upload(const ServerContext& context, const Loaded& loaded,
                                             const Image& image, const PipelineOptions& pipeline, std::size_t top_k,
                                             std::optional<float> threshold) {
   IdentifyOptions options;
   options.top_k = std::max<std::size_t>(top_k, 1);
   options.pipeline = pipeline;
   options.rule.threshold = resolve_threshold(*loaded.gallery, threshold, options.rule.threshold);
-  return identify_image(loaded.engine, *loaded.gallery, image, options);
+  std::vector<IdentifiedFace> faces = identify_image(loaded.engine, *loaded.gallery, image, options);
+  if (context.options().on_identified) context.options().on_identified(faces);
+  return faces;
 }
 
 void check_key(const ServerContext& context, const std::string& given, const std::string& message) {

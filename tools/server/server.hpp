@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "siamface/engine.hpp"
+#include "siamface/recognizer.hpp"
 #include "siamface/gallery.hpp"
 #include "siamface/image.hpp"
 
@@ -33,6 +35,9 @@ struct ServerOptions {
   PipelineOptions pipeline;
   // nullopt: the gallery's recognizer, else models.recognizer (resolve_recognizer).
   std::optional<Recognizer> recognizer;
+  // Called with every recognition's faces (all three APIs), e.g. to publish them to MQTT.
+  // Must not throw; runs on the request's thread.
+  std::function<void(const std::vector<IdentifiedFace>&)> on_identified;
 };
 
 // What the background loader produces; shared by every request.
