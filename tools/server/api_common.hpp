@@ -41,6 +41,15 @@ std::vector<IdentifiedFace> identify_upload(const ServerContext& context, const 
 // Throws HttpError(401, message) unless no key is configured or `given` matches.
 void check_key(const ServerContext& context, const std::string& given, const std::string& message);
 
+// The native API's guard: an API key (x-api-key or Authorization: Bearer), else the web page's
+// session cookie; a request that changes data (not GET/HEAD) on a cookie must also carry the
+// session's CSRF token in X-Siamface-CSRF. Throws HttpError 401 (no or wrong key, no live session)
+// or 403 (cookie without the right CSRF token). No key configured: everyone passes.
+void authorize_native(const ServerContext& context, const httplib::Request& request);
+
+// GET, HEAD and OPTIONS change nothing; everything else must pass the CSRF rules.
+bool is_safe_method(const std::string& method);
+
 // Integer-pixel box fields, clamped to the image.
 nlohmann::json box_fields(const Box& box, int width, int height);
 
@@ -55,5 +64,8 @@ namespace siamface::server {
 void add_native_routes(httplib::Server& server, ServerContext& context);
 void add_deepstack_routes(httplib::Server& server, ServerContext& context);
 void add_compreface_routes(httplib::Server& server, ServerContext& context);
+// The web page at / and /assets/, /login, /logout, /session, and the rule (before routing) that
+// refuses requests that change data from other sites (web_ui.cpp, docs/web-ui.md).
+void add_web_routes(httplib::Server& server, ServerContext& context);
 
 }  // namespace siamface::server

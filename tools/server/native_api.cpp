@@ -9,12 +9,6 @@ namespace {
 
 using nlohmann::json;
 
-void authorize(const ServerContext& context, const httplib::Request& request) {
-  std::string key = request.get_header_value("x-api-key");
-  if (key.empty()) key = bearer_token(request.get_header_value("Authorization"));
-  check_key(context, key, "missing or wrong API key (send x-api-key or Authorization: Bearer)");
-}
-
 bool is_json(const httplib::Request& request) {
   return request.get_header_value("Content-Type").rfind("application/json", 0) == 0;
 }
@@ -138,7 +132,7 @@ json face_summary(const GalleryFace& face) {
 void add_native_routes(httplib::Server& server, ServerContext& context) {
   const auto route = [&context](auto body) {
     return guarded(Dialect::kNative, [&context, body](const httplib::Request& request, httplib::Response& response) {
-      authorize(context, request);
+      authorize_native(context, request);
       body(request, response);
     });
   };

@@ -131,6 +131,7 @@ int run_server(const ServerOptions& options) {
   add_native_routes(http, context);
   add_deepstack_routes(http, context);
   add_compreface_routes(http, context);
+  add_web_routes(http, context);
 
   int port = options.port;
   if (port == 0) {
