@@ -1,4 +1,5 @@
-// The web page's HTTP side, against a real `siamface serve` (docs/web-ui.md): the page and its
+// The web page's HTTP side, against a real `siamface serve` (docs/web-ui.md; under cli/ because it
+// runs the built binary, which the sanitizer presets do not build): the page and its
 // assets with their security and cache headers, the login cookie's attributes, the session's
 // CSRF token, and the refusals (401 without a key or session, 403 for a cookie without the CSRF
 // header or from another Origin, 429 after repeated wrong keys).
