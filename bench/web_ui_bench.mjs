@@ -66,6 +66,7 @@ try {
 
     const measure = async (cold) => {
       await page.setCacheEnabled(!cold);
+      await page.goto('about:blank');  // a full load each time, not a same-document hash change
       started = Date.now();
       await page.goto(`${server.base}/#/people`, { waitUntil: 'domcontentloaded' });
       await page.waitForSelector('#view[data-ready="people"] .person-card', { timeout: 60000 });
