@@ -55,5 +55,7 @@ namespace siamface::server {
 void add_native_routes(httplib::Server& server, ServerContext& context);
 void add_deepstack_routes(httplib::Server& server, ServerContext& context);
 void add_compreface_routes(httplib::Server& server, ServerContext& context);
+// Before add_native_routes: it answers GET /v1/people in both its forms (gallery_admin_api.cpp).
+void add_gallery_admin_routes(httplib::Server& server, ServerContext& context);
 
 }  // namespace siamface::server
