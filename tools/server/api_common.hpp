@@ -67,5 +67,7 @@ void add_compreface_routes(httplib::Server& server, ServerContext& context);
 // The web page at / and /assets/, /login, /logout, /session, and the rule (before routing) that
 // refuses requests that change data from other sites (web_ui.cpp, docs/web-ui.md).
 void add_web_routes(httplib::Server& server, ServerContext& context);
+// Before add_native_routes: it answers GET /v1/people in both its forms (gallery_admin_api.cpp).
+void add_gallery_admin_routes(httplib::Server& server, ServerContext& context);
 
 }  // namespace siamface::server

@@ -3,6 +3,7 @@
 
 #include "cli/cli_common.hpp"
 #include "server/api_common.hpp"
+#include "util/sha256.hpp"
 
 namespace siamface::server {
 namespace {
@@ -101,9 +102,26 @@ void identify(const ServerContext& context, const httplib::Request& request, htt
   const std::size_t top_k = parse_top_k(query_or_json(request, "top_k"));
   const std::optional<float> threshold = parse_threshold(query_or_json(request, "threshold"));
   const Image image = decode_upload(context, file.content);
+  // keep_unknown=true records the unnamed faces, when the gallery's keep_unknown setting allows it.
+  const auto keep = query_or_json(request, "keep_unknown");
+  if (keep && *keep != "true" && *keep != "false") throw Error(ErrorCode::kInvalidArgument, "keep_unknown must be true or false");
+  const bool keep_unknown = keep == "true";
+  if (keep_unknown && !loaded->gallery->unknown_policy().keep) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "keep_unknown=true, but this gallery does not keep unknown faces: PUT /v1/settings {\"keep_unknown\": true}");
+  }
+  const std::vector<IdentifiedFace> identified =
+      identify_upload(context, *loaded, image, context.pipeline_options(min_score_param(request)), top_k, threshold);
+  json kept = nullptr;
+  if (keep_unknown) {
+    const auto* data = reinterpret_cast<const std::uint8_t*>(file.content.data());
+    const std::string sha = sha256_hex({data, file.content.size()});
+    const std::string source = "http:" + (file.filename.empty() ? file.field : file.filename);
+    const KeptUnknown k = keep_unknown_faces(*loaded->gallery, loaded->engine.model_info(), image, identified, source, sha, sha);
+    kept = {{"kept", k.kept}, {"duplicates", k.duplicates}, {"low_quality", k.low_quality}};
+  }
   json faces = json::array();
-  for (const IdentifiedFace& face :
-       identify_upload(context, *loaded, image, context.pipeline_options(min_score_param(request)), top_k, threshold)) {
+  for (const IdentifiedFace& face : identified) {
     json out = cli::to_json(face.face, /*with_landmarks=*/false);
     out["name"] = face.decision.person;
     out["known"] = face.decision.known;
@@ -115,7 +133,9 @@ void identify(const ServerContext& context, const httplib::Request& request, htt
     }
     faces.push_back(std::move(out));
   }
-  write_json(response, {{"width", image.width}, {"height", image.height}, {"faces", faces}});
+  json body = {{"width", image.width}, {"height", image.height}, {"faces", faces}};
+  if (keep_unknown) body["unknown"] = kept;
+  write_json(response, body);
 }
 
 json face_summary(const GalleryFace& face) {
