@@ -350,8 +350,20 @@
     });
   }
 
-  function identifyView() {
+  async function identifyView() {
     const keep = h('input', { type: 'checkbox', id: 'identify-keep-unknown' });
+    const keepHint = h('span', { class: 'muted small' });
+    try {
+      const settings = await api('GET', '/v1/settings');
+      if (!settings.keep_unknown) {
+        keep.disabled = true;
+        keepHint.append(' (off for this gallery: turn it on in ', h('a', { href: '#/settings' }, 'Settings'), ')');
+      }
+    } catch (error) {
+      if (!routeMissing(error)) throw error;
+      keep.disabled = true;
+      keepHint.textContent = ' (not available on this server version)';
+    }
     const output = h('div', { id: 'identify-result' });
     const drop = dropZone('identify-file', 'Drop a photo here, or pick one, to see who is in it', (files) => {
       if (files.length) act(null, () => identify(files[0]));
@@ -359,6 +371,7 @@
     drop.zone.querySelector('input').removeAttribute('multiple');
 
     async function identify(file) {
+      output.dataset.done = '';
       output.replaceChildren(h('p', { class: 'muted' }, 'Identifying…'));
       const form = new FormData();
       form.append('image', file, file.name);
@@ -400,13 +413,18 @@
             h('thead', {}, h('tr', {}, h('th', {}, '#'), h('th', {}, 'Name'), h('th', {}, 'Distance'), h('th', {}, 'Closest'), h('th', {}, ''))),
             h('tbody', {}, rows))
           : h('p', { class: 'muted', id: 'no-faces' }, 'No face found in this photo.'));
+      if (result.unknown) {
+        const k = result.unknown;
+        toast(`Kept ${k.kept} unknown face${k.kept === 1 ? '' : 's'}` +
+          (k.duplicates ? `, ${k.duplicates} already kept` : '') + (k.low_quality ? `, ${k.low_quality} too poor to keep` : '') + '.');
+      }
       output.dataset.done = '1';
     }
 
     return h('section', {},
       h('h1', {}, 'Identify'),
       h('div', { class: 'panel' }, drop.zone,
-        h('label', { class: 'check small' }, keep, 'Keep unknown faces (for naming later; only when the gallery allows it)')),
+        h('label', { class: 'check small' }, keep, 'Keep the unknown faces of this photo, to name them later'), keepHint),
       output);
   }
 
@@ -451,7 +469,7 @@
       checkboxes.set(id, select);
       select.addEventListener('change', () => (select.checked ? selected.add(id) : selected.delete(id)));
       const name = h('input', { type: 'text', class: 'cluster-name', placeholder: 'Who is this?' });
-      const promote = h('button', { type: 'button', class: 'promote' }, 'Name');
+      const promote = h('button', { type: 'submit', class: 'promote' }, 'Name');
       const form = h('form', { class: 'row' }, name, promote);
       form.addEventListener('submit', (e) => {
         e.preventDefault();
@@ -526,10 +544,12 @@
     let settingsPanel;
     try {
       const settings = await api('GET', '/v1/settings');
-      const threshold = h('input', { type: 'number', id: 'setting-threshold', step: '0.01', min: '0', max: '4', value: settings.threshold ?? '' });
+      // Stored as a float: 0.6 comes back as 0.6000000238.
+      const shown = typeof settings.threshold === 'number' ? String(Math.round(settings.threshold * 1000) / 1000) : '';
+      const threshold = h('input', { type: 'number', id: 'setting-threshold', step: '0.01', min: '0', max: '4', value: shown });
       const keep = h('input', { type: 'checkbox', id: 'setting-keep-unknown', checked: settings.keep_unknown });
-      const maxFaces = h('input', { type: 'number', id: 'setting-unknown-max-faces', min: '0', step: '1', value: settings.unknown_max_faces ?? '' });
-      const maxAge = h('input', { type: 'number', id: 'setting-unknown-max-age-days', min: '0', step: '1', value: settings.unknown_max_age_days ?? '' });
+      const maxFaces = h('input', { type: 'number', id: 'setting-unknown-max-faces', min: '1', step: '1', value: settings.unknown_max_faces ?? '' });
+      const maxAge = h('input', { type: 'number', id: 'setting-unknown-max-age-days', min: '1', step: '1', value: settings.unknown_max_age_days ?? '' });
       const save = h('button', { type: 'submit', id: 'save-settings' }, 'Save');
       const form = h('form', { class: 'settings' },
         h('label', { for: 'setting-threshold' }, 'Match threshold (distance)'), threshold,
@@ -581,7 +601,7 @@
     try {
       switch (view) {
         case 'person': content = await personView(parts[1] || '', params); break;
-        case 'identify': content = identifyView(); break;
+        case 'identify': content = await identifyView(); break;
         case 'unknown': content = await unknownView(params); break;
         case 'settings': content = await settingsView(); break;
         default: content = await peopleView(params); break;
