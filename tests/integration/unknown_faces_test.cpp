@@ -134,6 +134,30 @@ TEST_F(UnknownFacesReal, ClustersOfEachLabelledSetArePureAndComplete) {
   }
 }
 
+// The measurement behind ClusterOptions::threshold: purity and completeness per set across
+// cut-off distances (printed; the default is asserted above through the gallery).
+TEST_F(UnknownFacesReal, ThresholdSweepReport) {
+  for (const auto& [name, faces] : sets_) {
+    std::vector<Embedding> embeddings;
+    std::vector<std::string> truth;
+    for (const LabelledFace& f : faces) {
+      embeddings.push_back(f.embedding);
+      truth.push_back(f.person);
+    }
+    for (const float t : {0.35F, 0.4F, 0.45F, 0.5F, 0.55F, 0.6F, 0.65F}) {
+      const auto labels = cluster_average_linkage(embeddings, t);
+      const Scores s = score(truth, std::vector<std::int64_t>(labels.begin(), labels.end()));
+      std::printf("[report] sweep %s threshold %.2f: %zu clusters, purity %.3f, completeness %.3f\n", name.c_str(), t,
+                  s.clusters, s.purity, s.completeness);
+    }
+    // Looser cut-offs never make clusters purer.
+    const auto tight = cluster_average_linkage(embeddings, 0.4F);
+    const auto loose = cluster_average_linkage(embeddings, 0.65F);
+    EXPECT_GE(score(truth, std::vector<std::int64_t>(tight.begin(), tight.end())).purity,
+              score(truth, std::vector<std::int64_t>(loose.begin(), loose.end())).purity) << name;
+  }
+}
+
 TEST_F(UnknownFacesReal, IdsStayWhenMoreFacesArriveAndPromotedClustersAreRecognised) {
   const auto& faces = sets_.at("lfw_dev");
   // The first half of each person's photos now, the rest later; the last photo of each person
