@@ -735,7 +735,7 @@ std::vector<std::string> Gallery::promote_cluster(std::int64_t cluster, const st
     std::vector<GalleryFace> batch;
     std::unordered_set<std::string> wanted(face_ids.begin(), face_ids.end());
     for (UnknownFace& u : members) {
-      if (!wanted.empty() && !wanted.erase(u.face.id)) continue;
+      if (!face_ids.empty() && !wanted.erase(u.face.id)) continue;  // not in the chosen subset
       GalleryFace f = std::move(u.face);
       f.thumbnail_jpeg = im.store->unknown_thumbnail(f.id).value_or(std::vector<std::uint8_t>{});
       im.store->delete_unknown(f.id);

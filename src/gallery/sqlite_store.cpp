@@ -254,10 +254,12 @@ class SqliteStore final : public Store {
   }
 
   std::optional<std::vector<std::uint8_t>> face_thumbnail(const std::string& id) override {
+    if (!schema3()) return std::nullopt;
     return thumbnail_from("SELECT thumbnail FROM faces WHERE id = ?", id);
   }
 
   std::optional<std::string> face_with_thumbnail(const std::string& person) override {
+    if (!schema3()) return std::nullopt;
     Statement st(db_, "SELECT id FROM faces WHERE person = ? AND thumbnail IS NOT NULL ORDER BY rowid LIMIT 1");
     st.bind(1, person);
     if (!st.step()) return std::nullopt;
@@ -292,9 +294,10 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  std::int64_t count_unknown() override { return db_.query_int64("SELECT count(*) FROM unknown_faces"); }
+  std::int64_t count_unknown() override { return schema3() ? db_.query_int64("SELECT count(*) FROM unknown_faces") : 0; }
 
   std::vector<UnknownFace> unknown_page(std::int64_t offset, std::int64_t limit) override {
+    if (!schema3()) return {};
     Statement st(db_, select_unknown("ORDER BY created_unix_ms DESC, rowid DESC LIMIT ? OFFSET ?").c_str());
     st.bind(1, limit).bind(2, offset);
     std::vector<UnknownFace> out;
@@ -303,6 +306,7 @@ class SqliteStore final : public Store {
   }
 
   std::optional<UnknownFace> unknown_face(const std::string& id) override {
+    if (!schema3()) return std::nullopt;
     Statement st(db_, select_unknown("WHERE id = ?").c_str());
     st.bind(1, id);
     if (!st.step()) return std::nullopt;
@@ -310,6 +314,7 @@ class SqliteStore final : public Store {
   }
 
   std::optional<std::vector<std::uint8_t>> unknown_thumbnail(const std::string& id) override {
+    if (!schema3()) return std::nullopt;
     return thumbnail_from("SELECT thumbnail FROM unknown_faces WHERE id = ?", id);
   }
 
@@ -383,9 +388,10 @@ class SqliteStore final : public Store {
     return first;
   }
 
-  std::int64_t count_clusters() override { return db_.query_int64("SELECT count(*) FROM clusters"); }
+  std::int64_t count_clusters() override { return schema3() ? db_.query_int64("SELECT count(*) FROM clusters") : 0; }
 
   std::vector<ClusterRow> cluster_page(std::int64_t offset, std::int64_t limit) override {
+    if (!schema3()) return {};
     Statement st(db_,
                  "SELECT c.id, c.centroid, (SELECT count(*) FROM unknown_faces u WHERE u.cluster_id = c.id) AS size "
                  "FROM clusters c ORDER BY size DESC, c.id LIMIT ? OFFSET ?");
@@ -394,6 +400,7 @@ class SqliteStore final : public Store {
   }
 
   std::vector<ClusterRow> all_clusters() override {
+    if (!schema3()) return {};
     Statement st(db_,
                  "SELECT c.id, c.centroid, (SELECT count(*) FROM unknown_faces u WHERE u.cluster_id = c.id) "
                  "FROM clusters c ORDER BY c.id");
@@ -423,6 +430,7 @@ class SqliteStore final : public Store {
   }
 
   std::vector<NegativeExample> negatives(const std::string* person) override {
+    if (!schema3()) return {};
     Statement st(db_, person ? "SELECT id, person, source_path, embedding, created_unix_ms FROM negatives "
                                "WHERE person = ? ORDER BY rowid"
                              : "SELECT id, person, source_path, embedding, created_unix_ms FROM negatives ORDER BY rowid");
@@ -570,6 +578,9 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // An older file opened read-only is not migrated: its reads of schema-3 data answer "none".
+  bool schema3() { return db_.query_int64("PRAGMA user_version") >= 3; }
+
   static void bind_optional_blob(Statement& st, int index, const std::vector<std::uint8_t>& bytes) {
     if (bytes.empty()) {
       st.bind_null(index);

@@ -181,8 +181,6 @@ KeptUnknown keep_unknown_faces(Gallery& gallery, const ModelInfo& model, const I
   return result;
 }
 
-namespace {
-
 EnrollResult prepare_enrollment(const Engine& engine, const std::string& person, const std::string& path,
                                 const EnrollOptions& options) {
   try {

@@ -74,6 +74,33 @@ void add_unknown_command(CLI::App& app, int& exit_code) {
     if (!args->json) std::cerr << page.total << " unknown faces\n";
     return kExitOk;
   }, exit_code);
+  struct SettingsArgs {
+    GalleryFlags gallery;
+    std::string keep;
+    std::string max_faces;
+    std::string max_age_days;
+  };
+  auto settings_args = std::make_shared<SettingsArgs>();
+  CLI::App* settings = command->add_subcommand("settings", "Show or change keep_unknown and the retention bounds (JSON)");
+  settings->add_option("--keep", settings_args->keep, "Keep unknown faces when the server is asked to")
+      ->check(CLI::IsMember({"true", "false"}));
+  settings->add_option("--max-faces", settings_args->max_faces, "Keep at most this many (default 10000)");
+  settings->add_option("--max-age-days", settings_args->max_age_days, "Delete older ones (default 30)");
+  settings_args->gallery.add_to(*settings);
+  set_runner(*settings, [settings_args] {
+    const SettingsArgs& a = *settings_args;
+    const bool change = !a.keep.empty() || !a.max_faces.empty() || !a.max_age_days.empty();
+    Gallery gallery = change ? a.gallery.open(/*create=*/true) : a.gallery.open_read_only();
+    // Checked by the gallery (validate_setting) before each write.
+    if (!a.keep.empty()) gallery.set_setting(kKeepUnknownSetting, a.keep);
+    if (!a.max_faces.empty()) gallery.set_setting(kUnknownMaxFacesSetting, a.max_faces);
+    if (!a.max_age_days.empty()) gallery.set_setting(kUnknownMaxAgeDaysSetting, a.max_age_days);
+    const UnknownPolicy policy = gallery.unknown_policy();
+    emit({{"keep_unknown", policy.keep},
+          {"unknown_max_faces", policy.max_faces},
+          {"unknown_max_age_days", policy.max_age_days}});
+    return kExitOk;
+  }, exit_code);
   CLI::App* purge = command->add_subcommand("purge", "Remove unknown faces past the age and count bounds (--all: every one)");
   purge->add_flag("--all", args->all, "Remove every unknown face");
   purge->add_flag("--json", args->json, "Print {\"removed\": N}");
