@@ -54,6 +54,18 @@ try {
   console.log(`gallery: ${faces} faces of ${people} people imported in ${Date.now() - started} ms`);
 
   const server = await startServer({ cli, gallery, apiKey: API_KEY, log: path.join(work, 'server.log') });
+  // Imported faces carry no thumbnail: the people of the first page get a real photo each (the
+  // same photo may be enrolled for different people), so the page loads real thumbnails.
+  const bytes = fs.readFileSync(photo);
+  started = Date.now();
+  for (let i = 0; i < 50; i++) {
+    const form = new FormData();
+    form.append('image', new Blob([bytes], { type: 'image/jpeg' }), 'obama.jpg');
+    const name = encodeURIComponent(`Person ${String(i).padStart(5, '0')}`);
+    const r = await fetch(`${server.base}/v1/people/${name}/faces`, { method: 'POST', body: form, headers: { 'x-api-key': API_KEY } });
+    if (!r.ok) throw new Error(`enrolling a thumbnail photo: HTTP ${r.status} ${await r.text()}`);
+  }
+  console.log(`50 photos enrolled (thumbnails for the first page) in ${Date.now() - started} ms`);
   const browser = await launchBrowser(path.join(work, 'profile'));
   try {
     const page = await browser.newPage();
@@ -75,8 +87,15 @@ try {
         const entry = performance.getEntriesByName('siamface:people-rendered').pop();
         return entry ? entry.startTime : NaN;
       });
+      // Then until every thumbnail in the viewport has loaded (the lazy ones below wait for a scroll).
+      await page.waitForFunction(() => Array.from(document.querySelectorAll('.person-card img.thumb')).every((img) => {
+        const r = img.getBoundingClientRect();
+        return r.top > innerHeight || (img.complete && img.naturalWidth > 0);
+      }), { timeout: 60000 });
+      const images = await page.evaluate(() => performance.now());
       const cards = await page.$$eval('.person-card', (c) => c.length);
-      return { mark, wall, cards };
+      const thumbnails = await page.$$eval('.person-card img.thumb', (i) => i.filter((x) => x.complete && x.naturalWidth > 0).length);
+      return { mark, images, wall, cards, thumbnails };
     };
     const cold = [];
     const warm = [];
@@ -97,8 +116,11 @@ try {
       `${cold[0].cards} cards on the first page`);
     console.log(`GET /v1/people first page, median of 9: ${apiMs.toFixed(1)} ms`);
     console.log(`first page of people rendered (navigation start -> cards in the DOM), median of ${loads} loads:`);
-    console.log(`  no browser cache:   ${fmt(median(cold.map((r) => r.mark)))} (wall ${fmt(median(cold.map((r) => r.wall)))})`);
-    console.log(`  with browser cache: ${fmt(median(warm.map((r) => r.mark)))} (wall ${fmt(median(warm.map((r) => r.wall)))})`);
+    console.log(`  no browser cache:   ${fmt(median(cold.map((r) => r.mark)))} (wall ${fmt(median(cold.map((r) => r.wall)))}); ` +
+      `visible thumbnails loaded: ${fmt(median(cold.map((r) => r.images)))}`);
+    console.log(`  with browser cache: ${fmt(median(warm.map((r) => r.mark)))} (wall ${fmt(median(warm.map((r) => r.wall)))}); ` +
+      `visible thumbnails loaded: ${fmt(median(warm.map((r) => r.images)))}`);
+    console.log(`thumbnails loaded at that point: ${cold[0].thumbnails} of ${cold[0].cards} cards (loading="lazy": chromium fetches those near the viewport)`);
     const worst = Math.max(median(cold.map((r) => r.mark)), median(warm.map((r) => r.mark)));
     console.log(`target under 1000 ms: ${worst < 1000 ? 'met' : 'NOT met'}`);
   } finally {

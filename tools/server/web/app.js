@@ -95,10 +95,14 @@
 
   // Only our own API's thumbnail URLs become <img src>.
   function thumbnail(url, alt, fallbackText) {
+    const placeholder = () => h('div', { class: 'thumb', 'aria-hidden': 'true' }, (fallbackText || '?').slice(0, 1).toUpperCase());
     if (typeof url === 'string' && url.startsWith('/v1/')) {
-      return h('img', { class: 'thumb', src: url, alt, loading: 'lazy', decoding: 'async', width: 112, height: 112 });
+      const img = h('img', { class: 'thumb', src: url, alt, loading: 'lazy', decoding: 'async', width: 112, height: 112 });
+      // Faces imported from an export, or enrolled before thumbnails existed, have none (404).
+      img.addEventListener('error', () => img.replaceWith(placeholder()), { once: true });
+      return img;
     }
-    return h('div', { class: 'thumb', 'aria-hidden': 'true' }, (fallbackText || '?').slice(0, 1).toUpperCase());
+    return placeholder();
   }
 
   function when(value) {
