@@ -158,7 +158,8 @@ TEST_F(GalleryAdminHttp, UnknownFacesClustersAndCorrections) {
   EXPECT_EQ(r.body["total"], 3);
   ASSERT_EQ(r.body["items"].size(), 2U);
   std::vector<std::string> amy_faces;
-  for (const auto& f : get("/v1/people/amy/faces").body["items"]) amy_faces.push_back(f["id"]);
+  const Reply all_faces = get("/v1/people/amy/faces");
+  for (const auto& f : all_faces.body["items"]) amy_faces.push_back(f["id"]);
   ASSERT_EQ(amy_faces.size(), 3U);
   EXPECT_EQ(std::get<1>(raw_get("/v1/faces/" + amy_faces[0] + "/thumbnail")), "image/jpeg");
   EXPECT_EQ(get("/v1/faces/nope/thumbnail").status, 404);
