@@ -206,6 +206,11 @@ TEST_F(WebUiHttpTest, ChangesOnACookieNeedTheCsrfTokenAndThisOrigin) {
   EXPECT_NE(error["error"]["message"].get<std::string>().find("X-Siamface-CSRF"), std::string::npos);
 
   EXPECT_EQ(enrol(with({{"Cookie", cookie}, {"X-Siamface-CSRF", csrf}, {"Origin", origin()}})), 200);
+  // Behind a proxy that rewrites Host: the browser's host comes in X-Forwarded-Host.
+  EXPECT_EQ(enrol(with({{"Cookie", cookie}, {"X-Siamface-CSRF", csrf}, {"Origin", "https://faces.example"},
+                        {"X-Forwarded-Host", "faces.example"}})), 200);
+  EXPECT_EQ(enrol(with({{"Cookie", cookie}, {"X-Siamface-CSRF", csrf}, {"Origin", "https://evil.example"},
+                        {"X-Forwarded-Host", "faces.example"}})), 403);
   EXPECT_EQ(people(), 1U);
   EXPECT_EQ(enrol(with({{"x-api-key", kKey}})), 200) << "API clients (no Origin) are unchanged";
 }

@@ -163,8 +163,15 @@ void session_info(const ServerContext& context, const httplib::Request& request,
 httplib::Server::HandlerResponse refuse_other_sites(const httplib::Request& request, httplib::Response& response) {
   if (is_safe_method(request.method)) return httplib::Server::HandlerResponse::Unhandled;
   const bool cross_site = request.get_header_value("Sec-Fetch-Site") == "cross-site";
-  const bool foreign_origin =
-      request.has_header("Origin") && !origin_matches_host(request.get_header_value("Origin"), request.get_header_value("Host"));
+  // Behind a reverse proxy that rewrites Host, the host the browser saw is in X-Forwarded-Host
+  // (its first value). A page of another site cannot set that header on a request it sends here
+  // without a CORS preflight, which this server never grants.
+  const auto names_this_server = [&](const std::string& origin) {
+    if (origin_matches_host(origin, request.get_header_value("Host"))) return true;
+    const std::string forwarded = request.get_header_value("X-Forwarded-Host");
+    return !forwarded.empty() && origin_matches_host(origin, forwarded.substr(0, forwarded.find(',')));
+  };
+  const bool foreign_origin = request.has_header("Origin") && !names_this_server(request.get_header_value("Origin"));
   if (!cross_site && !foreign_origin) return httplib::Server::HandlerResponse::Unhandled;
   write_error(response, dialect_for_path(request.path), 403,
               "request from another site refused (its Origin is not this server)");
