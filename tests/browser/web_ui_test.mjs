@@ -79,11 +79,29 @@ async function people() {
   })));
 }
 
-async function enrol(name, files) {
+// Drops files on a drop zone as a drag from the desktop would: a drop event whose DataTransfer
+// holds the files.
+async function dropFiles(zoneSelector, files) {
+  const payload = files.map((f) => ({ name: path.basename(f), bytes: Array.from(fs.readFileSync(f)) }));
+  await page.$eval(zoneSelector, (zone, items) => {
+    const transfer = new DataTransfer();
+    for (const { name, bytes } of items) {
+      const type = name.endsWith('.png') ? 'image/png' : 'image/jpeg';
+      transfer.items.add(new File([new Uint8Array(bytes)], name, { type }));
+    }
+    zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  }, payload);
+}
+
+async function enrol(name, files, { drop = false } = {}) {
   await go('#/people', 'people');
   await page.type('#new-person-name', name);
-  const input = await page.$('#new-person-files');
-  await input.uploadFile(...files);
+  if (drop) {
+    await dropFiles('#add-person .drop', files);
+  } else {
+    await (await page.$('#new-person-files')).uploadFile(...files);
+  }
   await page.click('#new-person-submit');
   await page.waitForSelector(`.person-card[data-name="${name}"]`, { timeout: 120000 });
 }
@@ -153,9 +171,9 @@ async function main() {
     assert.match(await page.$eval('#people', (e) => e.textContent), /Nobody enrolled yet/);
   });
 
-  await step('enrol two people by uploading photos', async () => {
+  await step('enrol two people by uploading photos (picked, and dropped)', async () => {
     await enrol('Obama', [obama, obama2]);
-    await enrol('Biden', [biden]);
+    await enrol('Biden', [biden], { drop: true });
     const list = await people();
     assert.deepEqual(list.map((p) => p.name).sort(), ['Biden', 'Obama']);
     assert.equal(list.find((p) => p.name === 'Obama').count, '2 faces');
@@ -246,7 +264,7 @@ async function main() {
       await clickOnCard('sheldon2', '.not-person', /is not Obama/);
       await cardCount(2);
       assert.ok(!(await cards()).some((c) => c.text.includes('sheldon2')));
-      await (await page.$('#person-files')).uploadFile(penny);
+      await dropFiles('.panel .drop', [penny]);  // dropping on a person's page adds at once
       await cardCount(3);
       await clickOnCard('penny1', '.remove-face', /Face removed/);
       await cardCount(2);
