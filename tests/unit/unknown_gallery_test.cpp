@@ -143,7 +143,7 @@ TEST(UnknownFaces, ClusterIdsSurviveReclusteringAfterMoreFaces) {
   EXPECT_EQ(page.items[0].size, 7);  // largest first
   EXPECT_FALSE(ids.count(page.items[3].id));
   EXPECT_GT(page.items[3].id, *ids.rbegin());
-  // Centroids 1.0 apart are not "close" at the default 0.6; at 1.1 every pair is.
+  // Centroids 1.0 apart are not "close" at the default 0.5; at 1.1 every pair is.
   for (const auto& c : page.items) EXPECT_TRUE(c.close.empty());
   for (const auto& c : g.clusters(0, 10, 12, 1.1F).items) EXPECT_EQ(c.close.size(), 3U);
   // Dismissing frees nothing for reuse: the next new cluster gets a higher id still.
