@@ -259,8 +259,8 @@ class Gallery {
       std::span<const Embedding> queries, const ModelInfo& model, std::size_t k,
       IdentityDistance mode = IdentityDistance::kMin) const;
 
-  // --- Unknown faces, clusters and corrections (docs/unknown-faces.md). Each write is one
-  // transaction. PostgreSQL galleries do not have them yet: Error(kGallery) says so.
+  // --- Unknown faces, clusters and corrections (docs/unknown-faces.md), on both backends.
+  // Each write is one transaction.
 
   UnknownPolicy unknown_policy() const;  // from the settings, with the defaults above
   // Stores one unknown face (the caller applies the quality gate), unless one within
