@@ -103,9 +103,10 @@ class Store {
 
   virtual int schema_version() = 0;
   virtual std::int64_t stored_bytes() = 0;
-  // --- Schema 3: thumbnails, unknown faces, clusters, negative examples. The defaults throw
-  // Error(kGallery) naming the feature (a backend without them yet, PostgreSQL), except the
-  // reads identify needs, which answer "none".
+  // --- Thumbnails, unknown faces, clusters, negative examples (issue 20; SQLite schema 3,
+  // PostgreSQL migration 2). Both backends implement them; the defaults, for a backend that
+  // does not, throw Error(kGallery) naming the feature, except the reads identify needs, which
+  // answer "none".
   virtual std::optional<std::vector<std::uint8_t>> face_thumbnail(const std::string& id) {
     (void)id;
     return std::nullopt;
@@ -169,8 +170,8 @@ class Store {
 
  protected:
   [[noreturn]] void unsupported(const char* feature) const {
-    throw Error(ErrorCode::kGallery, std::string(feature) + ": not available yet on the PostgreSQL gallery " +
-                                         location() + "; use an SQLite gallery for them (docs/unknown-faces.md)");
+    throw Error(ErrorCode::kGallery, std::string(feature) + ": not available on the gallery " +
+                                         location() + " (docs/unknown-faces.md)");
   }
 };
 

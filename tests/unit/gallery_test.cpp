@@ -50,7 +50,7 @@ class GalleryBackends : public ::testing::TestWithParam<Backend> {
   Gallery open_gallery_at(const std::string& where, const GalleryOptions& options = {}) {
     return Gallery::open(where, options);
   }
-  int expected_schema_version() const { return GetParam() == Backend::kSqlite ? 3 : 1; }
+  int expected_schema_version() const { return GetParam() == Backend::kSqlite ? 3 : 2; }
 
   static bool within_one_second(const std::function<bool()>& condition) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
