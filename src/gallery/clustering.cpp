@@ -70,6 +70,12 @@ std::vector<std::size_t> cluster_average_linkage(std::span<const Embedding> embe
         nearest = c;
       }
     }
+    if (nearest == n) {  // no finite distance to anyone (cannot happen for validated embeddings)
+      chain.pop_back();
+      active[a] = 0;
+      --active_count;
+      continue;
+    }
     if (nearest != previous) {
       chain.push_back(nearest);
       continue;

@@ -60,8 +60,15 @@ CREATE TABLE model (
 )sql";
 
 // Version 2 -> 3, also run on a new file after kSchemaSql.
+// Thumbnails live beside the faces, not in their rows: a face row stays within one page (the
+// index loads faster, and its embedding is stored in one piece, which secure deletion and the
+// privacy test rely on). The trigger removes a face's thumbnail with the face, on every path.
 constexpr const char* kSchemaV3Sql = R"sql(
-ALTER TABLE faces ADD COLUMN thumbnail BLOB;
+CREATE TABLE face_thumbnails (face_id TEXT PRIMARY KEY, jpeg BLOB NOT NULL);
+CREATE TRIGGER face_thumbnail_goes_with_its_face AFTER DELETE ON faces
+BEGIN
+  DELETE FROM face_thumbnails WHERE face_id = old.id;
+END;
 CREATE TABLE unknown_faces (
   rowid INTEGER PRIMARY KEY,
   id TEXT NOT NULL UNIQUE,
@@ -246,21 +253,26 @@ class SqliteStore final : public Store {
 
   void insert_face(const GalleryFace& f) override {
     Statement st(db_, ("INSERT INTO faces (" + std::string(kFaceColumns) +
-                       ", thumbnail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                       ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                           .c_str());
     bind_face(st, f);
-    bind_optional_blob(st, 23, f.thumbnail_jpeg);
     st.run();
+    if (!f.thumbnail_jpeg.empty()) {
+      Statement thumb(db_, "INSERT OR REPLACE INTO face_thumbnails (face_id, jpeg) VALUES (?, ?)");
+      thumb.bind(1, f.id).bind_blob(2, f.thumbnail_jpeg).run();
+    }
   }
 
   std::optional<std::vector<std::uint8_t>> face_thumbnail(const std::string& id) override {
     if (!schema3()) return std::nullopt;
-    return thumbnail_from("SELECT thumbnail FROM faces WHERE id = ?", id);
+    return thumbnail_from("SELECT jpeg FROM face_thumbnails WHERE face_id = ?", id);
   }
 
   std::optional<std::string> face_with_thumbnail(const std::string& person) override {
     if (!schema3()) return std::nullopt;
-    Statement st(db_, "SELECT id FROM faces WHERE person = ? AND thumbnail IS NOT NULL ORDER BY rowid LIMIT 1");
+    Statement st(db_,
+                 "SELECT f.id FROM faces f JOIN face_thumbnails t ON t.face_id = f.id WHERE f.person = ? "
+                 "ORDER BY f.rowid LIMIT 1");
     st.bind(1, person);
     if (!st.step()) return std::nullopt;
     return st.column_text(0);

@@ -202,6 +202,18 @@ TEST_F(GalleryAdminHttp, UnknownFacesClustersAndCorrections) {
   EXPECT_EQ(r.body["removed"], 2);
   EXPECT_EQ(del("/v1/clusters/" + raj_id).status, 404);
   EXPECT_EQ(get("/v1/unknown").body["total"], 0);
+  // The drop-in recognize routes keep unknown faces too while the gallery setting is on.
+  r = post_form("/v1/vision/face/recognize", {file_part("image", photo("raj", 4))});
+  ASSERT_EQ(r.status, 200) << r.body.dump();
+  EXPECT_EQ(r.body["predictions"][0]["userid"], "unknown");
+  r = get("/v1/unknown");
+  EXPECT_EQ(r.body["total"], 1);
+  EXPECT_EQ(r.body["items"][0]["source"], "http:photo.jpg");  // file_part's default upload name
+  ASSERT_EQ(put_json("/v1/settings", {{"keep_unknown", false}}).status, 200);
+  ASSERT_EQ(post_form("/v1/vision/face/recognize", {file_part("image", photo("raj", 5))}).status, 200);
+  EXPECT_EQ(get("/v1/unknown").body["total"], 1);  // off: nothing more kept
+  ASSERT_EQ(put_json("/v1/settings", {{"keep_unknown", true}}).status, 200);
+  ASSERT_EQ(del("/v1/clusters/" + raj_id).status, 404);
 
   // Calibration: needs two people with two faces.
   r = get("/v1/calibration.svg");

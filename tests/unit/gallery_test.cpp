@@ -626,7 +626,7 @@ TEST(Gallery, SchemaOneIsReadAndMigratedWithEveryRowKept) {
   exec_sql(path,
            "PRAGMA journal_mode = DELETE; BEGIN;"
            "DROP TABLE unknown_faces; DROP TABLE clusters; DROP TABLE negatives; DROP TABLE counters;"
-           "ALTER TABLE faces DROP COLUMN thumbnail;"
+           "DROP TABLE face_thumbnails;"
            "CREATE TABLE old AS SELECT * FROM faces; DROP TABLE faces;"
            "CREATE TABLE faces (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, person TEXT NOT NULL,"
            " source_path TEXT NOT NULL, image_sha256 TEXT NOT NULL, box_left REAL NOT NULL, box_top REAL NOT NULL,"

@@ -64,6 +64,15 @@ std::vector<IdentifiedFace> identify_upload(const ServerContext& /*context*/, co
   return identify_image(loaded.engine, *loaded.gallery, image, options);
 }
 
+std::size_t keep_unknown_if_enabled(const Loaded& loaded, const Image& image, const std::vector<IdentifiedFace>& faces,
+                                    const UploadedFile& file) {
+  if (!loaded.gallery->unknown_policy().keep) return 0;
+  const auto* data = reinterpret_cast<const std::uint8_t*>(file.content.data());
+  const std::string sha = sha256_hex({data, file.content.size()});
+  const std::string source = "http:" + (file.filename.empty() ? file.field : file.filename);
+  return keep_unknown_faces(*loaded.gallery, loaded.engine.model_info(), image, faces, source, sha, sha).kept;
+}
+
 void check_key(const ServerContext& context, const std::string& given, const std::string& message) {
   if (!context.auth_required()) return;
   if (!context.key_matches(given)) throw HttpError(401, message);

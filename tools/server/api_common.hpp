@@ -38,6 +38,12 @@ std::vector<IdentifiedFace> identify_upload(const ServerContext& context, const 
                                             const Image& image, const PipelineOptions& pipeline, std::size_t top_k,
                                             std::optional<float> threshold = std::nullopt);
 
+// The DeepStack and CompreFace recognize routes cannot ask for it per request: they keep the
+// unnamed faces whenever the gallery's keep_unknown setting is on (docs/unknown-faces.md).
+// Returns how many were kept.
+std::size_t keep_unknown_if_enabled(const Loaded& loaded, const Image& image, const std::vector<IdentifiedFace>& faces,
+                                    const UploadedFile& file);
+
 // Throws HttpError(401, message) unless no key is configured or `given` matches.
 void check_key(const ServerContext& context, const std::string& given, const std::string& message);
 
