@@ -42,6 +42,8 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   python3-dev pybind11-dev python3-numpy python3-pytest
   # Locale sources: tests/unit/locale_test.cpp compiles de_DE to check comma-decimal locales.
   locales
+  # The web page's browser test and bench (tests/browser/, bench/web_ui_bench.sh): headless chromium.
+  chromium
 
   # The PostgreSQL gallery (docs/postgresql.md); the tests start their own server (initdb, pg_ctl).
   libpqxx-dev postgresql-15
@@ -123,6 +125,15 @@ if [ -z "${SIAMFACE_BUILD_TARGETS:-}" ] && { [ ! -f "$reference/node_modules/.pa
    [ "$reference/package-lock.json" -nt "$reference/node_modules/.package-lock.json" ]; }; then
   echo "setup: installing the face-api reference (npm ci --prefix tests/reference)"
   npm ci --prefix "$reference" --no-audit --no-fund --loglevel=error
+fi
+
+# The browser test's driver (tests/browser): puppeteer-core from the lock file; it never downloads a
+# browser (the tests use Debian's chromium).
+browser_tests="$ROOT/tests/browser"
+if [ -z "${SIAMFACE_BUILD_TARGETS:-}" ] && { [ ! -f "$browser_tests/node_modules/.package-lock.json" ] ||
+   [ "$browser_tests/package-lock.json" -nt "$browser_tests/node_modules/.package-lock.json" ]; }; then
+  echo "setup: installing the browser-test driver (npm ci --prefix tests/browser)"
+  PUPPETEER_SKIP_DOWNLOAD=1 npm ci --prefix "$browser_tests" --no-audit --no-fund --loglevel=error
 fi
 
 if ((BUILD)); then

@@ -51,6 +51,10 @@ struct GalleryFace {
   Embedding embedding{};
   ModelInfo model;                    // must equal the gallery's model
   std::int64_t created_unix_ms = 0;   // set to now on add when 0
+  // A small JPEG crop of the face (~112 px, make_face_thumbnail) stored beside the row; empty
+  // for faces enrolled before schema 3 or imported. Not read back by face()/faces_of(): see
+  // Gallery::face_thumbnail.
+  std::vector<std::uint8_t> thumbnail_jpeg;
 };
 
 enum class AddStatus { kAdded, kDuplicate };
@@ -105,6 +109,79 @@ struct GalleryOptions {
 
 // Setting keys the library itself understands.
 inline constexpr const char* kThresholdSetting = "threshold";
+// Unknown faces (docs/unknown-faces.md). Biometric data of people who never agreed to be
+// enrolled, so keeping them is opt-in: "true"/"false", default false.
+inline constexpr const char* kKeepUnknownSetting = "keep_unknown";
+inline constexpr const char* kUnknownMaxFacesSetting = "unknown_max_faces";        // default 10000
+inline constexpr const char* kUnknownMaxAgeDaysSetting = "unknown_max_age_days";   // default 30
+inline constexpr std::int64_t kDefaultUnknownMaxFaces = 10000;
+inline constexpr std::int64_t kDefaultUnknownMaxAgeDays = 30;
+
+// One face nobody in the gallery matched, kept for clustering and naming later.
+struct UnknownFace {
+  // id, source_path, image_sha256 (of the photo, or of the thumbnail for a video frame), face,
+  // embedding, model, created_unix_ms (the time it was seen), thumbnail_jpeg; person is empty.
+  GalleryFace face;
+  // Faces within kUnknownDedupDistance of a face already kept under the same key are the same
+  // face seen again and are not stored: a photo's SHA-256, or "track:<stream>#<id>" for video.
+  std::string source_key;
+  float quality = 0.0F;                 // 0..1, unknown_face_quality()
+  std::optional<std::int64_t> cluster;  // set by cluster_unknown()
+};
+inline constexpr float kUnknownDedupDistance = 0.3F;
+
+struct UnknownPolicy {
+  bool keep = false;
+  std::int64_t max_faces = kDefaultUnknownMaxFaces;
+  std::int64_t max_age_days = kDefaultUnknownMaxAgeDays;
+};
+
+enum class UnknownAddStatus { kAdded, kDuplicate };
+
+struct UnknownPage {
+  std::int64_t total = 0;
+  std::vector<UnknownFace> items;  // newest first; embeddings and thumbnails left empty
+};
+
+struct ClosePair {
+  std::int64_t cluster = 0;
+  float distance = 0.0F;  // between the two centroids
+};
+
+struct UnknownCluster {
+  std::int64_t id = 0;
+  std::int64_t size = 0;
+  std::vector<UnknownFace> faces;  // the first max_faces faces (oldest first), without embeddings
+  std::vector<ClosePair> close;    // other clusters whose centroid lies within close_distance
+};
+
+struct ClusterPage {
+  std::int64_t total = 0;
+  std::vector<UnknownCluster> items;  // largest first, then by id
+};
+
+struct ClusterOptions {
+  // Average-linkage merge limit over the gallery's distance; measured in docs/unknown-faces.md.
+  float threshold = 0.5F;
+  // Clusters whose centroids are nearer than this are reported as `close` (siblings,
+  // look-alikes, one person split in two). Measured on 560 LFW faces: 15 of the 20 pairs that
+  // were one person split in two, and 21 pairs of different people (docs/unknown-faces.md).
+  float close_distance = 0.5F;
+};
+
+struct ClusterResult {
+  std::size_t clusters = 0;
+  std::size_t faces = 0;
+  std::size_t kept_ids = 0;  // clusters that carried over an id from before
+};
+
+struct NegativeExample {
+  std::string id;
+  std::string person;  // "this face is not <person>"
+  std::string source_path;
+  Embedding embedding{};
+  std::int64_t created_unix_ms = 0;
+};
 
 // Thread safety: every method is safe to call from many threads at once. A mutex serialises use
 // of the database connection; the index sits behind a shared_mutex so searches run concurrently
@@ -181,6 +258,56 @@ class Gallery {
   std::vector<std::vector<IdentityMatch>> search_batch(
       std::span<const Embedding> queries, const ModelInfo& model, std::size_t k,
       IdentityDistance mode = IdentityDistance::kMin) const;
+
+  // --- Unknown faces, clusters and corrections (docs/unknown-faces.md), on both backends.
+  // Each write is one transaction.
+
+  UnknownPolicy unknown_policy() const;  // from the settings, with the defaults above
+  // Stores one unknown face (the caller applies the quality gate), unless one within
+  // kUnknownDedupDistance was kept under the same source_key; then purges past the policy's
+  // count and age bounds. The first face of an empty gallery fixes its model as add does.
+  UnknownAddStatus add_unknown(const UnknownFace& face);
+  UnknownPage list_unknown(std::int64_t offset, std::int64_t limit) const;
+  std::optional<UnknownFace> unknown_face(const std::string& id) const;  // without embedding
+  // Removes faces older than max_age_days and the oldest beyond max_faces (the policy's, or
+  // these when given); returns how many went. `all` removes every unknown face.
+  std::size_t purge_unknown(bool all = false);
+  // Re-groups every unknown face (cluster_unknown_faces); a new cluster keeps the id of the old
+  // one it shares the most faces with, others get ids never used before.
+  ClusterResult cluster_unknown(const ClusterOptions& options = {});
+  ClusterPage clusters(std::int64_t offset, std::int64_t limit, std::size_t max_faces = 12,
+                       float close_distance = ClusterOptions{}.close_distance) const;
+  // Enrols the cluster's faces (or the listed subset of them) as `person` (new or existing)
+  // and removes them from the unknown faces; returns the new face ids. kNotFound for an
+  // unknown cluster, kInvalidArgument for a listed face not in it.
+  std::vector<std::string> promote_cluster(std::int64_t cluster, const std::string& person,
+                                           const std::vector<std::string>& face_ids = {});
+  std::size_t dismiss_cluster(std::int64_t cluster);  // deletes its faces; kNotFound if none
+  // Moves every face and negative example of `from` to `into` (both must exist) and removes
+  // `from`; returns the faces moved.
+  std::size_t merge_people(const std::string& from, const std::string& into);
+  // Moves the listed faces of `person` to `to` (new or existing); kInvalidArgument when one of
+  // them is not `person`'s. A face whose photo `to` already has is dropped.
+  std::size_t split_faces(const std::string& person, const std::vector<std::string>& face_ids,
+                          const std::string& to);
+  // "This face is not its person": removes the face and keeps its embedding as a negative
+  // example for that person (the decision rule in identify.hpp). Returns the person.
+  std::string mark_not(const std::string& face_id);
+  // "This face is not `person`" for a probe embedding; `person` must exist. Returns its id.
+  std::string add_negative(const std::string& person, const Embedding& embedding, const ModelInfo& model,
+                           const std::string& source_path);
+  std::vector<NegativeExample> negatives(const std::string* person = nullptr) const;
+  // For each person with negative examples: the distance from `query` to the nearest one.
+  std::vector<std::pair<std::string, float>> nearest_negatives(const Embedding& query) const;
+  std::optional<std::vector<std::uint8_t>> face_thumbnail(const std::string& face_id) const;
+  std::optional<std::vector<std::uint8_t>> unknown_thumbnail(const std::string& unknown_id) const;
+  // People by name, paged, with one face id for a thumbnail.
+  struct PersonPageItem {
+    std::string person;
+    std::int64_t face_count = 0;
+    std::optional<std::string> thumbnail_face;  // a face that has a thumbnail
+  };
+  std::pair<std::int64_t, std::vector<PersonPageItem>> people_page(std::int64_t offset, std::int64_t limit) const;
 
   void reload();      // re-read every embedding from the file
   void checkpoint();  // fold the WAL into the database file and truncate it

@@ -1,6 +1,7 @@
 // Deciding names from gallery matches: threshold, margin and one-to-one assignment.
 #pragma once
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,14 @@ inline constexpr const char* kUnknownPerson = "unknown";
 struct Candidate {
   std::string person;
   float distance = 0.0F;
+  // Distance to the nearest negative example of this person ("this face is not X",
+  // Gallery::mark_not / add_negative); infinity when there is none.
+  float negative_distance = std::numeric_limits<float>::infinity();
 };
+
+// The correction rule: a probe within `threshold` of a negative example of X, and nearer to it
+// than to X (candidate.distance), is not named X. decide_names applies it to every candidate.
+bool blocked_by_negative(const Candidate& candidate, float threshold);
 
 struct DecisionRule {
   float threshold = 0.6F;  // accept a name only below this Euclidean distance
@@ -39,7 +47,8 @@ struct Decision {
 // Decides every face of one photo together. `candidates[i]` are face i's identities sorted
 // by ascending distance (distinct persons). Two faces never get the same name: acceptable
 // (face, identity) pairs are assigned greedily, nearest first; a face whose best identity
-// went to a nearer face takes its next acceptable one, or "unknown".
+// went to a nearer face takes its next acceptable one, or "unknown". A candidate blocked by a
+// negative example (blocked_by_negative) is not acceptable: the next one may be.
 // Thread safety: a pure function.
 std::vector<Decision> decide_names(const std::vector<std::vector<Candidate>>& candidates,
                                    const std::vector<FaceQuality>& qualities, const DecisionRule& rule);

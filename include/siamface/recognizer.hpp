@@ -88,6 +88,34 @@ EnrollResult prepare_enrollment_bytes(const Engine& engine, const std::string& p
                                       std::span<const std::uint8_t> bytes, const std::string& source,
                                       const EnrollOptions& options);
 
+// A small JPEG of one face for lists and pages: the box enlarged by a third around its centre,
+// clipped to the image, scaled so its longer side is at most `size` px (quality 85). Empty
+// when the box lies outside the image.
+std::vector<std::uint8_t> make_face_thumbnail(const Image& image, const Face& face, int size = 112);
+
+// 0..1 from the face's measures: size (full at 112 px), sharpness (full at 100) and how
+// frontal it is, multiplied. For ranking unknown faces; the gate decides what is kept.
+float unknown_face_quality(const FaceQuality& quality);
+
+// "" when `face` passes `gate`, else why not ("face too small (30 px < 40)").
+std::string quality_gate_failure(const Face& face, const QualityGate& gate);
+
+struct KeptUnknown {
+  std::size_t kept = 0;
+  std::size_t duplicates = 0;    // the same face already kept from this source key
+  std::size_t low_quality = 0;   // failed the gate
+};
+
+// Records the faces of `faces` that were not named (decision.known false) in the gallery's
+// unknown faces (Gallery::add_unknown), with a thumbnail cut from `image`, when they pass the
+// gate. `source` is stored as the face's source; `source_key` groups faces for de-duplication
+// (a photo's SHA-256, a video track); `image_sha256` is the photo's (empty: the thumbnail's).
+// The caller decides whether keeping is allowed (Gallery::unknown_policy, a CLI flag).
+KeptUnknown keep_unknown_faces(Gallery& gallery, const ModelInfo& model, const Image& image,
+                               const std::vector<IdentifiedFace>& faces, const std::string& source,
+                               const std::string& source_key, const std::string& image_sha256,
+                               const QualityGate& gate = {});
+
 // Stores the prepared results of one batch in one transaction and fills in status/face_id
 // (duplicates by image SHA-256 become kDuplicate).
 void commit_enrollments(Gallery& gallery, std::vector<EnrollResult>& batch);

@@ -2,7 +2,11 @@
 // over a Store (gallery_store.hpp) that is either an SQLite file or a PostgreSQL database.
 #include "siamface/gallery.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <limits>
+#include <map>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -16,6 +20,7 @@
 #include "gallery/jsonl_codec.hpp"
 #include "gallery/posix_files.hpp"
 #include "gallery/validation.hpp"
+#include "siamface/clustering.hpp"
 #include "siamface/errors.hpp"
 
 namespace siamface {
@@ -78,9 +83,10 @@ struct Gallery::Impl {
   std::mutex db_mutex;  // guards store
   std::unique_ptr<Store> store;
 
-  std::shared_mutex index_mutex;  // guards index and model (lock order: db_mutex first)
+  std::shared_mutex index_mutex;  // guards index, model and negatives (lock order: db_mutex first)
   EmbeddingIndex index;
   std::optional<ModelInfo> model;
+  std::vector<NegativeExample> negatives;  // few: kept whole in memory for the decision rule
   bool index_changed = false;  // since the approximate-index snapshot was read or written
 
   // The approximate index of a large SQLite gallery is kept in `<file>.faiss` (docs/search.md),
@@ -133,11 +139,23 @@ struct Gallery::Impl {
   }
 
   // Re-reads every embedding and the model. Caller holds db_mutex.
-  void load_locked() { apply(store->load()); }
+  void load_locked() {
+    apply(store->load());
+    load_negatives_locked();
+  }
 
   // Takes in what others committed since the last look. Caller holds db_mutex.
   void refresh_locked() {
-    if (auto sync = store->poll()) apply(std::move(*sync));
+    if (auto sync = store->poll()) {
+      apply(std::move(*sync));
+      load_negatives_locked();
+    }
+  }
+
+  void load_negatives_locked() {
+    auto fresh = store->negatives(nullptr);
+    std::unique_lock lock(index_mutex);
+    negatives = std::move(fresh);
   }
 
   void refresh() {
@@ -561,6 +579,404 @@ std::vector<std::vector<IdentityMatch>> Gallery::search_batch(std::span<const Em
   std::shared_lock lock(impl_->index_mutex);
   impl_->check_search_model(model);
   return impl_->index.search_batch(queries, k, mode);
+}
+
+namespace {
+
+std::int64_t parse_setting_int(const std::optional<std::string>& text, std::int64_t fallback, const char* key) {
+  if (!text) return fallback;
+  try {
+    std::size_t used = 0;
+    const long long value = std::stoll(*text, &used);
+    if (used == text->size() && value > 0) return value;
+  } catch (const std::exception&) {
+  }
+  throw Error(ErrorCode::kGallery, std::string("gallery setting '") + key + "' is not a positive whole number: '" +
+                                       *text + "'");
+}
+
+void check_page(std::int64_t offset, std::int64_t limit) {
+  if (offset < 0) throw Error(ErrorCode::kInvalidArgument, "offset must be 0 or more");
+  if (limit < 1) throw Error(ErrorCode::kInvalidArgument, "limit must be 1 or more");
+}
+
+constexpr std::int64_t kMsPerDay = 24LL * 60 * 60 * 1000;
+
+}  // namespace
+
+UnknownPolicy Gallery::unknown_policy() const {
+  std::lock_guard lock(impl_->db_mutex);
+  UnknownPolicy policy;
+  const auto keep = impl_->store->setting(kKeepUnknownSetting);
+  policy.keep = keep && *keep == "true";
+  policy.max_faces =
+      parse_setting_int(impl_->store->setting(kUnknownMaxFacesSetting), kDefaultUnknownMaxFaces, kUnknownMaxFacesSetting);
+  policy.max_age_days = parse_setting_int(impl_->store->setting(kUnknownMaxAgeDaysSetting), kDefaultUnknownMaxAgeDays,
+                                          kUnknownMaxAgeDaysSetting);
+  return policy;
+}
+
+UnknownAddStatus Gallery::add_unknown(const UnknownFace& input) {
+  GalleryFace checked = input.face;
+  checked.person = "unknown face";  // the person rule does not apply; everything else does
+  gallery::validate_face(checked, "unknown face: ");
+  if (input.source_key.empty()) throw Error(ErrorCode::kInvalidArgument, "unknown face: source_key is empty");
+  const UnknownPolicy policy = unknown_policy();
+  auto& im = *impl_;
+  std::lock_guard lock(im.db_mutex);
+  im.refresh_locked();
+  {
+    WriteScope txn(*im.store);
+    const std::optional<ModelInfo> current = im.store->read_model();
+    if (!current || (!gallery::same_model(*current, input.face.model) && im.store->count_faces() == 0 &&
+                     im.store->count_unknown() == 0)) {
+      im.store->write_model(input.face.model);
+    } else if (!gallery::same_model(*current, input.face.model)) {
+      gallery::throw_model_mismatch(im.location(), *current, input.face.model);
+    }
+    for (const Embedding& kept : im.store->unknown_embeddings_with_key(input.source_key)) {
+      if (kept.size() == input.face.embedding.size() &&
+          euclidean_distance(kept, input.face.embedding) < kUnknownDedupDistance) {
+        return UnknownAddStatus::kDuplicate;  // the scope rolls back: nothing was written
+      }
+    }
+    UnknownFace u = input;
+    u.face.person.clear();
+    u.cluster.reset();
+    if (u.face.id.empty()) u.face.id = gallery::new_face_id();
+    if (u.face.created_unix_ms == 0) u.face.created_unix_ms = gallery::now_unix_ms();
+    im.store->insert_unknown(u);
+    im.store->delete_unknown_before(gallery::now_unix_ms() - policy.max_age_days * kMsPerDay);
+    im.store->delete_unknown_beyond(policy.max_faces);
+    txn.commit();
+  }
+  {
+    std::unique_lock ilock(im.index_mutex);
+    if (!im.model) im.model = input.face.model;
+  }
+  return UnknownAddStatus::kAdded;
+}
+
+UnknownPage Gallery::list_unknown(std::int64_t offset, std::int64_t limit) const {
+  check_page(offset, limit);
+  std::lock_guard lock(impl_->db_mutex);
+  ReadScope read(*impl_->store);
+  UnknownPage page;
+  page.total = impl_->store->count_unknown();
+  page.items = impl_->store->unknown_page(offset, limit);
+  return page;
+}
+
+std::optional<UnknownFace> Gallery::unknown_face(const std::string& id) const {
+  std::lock_guard lock(impl_->db_mutex);
+  return impl_->store->unknown_face(id);
+}
+
+std::size_t Gallery::purge_unknown(bool all) {
+  const UnknownPolicy policy = unknown_policy();
+  auto& im = *impl_;
+  std::lock_guard lock(im.db_mutex);
+  std::size_t removed = 0;
+  {
+    WriteScope txn(*im.store);
+    if (all) {
+      removed = im.store->delete_all_unknown();
+    } else {
+      removed = im.store->delete_unknown_before(gallery::now_unix_ms() - policy.max_age_days * kMsPerDay);
+      removed += im.store->delete_unknown_beyond(policy.max_faces);
+    }
+    txn.commit();
+  }
+  if (removed > 0) im.best_effort_forget_locked();
+  return removed;
+}
+
+ClusterResult Gallery::cluster_unknown(const ClusterOptions& options) {
+  if (!(options.threshold > 0) || !std::isfinite(options.threshold)) {
+    throw Error(ErrorCode::kInvalidArgument, "cluster threshold must be a positive number");
+  }
+  auto& im = *impl_;
+  std::lock_guard lock(im.db_mutex);
+  ClusterResult result;
+  WriteScope txn(*im.store);
+  const std::vector<gallery::UnknownRow> rows = im.store->unknown_rows();
+  std::vector<Embedding> embeddings;
+  std::vector<std::optional<std::int64_t>> previous;
+  embeddings.reserve(rows.size());
+  for (const auto& row : rows) {
+    embeddings.push_back(row.embedding);
+    previous.push_back(row.cluster);
+  }
+  const std::vector<std::size_t> labels = cluster_average_linkage(embeddings, options.threshold);
+  const std::size_t label_count = labels.empty() ? 0 : *std::max_element(labels.begin(), labels.end()) + 1;
+  // Fresh ids come from the store's counter, so a dismissed cluster's id is never reused.
+  std::int64_t fresh_count = 0;  // a dry run counts the clusters that need a new id
+  carry_cluster_ids(labels, previous, fresh_count);
+  std::int64_t next_id = fresh_count > 0 ? im.store->take_cluster_ids(fresh_count) : 0;
+  const std::vector<std::int64_t> ids = carry_cluster_ids(labels, previous, next_id);
+  const std::vector<Embedding> centroids = cluster_centroids(embeddings, labels);
+  std::vector<gallery::ClusterRow> clusters(label_count);
+  for (std::size_t label = 0; label < label_count; ++label) clusters[label] = {ids[label], 0, centroids[label]};
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    ++clusters[labels[i]].size;
+    if (previous[i] != ids[labels[i]]) im.store->set_unknown_cluster(rows[i].id, ids[labels[i]]);
+  }
+  im.store->replace_clusters(clusters);
+  txn.commit();
+  result.clusters = label_count;
+  result.faces = rows.size();
+  result.kept_ids = label_count - static_cast<std::size_t>(fresh_count);
+  return result;
+}
+
+ClusterPage Gallery::clusters(std::int64_t offset, std::int64_t limit, std::size_t max_faces,
+                              float close_distance) const {
+  check_page(offset, limit);
+  auto& im = *impl_;
+  std::lock_guard lock(im.db_mutex);
+  ReadScope read(*im.store);
+  ClusterPage page;
+  page.total = im.store->count_clusters();
+  const std::vector<gallery::ClusterRow> all = im.store->all_clusters();
+  for (const gallery::ClusterRow& row : im.store->cluster_page(offset, limit)) {
+    UnknownCluster cluster;
+    cluster.id = row.id;
+    cluster.size = row.size;
+    cluster.faces = im.store->unknown_of_cluster(row.id, static_cast<std::int64_t>(max_faces));
+    for (UnknownFace& f : cluster.faces) f.face.embedding.clear();
+    for (const gallery::ClusterRow& other : all) {
+      if (other.id == row.id || other.centroid.size() != row.centroid.size()) continue;
+      const float distance = euclidean_distance(row.centroid, other.centroid);
+      if (distance < close_distance) cluster.close.push_back({other.id, distance});
+    }
+    std::sort(cluster.close.begin(), cluster.close.end(),
+              [](const ClosePair& a, const ClosePair& b) { return a.distance < b.distance; });
+    page.items.push_back(std::move(cluster));
+  }
+  return page;
+}
+
+std::vector<std::string> Gallery::promote_cluster(std::int64_t cluster, const std::string& person,
+                                                  const std::vector<std::string>& face_ids) {
+  gallery::validate_person(person, "promote: ");
+  auto& im = *impl_;
+  std::lock_guard lock(im.db_mutex);
+  im.refresh_locked();
+  std::vector<GalleryFace> added;
+  std::vector<std::string> ids;
+  {
+    WriteScope txn(*im.store);
+    std::vector<UnknownFace> members = im.store->unknown_of_cluster(cluster, std::numeric_limits<std::int64_t>::max());
+    if (members.empty()) {
+      throw Error(ErrorCode::kNotFound, "no unknown-face cluster " + std::to_string(cluster) + " in gallery " +
+                                            im.location() + " (run `siamface cluster` first)");
+    }
+    std::vector<GalleryFace> batch;
+    std::unordered_set<std::string> wanted(face_ids.begin(), face_ids.end());
+    for (UnknownFace& u : members) {
+      if (!face_ids.empty() && !wanted.erase(u.face.id)) continue;  // not in the chosen subset
+      GalleryFace f = std::move(u.face);
+      f.thumbnail_jpeg = im.store->unknown_thumbnail(f.id).value_or(std::vector<std::uint8_t>{});
+      im.store->delete_unknown(f.id);
+      f.person = person;
+      f.id.clear();  // a new face id: the unknown one is gone
+      batch.push_back(std::move(f));
+    }
+    if (!wanted.empty()) {
+      throw Error(ErrorCode::kInvalidArgument, "promote: face " + *wanted.begin() + " is not in cluster " +
+                                                   std::to_string(cluster));
+    }
+    for (const AddOutcome& o : im.insert_locked(batch, added)) ids.push_back(o.face_id);
+    if (im.store->unknown_of_cluster(cluster, 1).empty()) im.store->delete_cluster(cluster);
+    txn.commit();
+  }
+  im.index_add(added);
+  im.best_effort_forget_locked();
+  return ids;
+}
+
+std::size_t Gallery::dismiss_cluster(std::int64_t cluster) {
+  auto& im = *impl_;
+  std::lock_guard lock(im.db_mutex);
+  std::size_t removed = 0;
+  {
+    WriteScope txn(*im.store);
+    removed = im.store->unknown_of_cluster(cluster, std::numeric_limits<std::int64_t>::max()).size();
+    if (removed == 0) {
+      throw Error(ErrorCode::kNotFound, "no unknown-face cluster " + std::to_string(cluster) + " in gallery " + im.location());
+    }
+    im.store->delete_cluster(cluster);
+    txn.commit();
+  }
+  im.best_effort_forget_locked();
+  return removed;
+}
+
+std::size_t Gallery::merge_people(const std::string& from, const std::string& into) {
+  auto& im = *impl_;
+  std::size_t moved = 0;
+  {
+    std::lock_guard lock(im.db_mutex);
+    im.refresh_locked();
+    for (const std::string* name : {&from, &into}) {
+      if (im.store->count_faces_of(*name) == 0) {
+        throw Error(ErrorCode::kNotFound, "no person named '" + *name + "' in gallery " + im.location());
+      }
+    }
+    if (from == into) throw Error(ErrorCode::kInvalidArgument, "merge: '" + from + "' cannot be merged into itself");
+    std::vector<std::string> dropped;
+    {
+      WriteScope txn(*im.store);
+      dropped = im.store->faces_sharing_images(from, into);
+      for (const auto& id : dropped) im.store->delete_face(id);
+      moved = im.store->move_person(from, into);
+      im.store->move_negatives(from, into);
+      txn.commit();
+    }
+    {
+      std::unique_lock ilock(im.index_mutex);
+      im.index_changed = true;
+      for (const auto& id : dropped) im.index.remove(id);
+      im.index.rename_person(from, into);
+    }
+    im.load_negatives_locked();
+  }
+  return moved;
+}
+
+std::size_t Gallery::split_faces(const std::string& person, const std::vector<std::string>& face_ids,
+                                 const std::string& to) {
+  gallery::validate_person(to, "split: ");
+  if (face_ids.empty()) throw Error(ErrorCode::kInvalidArgument, "split: no faces listed");
+  auto& im = *impl_;
+  std::lock_guard lock(im.db_mutex);
+  im.refresh_locked();
+  if (im.store->count_faces_of(person) == 0) {
+    throw Error(ErrorCode::kNotFound, "no person named '" + person + "' in gallery " + im.location());
+  }
+  std::vector<GalleryFace> moved;
+  std::vector<std::string> dropped;
+  {
+    WriteScope txn(*im.store);
+    for (const std::string& id : face_ids) {
+      std::optional<GalleryFace> f = im.store->face(id);
+      if (!f || f->person != person) {
+        throw Error(ErrorCode::kInvalidArgument, "split: face " + id + " is not one of '" + person + "''s faces");
+      }
+      if (person == to) continue;
+      if (im.store->face_with_image(to, f->image_sha256)) {
+        im.store->delete_face(id);  // `to` has this photo already
+        dropped.push_back(id);
+        continue;
+      }
+      im.store->move_face(id, to);
+      f->person = to;
+      moved.push_back(std::move(*f));
+    }
+    txn.commit();
+  }
+  {
+    std::unique_lock ilock(im.index_mutex);
+    im.index_changed = true;
+    for (const auto& id : dropped) im.index.remove(id);
+    for (const GalleryFace& f : moved) {
+      im.index.remove(f.id);
+      im.index.add(f.id, f.person, f.embedding);
+    }
+  }
+  return moved.size();
+}
+
+std::string Gallery::mark_not(const std::string& face_id) {
+  auto& im = *impl_;
+  std::lock_guard lock(im.db_mutex);
+  im.refresh_locked();
+  std::string person;
+  {
+    WriteScope txn(*im.store);
+    const std::optional<GalleryFace> f = im.store->face(face_id);
+    if (!f) throw Error(ErrorCode::kNotFound, "no face with id " + face_id + " in gallery " + im.location());
+    person = f->person;
+    NegativeExample negative{gallery::new_face_id(), f->person, f->source_path, f->embedding, gallery::now_unix_ms()};
+    im.store->delete_face(face_id);
+    im.store->insert_negative(negative);
+    txn.commit();
+  }
+  {
+    std::unique_lock ilock(im.index_mutex);
+    im.index_changed = true;
+    im.index.remove(face_id);
+  }
+  im.load_negatives_locked();
+  im.best_effort_forget_locked();
+  return person;
+}
+
+std::string Gallery::add_negative(const std::string& person, const Embedding& embedding, const ModelInfo& model,
+                                  const std::string& source_path) {
+  for (float v : embedding) gallery::require_finite(v, "negative example: ", "embedding");
+  auto& im = *impl_;
+  std::lock_guard lock(im.db_mutex);
+  im.refresh_locked();
+  NegativeExample negative{gallery::new_face_id(), person, source_path, embedding, gallery::now_unix_ms()};
+  {
+    WriteScope txn(*im.store);
+    if (im.store->count_faces_of(person) == 0) {
+      throw Error(ErrorCode::kNotFound, "no person named '" + person + "' in gallery " + im.location());
+    }
+    if (const auto current = im.store->read_model(); current && !gallery::same_model(*current, model)) {
+      gallery::throw_model_mismatch(im.location(), *current, model);
+    }
+    if (im.index.dimensions() != 0 && embedding.size() != im.index.dimensions()) {
+      throw Error(ErrorCode::kInvalidArgument, "negative example: embedding has " + std::to_string(embedding.size()) +
+                                                   " values, the gallery holds " +
+                                                   std::to_string(im.index.dimensions()) + " per face");
+    }
+    im.store->insert_negative(negative);
+    txn.commit();
+  }
+  im.load_negatives_locked();
+  return negative.id;
+}
+
+std::vector<NegativeExample> Gallery::negatives(const std::string* person) const {
+  std::lock_guard lock(impl_->db_mutex);
+  return impl_->store->negatives(person);
+}
+
+std::vector<std::pair<std::string, float>> Gallery::nearest_negatives(const Embedding& query) const {
+  std::shared_lock lock(impl_->index_mutex);
+  std::map<std::string, float> nearest;
+  for (const NegativeExample& n : impl_->negatives) {
+    if (n.embedding.size() != query.size()) continue;
+    const float d = euclidean_distance(n.embedding, query);
+    auto [it, inserted] = nearest.emplace(n.person, d);
+    if (!inserted) it->second = std::min(it->second, d);
+  }
+  return {nearest.begin(), nearest.end()};
+}
+
+std::optional<std::vector<std::uint8_t>> Gallery::face_thumbnail(const std::string& face_id) const {
+  std::lock_guard lock(impl_->db_mutex);
+  return impl_->store->face_thumbnail(face_id);
+}
+
+std::optional<std::vector<std::uint8_t>> Gallery::unknown_thumbnail(const std::string& unknown_id) const {
+  std::lock_guard lock(impl_->db_mutex);
+  return impl_->store->unknown_thumbnail(unknown_id);
+}
+
+std::pair<std::int64_t, std::vector<Gallery::PersonPageItem>> Gallery::people_page(std::int64_t offset,
+                                                                                   std::int64_t limit) const {
+  check_page(offset, limit);
+  std::lock_guard lock(impl_->db_mutex);
+  ReadScope read(*impl_->store);
+  const std::vector<PersonSummary> all = impl_->store->people();
+  std::vector<PersonPageItem> items;
+  for (std::size_t i = static_cast<std::size_t>(offset); i < all.size() && items.size() < static_cast<std::size_t>(limit); ++i) {
+    items.push_back({all[i].person, all[i].face_count, impl_->store->face_with_thumbnail(all[i].person)});
+  }
+  return {static_cast<std::int64_t>(all.size()), std::move(items)};
 }
 
 void Gallery::reload() {

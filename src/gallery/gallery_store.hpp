@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "siamface/errors.hpp"
 #include "siamface/gallery.hpp"
 
 namespace siamface::gallery {
@@ -31,6 +32,19 @@ struct IndexSync {
 };
 
 using Settings = std::vector<std::pair<std::string, std::string>>;
+
+// One unknown face as clustering needs it.
+struct UnknownRow {
+  std::string id;
+  Embedding embedding;
+  std::optional<std::int64_t> cluster;
+};
+
+struct ClusterRow {
+  std::int64_t id = 0;
+  std::int64_t size = 0;
+  Embedding centroid;
+};
 
 class Store {
  public:
@@ -89,9 +103,76 @@ class Store {
 
   virtual int schema_version() = 0;
   virtual std::int64_t stored_bytes() = 0;
+  // --- Thumbnails, unknown faces, clusters, negative examples (issue 20; SQLite schema 3,
+  // PostgreSQL migration 2). Both backends implement them; the defaults, for a backend that
+  // does not, throw Error(kGallery) naming the feature, except the reads identify needs, which
+  // answer "none".
+  virtual std::optional<std::vector<std::uint8_t>> face_thumbnail(const std::string& id) {
+    (void)id;
+    return std::nullopt;
+  }
+  virtual std::optional<std::string> face_with_thumbnail(const std::string& person) {
+    (void)person;
+    return std::nullopt;
+  }
+  virtual void move_face(const std::string& id, const std::string& to) { (void)id, (void)to; unsupported("splitting a person"); }
+  virtual void insert_unknown(const UnknownFace& face) { (void)face; unsupported("unknown faces"); }
+  virtual std::vector<Embedding> unknown_embeddings_with_key(const std::string& key) {
+    (void)key;
+    unsupported("unknown faces");
+  }
+  virtual std::int64_t count_unknown() { unsupported("unknown faces"); }
+  virtual std::vector<UnknownFace> unknown_page(std::int64_t offset, std::int64_t limit) {
+    (void)offset, (void)limit;
+    unsupported("unknown faces");
+  }
+  virtual std::optional<UnknownFace> unknown_face(const std::string& id) { (void)id; unsupported("unknown faces"); }
+  virtual std::optional<std::vector<std::uint8_t>> unknown_thumbnail(const std::string& id) {
+    (void)id;
+    unsupported("unknown faces");
+  }
+  virtual std::size_t delete_unknown_before(std::int64_t unix_ms) { (void)unix_ms; unsupported("unknown faces"); }
+  virtual std::size_t delete_unknown_beyond(std::int64_t keep_newest) { (void)keep_newest; unsupported("unknown faces"); }
+  virtual std::size_t delete_all_unknown() { unsupported("unknown faces"); }
+  virtual bool delete_unknown(const std::string& id) { (void)id; unsupported("unknown faces"); }
+  virtual std::vector<UnknownRow> unknown_rows() { unsupported("clustering"); }  // oldest first
+  virtual void set_unknown_cluster(const std::string& id, std::optional<std::int64_t> cluster) {
+    (void)id, (void)cluster;
+    unsupported("clustering");
+  }
+  virtual void replace_clusters(const std::vector<ClusterRow>& clusters) { (void)clusters; unsupported("clustering"); }
+  // Ids are never reused: the store remembers the highest ever handed out.
+  virtual std::int64_t take_cluster_ids(std::int64_t count) { (void)count; unsupported("clustering"); }
+  virtual std::int64_t count_clusters() { unsupported("clustering"); }
+  virtual std::vector<ClusterRow> cluster_page(std::int64_t offset, std::int64_t limit) {
+    (void)offset, (void)limit;
+    unsupported("clustering");
+  }
+  virtual std::vector<ClusterRow> all_clusters() { unsupported("clustering"); }
+  virtual std::vector<UnknownFace> unknown_of_cluster(std::int64_t cluster, std::int64_t limit) {
+    (void)cluster, (void)limit;
+    unsupported("clustering");
+  }
+  virtual void delete_cluster(std::int64_t cluster) { (void)cluster; unsupported("clustering"); }
+  virtual void insert_negative(const NegativeExample& negative) { (void)negative; unsupported("negative examples"); }
+  virtual std::vector<NegativeExample> negatives(const std::string* person) {
+    (void)person;
+    return {};
+  }
+  virtual std::size_t move_negatives(const std::string& from, const std::string& to) {
+    (void)from, (void)to;
+    unsupported("negative examples");
+  }
+
   // After removals: make removed rows leave the files (SQLite folds its WAL). `must`: throw
   // Error(kGalleryBusy) when that could not be done now.
   virtual void forget_removed(bool must) = 0;
+
+ protected:
+  [[noreturn]] void unsupported(const char* feature) const {
+    throw Error(ErrorCode::kGallery, std::string(feature) + ": not available on the gallery " +
+                                         location() + " (docs/unknown-faces.md)");
+  }
 };
 
 // src/gallery/sqlite_store.cpp

@@ -81,6 +81,45 @@ CREATE TABLE changes (
 );
 CREATE INDEX changes_by_seq ON changes (seq);
 )sql",
+    // 2 (issue 20): face thumbnails, unknown faces, clusters, negative examples.
+    R"sql(
+ALTER TABLE faces ADD COLUMN thumbnail bytea;
+CREATE TABLE unknown_faces (
+  row_order bigserial PRIMARY KEY,
+  id text NOT NULL UNIQUE CHECK (length(id) = 36),
+  person text NOT NULL DEFAULT '',
+  source_path text NOT NULL,
+  image_sha256 text NOT NULL,
+  box_left double precision NOT NULL, box_top double precision NOT NULL,
+  box_width double precision NOT NULL, box_height double precision NOT NULL,
+  score double precision NOT NULL,
+  landmarks bytea NOT NULL CHECK (length(landmarks) = 544),
+  face_size_px double precision NOT NULL, brightness double precision NOT NULL,
+  contrast double precision NOT NULL, sharpness double precision NOT NULL,
+  noise double precision NOT NULL, yaw double precision NOT NULL, grayscale boolean NOT NULL,
+  embedding bytea NOT NULL CHECK (length(embedding) % 4 = 0 AND length(embedding) BETWEEN 4 AND 16384),
+  model_name text NOT NULL, model_version text NOT NULL, model_weights_sha256 text NOT NULL,
+  created_unix_ms bigint NOT NULL,
+  source_key text NOT NULL,
+  quality_score double precision NOT NULL,
+  cluster_id bigint,
+  thumbnail bytea
+);
+CREATE INDEX unknown_by_key ON unknown_faces (source_key);
+CREATE INDEX unknown_by_cluster ON unknown_faces (cluster_id);
+CREATE INDEX unknown_by_time ON unknown_faces (created_unix_ms);
+CREATE TABLE clusters (id bigint PRIMARY KEY, centroid bytea NOT NULL);
+CREATE TABLE negatives (
+  row_order bigserial PRIMARY KEY,
+  id text NOT NULL UNIQUE,
+  person text NOT NULL,
+  source_path text NOT NULL,
+  embedding bytea NOT NULL CHECK (length(embedding) % 4 = 0 AND length(embedding) BETWEEN 4 AND 16384),
+  created_unix_ms bigint NOT NULL
+);
+CREATE INDEX negatives_by_person ON negatives (person);
+CREATE TABLE counters (name text PRIMARY KEY, value bigint NOT NULL);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -314,7 +353,229 @@ class PostgresStore final : public Store {
                      binary(embedding_bytes(f.embedding)), f.model.name, f.model.version, f.model.weights_sha256,
                      static_cast<long long>(f.created_unix_ms));
     });
+    if (!f.thumbnail_jpeg.empty()) {
+      run("store a thumbnail", [&](pqxx::transaction_base& t) {
+        t.exec_params0("UPDATE faces SET thumbnail = $2 WHERE id = $1", f.id, binary(f.thumbnail_jpeg));
+      });
+    }
     pending_changes_.emplace_back('u', f.id);
+  }
+
+  // --- schema 2 (issue 20): thumbnails, unknown faces, clusters, negative examples ---
+
+  std::optional<std::vector<std::uint8_t>> face_thumbnail(const std::string& id) override {
+    return thumbnail_from("SELECT thumbnail FROM faces WHERE id = $1", id);
+  }
+
+  std::optional<std::string> face_with_thumbnail(const std::string& person) override {
+    return run("find a thumbnail", [&](pqxx::transaction_base& t) -> std::optional<std::string> {
+      const auto r = t.exec_params(
+          "SELECT id FROM faces WHERE person = $1 AND thumbnail IS NOT NULL ORDER BY row_order LIMIT 1", person);
+      if (r.empty()) return std::nullopt;
+      return r[0][0].as<std::string>();
+    });
+  }
+
+  void move_face(const std::string& id, const std::string& to) override {
+    run("move a face", [&](pqxx::transaction_base& t) {
+      t.exec_params0("UPDATE faces SET person = $2 WHERE id = $1", id, to);
+    });
+    pending_changes_.emplace_back('u', id);
+  }
+
+  void insert_unknown(const UnknownFace& u) override {
+    run("keep an unknown face", [&](pqxx::transaction_base& t) {
+      const GalleryFace& f = u.face;
+      const Face& face = f.face;
+      const FaceQuality& q = face.quality;
+      t.exec_params0(std::string("INSERT INTO unknown_faces (") + kFaceColumns +
+                         ", source_key, quality_score) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+                         "$13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+                     f.id, std::string(), f.source_path, f.image_sha256, double{face.box.left}, double{face.box.top},
+                     double{face.box.width}, double{face.box.height}, double{face.score},
+                     binary(landmark_bytes(face.landmarks)), double{q.face_size_px}, double{q.brightness},
+                     double{q.contrast}, double{q.sharpness}, double{q.noise}, double{q.yaw}, q.grayscale,
+                     binary(embedding_bytes(f.embedding)), f.model.name, f.model.version, f.model.weights_sha256,
+                     static_cast<long long>(f.created_unix_ms), u.source_key, double{u.quality});
+      if (u.cluster) t.exec_params0("UPDATE unknown_faces SET cluster_id = $2 WHERE id = $1", f.id, static_cast<long long>(*u.cluster));
+      if (!f.thumbnail_jpeg.empty()) {
+        t.exec_params0("UPDATE unknown_faces SET thumbnail = $2 WHERE id = $1", f.id, binary(f.thumbnail_jpeg));
+      }
+    });
+  }
+
+  std::vector<Embedding> unknown_embeddings_with_key(const std::string& key) override {
+    const pqxx::result r = run("read unknown faces", [&](pqxx::transaction_base& t) {
+      return t.exec_params("SELECT id, embedding FROM unknown_faces WHERE source_key = $1", key);
+    });
+    std::vector<Embedding> out;
+    for (const auto& row : r) out.push_back(embedding_at(row, 1, row[0].as<std::string>()));
+    return out;
+  }
+
+  std::int64_t count_unknown() override { return count("SELECT count(*) FROM unknown_faces"); }
+
+  std::vector<UnknownFace> unknown_page(std::int64_t offset, std::int64_t limit) override {
+    return unknown_rows_where("ORDER BY created_unix_ms DESC, row_order DESC LIMIT $1 OFFSET $2",
+                              static_cast<long long>(limit), static_cast<long long>(offset));
+  }
+
+  std::optional<UnknownFace> unknown_face(const std::string& id) override {
+    auto rows = unknown_rows_where("WHERE id = $1", id);
+    if (rows.empty()) return std::nullopt;
+    return std::move(rows.front());
+  }
+
+  std::optional<std::vector<std::uint8_t>> unknown_thumbnail(const std::string& id) override {
+    return thumbnail_from("SELECT thumbnail FROM unknown_faces WHERE id = $1", id);
+  }
+
+  std::size_t delete_unknown_before(std::int64_t unix_ms) override {
+    return run("purge unknown faces", [&](pqxx::transaction_base& t) {
+      return static_cast<std::size_t>(
+          t.exec_params("DELETE FROM unknown_faces WHERE created_unix_ms < $1", static_cast<long long>(unix_ms))
+              .affected_rows());
+    });
+  }
+
+  std::size_t delete_unknown_beyond(std::int64_t keep_newest) override {
+    return run("purge unknown faces", [&](pqxx::transaction_base& t) {
+      return static_cast<std::size_t>(
+          t.exec_params("DELETE FROM unknown_faces WHERE row_order NOT IN (SELECT row_order FROM unknown_faces "
+                        "ORDER BY created_unix_ms DESC, row_order DESC LIMIT $1)",
+                        static_cast<long long>(keep_newest))
+              .affected_rows());
+    });
+  }
+
+  std::size_t delete_all_unknown() override {
+    return run("purge unknown faces", [&](pqxx::transaction_base& t) {
+      const auto removed = static_cast<std::size_t>(t.exec("DELETE FROM unknown_faces").affected_rows());
+      t.exec0("DELETE FROM clusters");
+      return removed;
+    });
+  }
+
+  bool delete_unknown(const std::string& id) override {
+    return run("remove an unknown face", [&](pqxx::transaction_base& t) {
+      return t.exec_params("DELETE FROM unknown_faces WHERE id = $1", id).affected_rows() > 0;
+    });
+  }
+
+  std::vector<UnknownRow> unknown_rows() override {
+    const pqxx::result r = run("read unknown faces", [&](pqxx::transaction_base& t) {
+      return t.exec("SELECT id, embedding, cluster_id FROM unknown_faces ORDER BY row_order");
+    });
+    std::vector<UnknownRow> out;
+    for (const auto& row : r) {
+      UnknownRow u{row[0].as<std::string>(), {}, std::nullopt};
+      u.embedding = embedding_at(row, 1, u.id);
+      if (!row[2].is_null()) u.cluster = row[2].as<std::int64_t>();
+      out.push_back(std::move(u));
+    }
+    return out;
+  }
+
+  void set_unknown_cluster(const std::string& id, std::optional<std::int64_t> cluster) override {
+    run("set a cluster", [&](pqxx::transaction_base& t) {
+      if (cluster) {
+        t.exec_params0("UPDATE unknown_faces SET cluster_id = $2 WHERE id = $1", id, static_cast<long long>(*cluster));
+      } else {
+        t.exec_params0("UPDATE unknown_faces SET cluster_id = NULL WHERE id = $1", id);
+      }
+    });
+  }
+
+  void replace_clusters(const std::vector<ClusterRow>& clusters) override {
+    run("store clusters", [&](pqxx::transaction_base& t) {
+      t.exec0("DELETE FROM clusters");
+      for (const ClusterRow& c : clusters) {
+        t.exec_params0("INSERT INTO clusters (id, centroid) VALUES ($1, $2)", static_cast<long long>(c.id),
+                       binary(embedding_bytes(c.centroid)));
+      }
+    });
+  }
+
+  std::int64_t take_cluster_ids(std::int64_t count) override {
+    return run("number clusters", [&](pqxx::transaction_base& t) {
+      const auto first =
+          std::max(t.exec1("SELECT coalesce(max(value), 0) FROM counters WHERE name = 'cluster'")[0].as<std::int64_t>(),
+                   t.exec1("SELECT coalesce(max(id), 0) FROM clusters")[0].as<std::int64_t>()) + 1;
+      t.exec_params0("INSERT INTO counters (name, value) VALUES ('cluster', $1) "
+                     "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                     static_cast<long long>(first + count - 1));
+      return first;
+    });
+  }
+
+  std::int64_t count_clusters() override { return count("SELECT count(*) FROM clusters"); }
+
+  std::vector<ClusterRow> cluster_page(std::int64_t offset, std::int64_t limit) override {
+    return read_clusters(run("read clusters", [&](pqxx::transaction_base& t) {
+      return t.exec_params(
+          "SELECT c.id, c.centroid, (SELECT count(*) FROM unknown_faces u WHERE u.cluster_id = c.id) AS size "
+          "FROM clusters c ORDER BY size DESC, c.id LIMIT $1 OFFSET $2",
+          static_cast<long long>(limit), static_cast<long long>(offset));
+    }));
+  }
+
+  std::vector<ClusterRow> all_clusters() override {
+    return read_clusters(run("read clusters", [&](pqxx::transaction_base& t) {
+      return t.exec(
+          "SELECT c.id, c.centroid, (SELECT count(*) FROM unknown_faces u WHERE u.cluster_id = c.id) "
+          "FROM clusters c ORDER BY c.id");
+    }));
+  }
+
+  std::vector<UnknownFace> unknown_of_cluster(std::int64_t cluster, std::int64_t limit) override {
+    return unknown_rows_where("WHERE cluster_id = $1 ORDER BY row_order LIMIT $2", static_cast<long long>(cluster),
+                              static_cast<long long>(limit));
+  }
+
+  void delete_cluster(std::int64_t cluster) override {
+    run("remove a cluster", [&](pqxx::transaction_base& t) {
+      t.exec_params0("DELETE FROM unknown_faces WHERE cluster_id = $1", static_cast<long long>(cluster));
+      t.exec_params0("DELETE FROM clusters WHERE id = $1", static_cast<long long>(cluster));
+    });
+  }
+
+  // Other nodes reload their negative examples when the feed moves: an 's' entry moves it.
+  void insert_negative(const NegativeExample& n) override {
+    run("store a negative example", [&](pqxx::transaction_base& t) {
+      t.exec_params0("INSERT INTO negatives (id, person, source_path, embedding, created_unix_ms) "
+                     "VALUES ($1, $2, $3, $4, $5)",
+                     n.id, n.person, n.source_path, binary(embedding_bytes(n.embedding)),
+                     static_cast<long long>(n.created_unix_ms));
+    });
+    pending_changes_.emplace_back('s', std::string());
+  }
+
+  std::vector<NegativeExample> negatives(const std::string* person) override {
+    const pqxx::result r = run("read negative examples", [&](pqxx::transaction_base& t) {
+      const std::string select = "SELECT id, person, source_path, embedding, created_unix_ms FROM negatives ";
+      return person ? t.exec_params(select + "WHERE person = $1 ORDER BY row_order", *person)
+                    : t.exec(select + "ORDER BY row_order");
+    });
+    std::vector<NegativeExample> out;
+    for (const auto& row : r) {
+      NegativeExample n;
+      n.id = row[0].as<std::string>();
+      n.person = row[1].as<std::string>();
+      n.source_path = row[2].as<std::string>();
+      n.embedding = embedding_at(row, 3, n.id);
+      n.created_unix_ms = row[4].as<std::int64_t>();
+      out.push_back(std::move(n));
+    }
+    return out;
+  }
+
+  std::size_t move_negatives(const std::string& from, const std::string& to) override {
+    const auto moved = run("move negative examples", [&](pqxx::transaction_base& t) {
+      return static_cast<std::size_t>(
+          t.exec_params("UPDATE negatives SET person = $2 WHERE person = $1", from, to).affected_rows());
+    });
+    if (moved > 0) pending_changes_.emplace_back('s', std::string());
+    return moved;
   }
 
   std::size_t delete_person(const std::string& person) override {
@@ -655,6 +916,54 @@ class PostgresStore final : public Store {
     f.model = row_model(row, 18);
     f.created_unix_ms = row[21].as<std::int64_t>();
     return f;
+  }
+
+  Embedding embedding_at(const pqxx::row& row, int column, const std::string& id) const {
+    auto embedding = embedding_from_bytes(bytes_of(pqxx::binarystring(row[column])));
+    if (!embedding) {
+      throw Error(ErrorCode::kGallery, "gallery " + location_ + " is corrupt: row " + id + " has a malformed embedding");
+    }
+    return std::move(*embedding);
+  }
+
+  std::optional<std::vector<std::uint8_t>> thumbnail_from(const char* sql, const std::string& id) {
+    return run("read a thumbnail", [&](pqxx::transaction_base& t) -> std::optional<std::vector<std::uint8_t>> {
+      const auto r = t.exec_params(sql, id);
+      if (r.empty() || r[0][0].is_null()) return std::nullopt;
+      const pqxx::binarystring bytes(r[0][0]);
+      return std::vector<std::uint8_t>(bytes.data(), bytes.data() + bytes.size());
+    });
+  }
+
+  template <typename... Args>
+  std::vector<UnknownFace> unknown_rows_where(const std::string& where, Args&&... args) {
+    const pqxx::result r = run("read unknown faces", [&](pqxx::transaction_base& t) {
+      return t.exec_params(std::string("SELECT ") + kFaceColumns +
+                               ", source_key, quality_score, cluster_id FROM unknown_faces " + where,
+                           std::forward<Args>(args)...);
+    });
+    std::vector<UnknownFace> out;
+    for (const auto& row : r) {
+      UnknownFace u;
+      u.face = read_face(row);
+      u.source_key = row[22].as<std::string>();
+      u.quality = float(row[23].as<double>());
+      if (!row[24].is_null()) u.cluster = row[24].as<std::int64_t>();
+      out.push_back(std::move(u));
+    }
+    return out;
+  }
+
+  std::vector<ClusterRow> read_clusters(const pqxx::result& r) const {
+    std::vector<ClusterRow> out;
+    for (const auto& row : r) {
+      ClusterRow c;
+      c.id = row[0].as<std::int64_t>();
+      c.centroid = embedding_at(row, 1, "cluster " + std::to_string(c.id));
+      c.size = row[2].as<std::int64_t>();
+      out.push_back(std::move(c));
+    }
+    return out;
   }
 
   // --- the change feed: LISTEN on a connection of its own ---

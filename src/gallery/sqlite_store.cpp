@@ -19,8 +19,9 @@ namespace {
 namespace fs = std::filesystem;
 
 // 1: 128-d dlib embeddings only. 2: any recognizer's size (issue 16: 512-d MobileFaceNet, 640-d
-// fused); version 1 files are migrated when first opened for writing.
-constexpr std::int64_t kSchemaVersion = 2;
+// fused). 3: face thumbnails, unknown faces, clusters, negative examples (issue 20). Older
+// files are migrated when first opened for writing.
+constexpr std::int64_t kSchemaVersion = 3;
 constexpr std::int64_t kApplicationId = 0x53464731;  // "SFG1"
 
 // The faces table, created under the name {table} (a migration builds it beside the old one).
@@ -57,6 +58,53 @@ CREATE TABLE model (
   name TEXT NOT NULL, version TEXT NOT NULL, weights_sha256 TEXT NOT NULL
 );
 )sql";
+
+// Version 2 -> 3, also run on a new file after kSchemaSql.
+// Thumbnails live beside the faces, not in their rows: a face row stays within one page (the
+// index loads faster, and its embedding is stored in one piece, which secure deletion and the
+// privacy test rely on). The trigger removes a face's thumbnail with the face, on every path.
+constexpr const char* kSchemaV3Sql = R"sql(
+CREATE TABLE face_thumbnails (face_id TEXT PRIMARY KEY, jpeg BLOB NOT NULL);
+CREATE TRIGGER face_thumbnail_goes_with_its_face AFTER DELETE ON faces
+BEGIN
+  DELETE FROM face_thumbnails WHERE face_id = old.id;
+END;
+CREATE TABLE unknown_faces (
+  rowid INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  person TEXT NOT NULL DEFAULT '',
+  source_path TEXT NOT NULL,
+  image_sha256 TEXT NOT NULL,
+  box_left REAL NOT NULL, box_top REAL NOT NULL, box_width REAL NOT NULL, box_height REAL NOT NULL,
+  score REAL NOT NULL,
+  landmarks BLOB NOT NULL CHECK (length(landmarks) = 544),
+  face_size_px REAL NOT NULL, brightness REAL NOT NULL, contrast REAL NOT NULL,
+  sharpness REAL NOT NULL, noise REAL NOT NULL, yaw REAL NOT NULL, grayscale INTEGER NOT NULL,
+  embedding BLOB NOT NULL CHECK (length(embedding) % 4 = 0 AND length(embedding) BETWEEN 4 AND 16384),
+  model_name TEXT NOT NULL, model_version TEXT NOT NULL, model_weights_sha256 TEXT NOT NULL,
+  created_unix_ms INTEGER NOT NULL,
+  source_key TEXT NOT NULL,
+  quality_score REAL NOT NULL,
+  cluster_id INTEGER,
+  thumbnail BLOB
+);
+CREATE INDEX unknown_by_key ON unknown_faces (source_key);
+CREATE INDEX unknown_by_cluster ON unknown_faces (cluster_id);
+CREATE INDEX unknown_by_time ON unknown_faces (created_unix_ms);
+CREATE TABLE clusters (id INTEGER PRIMARY KEY, centroid BLOB NOT NULL);
+CREATE TABLE negatives (
+  id TEXT PRIMARY KEY,
+  person TEXT NOT NULL,
+  source_path TEXT NOT NULL,
+  embedding BLOB NOT NULL CHECK (length(embedding) % 4 = 0 AND length(embedding) BETWEEN 4 AND 16384),
+  created_unix_ms INTEGER NOT NULL
+);
+CREATE INDEX negatives_by_person ON negatives (person);
+CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+PRAGMA user_version = 3;
+)sql";
+
+constexpr const char* kUnknownExtraColumns = ", source_key, quality_score, cluster_id";
 
 constexpr const char* kFaceColumns =
     "id, person, source_path, image_sha256, box_left, box_top, box_width, box_height, score, "
@@ -209,6 +257,213 @@ class SqliteStore final : public Store {
                           .c_str());
     bind_face(st, f);
     st.run();
+    if (!f.thumbnail_jpeg.empty()) {
+      Statement thumb(db_, "INSERT OR REPLACE INTO face_thumbnails (face_id, jpeg) VALUES (?, ?)");
+      thumb.bind(1, f.id).bind_blob(2, f.thumbnail_jpeg).run();
+    }
+  }
+
+  std::optional<std::vector<std::uint8_t>> face_thumbnail(const std::string& id) override {
+    if (!schema3()) return std::nullopt;
+    return thumbnail_from("SELECT jpeg FROM face_thumbnails WHERE face_id = ?", id);
+  }
+
+  std::optional<std::string> face_with_thumbnail(const std::string& person) override {
+    if (!schema3()) return std::nullopt;
+    Statement st(db_,
+                 "SELECT f.id FROM faces f JOIN face_thumbnails t ON t.face_id = f.id WHERE f.person = ? "
+                 "ORDER BY f.rowid LIMIT 1");
+    st.bind(1, person);
+    if (!st.step()) return std::nullopt;
+    return st.column_text(0);
+  }
+
+  void move_face(const std::string& id, const std::string& to) override {
+    Statement st(db_, "UPDATE faces SET person = ?2 WHERE id = ?1");
+    st.bind(1, id).bind(2, to).run();
+  }
+
+  void insert_unknown(const UnknownFace& u) override {
+    Statement st(db_, ("INSERT INTO unknown_faces (" + std::string(kFaceColumns) + kUnknownExtraColumns +
+                       ", thumbnail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                          .c_str());
+    bind_face(st, u.face);
+    st.bind(23, u.source_key).bind(24, double{u.quality});
+    if (u.cluster) {
+      st.bind(25, *u.cluster);
+    } else {
+      st.bind_null(25);
+    }
+    bind_optional_blob(st, 26, u.face.thumbnail_jpeg);
+    st.run();
+  }
+
+  std::vector<Embedding> unknown_embeddings_with_key(const std::string& key) override {
+    Statement st(db_, "SELECT id, embedding FROM unknown_faces WHERE source_key = ?");
+    st.bind(1, key);
+    std::vector<Embedding> out;
+    while (st.step()) out.push_back(read_embedding(st, 1, st.column_text(0)));
+    return out;
+  }
+
+  std::int64_t count_unknown() override { return schema3() ? db_.query_int64("SELECT count(*) FROM unknown_faces") : 0; }
+
+  std::vector<UnknownFace> unknown_page(std::int64_t offset, std::int64_t limit) override {
+    if (!schema3()) return {};
+    Statement st(db_, select_unknown("ORDER BY created_unix_ms DESC, rowid DESC LIMIT ? OFFSET ?").c_str());
+    st.bind(1, limit).bind(2, offset);
+    std::vector<UnknownFace> out;
+    while (st.step()) out.push_back(read_unknown(st));
+    return out;
+  }
+
+  std::optional<UnknownFace> unknown_face(const std::string& id) override {
+    if (!schema3()) return std::nullopt;
+    Statement st(db_, select_unknown("WHERE id = ?").c_str());
+    st.bind(1, id);
+    if (!st.step()) return std::nullopt;
+    return read_unknown(st);
+  }
+
+  std::optional<std::vector<std::uint8_t>> unknown_thumbnail(const std::string& id) override {
+    if (!schema3()) return std::nullopt;
+    return thumbnail_from("SELECT thumbnail FROM unknown_faces WHERE id = ?", id);
+  }
+
+  std::size_t delete_unknown_before(std::int64_t unix_ms) override {
+    Statement st(db_, "DELETE FROM unknown_faces WHERE created_unix_ms < ?");
+    st.bind(1, unix_ms).run();
+    return static_cast<std::size_t>(db_.changes());
+  }
+
+  std::size_t delete_unknown_beyond(std::int64_t keep_newest) override {
+    Statement st(db_,
+                 "DELETE FROM unknown_faces WHERE rowid NOT IN (SELECT rowid FROM unknown_faces "
+                 "ORDER BY created_unix_ms DESC, rowid DESC LIMIT ?)");
+    st.bind(1, keep_newest).run();
+    return static_cast<std::size_t>(db_.changes());
+  }
+
+  std::size_t delete_all_unknown() override {
+    db_.exec("DELETE FROM unknown_faces");
+    const auto removed = static_cast<std::size_t>(db_.changes());
+    db_.exec("DELETE FROM clusters");
+    return removed;
+  }
+
+  bool delete_unknown(const std::string& id) override {
+    Statement st(db_, "DELETE FROM unknown_faces WHERE id = ?");
+    st.bind(1, id).run();
+    return db_.changes() > 0;
+  }
+
+  std::vector<UnknownRow> unknown_rows() override {
+    Statement st(db_, "SELECT id, embedding, cluster_id FROM unknown_faces ORDER BY rowid");
+    std::vector<UnknownRow> out;
+    while (st.step()) {
+      UnknownRow row{st.column_text(0), {}, std::nullopt};
+      row.embedding = read_embedding(st, 1, row.id);
+      if (!st.is_null(2)) row.cluster = st.column_int64(2);
+      out.push_back(std::move(row));
+    }
+    return out;
+  }
+
+  void set_unknown_cluster(const std::string& id, std::optional<std::int64_t> cluster) override {
+    Statement st(db_, "UPDATE unknown_faces SET cluster_id = ?2 WHERE id = ?1");
+    st.bind(1, id);
+    if (cluster) {
+      st.bind(2, *cluster);
+    } else {
+      st.bind_null(2);
+    }
+    st.run();
+  }
+
+  void replace_clusters(const std::vector<ClusterRow>& clusters) override {
+    db_.exec("DELETE FROM clusters");
+    Statement st(db_, "INSERT INTO clusters (id, centroid) VALUES (?, ?)");
+    for (const ClusterRow& c : clusters) {
+      st.bind(1, c.id).bind_blob(2, embedding_bytes(c.centroid)).run();
+      st.reset();
+    }
+  }
+
+  std::int64_t take_cluster_ids(std::int64_t count) override {
+    const std::int64_t first =
+        std::max(db_.query_int64("SELECT coalesce(max(value), 0) FROM counters WHERE name = 'cluster'"),
+                 db_.query_int64("SELECT coalesce(max(id), 0) FROM clusters")) + 1;
+    Statement st(db_,
+                 "INSERT INTO counters (name, value) VALUES ('cluster', ?) "
+                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value");
+    st.bind(1, first + count - 1).run();
+    return first;
+  }
+
+  std::int64_t count_clusters() override { return schema3() ? db_.query_int64("SELECT count(*) FROM clusters") : 0; }
+
+  std::vector<ClusterRow> cluster_page(std::int64_t offset, std::int64_t limit) override {
+    if (!schema3()) return {};
+    Statement st(db_,
+                 "SELECT c.id, c.centroid, (SELECT count(*) FROM unknown_faces u WHERE u.cluster_id = c.id) AS size "
+                 "FROM clusters c ORDER BY size DESC, c.id LIMIT ? OFFSET ?");
+    st.bind(1, limit).bind(2, offset);
+    return read_clusters(st);
+  }
+
+  std::vector<ClusterRow> all_clusters() override {
+    if (!schema3()) return {};
+    Statement st(db_,
+                 "SELECT c.id, c.centroid, (SELECT count(*) FROM unknown_faces u WHERE u.cluster_id = c.id) "
+                 "FROM clusters c ORDER BY c.id");
+    return read_clusters(st);
+  }
+
+  std::vector<UnknownFace> unknown_of_cluster(std::int64_t cluster, std::int64_t limit) override {
+    Statement st(db_, select_unknown("WHERE cluster_id = ? ORDER BY rowid LIMIT ?").c_str());
+    st.bind(1, cluster).bind(2, limit);
+    std::vector<UnknownFace> out;
+    while (st.step()) out.push_back(read_unknown(st));
+    return out;
+  }
+
+  void delete_cluster(std::int64_t cluster) override {
+    Statement faces(db_, "DELETE FROM unknown_faces WHERE cluster_id = ?");
+    faces.bind(1, cluster).run();
+    Statement st(db_, "DELETE FROM clusters WHERE id = ?");
+    st.bind(1, cluster).run();
+  }
+
+  void insert_negative(const NegativeExample& n) override {
+    Statement st(db_,
+                 "INSERT INTO negatives (id, person, source_path, embedding, created_unix_ms) VALUES (?, ?, ?, ?, ?)");
+    st.bind(1, n.id).bind(2, n.person).bind(3, n.source_path).bind_blob(4, embedding_bytes(n.embedding));
+    st.bind(5, n.created_unix_ms).run();
+  }
+
+  std::vector<NegativeExample> negatives(const std::string* person) override {
+    if (!schema3()) return {};
+    Statement st(db_, person ? "SELECT id, person, source_path, embedding, created_unix_ms FROM negatives "
+                               "WHERE person = ? ORDER BY rowid"
+                             : "SELECT id, person, source_path, embedding, created_unix_ms FROM negatives ORDER BY rowid");
+    if (person) st.bind(1, *person);
+    std::vector<NegativeExample> out;
+    while (st.step()) {
+      NegativeExample n;
+      n.id = st.column_text(0);
+      n.person = st.column_text(1);
+      n.source_path = st.column_text(2);
+      n.embedding = read_embedding(st, 3, n.id);
+      n.created_unix_ms = st.column_int64(4);
+      out.push_back(std::move(n));
+    }
+    return out;
+  }
+
+  std::size_t move_negatives(const std::string& from, const std::string& to) override {
+    Statement st(db_, "UPDATE negatives SET person = ?2 WHERE person = ?1");
+    st.bind(1, from).bind(2, to).run();
+    return static_cast<std::size_t>(db_.changes());
   }
 
   std::size_t delete_person(const std::string& person) override {
@@ -335,6 +590,58 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // An older file opened read-only is not migrated: its reads of schema-3 data answer "none".
+  bool schema3() { return db_.query_int64("PRAGMA user_version") >= 3; }
+
+  static void bind_optional_blob(Statement& st, int index, const std::vector<std::uint8_t>& bytes) {
+    if (bytes.empty()) {
+      st.bind_null(index);
+    } else {
+      st.bind_blob(index, bytes);
+    }
+  }
+
+  std::optional<std::vector<std::uint8_t>> thumbnail_from(const char* sql, const std::string& id) {
+    Statement st(db_, sql);
+    st.bind(1, id);
+    if (!st.step() || st.is_null(0)) return std::nullopt;
+    const auto blob = st.column_blob(0);
+    return std::vector<std::uint8_t>(blob.begin(), blob.end());
+  }
+
+  Embedding read_embedding(const Statement& st, int column, const std::string& id) const {
+    auto embedding = embedding_from_bytes(st.column_blob(column));
+    if (!embedding) {
+      throw Error(ErrorCode::kGallery, "gallery " + path_ + " is corrupt: row " + id + " has a malformed embedding");
+    }
+    return std::move(*embedding);
+  }
+
+  static std::string select_unknown(const char* where_and_order) {
+    return std::string("SELECT ") + kFaceColumns + kUnknownExtraColumns + " FROM unknown_faces " + where_and_order;
+  }
+
+  UnknownFace read_unknown(const Statement& st) const {
+    UnknownFace u;
+    u.face = read_face(st, path_);
+    u.source_key = st.column_text(22);
+    u.quality = float(st.column_double(23));
+    if (!st.is_null(24)) u.cluster = st.column_int64(24);
+    return u;
+  }
+
+  std::vector<ClusterRow> read_clusters(Statement& st) const {
+    std::vector<ClusterRow> out;
+    while (st.step()) {
+      ClusterRow row;
+      row.id = st.column_int64(0);
+      row.centroid = read_embedding(st, 1, "cluster " + std::to_string(row.id));
+      row.size = st.column_int64(2);
+      out.push_back(std::move(row));
+    }
+    return out;
+  }
+
   void init_schema() {
     const std::int64_t app_id = db_.query_int64("PRAGMA application_id");
     const std::int64_t version = db_.query_int64("PRAGMA user_version");
@@ -359,6 +666,7 @@ class SqliteStore final : public Store {
         }
         db_.exec(faces_table_sql("faces").c_str());
         db_.exec(kSchemaSql);
+        db_.exec(kSchemaV3Sql);
         db_.exec(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
         db_.exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
       } else {
@@ -384,6 +692,8 @@ class SqliteStore final : public Store {
       db_.exec("CREATE INDEX faces_by_image ON faces (image_sha256)");
       db_.exec("PRAGMA user_version = 2");
     }
+    // Version 2 -> 3: new tables and a NULL thumbnail for every face enrolled before.
+    if (db_.query_int64("PRAGMA user_version") == 2) db_.exec(kSchemaV3Sql);
     txn.commit();
   }
 

@@ -1,5 +1,7 @@
 #include "gallery/validation.hpp"
 
+#include <algorithm>
+
 #include <charconv>
 #include <cmath>
 
@@ -130,6 +132,16 @@ void validate_face(const GalleryFace& f, const std::string& where) {
 void validate_setting(const std::string& key, const std::string& value) {
   if (key.empty()) throw Error(ErrorCode::kInvalidArgument, "setting key is empty");
   if (key == kThresholdSetting) parse_distance_threshold(value, "setting 'threshold'");
+  if (key == kKeepUnknownSetting && value != "true" && value != "false") {
+    throw Error(ErrorCode::kInvalidArgument, "setting 'keep_unknown' must be true or false, not '" + value + "'");
+  }
+  if (key == kUnknownMaxFacesSetting || key == kUnknownMaxAgeDaysSetting) {
+    const bool digits = !value.empty() && value.size() <= 9 &&
+                        std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || std::stoll(value) < 1) {
+      throw Error(ErrorCode::kInvalidArgument, "setting '" + key + "' must be a whole number from 1 to 999999999, not '" + value + "'");
+    }
+  }
 }
 
 bool same_model(const ModelInfo& a, const ModelInfo& b) {

@@ -17,6 +17,10 @@ float effective_threshold(const DecisionRule& rule, const FaceQuality& quality) 
   return threshold;
 }
 
+bool blocked_by_negative(const Candidate& candidate, float threshold) {
+  return candidate.negative_distance < threshold && candidate.negative_distance < candidate.distance;
+}
+
 std::vector<Decision> decide_names(const std::vector<std::vector<Candidate>>& candidates,
                                    const std::vector<FaceQuality>& qualities, const DecisionRule& rule) {
   if (qualities.size() != candidates.size()) {
@@ -37,6 +41,7 @@ std::vector<Decision> decide_names(const std::vector<std::vector<Candidate>>& ca
     for (std::size_t rank = 0; rank < list.size(); ++rank) {
       const Candidate& candidate = list[rank];
       if (!(candidate.distance < decision.threshold)) continue;
+      if (blocked_by_negative(candidate, decision.threshold)) continue;
       // Nearest other identity: the top one, unless this candidate is the top one.
       const float other = rank == 0 ? (list.size() > 1 ? list[1].distance : std::numeric_limits<float>::infinity())
                                     : list[0].distance;

@@ -1,5 +1,6 @@
 #include "siamface/recognizer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -7,7 +8,11 @@
 
 #include "siamface/errors.hpp"
 #include "siamface/image.hpp"
+#include "image/cv_image.hpp"
 #include "util/sha256.hpp"
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 namespace siamface {
 
@@ -53,7 +58,16 @@ std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelIn
   std::vector<std::vector<Candidate>> candidates(faces.size());
   std::vector<FaceQuality> qualities;
   for (std::size_t i = 0; i < faces.size(); ++i) {
-    for (const IdentityMatch& match : matches[i]) candidates[i].push_back({match.person, match.distance});
+    // Negative examples ("this face is not X") of the candidates: the decision rule's input.
+    const auto negatives = matches[i].empty() ? std::vector<std::pair<std::string, float>>{}
+                                              : gallery.nearest_negatives(queries[i]);
+    for (const IdentityMatch& match : matches[i]) {
+      Candidate candidate{match.person, match.distance};
+      for (const auto& [person, distance] : negatives) {
+        if (person == match.person) candidate.negative_distance = distance;
+      }
+      candidates[i].push_back(std::move(candidate));
+    }
     qualities.push_back(faces[i].face.quality);
   }
   const std::vector<Decision> decisions = decide_names(candidates, qualities, options.rule);
@@ -93,7 +107,9 @@ std::string read_bytes(const std::string& path) {
   return buffer.str();
 }
 
-std::string gate_failure(const Face& face, const QualityGate& gate) {
+}  // namespace
+
+std::string quality_gate_failure(const Face& face, const QualityGate& gate) {
   std::ostringstream reason;
   const FaceQuality& q = face.quality;
   if (q.face_size_px < gate.min_face_px) {
@@ -106,7 +122,64 @@ std::string gate_failure(const Face& face, const QualityGate& gate) {
   return reason.str();
 }
 
-}  // namespace
+std::vector<std::uint8_t> make_face_thumbnail(const Image& image, const Face& face, int size) {
+  const cv::Mat mat = as_mat(image);
+  if (mat.empty()) return {};
+  const Box& b = face.box;
+  const float side = std::max(b.width, b.height) * 4.0F / 3.0F;
+  const float cx = b.left + b.width / 2, cy = b.top + b.height / 2;
+  const cv::Rect wanted(static_cast<int>(std::lround(cx - side / 2)), static_cast<int>(std::lround(cy - side / 2)),
+                        static_cast<int>(std::lround(side)), static_cast<int>(std::lround(side)));
+  const cv::Rect rect = wanted & cv::Rect(0, 0, mat.cols, mat.rows);
+  if (rect.width < 2 || rect.height < 2) return {};
+  cv::Mat crop = mat(rect);
+  const double scale = static_cast<double>(size) / std::max(rect.width, rect.height);
+  cv::Mat small;
+  if (scale < 1.0) {
+    cv::resize(crop, small, {}, scale, scale, cv::INTER_AREA);
+  } else {
+    small = crop;
+  }
+  std::vector<std::uint8_t> jpeg;
+  cv::imencode(".jpg", small, jpeg, {cv::IMWRITE_JPEG_QUALITY, 85});
+  return jpeg;
+}
+
+float unknown_face_quality(const FaceQuality& q) {
+  const float size = std::clamp(q.face_size_px / 112.0F, 0.0F, 1.0F);
+  const float sharp = std::clamp(q.sharpness / 100.0F, 0.0F, 1.0F);
+  const float frontal = std::clamp(1.0F - std::abs(q.yaw), 0.0F, 1.0F);
+  return size * sharp * frontal;
+}
+
+KeptUnknown keep_unknown_faces(Gallery& gallery, const ModelInfo& model, const Image& image,
+                               const std::vector<IdentifiedFace>& faces, const std::string& source,
+                               const std::string& source_key, const std::string& image_sha256,
+                               const QualityGate& gate) {
+  KeptUnknown result;
+  for (const IdentifiedFace& f : faces) {
+    if (f.decision.known) continue;
+    if (!quality_gate_failure(f.face, gate).empty()) {
+      ++result.low_quality;
+      continue;
+    }
+    UnknownFace u;
+    u.face.source_path = source;
+    u.face.face = f.face;
+    u.face.embedding = f.embedding;
+    u.face.model = model;
+    u.face.thumbnail_jpeg = make_face_thumbnail(image, f.face);
+    u.face.image_sha256 = image_sha256.empty() ? sha256_hex(u.face.thumbnail_jpeg) : image_sha256;
+    u.source_key = source_key;
+    u.quality = unknown_face_quality(f.face.quality);
+    if (gallery.add_unknown(u) == UnknownAddStatus::kAdded) {
+      ++result.kept;
+    } else {
+      ++result.duplicates;
+    }
+  }
+  return result;
+}
 
 EnrollResult prepare_enrollment(const Engine& engine, const std::string& person, const std::string& path,
                                 const EnrollOptions& options) {
@@ -142,7 +215,7 @@ EnrollResult prepare_enrollment_bytes(const Engine& engine, const std::string& p
       return result;
     }
     const Face& face = faces[choose_face(faces, image.width, image.height, FaceChoice::kLargest)];
-    if (std::string failure = gate_failure(face, options.gate); !failure.empty()) {
+    if (std::string failure = quality_gate_failure(face, options.gate); !failure.empty()) {
       result.status = EnrollStatus::kSkipped;
       result.reason = failure;
       return result;
@@ -154,6 +227,7 @@ EnrollResult prepare_enrollment_bytes(const Engine& engine, const std::string& p
     record.face = face;
     record.embedding = engine.embed(image, face, options.pipeline.chip);
     record.model = engine.model_info();
+    record.thumbnail_jpeg = make_face_thumbnail(image, face);
     result.face = std::move(record);
     result.status = EnrollStatus::kEnrolled;  // provisional until committed
   }

@@ -307,3 +307,42 @@ TEST_F(WatchTest, MissingOrBrokenFileIsAClearError) {
 }
 
 }  // namespace
+
+namespace {
+
+// Issue 20: --keep-unknown on a gallery nobody is enrolled in (it does not exist yet) keeps one
+// face per unknown track, which `siamface cluster` then groups by person.
+TEST_F(WatchTest, KeepUnknownOnAnEmptyGalleryKeepsOneFacePerTrack) {
+  SIAMFACE_REQUIRE_MODELS();
+  SIAMFACE_REQUIRE_TESTDATA("face-api.js/examples/images");
+  const fs::path video = dir_ / "unknowns.mp4";
+  make_video(video, {{crop("raj", 1), 2.0}, {"", 1.0}, {crop("penny", 1), 2.0}, {"", 1.0}, {crop("raj", 2), 2.0}});
+  const fs::path empty = dir_ / "empty_gallery.db";
+  fs::remove(empty);
+  const auto result = run_command(std::string(SIAMFACE_CLI_PATH) + " watch " + shell_quote(video.string()) +
+                                  " --keep-unknown --gallery " + shell_quote(empty.string()));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(result.output.find("is empty"), std::string::npos) << "an empty gallery is expected here\n" << result.output;
+  const auto events = json_lines(result.output);
+  int ended = 0, kept = 0;
+  for (const auto& e : events) {
+    if (!e.is_object() || e.value("event", "") != "ended") continue;
+    ++ended;
+    kept += e.value("unknown_kept", 0);
+  }
+  EXPECT_GE(ended, 3) << result.output;
+  EXPECT_GE(kept, 3) << result.output;
+  const auto listed = run_command(std::string(SIAMFACE_CLI_PATH) + " unknown list --json --gallery " + shell_quote(empty.string()));
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  const auto faces = json_lines(listed.output);
+  EXPECT_EQ(static_cast<int>(faces.size()), kept);
+  for (const auto& f : faces) EXPECT_NE(f["source"].get<std::string>().find("#track"), std::string::npos) << f.dump();
+  // raj's two tracks cluster together, penny's alone.
+  const auto clustered = run_command(std::string(SIAMFACE_CLI_PATH) + " cluster --json --gallery " + shell_quote(empty.string()));
+  ASSERT_EQ(clustered.exit_code, 0) << clustered.output;
+  const auto clusters = json_lines(clustered.output);
+  EXPECT_GE(clusters.size(), 2U) << clustered.output;
+  EXPECT_LT(clusters.size(), static_cast<std::size_t>(kept)) << clustered.output;
+}
+
+}  // namespace

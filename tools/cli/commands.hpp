@@ -21,6 +21,7 @@ void add_calibrate_command(CLI::App& app, int& exit_code);
 void add_serve_command(CLI::App& app, int& exit_code);
 void add_watch_command(CLI::App& app, int& exit_code);
 void add_models_command(CLI::App& app, int& exit_code);
+void add_unknown_commands(CLI::App& app, int& exit_code);  // unknown, cluster, promote, dismiss, merge, split, not
 
 inline void add_commands(CLI::App& app, int& exit_code) {
   add_detect_command(app, exit_code);
@@ -39,6 +40,7 @@ inline void add_commands(CLI::App& app, int& exit_code) {
   add_serve_command(app, exit_code);
   add_watch_command(app, exit_code);
   add_models_command(app, exit_code);
+  add_unknown_commands(app, exit_code);
 }
 
 }  // namespace siamface::cli

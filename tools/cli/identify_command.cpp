@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "siamface/recognizer.hpp"
 #include "siamface/render.hpp"
+#include "util/sha256.hpp"
 
 namespace siamface::cli {
 namespace {
@@ -22,6 +23,7 @@ struct IdentifyArgs {
   bool csv = false;
   std::string annotate_dir;
   int jobs = 2;
+  bool keep_unknown = false;
   EngineFlags engine;
   GalleryFlags gallery;
 };
@@ -34,9 +36,11 @@ std::string csv_field(const std::string& s) {
 }
 
 int run_identify(const IdentifyArgs& args) {
-  const Gallery gallery = args.gallery.open_read_only();
+  // --keep-unknown writes (and may create) the gallery; an empty one is fine then: it collects
+  // the faces to name later (docs/unknown-faces.md).
+  Gallery gallery = args.keep_unknown ? args.gallery.open(/*create=*/true) : args.gallery.open_read_only();
   const Engine engine = Engine::open(args.engine.model_options_for(gallery));
-  if (gallery.face_count() == 0) {
+  if (gallery.face_count() == 0 && !args.keep_unknown) {
     std::cerr << "siamface: the gallery " << gallery.path() << " is empty: every face will be unknown "
               << "(enroll people first: siamface enroll DATA_DIR)\n";
   }
@@ -52,6 +56,13 @@ int run_identify(const IdentifyArgs& args) {
   const auto describe = [&](const std::string& file, nlohmann::json& line) {
     Image image = load_image(file, args.engine.decode_options());
     const std::vector<IdentifiedFace> faces = identify_image(engine, gallery, image, options);
+    if (args.keep_unknown) {
+      const std::string sha = sha256_hex_of_file(file);
+      const KeptUnknown kept = keep_unknown_faces(gallery, engine.model_info(), image, faces, file, sha, sha);
+      line["unknown_kept"] = kept.kept;
+      if (kept.duplicates) line["unknown_duplicates"] = kept.duplicates;
+      if (kept.low_quality) line["unknown_low_quality"] = kept.low_quality;
+    }
     line["faces"] = nlohmann::json::array();
     std::vector<FaceLabel> labels;
     for (const IdentifiedFace& face : faces) {
@@ -113,6 +124,8 @@ void add_identify_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   command->add_option("--distance", args->distance, "Identity distance: min over its faces, or to their mean")
       ->check(CLI::IsMember({"min", "mean"}))->capture_default_str();
+  command->add_flag("--keep-unknown", args->keep_unknown,
+                   "Keep the faces nobody was named for (embedding, thumbnail) for `siamface cluster`");
   command->add_flag("--csv", args->csv, "CSV: file,name,distance,top,right,bottom,left");
   command->add_option("--annotate", args->annotate_dir, "Write labelled copies here");
   command->add_option("-j,--jobs", args->jobs, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();

@@ -39,6 +39,7 @@ struct WatchArgs {
   std::string out;
   bool show = false;
   std::string unknown_dir;
+  bool keep_unknown = false;
   int snapshot_every = 0;
   std::string snapshot_dir = "snapshots";
   int detect_every = 5;
@@ -152,18 +153,20 @@ int run_watch(const WatchArgs& args) {
 
   const auto open_start = Clock::now();
   // A PostgreSQL gallery whose server is away: wait for it (up to a minute) instead of failing.
-  const Gallery gallery = tools::retry_while_unavailable(
-      "opening the gallery", [&] { return args.gallery.open_read_only(); },
+  // --keep-unknown writes (and may create) the gallery, and an empty one is fine then.
+  Gallery gallery = tools::retry_while_unavailable(
+      "opening the gallery",
+      [&] { return args.keep_unknown ? args.gallery.open(/*create=*/true) : args.gallery.open_read_only(); },
       {.max_delay = std::chrono::milliseconds(5000), .budget = std::chrono::seconds(60)});
   const Engine engine = Engine::open(args.engine.model_options_for(gallery));
-  if (gallery.face_count() == 0) {
+  if (gallery.face_count() == 0 && !args.keep_unknown) {
     std::cerr << "siamface: the gallery " << gallery.path() << " is empty: every face will be unknown\n";
   }
   const double open_ms = ms_since(open_start);
 
   TrackerOptions tracker_options;
   tracker_options.detect_every = args.detect_every;
-  tracker_options.keep_best_crop = !args.unknown_dir.empty();
+  tracker_options.keep_best_crop = !args.unknown_dir.empty() || args.keep_unknown;
   tracker_options.identify.distance = parse_identity_distance(args.distance);
   tracker_options.identify.pipeline = args.engine.pipeline_options();
   tracker_options.identify.rule.threshold =
@@ -186,6 +189,24 @@ int run_watch(const WatchArgs& args) {
   std::int64_t frames = 0;
   std::int64_t faces_seen = 0;
   std::int64_t unknown_crops = 0;
+  std::int64_t unknown_kept = 0;
+  // One face per unknown track: its best view, re-detected in the padded crop and embedded,
+  // keyed by the track so a track is kept once (docs/unknown-faces.md).
+  const auto keep_track = [&](const TrackEvent& event, nlohmann::json& line) {
+    const std::vector<FaceEmbedding> found = engine.analyze(event.best_crop, tracker_options.identify.pipeline);
+    if (found.empty()) return;
+    std::vector<Face> boxes;
+    for (const FaceEmbedding& f : found) boxes.push_back(f.face);
+    const FaceEmbedding& best = found[choose_face(boxes, event.best_crop.width, event.best_crop.height, FaceChoice::kLargest)];
+    IdentifiedFace face;
+    face.face = best.face;
+    face.embedding = best.embedding;
+    const std::string track = args.source + "#track" + std::to_string(event.track_id);
+    const KeptUnknown kept =
+        keep_unknown_faces(gallery, engine.model_info(), event.best_crop, {face}, track, "track:" + track, "");
+    unknown_kept += static_cast<std::int64_t>(kept.kept);
+    line["unknown_kept"] = kept.kept;
+  };
   double read_ms = 0, render_ms = 0, write_ms = 0;
   std::vector<TrackEvent> events;
   const auto flush_events = [&] {
@@ -197,6 +218,10 @@ int run_watch(const WatchArgs& args) {
         save_image(event.best_crop, path);
         line["crop"] = path;
         ++unknown_crops;
+      }
+      if (event.kind == TrackEventKind::kEnded && event.name == kUnknownPerson && !event.best_crop.empty() &&
+          args.keep_unknown) {
+        keep_track(event, line);
       }
       emit(line);
       if (mqtt) mqtt->publish_track_event(camera, line);
@@ -274,6 +299,7 @@ int run_watch(const WatchArgs& args) {
       {"dropped_frames", source.dropped_frames()},
       {"reconnects", source.reconnects()},
       {"unknown_crops", unknown_crops},
+      {"unknown_kept", unknown_kept},
       {"seconds", total_s},
       {"fps", total_s > 0 ? frames / total_s : 0.0},
       {"ms", {{"open", open_ms}, {"read", read_ms}, {"detect", stats.detect_ms}, {"embed", stats.embed_ms},
@@ -316,6 +342,8 @@ void add_watch_command(CLI::App& app, int& exit_code) {
   command->add_option("--out", args->out, "Write the annotated video here (same size and frame rate)");
   command->add_flag("--show", args->show, "Show a live window (needs a display)");
   command->add_option("--unknown-dir", args->unknown_dir, "Save one best-quality crop per unknown track here");
+  command->add_flag("--keep-unknown", args->keep_unknown,
+                   "Keep one face per unknown track in the gallery for `siamface cluster` (works on an empty gallery)");
   command->add_option("--snapshot-every", args->snapshot_every, "Save an annotated still every N frames")
       ->check(CLI::Range(1, 1 << 30));
   command->add_option("--snapshot-dir", args->snapshot_dir, "Where --snapshot-every writes")->capture_default_str();

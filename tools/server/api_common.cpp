@@ -66,9 +66,45 @@ std::vector<IdentifiedFace> identify_upload(const ServerContext& context, const 
   return faces;
 }
 
+std::size_t keep_unknown_if_enabled(const Loaded& loaded, const Image& image, const std::vector<IdentifiedFace>& faces,
+                                    const UploadedFile& file) {
+  if (!loaded.gallery->unknown_policy().keep) return 0;
+  const auto* data = reinterpret_cast<const std::uint8_t*>(file.content.data());
+  const std::string sha = sha256_hex({data, file.content.size()});
+  const std::string source = "http:" + (file.filename.empty() ? file.field : file.filename);
+  return keep_unknown_faces(*loaded.gallery, loaded.engine.model_info(), image, faces, source, sha, sha).kept;
+}
+
 void check_key(const ServerContext& context, const std::string& given, const std::string& message) {
   if (!context.auth_required()) return;
   if (!context.key_matches(given)) throw HttpError(401, message);
+}
+
+bool is_safe_method(const std::string& method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS";
+}
+
+void authorize_native(const ServerContext& context, const httplib::Request& request) {
+  if (!context.auth_required()) return;
+  std::string key = request.get_header_value("x-api-key");
+  if (key.empty()) key = bearer_token(request.get_header_value("Authorization"));
+  if (key.empty() && request.has_header("Cookie")) {
+    const auto token = cookie_value(request.get_header_value("Cookie"), kSessionCookie);
+    if (token) {
+      const auto session = context.web_sessions.find(*token);
+      if (!session) throw HttpError(401, "session expired or unknown: log in again");
+      if (is_safe_method(request.method)) return;
+      const std::string csrf = request.get_header_value(std::string(kCsrfHeader).c_str());
+      if (csrf.empty() || !constant_time_equals(csrf, session->csrf)) {
+        throw HttpError(403, "missing or wrong " + std::string(kCsrfHeader) +
+                                 " header (a request that changes data on a session cookie must carry the token of GET /session)");
+      }
+      // The Origin rule (a request from another site is refused) is checked for every request
+      // before routing (web_ui.cpp), so it holds here too.
+      return;
+    }
+  }
+  check_key(context, key, "missing or wrong API key (send x-api-key or Authorization: Bearer, or log in at /)");
 }
 
 nlohmann::json box_fields(const Box& box, int width, int height) {

@@ -38,8 +38,23 @@ std::vector<IdentifiedFace> identify_upload(const ServerContext& context, const 
                                             const Image& image, const PipelineOptions& pipeline, std::size_t top_k,
                                             std::optional<float> threshold = std::nullopt);
 
+// The DeepStack and CompreFace recognize routes cannot ask for it per request: they keep the
+// unnamed faces whenever the gallery's keep_unknown setting is on (docs/unknown-faces.md).
+// Returns how many were kept.
+std::size_t keep_unknown_if_enabled(const Loaded& loaded, const Image& image, const std::vector<IdentifiedFace>& faces,
+                                    const UploadedFile& file);
+
 // Throws HttpError(401, message) unless no key is configured or `given` matches.
 void check_key(const ServerContext& context, const std::string& given, const std::string& message);
+
+// The native API's guard: an API key (x-api-key or Authorization: Bearer), else the web page's
+// session cookie; a request that changes data (not GET/HEAD) on a cookie must also carry the
+// session's CSRF token in X-Siamface-CSRF. Throws HttpError 401 (no or wrong key, no live session)
+// or 403 (cookie without the right CSRF token). No key configured: everyone passes.
+void authorize_native(const ServerContext& context, const httplib::Request& request);
+
+// GET, HEAD and OPTIONS change nothing; everything else must pass the CSRF rules.
+bool is_safe_method(const std::string& method);
 
 // Integer-pixel box fields, clamped to the image.
 nlohmann::json box_fields(const Box& box, int width, int height);
@@ -55,5 +70,10 @@ namespace siamface::server {
 void add_native_routes(httplib::Server& server, ServerContext& context);
 void add_deepstack_routes(httplib::Server& server, ServerContext& context);
 void add_compreface_routes(httplib::Server& server, ServerContext& context);
+// The web page at / and /assets/, /login, /logout, /session, and the rule (before routing) that
+// refuses requests that change data from other sites (web_ui.cpp, docs/web-ui.md).
+void add_web_routes(httplib::Server& server, ServerContext& context);
+// Before add_native_routes: it answers GET /v1/people in both its forms (gallery_admin_api.cpp).
+void add_gallery_admin_routes(httplib::Server& server, ServerContext& context);
 
 }  // namespace siamface::server

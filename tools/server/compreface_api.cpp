@@ -83,6 +83,7 @@ void recognize(ServerContext& context, const httplib::Request& request, httplib:
   const Image image = decode_upload(context, file.content);
   const auto faces = identify_upload(context, *loaded, image, context.pipeline_options(det_threshold(request), limit), count);
   if (faces.empty()) throw Error(ErrorCode::kNoFace, "no face found");
+  keep_unknown_if_enabled(*loaded, image, faces, file);
   json result = json::array();
   for (const IdentifiedFace& face : faces) {
     json subjects_json = json::array();

@@ -55,13 +55,16 @@ void reg(const ServerContext& context, const httplib::Request& request, httplib:
 void recognize(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
   const DeepStackRequest r = begin(context, request);
   const std::optional<float> min_conf = min_confidence(request, r.form);
-  const Image image = decode_upload(context, image_field(r.form).content);
+  const UploadedFile& file = image_field(r.form);
+  const Image image = decode_upload(context, file.content);
   // An explicit min_confidence becomes the decision threshold (through the inverse mapping);
   // otherwise the gallery's saved threshold (or 0.6) decides.
   std::optional<float> threshold;
   if (min_conf) threshold = confidence_to_distance(*min_conf);
   json predictions = json::array();
-  for (const IdentifiedFace& face : identify_upload(context, *r.loaded, image, context.pipeline_options(), 3, threshold)) {
+  const std::vector<IdentifiedFace> identified = identify_upload(context, *r.loaded, image, context.pipeline_options(), 3, threshold);
+  keep_unknown_if_enabled(*r.loaded, image, identified, file);
+  for (const IdentifiedFace& face : identified) {
     json p = box_fields(face.face.box, image.width, image.height);
     const float confidence = distance_to_confidence(face.decision.distance);
     const bool accepted = face.decision.known && (!min_conf || confidence >= *min_conf);

@@ -36,8 +36,10 @@ const char* status_code_name(int status) {
   switch (status) {
     case 400: return "bad_request";
     case 401: return "unauthorized";
+    case 403: return "forbidden";
     case 404: return "not_found";
     case 413: return "too_large";
+    case 429: return "too_many_requests";
     case 503: return "unavailable";
     default: return "internal";
   }

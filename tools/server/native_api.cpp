@@ -3,17 +3,12 @@
 
 #include "cli/cli_common.hpp"
 #include "server/api_common.hpp"
+#include "util/sha256.hpp"
 
 namespace siamface::server {
 namespace {
 
 using nlohmann::json;
-
-void authorize(const ServerContext& context, const httplib::Request& request) {
-  std::string key = request.get_header_value("x-api-key");
-  if (key.empty()) key = bearer_token(request.get_header_value("Authorization"));
-  check_key(context, key, "missing or wrong API key (send x-api-key or Authorization: Bearer)");
-}
 
 bool is_json(const httplib::Request& request) {
   return request.get_header_value("Content-Type").rfind("application/json", 0) == 0;
@@ -107,9 +102,26 @@ void identify(const ServerContext& context, const httplib::Request& request, htt
   const std::size_t top_k = parse_top_k(query_or_json(request, "top_k"));
   const std::optional<float> threshold = parse_threshold(query_or_json(request, "threshold"));
   const Image image = decode_upload(context, file.content);
+  // keep_unknown=true records the unnamed faces, when the gallery's keep_unknown setting allows it.
+  const auto keep = query_or_json(request, "keep_unknown");
+  if (keep && *keep != "true" && *keep != "false") throw Error(ErrorCode::kInvalidArgument, "keep_unknown must be true or false");
+  const bool keep_unknown = keep == "true";
+  if (keep_unknown && !loaded->gallery->unknown_policy().keep) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "keep_unknown=true, but this gallery does not keep unknown faces: PUT /v1/settings {\"keep_unknown\": true}");
+  }
+  const std::vector<IdentifiedFace> identified =
+      identify_upload(context, *loaded, image, context.pipeline_options(min_score_param(request)), top_k, threshold);
+  json kept = nullptr;
+  if (keep_unknown) {
+    const auto* data = reinterpret_cast<const std::uint8_t*>(file.content.data());
+    const std::string sha = sha256_hex({data, file.content.size()});
+    const std::string source = "http:" + (file.filename.empty() ? file.field : file.filename);
+    const KeptUnknown k = keep_unknown_faces(*loaded->gallery, loaded->engine.model_info(), image, identified, source, sha, sha);
+    kept = {{"kept", k.kept}, {"duplicates", k.duplicates}, {"low_quality", k.low_quality}};
+  }
   json faces = json::array();
-  for (const IdentifiedFace& face :
-       identify_upload(context, *loaded, image, context.pipeline_options(min_score_param(request)), top_k, threshold)) {
+  for (const IdentifiedFace& face : identified) {
     json out = cli::to_json(face.face, /*with_landmarks=*/false);
     out["name"] = face.decision.person;
     out["known"] = face.decision.known;
@@ -121,7 +133,9 @@ void identify(const ServerContext& context, const httplib::Request& request, htt
     }
     faces.push_back(std::move(out));
   }
-  write_json(response, {{"width", image.width}, {"height", image.height}, {"faces", faces}});
+  json body = {{"width", image.width}, {"height", image.height}, {"faces", faces}};
+  if (keep_unknown) body["unknown"] = kept;
+  write_json(response, body);
 }
 
 json face_summary(const GalleryFace& face) {
@@ -138,7 +152,7 @@ json face_summary(const GalleryFace& face) {
 void add_native_routes(httplib::Server& server, ServerContext& context) {
   const auto route = [&context](auto body) {
     return guarded(Dialect::kNative, [&context, body](const httplib::Request& request, httplib::Response& response) {
-      authorize(context, request);
+      authorize_native(context, request);
       body(request, response);
     });
   };

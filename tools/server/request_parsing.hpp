@@ -39,7 +39,7 @@ struct FormData {
 FormData split_form(const std::vector<FormPart>& parts, const std::vector<std::string>& text_fields);
 
 // Form fields each API always reads as text, even when sent with a file name or content type.
-inline const std::vector<std::string> kNativeTextFields = {"top_k", "threshold", "min_score", "name"};
+inline const std::vector<std::string> kNativeTextFields = {"top_k", "threshold", "min_score", "name", "keep_unknown"};
 inline const std::vector<std::string> kDeepStackTextFields = {"userid", "min_confidence", "api_key"};
 
 // A JSON request body that must be an object. Throws Error(kInvalidArgument) otherwise.

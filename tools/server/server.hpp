@@ -15,6 +15,7 @@
 #include "siamface/recognizer.hpp"
 #include "siamface/gallery.hpp"
 #include "siamface/image.hpp"
+#include "server/web_session.hpp"
 
 namespace siamface::server {
 
@@ -72,6 +73,10 @@ class ServerContext {
   // Kept in memory only.
   std::mutex subjects_mutex;
   std::set<std::string> empty_subjects;
+
+  // Logins of the web page (web_ui.cpp); authorize_native accepts their cookie. Mutable: a
+  // lookup refreshes a session's last use, and WebSessions synchronises itself.
+  mutable WebSessions web_sessions;
 
  private:
   ServerOptions options_;
