@@ -3,7 +3,8 @@
 // (distance < 0.6) and at the best threshold, one-shot open-set rank-1 / named / strangers
 // accepted, and for the photo sets faces found, false faces and face-choice errors.
 //   build/bench/validation_suite_bench [--testdata DIR] [--per-fold N] [--recognizers dlib,mfn,fused]
-//                                      [--border-pass auto|always|empty|off] [--border-only-min-score S]
+//                                      [--border-pass auto|always|empty|off|needed] [--border-only-min-score S]
+//                                      [--detector-input 0|N]
 //                                      [--sets lfw,dev,identities,lfw-identities,detection]
 // --per-fold N: LFW View 2 pairs per fold and kind for the LFW rows (default 20: 400 pairs;
 // 300 = all 6,000). Rows: LFW as shipped, LFW crops pasted into larger photos with a body below
@@ -326,6 +327,7 @@ int main(int argc, char** argv) {
     if (a == "--testdata") options.testdata = value();
     else if (a == "--per-fold") options.per_fold = std::stoi(value());
     else if (a == "--sets") options.sets = value();
+    else if (a == "--detector-input") options.detect.detector_input = std::stoi(value());
     else if (a == "--border-only-min-score") options.detect.border_only_min_score = std::stof(value());
     else if (a == "--border-pass") {
       options.detect.border_pass = parse_border_pass(value());

@@ -151,7 +151,24 @@ std::vector<RawDetection> detect_upsampled(const FaceDetector& detector, const c
   return suppress_repeats(all);
 }
 
+// DetectOptions::detector_input for one pass over `image`.
+int detector_input_for(const cv::Mat& image, int option) {
+  if (option > 0) return option;
+  const int long_side = std::max(image.cols, image.rows);
+  return std::clamp((long_side + 31) / 32 * 32, 256, 512);
+}
+
 }  // namespace
+
+bool border_pass_needed(const std::vector<Box>& faces, int width, int height) {
+  const float short_side = static_cast<float>(std::min(width, height));
+  for (const Box& box : faces) {
+    const float margin = std::min({box.left, box.top, static_cast<float>(width) - box.right(),
+                                   static_cast<float>(height) - box.bottom()});
+    if (margin < 0.1F * short_side || std::max(box.width, box.height) > 0.25F * short_side) return true;
+  }
+  return false;
+}
 
 std::optional<Recognizer> recognizer_of(const ModelInfo& model) {
   if (starts_with(model.name, kFusedModelPrefix)) return Recognizer::kFused;
@@ -286,23 +303,39 @@ std::vector<Face> Engine::detect(const Image& image, const PipelineOptions& pipe
   if (image.empty()) throw Error(ErrorCode::kInvalidImage, "empty image");
   check_landmark_options(pipeline.landmarks);
   const DetectOptions& options = pipeline.detect;
+  if (options.detector_input != 0 &&
+      (options.detector_input % 32 != 0 || options.detector_input < 128 || options.detector_input > 1024)) {
+    throw Error(ErrorCode::kInvalidArgument, "DetectOptions.detector_input must be 0 (auto) or a multiple of 32 from "
+                                             "128 to 1024, got " + std::to_string(options.detector_input));
+  }
   const cv::Mat original = as_mat(image);
   // `auto` enhancement brightens a dark photo for detection and landmarks (docs/accuracy.md "Poor and
   // small faces": low-light recall and accuracy); quality is still measured on the original.
   const cv::Mat bgr = pipeline.chip.enhancement.automatic ? enhance_for_detection(original) : original;
   const float min_score = options.min_score >= 0 ? options.min_score : impl_->detector->default_min_score();
   const float upsample = options.upsample > 0 ? std::min(options.upsample, kMaxUpsample) : auto_upsample_factor(bgr);
-  std::vector<RawDetection> raw = upsample > 1.0F ? detect_upsampled(*impl_->detector, bgr, min_score, upsample)
-                                                  : impl_->detector->detect(bgr, min_score);
+  const FaceDetector& detector = *impl_->detector;
+  std::vector<RawDetection> raw = upsample > 1.0F
+                                      ? detect_upsampled(detector, bgr, min_score, upsample)
+                                      : detector.detect_at(bgr, min_score, detector_input_for(bgr, options.detector_input));
+  // The framed image is twice the size: its input size is chosen from that.
+  const int framed_side = 2 * std::max(bgr.cols, bgr.rows);
+  const int border_input = options.detector_input > 0 ? options.detector_input
+                                                      : std::clamp((framed_side + 31) / 32 * 32, 256, 512);
   const bool small_image = std::max(bgr.cols, bgr.rows) <= kBorderPassAlwaysMaxSide;
-  const bool border_always = options.border_pass == BorderPass::kAlways ||
-                             (options.border_pass == BorderPass::kAuto && small_image);
+  bool border_always = options.border_pass == BorderPass::kAlways ||
+                       (options.border_pass == BorderPass::kAuto && small_image);
+  if (options.border_pass == BorderPass::kNeeded && small_image && !raw.empty()) {
+    std::vector<Box> boxes;
+    for (const RawDetection& d : raw) boxes.push_back(d.box);
+    border_always = border_pass_needed(boxes, bgr.cols, bgr.rows);
+  }
   if (border_always && !raw.empty()) {
-    raw = merge_passes(raw, confirmed_border_detections(detect_with_border(*impl_->detector, bgr, min_score), raw,
+    raw = merge_passes(raw, confirmed_border_detections(detect_with_border(detector, bgr, min_score, border_input), raw,
                                                         std::max(min_score, options.border_only_min_score)));
   }
   const bool border_when_empty = options.border_pass != BorderPass::kOff;
-  if (raw.empty() && border_when_empty) raw = detect_with_border(*impl_->detector, bgr, min_score);
+  if (raw.empty() && border_when_empty) raw = detect_with_border(detector, bgr, min_score, border_input);
   if (raw.empty() && options.tiny_fallback && impl_->fallback_detector) {
     const FaceDetector& fallback = *impl_->fallback_detector;
     const float fallback_min_score = options.min_score >= 0 ? options.min_score : fallback.default_min_score();

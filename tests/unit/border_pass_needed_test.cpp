@@ -1,0 +1,28 @@
+// DetectOptions::border_pass = kNeeded: when the framed pass runs on a small image with faces.
+#include <gtest/gtest.h>
+
+#include "siamface/engine.hpp"
+
+namespace siamface {
+namespace {
+
+TEST(BorderPassNeededTest, SmallCentralFacesNeedNoSecondPass) {
+  // 640 x 480: short side 480, edge margin 48 px, "large" above 120 px.
+  EXPECT_FALSE(border_pass_needed({Box{200, 150, 80, 90}, Box{400, 200, 100, 110}}, 640, 480));
+  EXPECT_FALSE(border_pass_needed({}, 640, 480));
+}
+
+TEST(BorderPassNeededTest, AFaceNearAnEdgeNeedsIt) {
+  EXPECT_TRUE(border_pass_needed({Box{200, 150, 80, 90}, Box{10, 200, 80, 90}}, 640, 480));   // left
+  EXPECT_TRUE(border_pass_needed({Box{580, 200, 40, 50}}, 640, 480));                         // right: 20 px
+  EXPECT_TRUE(border_pass_needed({Box{300, 400, 60, 60}}, 640, 480));                         // bottom: 20 px
+}
+
+TEST(BorderPassNeededTest, ALargeFaceNeedsIt) {
+  // An LFW-style crop: a 110 px face in the middle of 250 px.
+  EXPECT_TRUE(border_pass_needed({Box{70, 70, 110, 110}}, 250, 250));
+  EXPECT_TRUE(border_pass_needed({Box{200, 100, 130, 100}}, 640, 480));
+}
+
+}  // namespace
+}  // namespace siamface
