@@ -2,7 +2,8 @@
 // speed candidate, measured side by side in one run: for every photo set the configurations
 // take turns photo by photo, each repeat, so load from other processes hits them alike; the
 // figure is the median over repeats of the set's total time, and the ratio is baseline time /
-// candidate time (> 1: faster). Then where a photo's time goes (stages, baseline and chosen).
+// candidate time (> 1: faster). The order rotates; the baseline runs twice, so the second
+// baseline's ratio shows the run's noise. Then where a photo's time goes (stages, baseline and chosen).
 //   taskset -c 1 build/bench/identify_speed_bench [--repeat N] [--sets samples,synthetic] [--lfw DIR]
 // Sets: the bundled samples (scripts/setup.sh installs 6 photos, 1920 px, 3-5 faces), and
 // synthetic photos of 0.3, 2 and 8 MP holding 1, 5 and 20 faces: lfw_dev's crops pasted on a
@@ -77,22 +78,17 @@ struct Config {
 PipelineOptions baseline_options() {
   PipelineOptions options;
   options.detect.border_pass = BorderPass::kAuto;
-  options.detect.detector_input = 512;
   return options;
 }
 
 std::vector<Config> configs() {
   std::vector<Config> out;
-  out.push_back({"baseline (auto, SSD 512)", baseline_options()});
+  out.push_back({"baseline (border pass auto)", baseline_options()});
   PipelineOptions needed = baseline_options();
   needed.detect.border_pass = BorderPass::kNeeded;
   out.push_back({"border pass needed", needed});
-  PipelineOptions sized = baseline_options();
-  sized.detect.detector_input = 0;
-  out.push_back({"SSD input from image size", sized});
-  PipelineOptions both = needed;
-  both.detect.detector_input = 0;
-  out.push_back({"needed + input from size", both});
+  // The baseline a second time: the spread between the two is the noise of the run.
+  out.push_back({"baseline again (noise)", baseline_options()});
   PipelineOptions empty = baseline_options();
   empty.detect.border_pass = BorderPass::kWhenEmpty;
   out.push_back({"(ref.) border pass empty", empty});
@@ -178,10 +174,8 @@ std::map<std::string, std::vector<double>> stage_times(const Engine& engine, con
       times["decode (JPEG q95; not in the photos/s above)"].push_back(ms_since(start));
       const cv::Mat bgr = as_mat(photo);
       const int side = std::max(bgr.cols, bgr.rows);
-      const int input = options.detect.detector_input > 0 ? options.detect.detector_input
-                                                           : std::clamp((side + 31) / 32 * 32, 256, 512);
       start = Clock::now();
-      const auto found = detector->detect_at(bgr, 0.5F, input);
+      const auto found = detector->detect(bgr, 0.5F);
       times["detect, first pass"].push_back(ms_since(start));
       std::vector<Box> boxes;
       for (const RawDetection& d : found) boxes.push_back(d.box);
@@ -192,12 +186,7 @@ std::map<std::string, std::vector<double>> stage_times(const Engine& engine, con
                                               (pass == BorderPass::kNeeded && small &&
                                                border_pass_needed(boxes, bgr.cols, bgr.rows));
       start = Clock::now();
-      if (border) {
-        const int framed_input = options.detect.detector_input > 0
-                                     ? options.detect.detector_input
-                                     : std::clamp((2 * side + 31) / 32 * 32, 256, 512);
-        detect_with_border(*detector, bgr, 0.5F, framed_input);
-      }
+      if (border) detect_with_border(*detector, bgr, 0.5F);
       times["detect, border pass"].push_back(ms_since(start));
       std::vector<cv::Mat> dlib_chips, mfn_chips;
       double landmark_ms = 0, align_ms = 0;
@@ -258,8 +247,11 @@ int main(int argc, char** argv) {
       std::vector<std::vector<double>> totals(candidates.size(), std::vector<double>(repeat, 0.0));
       std::vector<std::size_t> faces(candidates.size(), 0);
       for (int r = 0; r < repeat; ++r) {
-        for (const Image& photo : set.photos) {
-          for (std::size_t c = 0; c < candidates.size(); ++c) {
+        for (std::size_t p = 0; p < set.photos.size(); ++p) {
+          const Image& photo = set.photos[p];
+          // Each configuration goes first in turn: no one pays or gains from the order.
+          for (std::size_t k = 0; k < candidates.size(); ++k) {
+            const std::size_t c = (k + p + static_cast<std::size_t>(r)) % candidates.size();
             IdentifyOptions options;
             options.pipeline = candidates[c].options;
             const auto start = Clock::now();
@@ -284,17 +276,50 @@ int main(int argc, char** argv) {
   fs::remove(gallery_path.string() + "-wal");
   fs::remove(gallery_path.string() + "-shm");
 
-  std::printf("\nWhere a photo's time goes: median ms per photo (faces: median per photo), baseline | chosen "
-              "(border pass needed, SSD input from the image size)\n\n");
+  std::printf("\nWhere a photo's time goes: median ms per photo (faces: median per photo), baseline | border "
+              "pass needed\n\n");
   PipelineOptions chosen = baseline_options();
   chosen.detect.border_pass = BorderPass::kNeeded;
-  chosen.detect.detector_input = 0;
   for (const PhotoSet& set : sets) {
     const auto base = stage_times(engine, set, baseline_options(), std::max(1, repeat / 2));
     const auto mine = stage_times(engine, set, chosen, std::max(1, repeat / 2));
     std::printf("%s:", set.name.c_str());
     for (const auto& [stage, values] : base) {
       std::printf("  %s %.1f | %.1f;", stage.c_str(), median(values), median(mine.at(stage)));
+    }
+    std::printf("\n");
+  }
+
+  // The SSD at a smaller input (rejected): faster, but its boxes shrink (docs/speed.md).
+  std::printf("\nSSD input size (rejected candidate), bundled samples and lfw_dev crops: median ms per photo, and "
+              "median box side relative to the 512 px box of the same face\n");
+  const auto detector = make_ssd_mobilenet_detector(default_models_dir());
+  for (const PhotoSet& set : sets) {
+    if (set.name.rfind("bundled", 0) != 0 && set.name.rfind("0.3 MP, 1 ", 0) != 0) continue;
+    std::printf("%s:", set.name.c_str());
+    for (int input : {512, 384, 256}) {
+      std::vector<double> ms, side_ratio;
+      for (int r = 0; r < std::max(1, repeat / 2); ++r) {
+        for (const Image& photo : set.photos) {
+          const cv::Mat bgr = as_mat(photo);
+          const auto reference = detector->detect(bgr, 0.5F);
+          const auto start = Clock::now();
+          const auto found = detector->detect_at(bgr, 0.5F, input);
+          ms.push_back(ms_since(start));
+          for (const RawDetection& d : found) {
+            for (const RawDetection& ref : reference) {
+              const Point c = d.box.center();
+              const bool inside = c.x >= ref.box.left && c.x <= ref.box.right() && c.y >= ref.box.top &&
+                                  c.y <= ref.box.bottom();
+              if (inside) {
+                side_ratio.push_back(std::sqrt(d.box.area() / ref.box.area()));
+                break;
+              }
+            }
+          }
+        }
+      }
+      std::printf("  %d px %.1f ms, box side x%.2f;", input, median(ms), median(side_ratio));
     }
     std::printf("\n");
   }

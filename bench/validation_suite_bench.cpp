@@ -4,8 +4,7 @@
 // accepted, and for the photo sets faces found, false faces and face-choice errors.
 //   build/bench/validation_suite_bench [--testdata DIR] [--per-fold N] [--recognizers dlib,mfn,fused]
 //                                      [--border-pass auto|always|empty|off|needed] [--border-only-min-score S]
-//                                      [--detector-input 0|N]
-//                                      [--sets lfw,dev,identities,lfw-identities,detection]
+//                                      [--sets lfw,lfw-portrait,dev,identities,lfw-identities,detection]
 // --per-fold N: LFW View 2 pairs per fold and kind for the LFW rows (default 20: 400 pairs;
 // 300 = all 6,000). Rows: LFW as shipped, LFW crops pasted into larger photos with a body below
 // (the face must be found and chosen by the largest-face rule, as verify/enroll do), greyscale,
@@ -327,7 +326,6 @@ int main(int argc, char** argv) {
     if (a == "--testdata") options.testdata = value();
     else if (a == "--per-fold") options.per_fold = std::stoi(value());
     else if (a == "--sets") options.sets = value();
-    else if (a == "--detector-input") options.detect.detector_input = std::stoi(value());
     else if (a == "--border-only-min-score") options.detect.border_only_min_score = std::stof(value());
     else if (a == "--border-pass") {
       options.detect.border_pass = parse_border_pass(value());
@@ -354,7 +352,10 @@ int main(int argc, char** argv) {
   const auto pairs = lfw_pairs(lfw / "pairs.txt", options.per_fold);
   const std::string lfw_name = "LFW View 2 (" + std::to_string(pairs.size()) + " pairs, 10-fold)";
   for (Transform t : {Transform::kNone, Transform::kPortrait, Transform::kGrey, Transform::kLowResolution}) {
-    if (options.wants("lfw")) verification_rows(lfw_name, engines, options, lfw / "lfw-deepfunneled", pairs, t, true);
+    // lfw-portrait: that row alone (the only LFW row whose photos exceed 512 px: 750 x 875).
+    if (options.wants("lfw") || (t == Transform::kPortrait && options.wants("lfw-portrait"))) {
+      verification_rows(lfw_name, engines, options, lfw / "lfw-deepfunneled", pairs, t, true);
+    }
   }
   // lfw_dev: pairs.tsv (image_a, image_b, same_person).
   std::vector<PairSpec> dev;

@@ -79,6 +79,7 @@ inline constexpr std::array<EnumName<BorderPass>, 5> kBorderPassNames{{{BorderPa
 inline const char* to_string(BorderPass value) { return name_of(kBorderPassNames, value); }
 inline BorderPass parse_border_pass(const std::string& name) { return parse_name(kBorderPassNames, name, "border pass"); }
 inline constexpr int kBorderPassAlwaysMaxSide = 1024;
+inline constexpr int kBorderPassCropMaxSide = 512;  // BorderPass::kNeeded runs it on every such image
 
 struct DetectOptions {
   float min_score = -1.0F;  // < 0: the detector's own default (ssd 0.5, tiny 0.5, haar 0)
@@ -90,10 +91,10 @@ struct DetectOptions {
   // crop), merging both passes, at the cost of a second detection; kAuto is kAlways for
   // images up to kBorderPassAlwaysMaxSide px on their longer side (crops, thumbnails, where
   // it lifted LFW from 98.55% to 99.00%) and kWhenEmpty for larger photos, whose throughput
-  // it would halve (docs/accuracy.md, docs/speed.md). kNeeded is kAuto where, on a small image
-  // whose first pass found faces, the second pass runs only if one of them lies near the
-  // image's edge or is large in it (a crop): where a face cut by the edge or a frame-filling
-  // face can hide (border_pass_needed; docs/speed.md).
+  // it would halve (docs/accuracy.md, docs/speed.md). kNeeded is kAuto except on images of
+  // 513..1024 px whose first pass found faces: there the second pass runs only if one of them
+  // lies near the image's edge or is large in it, where a face cut by the edge or a
+  // frame-filling face can hide (border_pass_needed; docs/speed.md).
   BorderPass border_pass = BorderPass::kAuto;
   // A face that only the border pass finds, beside faces the first pass found, must score at
   // least this. Off (0) by default: at 0.8 it cost LFW 0.14 points and changed nothing on the
@@ -109,16 +110,11 @@ struct DetectOptions {
   // SSD misses some frontal faces the tiny detector finds (14 of the 19 LFW images SSD
   // missed), while on non-face photos the tiny detector stays silent. Ignored for kTiny.
   bool tiny_fallback = true;
-  // The SSD's square input in px (a multiple of 32, 128..1024; the network was trained at 512).
-  // 0: chosen per pass from the image: its longer side rounded up to a multiple of 32 within
-  // 256..512, so a small image is not upsampled to 512 first (docs/speed.md). Other detectors
-  // ignore it.
-  int detector_input = 512;
 };
 
 // DetectOptions::border_pass = kNeeded: whether the framed pass can add to `faces` (first-pass
-// boxes) on an image of `width` x `height`: a face within 10 % of the shorter side of an edge,
-// or larger than a quarter of it.
+// boxes) on an image of `width` x `height`: always up to kBorderPassCropMaxSide px; above, when
+// a face lies within 10 % of the shorter side of an edge or is larger than a quarter of it.
 bool border_pass_needed(const std::vector<Box>& faces, int width, int height);
 
 // Landmark refinement, measured on LFW (docs/accuracy.md): the landmark net sees the detection

@@ -5,15 +5,12 @@
 
 namespace siamface {
 
-std::vector<RawDetection> detect_with_border(const FaceDetector& detector, const cv::Mat& bgr, float min_score,
-                                             int input_size) {
+std::vector<RawDetection> detect_with_border(const FaceDetector& detector, const cv::Mat& bgr, float min_score) {
   const int border = std::max(bgr.cols, bgr.rows) / 2;
   cv::Mat framed;
   cv::copyMakeBorder(bgr, framed, border, border, border, border, cv::BORDER_CONSTANT, cv::Scalar(127, 127, 127));
   std::vector<RawDetection> found;
-  const auto found_in_frame =
-      input_size > 0 ? detector.detect_at(framed, min_score, input_size) : detector.detect(framed, min_score);
-  for (RawDetection detection : found_in_frame) {
+  for (RawDetection detection : detector.detect(framed, min_score)) {
     Box& box = detection.box;
     box.left -= border;
     box.top -= border;

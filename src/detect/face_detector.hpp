@@ -21,8 +21,10 @@ class FaceDetector {
   virtual ~FaceDetector() = default;
   // `bgr` is CV_8UC3. Returns detections with score >= min_score after NMS, best first.
   virtual std::vector<RawDetection> detect(const cv::Mat& bgr, float min_score) const = 0;
-  // The same with the network run at a square input of `input_size` px instead of its own
-  // (DetectOptions::detector_input). Only the SSD supports other sizes; the others ignore it.
+  // The same with the network run at a square input of `input_size` px instead of its own. Only
+  // the SSD supports other sizes (the others ignore it), and only for study: its boxes shrink
+  // with the input (the same face: 119x139 px at 512, 78x94 at 384, 53x63 at 256), so the
+  // pipeline keeps 512 (docs/speed.md).
   virtual std::vector<RawDetection> detect_at(const cv::Mat& bgr, float min_score, int input_size) const {
     (void)input_size;
     return detect(bgr, min_score);
@@ -44,9 +46,7 @@ std::unique_ptr<FaceDetector> make_haar_detector(const std::filesystem::path& mo
 // The border pass: detects on the image framed by a grey border of half its size (detectors
 // trained on faces with context miss a face filling a tight crop) and maps the boxes back,
 // clipped to the image; a box whose centre falls on the border is dropped.
-// `input_size` as FaceDetector::detect_at (0: the detector's own).
-std::vector<RawDetection> detect_with_border(const FaceDetector& detector, const cv::Mat& bgr, float min_score,
-                                             int input_size = 0);
+std::vector<RawDetection> detect_with_border(const FaceDetector& detector, const cv::Mat& bgr, float min_score);
 
 // Border-pass detections beside a non-empty first pass: one that repeats a first-pass face
 // (IoU > 0.3) is kept, for NMS to pick the better box; a new one must clear

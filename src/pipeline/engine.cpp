@@ -151,16 +151,11 @@ std::vector<RawDetection> detect_upsampled(const FaceDetector& detector, const c
   return suppress_repeats(all);
 }
 
-// DetectOptions::detector_input for one pass over `image`.
-int detector_input_for(const cv::Mat& image, int option) {
-  if (option > 0) return option;
-  const int long_side = std::max(image.cols, image.rows);
-  return std::clamp((long_side + 31) / 32 * 32, 256, 512);
-}
-
 }  // namespace
 
 bool border_pass_needed(const std::vector<Box>& faces, int width, int height) {
+  // Crops and thumbnails (LFW's 250 px): always, as kAuto; the rule below cost LFW a pair there.
+  if (std::max(width, height) <= kBorderPassCropMaxSide) return true;
   const float short_side = static_cast<float>(std::min(width, height));
   for (const Box& box : faces) {
     const float margin = std::min({box.left, box.top, static_cast<float>(width) - box.right(),
@@ -303,11 +298,6 @@ std::vector<Face> Engine::detect(const Image& image, const PipelineOptions& pipe
   if (image.empty()) throw Error(ErrorCode::kInvalidImage, "empty image");
   check_landmark_options(pipeline.landmarks);
   const DetectOptions& options = pipeline.detect;
-  if (options.detector_input != 0 &&
-      (options.detector_input % 32 != 0 || options.detector_input < 128 || options.detector_input > 1024)) {
-    throw Error(ErrorCode::kInvalidArgument, "DetectOptions.detector_input must be 0 (auto) or a multiple of 32 from "
-                                             "128 to 1024, got " + std::to_string(options.detector_input));
-  }
   const cv::Mat original = as_mat(image);
   // `auto` enhancement brightens a dark photo for detection and landmarks (docs/accuracy.md "Poor and
   // small faces": low-light recall and accuracy); quality is still measured on the original.
@@ -315,13 +305,8 @@ std::vector<Face> Engine::detect(const Image& image, const PipelineOptions& pipe
   const float min_score = options.min_score >= 0 ? options.min_score : impl_->detector->default_min_score();
   const float upsample = options.upsample > 0 ? std::min(options.upsample, kMaxUpsample) : auto_upsample_factor(bgr);
   const FaceDetector& detector = *impl_->detector;
-  std::vector<RawDetection> raw = upsample > 1.0F
-                                      ? detect_upsampled(detector, bgr, min_score, upsample)
-                                      : detector.detect_at(bgr, min_score, detector_input_for(bgr, options.detector_input));
-  // The framed image is twice the size: its input size is chosen from that.
-  const int framed_side = 2 * std::max(bgr.cols, bgr.rows);
-  const int border_input = options.detector_input > 0 ? options.detector_input
-                                                      : std::clamp((framed_side + 31) / 32 * 32, 256, 512);
+  std::vector<RawDetection> raw = upsample > 1.0F ? detect_upsampled(detector, bgr, min_score, upsample)
+                                                  : detector.detect(bgr, min_score);
   const bool small_image = std::max(bgr.cols, bgr.rows) <= kBorderPassAlwaysMaxSide;
   bool border_always = options.border_pass == BorderPass::kAlways ||
                        (options.border_pass == BorderPass::kAuto && small_image);
@@ -331,11 +316,11 @@ std::vector<Face> Engine::detect(const Image& image, const PipelineOptions& pipe
     border_always = border_pass_needed(boxes, bgr.cols, bgr.rows);
   }
   if (border_always && !raw.empty()) {
-    raw = merge_passes(raw, confirmed_border_detections(detect_with_border(detector, bgr, min_score, border_input), raw,
+    raw = merge_passes(raw, confirmed_border_detections(detect_with_border(detector, bgr, min_score), raw,
                                                         std::max(min_score, options.border_only_min_score)));
   }
   const bool border_when_empty = options.border_pass != BorderPass::kOff;
-  if (raw.empty() && border_when_empty) raw = detect_with_border(detector, bgr, min_score, border_input);
+  if (raw.empty() && border_when_empty) raw = detect_with_border(detector, bgr, min_score);
   if (raw.empty() && options.tiny_fallback && impl_->fallback_detector) {
     const FaceDetector& fallback = *impl_->fallback_detector;
     const float fallback_min_score = options.min_score >= 0 ? options.min_score : fallback.default_min_score();

@@ -1,5 +1,5 @@
-// Issue 18's detection speed options: the SSD at other input sizes (anchors from the TF grid
-// generator) and the border pass only where needed. Each must find what the 512 px default finds.
+// Issue 18's detection speed candidates: the SSD at other input sizes (anchors from the TF grid
+// generator; studied, not used) and the border pass only where needed.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -32,9 +32,10 @@ TEST(DetectorSpeedOptionsTest, AnchorGeneratorReproducesTheShippedTable) {
   EXPECT_EQ(ssd_anchors_for_input(default_models_dir(), 256).size(), (256U * 3 + 64 * 6 + 16 * 6 + 4 * 6 + 6 + 6) * 4);
 }
 
-// A 250 px LFW crop: at 256 px input (its own size: no upsampling) the SSD finds the face the
-// 512 px input finds, at nearly the same box.
-TEST(DetectorSpeedOptionsTest, SmallInputFindsTheSameFaceOnACrop) {
+// Why the pipeline keeps the SSD at 512 px (docs/speed.md): at its own 250 px a crop's face is
+// still found, at the same centre, but the box shrinks to about half its side, and landmarks and
+// chips cut from such a box fail (LFW fell from 99.5 % to 75.5 %).
+TEST(DetectorSpeedOptionsTest, SmallInputShrinksTheBoxOnACrop) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("lfw_dev/lfw-deepfunneled");
   const auto detector = make_ssd_mobilenet_detector(default_models_dir());
@@ -42,32 +43,22 @@ TEST(DetectorSpeedOptionsTest, SmallInputFindsTheSameFaceOnACrop) {
   for (const auto& person : std::filesystem::directory_iterator(test::testdata_dir() / "lfw_dev/lfw-deepfunneled")) {
     for (const auto& file : std::filesystem::directory_iterator(person.path())) {
       if (crops == 8) break;
-      const cv::Mat bgr = as_mat(load_image(file.path().string()));
+      const Image image = load_image(file.path().string());
+      const cv::Mat bgr = as_mat(image);
       const auto at_512 = detector->detect_at(bgr, 0.5F, 512);
       if (at_512.empty()) continue;
       const auto at_256 = detector->detect_at(bgr, 0.5F, 256);
       ASSERT_FALSE(at_256.empty()) << file.path();
-      EXPECT_GT(intersection_over_union(at_512.front().box, at_256.front().box), 0.7F) << file.path();
+      const Box& big = at_512.front().box;
+      const Box& small = at_256.front().box;
+      EXPECT_NEAR(small.center().x, big.center().x, big.width / 4) << file.path();
+      EXPECT_NEAR(small.center().y, big.center().y, big.height / 4) << file.path();
+      EXPECT_LT(small.width, 0.75F * big.width) << file.path();
       ++crops;
     }
     if (crops == 8) break;
   }
   EXPECT_EQ(crops, 8);
-}
-
-TEST(DetectorSpeedOptionsTest, RejectsAnInputSizeTheNetworkCannotTake) {
-  SIAMFACE_REQUIRE_MODELS();
-  const Engine engine = Engine::open();
-  const Image image = from_mat(cv::Mat(200, 200, CV_8UC3, cv::Scalar::all(90)));
-  DetectOptions options;
-  options.detector_input = 500;
-  try {
-    engine.detect(image, options);
-    FAIL() << "expected Error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
-    EXPECT_NE(std::string(e.what()).find("detector_input"), std::string::npos);
-  }
 }
 
 // On the bundled samples (1920 px: no border pass unless empty) and on a small photo whose

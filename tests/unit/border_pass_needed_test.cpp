@@ -18,9 +18,12 @@ TEST(BorderPassNeededTest, AFaceNearAnEdgeNeedsIt) {
   EXPECT_TRUE(border_pass_needed({Box{300, 400, 60, 60}}, 640, 480));                         // bottom: 20 px
 }
 
+TEST(BorderPassNeededTest, CropsAndThumbnailsAlwaysNeedIt) {
+  EXPECT_TRUE(border_pass_needed({Box{100, 100, 50, 50}}, 250, 250));  // small and central, yet a crop
+  EXPECT_TRUE(border_pass_needed({Box{200, 200, 60, 60}}, 512, 480));
+}
+
 TEST(BorderPassNeededTest, ALargeFaceNeedsIt) {
-  // An LFW-style crop: a 110 px face in the middle of 250 px.
-  EXPECT_TRUE(border_pass_needed({Box{70, 70, 110, 110}}, 250, 250));
   EXPECT_TRUE(border_pass_needed({Box{200, 100, 130, 100}}, 640, 480));
 }
 

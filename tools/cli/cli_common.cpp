@@ -46,9 +46,6 @@ void EngineFlags::add_to(CLI::App& command) {
   command.add_option("--border-only-min-score", border_only_min_score,
                      "A face only the border pass finds, beside faces the first pass found, needs this score")
       ->check(CLI::Range(0.0F, 1.0F))->capture_default_str();
-  command.add_option("--detector-input", detector_input,
-                     "SSD input side in px (multiple of 32, 128-1024; trained at 512); 0 = from the image size")
-      ->check(CLI::Range(0, 1024))->capture_default_str();
 }
 
 void EngineFlags::add_enhance_to(CLI::App& command) {
@@ -95,7 +92,6 @@ PipelineOptions EngineFlags::pipeline_options() const {
   options.detect.upsample = upsample;
   options.detect.border_pass = parse_border_pass(border_pass);
   options.detect.border_only_min_score = border_only_min_score;
-  options.detect.detector_input = detector_input;
   options.detect.tiny_fallback = !no_tiny_fallback;
   options.landmarks.box_scale = landmark_box_scale;
   options.landmarks.flip = !no_landmark_flip;

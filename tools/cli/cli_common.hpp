@@ -35,7 +35,6 @@ struct EngineFlags {
   bool no_landmark_flip = false;
   float upsample = 1.0F;              // DetectOptions::upsample
   std::string border_pass = to_string(DetectOptions{}.border_pass);  // DetectOptions::border_pass
-  int detector_input = DetectOptions{}.detector_input;               // DetectOptions::detector_input
   float border_only_min_score = DetectOptions{}.border_only_min_score;
   std::string enhance = "off";        // ChipOptions::enhancement
   std::string chip_sampling = to_string(ChipOptions{}.small_face_sampling);
