@@ -177,14 +177,14 @@ std::map<std::string, std::vector<double>> stage_times(const Engine& engine, con
       start = Clock::now();
       const auto found = detector->detect(bgr, 0.5F);
       times["detect, first pass"].push_back(ms_since(start));
-      std::vector<Box> boxes;
-      for (const RawDetection& d : found) boxes.push_back(d.box);
+      std::vector<Face> first_pass;
+      for (const RawDetection& d : found) first_pass.push_back(Face{.box = d.box, .score = d.score});
       const bool small = side <= kBorderPassAlwaysMaxSide;
       const BorderPass pass = options.detect.border_pass;
       const bool border = found.empty() ? pass != BorderPass::kOff
                                         : pass == BorderPass::kAlways || (pass == BorderPass::kAuto && small) ||
                                               (pass == BorderPass::kNeeded && small &&
-                                               border_pass_needed(boxes, bgr.cols, bgr.rows));
+                                               border_pass_needed(first_pass, bgr.cols, bgr.rows));
       start = Clock::now();
       if (border) detect_with_border(*detector, bgr, 0.5F);
       times["detect, border pass"].push_back(ms_since(start));

@@ -153,11 +153,15 @@ std::vector<RawDetection> detect_upsampled(const FaceDetector& detector, const c
 
 }  // namespace
 
-bool border_pass_needed(const std::vector<Box>& faces, int width, int height) {
+bool border_pass_needed(const std::vector<Face>& faces, int width, int height) {
   // Crops and thumbnails (LFW's 250 px): always, as kAuto; the rule below cost LFW a pair there.
   if (std::max(width, height) <= kBorderPassCropMaxSide) return true;
   const float short_side = static_cast<float>(std::min(width, height));
-  for (const Box& box : faces) {
+  for (const Face& face : faces) {
+    // NMS keeps the better-scored box of a face both passes find: an unsure first-pass face
+    // may get its box from the framed pass (on LFW pasted into photos, skipping that moved a pair).
+    if (face.score < kBorderPassSureScore) return true;
+    const Box& box = face.box;
     const float margin = std::min({box.left, box.top, static_cast<float>(width) - box.right(),
                                    static_cast<float>(height) - box.bottom()});
     if (margin < 0.1F * short_side || std::max(box.width, box.height) > 0.25F * short_side) return true;
@@ -311,9 +315,9 @@ std::vector<Face> Engine::detect(const Image& image, const PipelineOptions& pipe
   bool border_always = options.border_pass == BorderPass::kAlways ||
                        (options.border_pass == BorderPass::kAuto && small_image);
   if (options.border_pass == BorderPass::kNeeded && small_image && !raw.empty()) {
-    std::vector<Box> boxes;
-    for (const RawDetection& d : raw) boxes.push_back(d.box);
-    border_always = border_pass_needed(boxes, bgr.cols, bgr.rows);
+    std::vector<Face> first_pass(raw.size());
+    for (std::size_t i = 0; i < raw.size(); ++i) first_pass[i] = Face{.box = raw[i].box, .score = raw[i].score};
+    border_always = border_pass_needed(first_pass, bgr.cols, bgr.rows);
   }
   if (border_always && !raw.empty()) {
     raw = merge_passes(raw, confirmed_border_detections(detect_with_border(detector, bgr, min_score), raw,

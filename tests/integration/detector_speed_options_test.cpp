@@ -70,12 +70,15 @@ TEST(DetectorSpeedOptionsTest, NeededBorderPassKeepsTheFacesOfAuto) {
   SIAMFACE_REQUIRE_PATH(samples / "sample1.jpg", "bundled samples (scripts/setup.sh)");
   DetectOptions needed;
   needed.border_pass = BorderPass::kNeeded;
+  DetectOptions automatic;
+  automatic.border_pass = BorderPass::kAuto;
+  EXPECT_EQ(DetectOptions{}.border_pass, BorderPass::kNeeded);  // the default since issue 18
   for (const char* name : {"sample1.jpg", "sample3.jpg"}) {
     const Image photo = load_image((samples / name).string());
     cv::Mat small;
     cv::resize(as_mat(photo), small, cv::Size(), 0.4, 0.4, cv::INTER_AREA);  // 768 px: the border pass applies
     for (const Image& image : {photo, from_mat(small)}) {
-      const auto with_auto = engine.detect(image);
+      const auto with_auto = engine.detect(image, automatic);
       const auto with_needed = engine.detect(image, needed);
       ASSERT_EQ(with_needed.size(), with_auto.size()) << name;
       ASSERT_FALSE(with_auto.empty());
