@@ -126,7 +126,7 @@ std::map<Recognizer, double> recognizer_medians(const std::vector<std::string>& 
 std::map<BorderPass, double> border_pass_medians(const std::vector<std::string>& files, int repeat) {
   const Engine engine = Engine::open();
   std::map<BorderPass, double> medians;
-  for (BorderPass pass : {BorderPass::kWhenEmpty, BorderPass::kAuto, BorderPass::kAlways}) {
+  for (BorderPass pass : {BorderPass::kWhenEmpty, BorderPass::kAuto, BorderPass::kNeeded, BorderPass::kAlways}) {
     DetectOptions options;
     options.border_pass = pass;
     std::vector<double> times;
@@ -204,7 +204,8 @@ int main(int argc, char** argv) {
   const auto by_border_pass = border_pass_medians(files, repeat);
   std::printf("\ndetect + landmarks per photo by border pass (Engine::detect, 1 thread)\n");
   const std::map<BorderPass, const char*> pass_names = {
-      {BorderPass::kWhenEmpty, "empty"}, {BorderPass::kAuto, "auto (default)"}, {BorderPass::kAlways, "always"}};
+      {BorderPass::kWhenEmpty, "empty"}, {BorderPass::kAuto, "auto"}, {BorderPass::kNeeded, "needed (default)"},
+      {BorderPass::kAlways, "always"}};
   for (const auto& [pass, ms] : by_border_pass) {
     std::printf("%-22s %10.2f ms   ratio to empty %.2f\n", pass_names.at(pass), ms,
                 ms / std::max(by_border_pass.at(BorderPass::kWhenEmpty), 1e-9));

@@ -3,8 +3,8 @@
 // (distance < 0.6) and at the best threshold, one-shot open-set rank-1 / named / strangers
 // accepted, and for the photo sets faces found, false faces and face-choice errors.
 //   build/bench/validation_suite_bench [--testdata DIR] [--per-fold N] [--recognizers dlib,mfn,fused]
-//                                      [--border-pass auto|always|empty|off] [--border-only-min-score S]
-//                                      [--sets lfw,dev,identities,lfw-identities,detection]
+//                                      [--border-pass auto|always|empty|off|needed] [--border-only-min-score S]
+//                                      [--sets lfw,lfw-portrait,dev,identities,lfw-identities,detection]
 // --per-fold N: LFW View 2 pairs per fold and kind for the LFW rows (default 20: 400 pairs;
 // 300 = all 6,000). Rows: LFW as shipped, LFW crops pasted into larger photos with a body below
 // (the face must be found and chosen by the largest-face rule, as verify/enroll do), greyscale,
@@ -352,7 +352,10 @@ int main(int argc, char** argv) {
   const auto pairs = lfw_pairs(lfw / "pairs.txt", options.per_fold);
   const std::string lfw_name = "LFW View 2 (" + std::to_string(pairs.size()) + " pairs, 10-fold)";
   for (Transform t : {Transform::kNone, Transform::kPortrait, Transform::kGrey, Transform::kLowResolution}) {
-    if (options.wants("lfw")) verification_rows(lfw_name, engines, options, lfw / "lfw-deepfunneled", pairs, t, true);
+    // lfw-portrait: that row alone (the only LFW row whose photos exceed 512 px: 750 x 875).
+    if (options.wants("lfw") || (t == Transform::kPortrait && options.wants("lfw-portrait"))) {
+      verification_rows(lfw_name, engines, options, lfw / "lfw-deepfunneled", pairs, t, true);
+    }
   }
   // lfw_dev: pairs.tsv (image_a, image_b, same_person).
   std::vector<PairSpec> dev;

@@ -157,9 +157,12 @@ siamface::DetectOptions detect_options(std::optional<float> min_score, int max_f
   return options;
 }
 
+// The library's default, so Python detects exactly as the CLI does.
+const std::string kDefaultBorderPass = siamface::to_string(siamface::DetectOptions{}.border_pass);
+
 #define SIAMFACE_DETECT_KWARGS                                                                 \
   py::kw_only(), "min_score"_a = py::none(), "max_faces"_a = 0, "upsample"_a = 1.0F,          \
-      "border_pass"_a = "auto"
+      "border_pass"_a = kDefaultBorderPass
 
 siamface::IdentifyOptions identify_options(const siamface::Gallery& gallery, std::size_t top_k,
                                            std::optional<float> threshold, std::optional<float> margin,
@@ -794,7 +797,7 @@ The GIL is released while it works.
           },
           "engine"_a, "image"_a, py::kw_only(), "top_k"_a = 3, "threshold"_a = py::none(), "margin"_a = py::none(),
           "distance"_a = "min", "min_score"_a = py::none(), "max_faces"_a = 0, "upsample"_a = 1.0F,
-          "border_pass"_a = "auto",
+          "border_pass"_a = kDefaultBorderPass,
           "Names every face of an RGB image, as `siamface identify`: the nearest identity under the threshold "
           "(given, else the gallery's, else 0.6) and the margin (0.05) ahead of the next, one name per face, "
           "else 'unknown'.");

@@ -70,12 +70,17 @@ struct ModelOptions {
   bool verify_checksums = true;  // SHA-256 of every model file against the pinned release
 };
 
-enum class BorderPass { kOff, kWhenEmpty, kAlways, kAuto };
-inline constexpr std::array<EnumName<BorderPass>, 4> kBorderPassNames{
-    {{BorderPass::kOff, "off"}, {BorderPass::kWhenEmpty, "empty"}, {BorderPass::kAlways, "always"}, {BorderPass::kAuto, "auto"}}};
+enum class BorderPass { kOff, kWhenEmpty, kAlways, kAuto, kNeeded };
+inline constexpr std::array<EnumName<BorderPass>, 5> kBorderPassNames{{{BorderPass::kOff, "off"},
+                                                                       {BorderPass::kWhenEmpty, "empty"},
+                                                                       {BorderPass::kAlways, "always"},
+                                                                       {BorderPass::kAuto, "auto"},
+                                                                       {BorderPass::kNeeded, "needed"}}};
 inline const char* to_string(BorderPass value) { return name_of(kBorderPassNames, value); }
 inline BorderPass parse_border_pass(const std::string& name) { return parse_name(kBorderPassNames, name, "border pass"); }
 inline constexpr int kBorderPassAlwaysMaxSide = 1024;
+inline constexpr int kBorderPassCropMaxSide = 512;  // BorderPass::kNeeded runs it on every such image
+inline constexpr float kBorderPassSureScore = 0.95F;  // BorderPass::kNeeded: a face below it needs the pass
 
 struct DetectOptions {
   float min_score = -1.0F;  // < 0: the detector's own default (ssd 0.5, tiny 0.5, haar 0)
@@ -87,8 +92,13 @@ struct DetectOptions {
   // crop), merging both passes, at the cost of a second detection; kAuto is kAlways for
   // images up to kBorderPassAlwaysMaxSide px on their longer side (crops, thumbnails, where
   // it lifted LFW from 98.55% to 99.00%) and kWhenEmpty for larger photos, whose throughput
-  // it would halve (docs/accuracy.md, docs/speed.md).
-  BorderPass border_pass = BorderPass::kAuto;
+  // it would halve (docs/accuracy.md, docs/speed.md). kNeeded, the default (issue 18), is kAuto
+  // except on images of 513..1024 px whose first pass found faces: there the second pass runs
+  // only if one of them is unsure, lies near the image's edge or is large in it, where a face
+  // cut by the edge or a frame-filling face can hide or the framed pass may give a better box
+  // (border_pass_needed). Same figures as kAuto on every set of the validation suite, up to
+  // 1.8x the photos/s on 0.3 MP photos (docs/speed.md); kAuto stays selectable.
+  BorderPass border_pass = BorderPass::kNeeded;
   // A face that only the border pass finds, beside faces the first pass found, must score at
   // least this. Off (0) by default: at 0.8 it cost LFW 0.14 points and changed nothing on the
   // other sets (docs/validation.md); for photo sets where the framed pass finds "faces" on
@@ -104,6 +114,12 @@ struct DetectOptions {
   // missed), while on non-face photos the tiny detector stays silent. Ignored for kTiny.
   bool tiny_fallback = true;
 };
+
+// DetectOptions::border_pass = kNeeded: whether the framed pass can add to `faces` (first-pass
+// boxes and scores) on an image of `width` x `height`: always up to kBorderPassCropMaxSide px;
+// above, when a face scores below kBorderPassSureScore, lies within 10 % of the shorter side of
+// an edge, or is larger than a quarter of it.
+bool border_pass_needed(const std::vector<Face>& faces, int width, int height);
 
 // Landmark refinement, measured on LFW (docs/accuracy.md): the landmark net sees the detection
 // box enlarged by box_scale around its centre (more context, steadier jaw and brow points),

@@ -21,10 +21,25 @@ class FaceDetector {
   virtual ~FaceDetector() = default;
   // `bgr` is CV_8UC3. Returns detections with score >= min_score after NMS, best first.
   virtual std::vector<RawDetection> detect(const cv::Mat& bgr, float min_score) const = 0;
+  // The same with the network run at a square input of `input_size` px instead of its own. Only
+  // the SSD supports other sizes (the others ignore it), and only for study: its boxes shrink
+  // with the input (the same face: 119x139 px at 512, 78x94 at 384, 53x63 at 256), so the
+  // pipeline keeps 512 (docs/speed.md).
+  virtual std::vector<RawDetection> detect_at(const cv::Mat& bgr, float min_score, int input_size) const {
+    (void)input_size;
+    return detect(bgr, min_score);
+  }
   virtual float default_min_score() const = 0;
 };
 
 std::unique_ptr<FaceDetector> make_ssd_mobilenet_detector(const std::filesystem::path& models_dir);
+
+// The SSD's anchors (y0, x0, y1, x1 relative to the square input, 4 floats each) for a network
+// input of `input_size` px: the shipped table (Output/extra_dim) at its own 512, otherwise the
+// same per-layer anchor shapes centred on the cells of that input's feature maps, as the TF
+// grid anchor generator places them. For tests: the generator at 512 reproduces the table.
+std::vector<float> ssd_anchors_for_input(const std::filesystem::path& models_dir, int input_size,
+                                         bool from_generator = false);
 std::unique_ptr<FaceDetector> make_tiny_face_detector(const std::filesystem::path& models_dir);
 std::unique_ptr<FaceDetector> make_haar_detector(const std::filesystem::path& models_dir);
 

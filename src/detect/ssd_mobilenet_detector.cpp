@@ -2,6 +2,9 @@
 // Topology reference: face-api src/ssdMobilenetv1/{SsdMobilenetv1,mobileNetV1,predictionLayer,
 // boxPredictionLayer,outputLayer,nonMaxSuppression}.ts.
 #include <algorithm>
+#include <array>
+#include <map>
+#include <mutex>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -165,6 +168,44 @@ std::shared_ptr<const SsdParams> load_params(const std::filesystem::path& models
   return params;
 }
 
+// Feature-map sides of the six box predictors for a square input: every stride-2 'same'
+// convolution halves a side rounding up (512: 32, 16, 8, 4, 2, 1).
+std::array<int, 6> predictor_grids(int input_size) {
+  int side = input_size;
+  for (int i = 0; i < 4; ++i) side = (side + 1) / 2;  // conv_0 and depthwise 2, 4, 6: conv 11
+  std::array<int, 6> grids{};
+  grids[0] = side;
+  for (std::size_t k = 1; k < 6; ++k) grids[k] = side = (side + 1) / 2;
+  return grids;
+}
+
+// The TF grid anchor generator: each predictor's anchor shapes are the same in every cell
+// (read here from the shipped table's first cell of the predictor), centred on the cell.
+std::vector<float> generate_anchors(const std::vector<float>& table_512, int input_size) {
+  const std::array<int, 6> grids_512 = predictor_grids(kInputSize);
+  const std::array<int, 6> grids = predictor_grids(input_size);
+  std::vector<float> anchors;
+  std::size_t first_of_predictor = 0;  // anchor index in the 512 table
+  for (std::size_t k = 0; k < 6; ++k) {
+    const int per_cell = kPredictorAnchors[k];
+    const int side = grids[k];
+    for (int cy = 0; cy < side; ++cy) {
+      for (int cx = 0; cx < side; ++cx) {
+        for (int a = 0; a < per_cell; ++a) {
+          const float* shape = &table_512[(first_of_predictor + static_cast<std::size_t>(a)) * 4];
+          const float height = shape[2] - shape[0], width = shape[3] - shape[1];
+          const float centre_y = (static_cast<float>(cy) + 0.5F) / static_cast<float>(side);
+          const float centre_x = (static_cast<float>(cx) + 0.5F) / static_cast<float>(side);
+          anchors.insert(anchors.end(), {centre_y - height / 2, centre_x - width / 2, centre_y + height / 2,
+                                         centre_x + width / 2});
+        }
+      }
+    }
+    first_of_predictor += static_cast<std::size_t>(grids_512[k]) * grids_512[k] * per_cell;
+  }
+  return anchors;
+}
+
 struct SsdGraph {
   cv::dnn::Net net;
   std::vector<std::string> outputs;  // box encodings 0..5, then class logits 0..5
@@ -228,7 +269,18 @@ class SsdMobilenetDetector final : public FaceDetector {
         pool_([params = params_] { return build_graph(*params).net; }) {}
 
   std::vector<RawDetection> detect(const cv::Mat& bgr, float min_score) const override {
-    const cv::Mat input = square_rgb_input(bgr, kInputSize);
+    return detect_at(bgr, min_score, kInputSize);
+  }
+
+  // Any multiple of 32 from 128 to 1024: the graph is fully convolutional; only the anchors
+  // depend on the input (anchors_for).
+  std::vector<RawDetection> detect_at(const cv::Mat& bgr, float min_score, int input_size) const override {
+    if (input_size <= 0) input_size = kInputSize;
+    if (input_size % 32 != 0 || input_size < 128 || input_size > 1024) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "SSD input size must be a multiple of 32 from 128 to 1024, got " + std::to_string(input_size));
+    }
+    const cv::Mat input = square_rgb_input(bgr, input_size);
     // SsdMobilenetv1.forwardInput: x / 127.5 - 1 (NCHW).
     const cv::Mat blob = nchw_blob(input, kSsdMean, 127.5F);
     std::vector<cv::Mat> outputs;
@@ -237,7 +289,15 @@ class SsdMobilenetDetector final : public FaceDetector {
       net->setInput(blob);
       net->forward(outputs, output_names_);
     }
-    return decode(outputs, bgr.size(), min_score);
+    return decode(outputs, bgr.size(), min_score, input_size);
+  }
+
+  const std::vector<float>& anchors_for(int input_size) const {
+    if (input_size == kInputSize) return params_->anchors;
+    std::lock_guard<std::mutex> lock(anchors_mutex_);
+    auto& anchors = generated_anchors_[input_size];
+    if (anchors.empty()) anchors = generate_anchors(params_->anchors, input_size);
+    return anchors;
   }
 
   float default_min_score() const override { return kDefaultMinScore; }
@@ -246,10 +306,19 @@ class SsdMobilenetDetector final : public FaceDetector {
   // outputLayer.ts: anchors (extra_dim) are [y0, x0, y1, x1]; encodings are [ty, tx, th, tw]
   // with variances 10 and 5; score = sigmoid of class 1 (face). Boxes stay relative to the
   // square input until after NMS, like locateFaces, then map to original pixels.
-  std::vector<RawDetection> decode(const std::vector<cv::Mat>& outputs, cv::Size image, float min_score) const {
-    const cv::Size reshaped = reshaped_size(image, kInputSize);
-    const float pad_x = static_cast<float>(kInputSize) / static_cast<float>(reshaped.width);
-    const float pad_y = static_cast<float>(kInputSize) / static_cast<float>(reshaped.height);
+  std::vector<RawDetection> decode(const std::vector<cv::Mat>& outputs, cv::Size image, float min_score,
+                                   int input_size) const {
+    const cv::Size reshaped = reshaped_size(image, input_size);
+    const float pad_x = static_cast<float>(input_size) / static_cast<float>(reshaped.width);
+    const float pad_y = static_cast<float>(input_size) / static_cast<float>(reshaped.height);
+    const std::vector<float>& anchors = anchors_for(input_size);
+    const int anchor_count = static_cast<int>(anchors.size() / 4);
+    int produced = 0;
+    for (std::size_t k = 0; k < 6; ++k) produced += outputs[k].size[2] * outputs[k].size[3] * kPredictorAnchors[k];
+    if (produced != anchor_count) {
+      throw Error(ErrorCode::kInternal, "SSD MobileNet produced " + std::to_string(produced) + " anchors, expected " +
+                                            std::to_string(anchor_count));
+    }
     std::vector<RawDetection> candidates;  // relative [0,1] units of the square input
     int anchor = 0;
     for (std::size_t k = 0; k < 6; ++k) {
@@ -266,7 +335,7 @@ class SsdMobilenetDetector final : public FaceDetector {
           for (int a = 0; a < per_cell; ++a, ++anchor) {
             const float score = sigmoid(class_data[static_cast<std::size_t>(a * 3 + 1) * plane + cell]);
             if (!(score >= min_score)) continue;
-            const float* prior = &params_->anchors[static_cast<std::size_t>(anchor) * 4];
+            const float* prior = &anchors[static_cast<std::size_t>(anchor) * 4];
             const float size_y = prior[2] - prior[0], size_x = prior[3] - prior[1];
             const float center_y = prior[0] + size_y / 2, center_x = prior[1] + size_x / 2;
             auto enc = [&](int i) { return box_data[static_cast<std::size_t>(a * 4 + i) * plane + cell]; };
@@ -279,9 +348,9 @@ class SsdMobilenetDetector final : public FaceDetector {
         }
       }
     }
-    if (anchor != kAnchorCount) {
+    if (anchor != anchor_count) {
       throw Error(ErrorCode::kInternal, "SSD MobileNet produced " + std::to_string(anchor) + " anchors, expected " +
-                                            std::to_string(kAnchorCount));
+                                            std::to_string(anchor_count));
     }
     std::vector<int> kept = non_max_suppression(candidates, kIouThreshold);
     if (kept.size() > kMaxResults) kept.resize(kMaxResults);
@@ -303,12 +372,21 @@ class SsdMobilenetDetector final : public FaceDetector {
   std::shared_ptr<const SsdParams> params_;
   std::vector<std::string> output_names_;
   NetPool pool_;
+  mutable std::mutex anchors_mutex_;
+  mutable std::map<int, std::vector<float>> generated_anchors_;  // by input size; entries never move
 };
 
 }  // namespace
 
 std::unique_ptr<FaceDetector> make_ssd_mobilenet_detector(const std::filesystem::path& models_dir) {
   return std::make_unique<SsdMobilenetDetector>(load_params(models_dir));
+}
+
+std::vector<float> ssd_anchors_for_input(const std::filesystem::path& models_dir, int input_size,
+                                         bool from_generator) {
+  const auto params = load_params(models_dir);
+  if (input_size == kInputSize && !from_generator) return params->anchors;
+  return generate_anchors(params->anchors, input_size);
 }
 
 }  // namespace siamface

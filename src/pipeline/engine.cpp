@@ -153,6 +153,22 @@ std::vector<RawDetection> detect_upsampled(const FaceDetector& detector, const c
 
 }  // namespace
 
+bool border_pass_needed(const std::vector<Face>& faces, int width, int height) {
+  // Crops and thumbnails (LFW's 250 px): always, as kAuto; the rule below cost LFW a pair there.
+  if (std::max(width, height) <= kBorderPassCropMaxSide) return true;
+  const float short_side = static_cast<float>(std::min(width, height));
+  for (const Face& face : faces) {
+    // NMS keeps the better-scored box of a face both passes find: an unsure first-pass face
+    // may get its box from the framed pass (on LFW pasted into photos, skipping that moved a pair).
+    if (face.score < kBorderPassSureScore) return true;
+    const Box& box = face.box;
+    const float margin = std::min({box.left, box.top, static_cast<float>(width) - box.right(),
+                                   static_cast<float>(height) - box.bottom()});
+    if (margin < 0.1F * short_side || std::max(box.width, box.height) > 0.25F * short_side) return true;
+  }
+  return false;
+}
+
 std::optional<Recognizer> recognizer_of(const ModelInfo& model) {
   if (starts_with(model.name, kFusedModelPrefix)) return Recognizer::kFused;
   if (starts_with(model.name, kMfnModelName)) return Recognizer::kMobileFaceNet;
@@ -292,17 +308,23 @@ std::vector<Face> Engine::detect(const Image& image, const PipelineOptions& pipe
   const cv::Mat bgr = pipeline.chip.enhancement.automatic ? enhance_for_detection(original) : original;
   const float min_score = options.min_score >= 0 ? options.min_score : impl_->detector->default_min_score();
   const float upsample = options.upsample > 0 ? std::min(options.upsample, kMaxUpsample) : auto_upsample_factor(bgr);
-  std::vector<RawDetection> raw = upsample > 1.0F ? detect_upsampled(*impl_->detector, bgr, min_score, upsample)
-                                                  : impl_->detector->detect(bgr, min_score);
+  const FaceDetector& detector = *impl_->detector;
+  std::vector<RawDetection> raw = upsample > 1.0F ? detect_upsampled(detector, bgr, min_score, upsample)
+                                                  : detector.detect(bgr, min_score);
   const bool small_image = std::max(bgr.cols, bgr.rows) <= kBorderPassAlwaysMaxSide;
-  const bool border_always = options.border_pass == BorderPass::kAlways ||
-                             (options.border_pass == BorderPass::kAuto && small_image);
+  bool border_always = options.border_pass == BorderPass::kAlways ||
+                       (options.border_pass == BorderPass::kAuto && small_image);
+  if (options.border_pass == BorderPass::kNeeded && small_image && !raw.empty()) {
+    std::vector<Face> first_pass(raw.size());
+    for (std::size_t i = 0; i < raw.size(); ++i) first_pass[i] = Face{.box = raw[i].box, .score = raw[i].score};
+    border_always = border_pass_needed(first_pass, bgr.cols, bgr.rows);
+  }
   if (border_always && !raw.empty()) {
-    raw = merge_passes(raw, confirmed_border_detections(detect_with_border(*impl_->detector, bgr, min_score), raw,
+    raw = merge_passes(raw, confirmed_border_detections(detect_with_border(detector, bgr, min_score), raw,
                                                         std::max(min_score, options.border_only_min_score)));
   }
   const bool border_when_empty = options.border_pass != BorderPass::kOff;
-  if (raw.empty() && border_when_empty) raw = detect_with_border(*impl_->detector, bgr, min_score);
+  if (raw.empty() && border_when_empty) raw = detect_with_border(detector, bgr, min_score);
   if (raw.empty() && options.tiny_fallback && impl_->fallback_detector) {
     const FaceDetector& fallback = *impl_->fallback_detector;
     const float fallback_min_score = options.min_score >= 0 ? options.min_score : fallback.default_min_score();

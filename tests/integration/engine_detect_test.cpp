@@ -61,7 +61,7 @@ TEST(EngineDetectTest, BorderPassFindsTheFaceFillingACropBesideABystander) {
   always.border_pass = BorderPass::kAlways;
   const std::vector<Face> both = engine.detect(image, always);
   EXPECT_EQ(central(both), 1);
-  EXPECT_EQ(central(engine.detect(image)), 1) << "the default (auto) runs both passes on a small image";
+  EXPECT_EQ(central(engine.detect(image)), 1) << "the default (needed) runs both passes on an image up to 512 px";
   for (const Face& bystander : first) {
     float best = 0;
     for (const Face& f : both) best = std::max(best, intersection_over_union(bystander.box, f.box));

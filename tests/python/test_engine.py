@@ -269,3 +269,10 @@ def test_threads_sharing_one_engine_and_gallery_match_the_serial_run(siamface, e
         assert [f.name for f in found] == [f.name for f in serial[name]], name
         assert [f.distance for f in found] == pytest.approx([f.distance for f in serial[name]], abs=1e-4)
     assert [f.name for f in serial["obama2.jpg"]] == ["obama"] and [f.name for f in serial["biden.jpg"]] == ["biden"]
+
+
+def test_detect_defaults_follow_the_library(siamface, engine):
+    # Python must detect exactly as the CLI: its border-pass default is the library's ("needed",
+    # docs/speed.md), for detect and for gallery identify alike.
+    assert "border_pass: str = 'needed'" in engine.detect.__doc__
+    assert "border_pass: str = 'needed'" in siamface.Gallery.identify.__doc__

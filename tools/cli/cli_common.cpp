@@ -40,7 +40,8 @@ void EngineFlags::add_to(CLI::App& command) {
   command.add_option("--border-pass", border_pass,
                      "Detect again on the image framed by a grey border (finds faces filling a tight crop): "
                      "off, empty (when nothing was found), always (merged with the first pass), auto (always "
-                     "for images up to 1024 px, empty above)")
+                     "for images up to 1024 px, empty above), needed (auto, but on 513-1024 px images with faces only "
+                     "when one is unsure, near the edge or large)")
       ->check(CLI::IsMember(names_of(kBorderPassNames)))->capture_default_str();
   command.add_option("--border-only-min-score", border_only_min_score,
                      "A face only the border pass finds, beside faces the first pass found, needs this score")

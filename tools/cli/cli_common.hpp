@@ -34,7 +34,7 @@ struct EngineFlags {
   float landmark_box_scale = LandmarkOptions{}.box_scale;
   bool no_landmark_flip = false;
   float upsample = 1.0F;              // DetectOptions::upsample
-  std::string border_pass = "auto";   // DetectOptions::border_pass
+  std::string border_pass = to_string(DetectOptions{}.border_pass);  // DetectOptions::border_pass
   float border_only_min_score = DetectOptions{}.border_only_min_score;
   std::string enhance = "off";        // ChipOptions::enhancement
   std::string chip_sampling = to_string(ChipOptions{}.small_face_sampling);
