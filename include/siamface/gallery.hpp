@@ -96,6 +96,7 @@ struct GalleryInfo {
 struct ImportResult {
   std::size_t added = 0;
   std::size_t duplicates = 0;  // same face id, or same person + image already present
+  std::size_t negatives = 0;   // negative examples added (those already present are skipped)
 };
 
 struct GalleryOptions {
@@ -181,6 +182,7 @@ struct NegativeExample {
   std::string source_path;
   Embedding embedding{};
   std::int64_t created_unix_ms = 0;
+  bool operator==(const NegativeExample&) const = default;
 };
 
 // Thread safety: every method is safe to call from many threads at once. A mutex serialises use
@@ -222,15 +224,20 @@ class Gallery {
 
   // Removals throw Error(kNotFound) when nothing matches. They checkpoint the WAL afterwards
   // (best effort) so, with secure_delete, removed embeddings do not linger in the files.
+  // Removing a person also removes their negative examples ("not <person>").
   std::size_t remove_person(const std::string& person);
   void remove_face(const std::string& face_id);
   // Moves every face of `from` to `to` (merging when `to` exists; a face whose image `to`
   // already has is dropped). Returns the number of faces now under `to` that came from `from`.
   std::size_t rename_person(const std::string& from, const std::string& to);
-  std::size_t remove_all();  // keeps settings and the model
+  // Every person, face and negative example; keeps settings, the model and the unknown faces
+  // (purged on their own: purge_unknown).
+  std::size_t remove_all();
 
   // JSON lines: a header line {"format":"siamface-gallery","version":1,"model":..,"settings":..}
-  // then one face per line. The file is created with mode 0600; floats round-trip exactly.
+  // then one face per line, then one {"negative":{..}} line per correction. Unknown faces are
+  // not exported (a bounded, purgeable cache, not the gallery). The file is created with mode
+  // 0600; floats round-trip exactly.
   std::size_t export_jsonl(const std::string& file) const;
   // Validates every line first (Error(kInvalidArgument) naming the line number and field), then
   // adds all faces in one transaction.

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <unordered_map>
 #include <unordered_set>
@@ -351,6 +352,7 @@ std::size_t Gallery::remove_person(const std::string& person) {
     if (removed == 0) {
       throw Error(ErrorCode::kNotFound, "no person named '" + person + "' in gallery " + im.location());
     }
+    im.store->delete_negatives(&person);  // "not <person>" means nothing once they are gone
     txn.commit();
   }
   {
@@ -358,6 +360,7 @@ std::size_t Gallery::remove_person(const std::string& person) {
     im.index_changed = true;
     im.index.remove_person(person);
   }
+  im.load_negatives_locked();
   im.best_effort_forget_locked();
   return removed;
 }
@@ -418,6 +421,7 @@ std::size_t Gallery::remove_all() {
   {
     WriteScope txn(*im.store);
     removed = im.store->delete_all_faces();
+    im.store->delete_negatives(nullptr);
     txn.commit();
   }
   {
@@ -425,6 +429,7 @@ std::size_t Gallery::remove_all() {
     im.index_changed = true;
     im.index.clear();
   }
+  im.load_negatives_locked();
   im.best_effort_forget_locked();
   return removed;
 }
@@ -441,6 +446,7 @@ std::size_t Gallery::export_jsonl(const std::string& file) const {
       out.write(gallery::face_line(f) + "\n");
       ++count;
     });
+    for (const NegativeExample& n : im.store->negatives(nullptr)) out.write(gallery::negative_line(n) + "\n");
   }
   out.finish();
   return count;
@@ -465,9 +471,32 @@ ImportResult Gallery::import_jsonl(std::istream& in, const std::string& file) {
     for (const AddOutcome& o : im.insert_locked(parsed.faces, added)) {
       (o.status == AddStatus::kAdded ? result.added : result.duplicates)++;
     }
+    if (!parsed.negatives.empty()) {
+      std::set<std::string> present;
+      for (const NegativeExample& n : im.store->negatives(nullptr)) present.insert(n.id);
+      for (const NegativeExample& n : parsed.negatives) {
+        if (!present.insert(n.id).second) continue;
+        if (im.store->count_faces_of(n.person) == 0) {
+          throw Error(ErrorCode::kInvalidArgument, file + ": negative example " + n.id + " is for '" + n.person +
+                                                       "', who has no face in the gallery or the file");
+        }
+        if (const auto current = im.store->read_model(); parsed.header.model && current &&
+                                                          !gallery::same_model(*current, *parsed.header.model)) {
+          gallery::throw_model_mismatch(im.location(), *current, *parsed.header.model);
+        }
+        if (im.index.dimensions() != 0 && n.embedding.size() != im.index.dimensions()) {
+          throw Error(ErrorCode::kInvalidArgument, file + ": negative example " + n.id + " has " +
+                                                       std::to_string(n.embedding.size()) + " values, the gallery holds " +
+                                                       std::to_string(im.index.dimensions()) + " per face");
+        }
+        im.store->insert_negative(n);
+        ++result.negatives;
+      }
+    }
     txn.commit();
   }
   im.index_add(added);
+  if (result.negatives > 0) im.load_negatives_locked();
   return result;
 }
 

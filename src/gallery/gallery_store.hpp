@@ -159,6 +159,11 @@ class Store {
     (void)person;
     return {};
   }
+  // One person's negative examples, or every one (person == nullptr): erasure takes them along.
+  virtual std::size_t delete_negatives(const std::string* person) {
+    (void)person;
+    return 0;
+  }
   virtual std::size_t move_negatives(const std::string& from, const std::string& to) {
     (void)from, (void)to;
     unsupported("negative examples");

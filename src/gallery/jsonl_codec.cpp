@@ -19,11 +19,16 @@ json model_json(const ModelInfo& m) {
   return {{"name", m.name}, {"version", m.version}, {"weights_sha256", m.weights_sha256}};
 }
 
+json embedding_json(const Embedding& embedding) {
+  json values = json::array();
+  for (float v : embedding) values.push_back(double{v});
+  return values;
+}
+
 json face_json(const GalleryFace& f) {
   json landmarks = json::array();
   for (const Point& p : f.face.landmarks) landmarks.push_back({double{p.x}, double{p.y}});
-  json embedding = json::array();
-  for (float v : f.embedding) embedding.push_back(double{v});
+  const json embedding = embedding_json(f.embedding);
   const FaceQuality& q = f.face.quality;
   return {{"id", f.id},
           {"person", f.person},
@@ -85,17 +90,61 @@ struct LineReader {
     return info;
   }
 
+  Embedding embedding(const json& obj, const std::string& prefix) const {
+    const std::string field = prefix + "embedding";
+    const json& emb = get(obj, "embedding", field);
+    if (!emb.is_array() || emb.empty() || emb.size() > kMaxEmbeddingFloats) {
+      fail(field, "must hold 1 to " + std::to_string(kMaxEmbeddingFloats) + " numbers");
+    }
+    Embedding values(emb.size());
+    for (std::size_t i = 0; i < emb.size(); ++i) values[i] = number(emb[i], field + "[" + std::to_string(i) + "]");
+    return values;
+  }
+
+  std::string person(const json& obj, const std::string& prefix) const {
+    std::string name = str(obj, "person", prefix);
+    try {
+      validate_person(name, "");
+    } catch (const Error& e) {
+      fail(prefix + "person", std::string("is invalid: ") + e.what());
+    }
+    return name;
+  }
+
+  std::int64_t created(const json& obj, const std::string& prefix) const {
+    const json& value = get(obj, "created_unix_ms", prefix + "created_unix_ms");
+    if (!value.is_number_integer()) fail(prefix + "created_unix_ms", "must be an integer");
+    return value.get<std::int64_t>();
+  }
+
+  void refuse_unknown_keys(const json& obj, const std::set<std::string>& known, const std::string& prefix) const {
+    for (const auto& [key, value] : obj.items()) {
+      if (!known.count(key)) fail(prefix + key, "is unknown");
+    }
+  }
+
+  NegativeExample negative(const json& line) const {
+    const json& obj = get(line, "negative", "negative");
+    if (!obj.is_object()) fail("negative", "must be an object");
+    const std::string prefix = "negative.";
+    NegativeExample n;
+    n.id = str(obj, "id", prefix);
+    if (!is_face_id(n.id)) fail(prefix + "id", "must be a lower-case UUID");
+    n.person = person(obj, prefix);
+    n.source_path = str(obj, "source_path", prefix);
+    n.embedding = embedding(obj, prefix);
+    n.created_unix_ms = created(obj, prefix);
+    refuse_unknown_keys(obj, {"id", "person", "source_path", "embedding", "created_unix_ms"}, prefix);
+    refuse_unknown_keys(line, {"negative"}, "");
+    return n;
+  }
+
   GalleryFace face(const json& obj) const {
     if (!obj.is_object()) throw Error(ErrorCode::kInvalidArgument, where + "not a JSON object");
     GalleryFace f;
     f.id = str(obj, "id");
     if (!is_face_id(f.id)) fail("id", "must be a lower-case UUID");
-    f.person = str(obj, "person");
-    try {
-      validate_person(f.person, "");
-    } catch (const Error& e) {
-      fail("person", std::string("is invalid: ") + e.what());
-    }
+    f.person = person(obj, "");
     f.source_path = str(obj, "source_path");
     f.image_sha256 = str(obj, "image_sha256");
     if (!is_lower_hex(f.image_sha256, 64)) fail("image_sha256", "must be 64 lower-case hex digits");
@@ -123,24 +172,13 @@ struct LineReader {
     const json& gray = get(q, "grayscale", "quality.grayscale");
     if (!gray.is_boolean()) fail("quality.grayscale", "must be true or false");
     fq.grayscale = gray.get<bool>();
-    const json& emb = get(obj, "embedding", "embedding");
-    if (!emb.is_array() || emb.empty() || emb.size() > kMaxEmbeddingFloats) {
-      fail("embedding", "must hold 1 to " + std::to_string(kMaxEmbeddingFloats) + " numbers");
-    }
-    f.embedding.resize(emb.size());
-    for (std::size_t i = 0; i < emb.size(); ++i) {
-      f.embedding[i] = number(emb[i], "embedding[" + std::to_string(i) + "]");
-    }
+    f.embedding = embedding(obj, "");
     f.model = model(obj, "model");
-    const json& created = get(obj, "created_unix_ms", "created_unix_ms");
-    if (!created.is_number_integer()) fail("created_unix_ms", "must be an integer");
-    f.created_unix_ms = created.get<std::int64_t>();
-    static const std::set<std::string> kKnown = {
-        "id",        "person",    "source_path", "image_sha256", "box",           "score",
-        "landmarks", "quality",   "embedding",   "model",        "created_unix_ms"};
-    for (const auto& [key, value] : obj.items()) {
-      if (!kKnown.count(key)) fail(key, "is unknown");
-    }
+    f.created_unix_ms = created(obj, "");
+    refuse_unknown_keys(obj,
+                        {"id", "person", "source_path", "image_sha256", "box", "score", "landmarks", "quality",
+                         "embedding", "model", "created_unix_ms"},
+                        "");
     return f;
   }
 };
@@ -159,11 +197,22 @@ std::string header_line(const ExportHeader& header) {
 
 std::string face_line(const GalleryFace& face) { return face_json(face).dump(); }
 
+std::string negative_line(const NegativeExample& n) {
+  return json{{"negative",
+               {{"id", n.id},
+                {"person", n.person},
+                {"source_path", n.source_path},
+                {"embedding", embedding_json(n.embedding)},
+                {"created_unix_ms", n.created_unix_ms}}}}
+      .dump();
+}
+
 ParsedExport parse_export(std::istream& in, const std::string& file) {
   ParsedExport parsed;
   std::string line;
   std::size_t number = 0;
   bool header_seen = false;
+  std::vector<std::size_t> negative_lines;
   while (std::getline(in, line)) {
     ++number;
     LineReader reader{file + ":" + std::to_string(number) + ": "};
@@ -198,6 +247,11 @@ ParsedExport parse_export(std::istream& in, const std::string& file) {
       }
       continue;
     }
+    if (j.is_object() && j.contains("negative")) {
+      parsed.negatives.push_back(reader.negative(j));
+      negative_lines.push_back(number);
+      continue;
+    }
     GalleryFace f = reader.face(j);
     if (!parsed.header.model || !same_model(*parsed.header.model, f.model)) {
       reader.fail("model", "differs from the model in the header line");
@@ -207,6 +261,16 @@ ParsedExport parse_export(std::istream& in, const std::string& file) {
   if (in.bad()) throw Error(ErrorCode::kIo, "cannot read import file " + file);
   if (!header_seen) {
     throw Error(ErrorCode::kInvalidArgument, file + ": empty file, not a siamface gallery export");
+  }
+  // A negative example is compared with faces: it must have their size (checked once all are read,
+  // since the lines may come in any order).
+  for (std::size_t i = 0; i < parsed.negatives.size() && !parsed.faces.empty(); ++i) {
+    const std::size_t expected = parsed.faces.front().embedding.size();
+    if (parsed.negatives[i].embedding.size() != expected) {
+      LineReader{file + ":" + std::to_string(negative_lines[i]) + ": "}.fail(
+          "negative.embedding", "has " + std::to_string(parsed.negatives[i].embedding.size()) +
+                                    " values, the faces have " + std::to_string(expected));
+    }
   }
   return parsed;
 }

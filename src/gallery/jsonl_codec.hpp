@@ -1,6 +1,7 @@
 // The gallery's JSON-lines export format, apart from any database, so it can be tested and
 // fuzzed alone. A header line {"format":"siamface-gallery","version":1,"model":..,"settings":..}
-// then one face per line; floats round-trip exactly.
+// then one face per line and one {"negative":{..}} line per negative example; floats
+// round-trip exactly. Version 1 files without negative lines read as before.
 #pragma once
 
 #include <iosfwd>
@@ -21,11 +22,13 @@ struct ExportHeader {
 struct ParsedExport {
   ExportHeader header;
   std::vector<GalleryFace> faces;
+  std::vector<NegativeExample> negatives;
 };
 
 // One line each, without the newline.
 std::string header_line(const ExportHeader& header);
 std::string face_line(const GalleryFace& face);
+std::string negative_line(const NegativeExample& negative);
 
 // Reads and validates a whole export. Throws Error(kInvalidArgument) naming `label`, the line
 // number and the field; Error(kIo) when the stream fails.

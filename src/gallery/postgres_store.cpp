@@ -569,6 +569,15 @@ class PostgresStore final : public Store {
     return out;
   }
 
+  std::size_t delete_negatives(const std::string* person) override {
+    return run("remove negative examples", [&](pqxx::transaction_base& t) {
+      return static_cast<std::size_t>(
+          (person ? t.exec_params("DELETE FROM negatives WHERE person = $1", *person)
+                  : t.exec0("DELETE FROM negatives"))
+              .affected_rows());
+    });
+  }
+
   std::size_t move_negatives(const std::string& from, const std::string& to) override {
     const auto moved = run("move negative examples", [&](pqxx::transaction_base& t) {
       return static_cast<std::size_t>(

@@ -460,6 +460,14 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  std::size_t delete_negatives(const std::string* person) override {
+    if (!schema3()) return 0;
+    Statement st(db_, person ? "DELETE FROM negatives WHERE person = ?" : "DELETE FROM negatives");
+    if (person) st.bind(1, *person);
+    st.run();
+    return static_cast<std::size_t>(db_.changes());
+  }
+
   std::size_t move_negatives(const std::string& from, const std::string& to) override {
     Statement st(db_, "UPDATE negatives SET person = ?2 WHERE person = ?1");
     st.bind(1, from).bind(2, to).run();

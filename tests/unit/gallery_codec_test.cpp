@@ -41,6 +41,38 @@ TEST(GalleryCodec, LinesRoundTripExactlyWithoutADatabase) {
   EXPECT_EQ(again, text);
 }
 
+TEST(GalleryCodec, NegativeLinesRoundTripAndBadOnesNameTheField) {
+  GalleryFace face = make_face("alice", 1);
+  face.id = "0a1b2c3d-0000-4000-8000-000000000001";
+  NegativeExample negative{"0a1b2c3d-0000-4000-8000-0000000000ff", "alice", "/wrong.jpg",
+                           make_face("x", 2).embedding, 1'700'000'000'123};
+  const std::string head = gallery::header_line({test_model(), {}}) + "\n";
+  const std::string text = head + gallery::negative_line(negative) + "\n" + gallery::face_line(face) + "\n";
+  std::istringstream in(text);
+  const gallery::ParsedExport parsed = gallery::parse_export(in, "mem.jsonl");
+  ASSERT_EQ(parsed.negatives.size(), 1U);
+  EXPECT_EQ(parsed.negatives[0], negative);
+  EXPECT_EQ(gallery::negative_line(parsed.negatives[0]), gallery::negative_line(negative));
+
+  auto error_for = [&](const std::string& line) {
+    return message_of([&] {
+      std::istringstream bad(head + gallery::face_line(face) + "\n" + line + "\n");
+      gallery::parse_export(bad, "bad.jsonl");
+    });
+  };
+  NegativeExample wrong = negative;
+  wrong.person = "unknown";
+  EXPECT_NE(error_for(gallery::negative_line(wrong)).find("bad.jsonl:3: field 'negative.person'"), std::string::npos);
+  wrong = negative;
+  wrong.embedding.resize(64);
+  EXPECT_NE(error_for(gallery::negative_line(wrong)).find("'negative.embedding' has 64 values"), std::string::npos);
+  EXPECT_NE(error_for(R"({"negative":{"id":"nope"}})").find("'negative.id'"), std::string::npos);
+  EXPECT_NE(error_for(R"({"negative":[]})").find("'negative' must be an object"), std::string::npos);
+  std::string extra = gallery::negative_line(negative);
+  extra.insert(extra.size() - 2, R"(,"mood":1)");
+  EXPECT_NE(error_for(extra).find("'negative.mood' is unknown"), std::string::npos);
+}
+
 TEST(GalleryCodec, RefusesReservedOverlongAndInvalidUtf8PersonNames) {
   GalleryFace face = make_face("alice", 1);
   face.id = "0a1b2c3d-0000-4000-8000-000000000001";

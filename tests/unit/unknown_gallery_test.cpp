@@ -73,6 +73,7 @@ class UnknownBackends : public ::testing::TestWithParam<Backend> {
     return url_;
   }
   Gallery open_gallery() { return Gallery::open(location()); }
+  const TempDir& dir() const { return dir_; }
 
  private:
   TempDir dir_;
@@ -269,6 +270,40 @@ TEST_P(UnknownBackends, CorrectionsNegativeExampleChangesIdentifyForEveryCaller)
   EXPECT_EQ(named(probe), kUnknownPerson);
   EXPECT_EQ(named(friend_of_ann), kUnknownPerson);
   EXPECT_EQ(named(real_ann), "ann");
+}
+
+// Corrections survive a move to another gallery (export, import), and erasure takes them along.
+TEST_P(UnknownBackends, CorrectionsNegativesTravelWithExportAndGoWithTheirPerson) {
+  Gallery g = open_gallery();
+  g.add_faces({make_face("ann", 1), make_face("bob", 2), make_face("cat", 3)});
+  g.add_negative("ann", make_face("x", 4).embedding, test_model(), "/wrong-ann.jpg");
+  g.add_negative("bob", make_face("x", 5).embedding, test_model(), "/wrong-bob.jpg");
+  const std::string file = dir().file("export.jsonl");
+  g.export_jsonl(file);
+
+  Gallery copy = Gallery::open(dir().file("copy.db"));
+  const ImportResult first = copy.import_jsonl(file);
+  EXPECT_EQ(first.added, 3U);
+  EXPECT_EQ(first.negatives, 2U);
+  const auto copied = copy.negatives();
+  ASSERT_EQ(copied.size(), 2U);
+  EXPECT_EQ(copied, g.negatives());
+  EXPECT_EQ(copy.nearest_negatives(make_face("x", 4).embedding).at(0).second, 0.0F);
+  const ImportResult again = copy.import_jsonl(file);  // nothing twice
+  EXPECT_EQ(again.duplicates, 3U);
+  EXPECT_EQ(again.negatives, 0U);
+  EXPECT_EQ(copy.negatives().size(), 2U);
+
+  // Removing ann removes "not ann"; removing everyone removes every negative example.
+  g.remove_person("ann");
+  const std::string ann = "ann", bob = "bob";
+  EXPECT_TRUE(g.negatives(&ann).empty());
+  EXPECT_EQ(g.negatives(&bob).size(), 1U);
+  for (const auto& [person, distance] : g.nearest_negatives(make_face("x", 4).embedding)) EXPECT_NE(person, "ann");
+  g.remove_all();
+  EXPECT_TRUE(g.negatives().empty());
+  EXPECT_TRUE(g.nearest_negatives(make_face("x", 5).embedding).empty());
+  EXPECT_TRUE(Gallery::open(location()).negatives().empty());
 }
 
 TEST(UnknownFaces, SchemaTwoFilesAreMigrated) {

@@ -34,8 +34,9 @@ void add_export_import_commands(CLI::App& app, int& exit_code) {
   set_runner(*import_command, [import_args] {
     Gallery gallery = import_args->gallery.open(/*create=*/true);
     const ImportResult result = gallery.import_jsonl(import_args->file);
-    std::cerr << "imported " << result.added << " faces (" << result.duplicates << " already present)\n";
-    emit({{"added", result.added}, {"duplicates", result.duplicates}});
+    std::cerr << "imported " << result.added << " faces (" << result.duplicates << " already present), "
+              << result.negatives << " negative examples\n";
+    emit({{"added", result.added}, {"duplicates", result.duplicates}, {"negatives", result.negatives}});
     return kExitOk;
   }, exit_code);
 }
