@@ -234,6 +234,26 @@ struct FaceTracker::Impl {
     return tracking::reindex_after_removal(round.association.face_track, ended);
   }
 
+  void store_embedding(Track& track, const Face& face, const Embedding& embedding) {
+    track.has_embedding = true;
+    track.embedding = embedding;
+    track.rounds_since_embed = 0;
+    track.embedded_area = face.box.area();
+    track.embedded_quality = view_quality(face);
+  }
+
+  // Every face has a track by now: keep its sharpest, largest view.
+  void keep_best_crops(const Image& frame, const std::vector<Face>& faces, const std::vector<int>& face_track) {
+    for (std::size_t f = 0; f < faces.size(); ++f) {
+      Track& track = tracks[face_track[f]];
+      const float quality = view_quality(faces[f]);
+      if (quality > track.crop_quality) {
+        track.crop_quality = quality;
+        track.best_crop = crop_face(frame, faces[f].box);
+      }
+    }
+  }
+
   // Adds one vote per embedded view, from decisions made together for the whole frame.
   void vote(const std::vector<Track*>& embedded, const std::vector<FaceEmbedding>& views) {
     if (embedded.empty()) return;
@@ -307,6 +327,7 @@ struct FaceTracker::Impl {
     const std::vector<std::size_t> view_face = faces_to_embed(faces, association.face_track);
     const std::vector<Embedding> embeddings = embed_faces(frame, faces, view_face);
 
+    // Splits, re-identification, then the tracks that end and the ones that start.
     start = Clock::now();
     std::vector<bool> has_embedding;
     for (const Track& track : tracks) has_embedding.push_back(track.has_embedding);
@@ -326,30 +347,16 @@ struct FaceTracker::Impl {
       face_track[f] = static_cast<int>(tracks.size() - 1);
     }
 
-    // Store embeddings on their tracks and collect the views to vote on.
+    // Each embedded view now belongs to a track: store it there and vote with it.
     std::vector<Track*> voters;
     std::vector<FaceEmbedding> views;
     for (std::size_t view = 0; view < view_face.size(); ++view) {
-      const Face& face = faces[view_face[view]];
       Track& track = tracks[face_track[view_face[view]]];
-      track.has_embedding = true;
-      track.embedding = embeddings[view];
-      track.rounds_since_embed = 0;
-      track.embedded_area = face.box.area();
-      track.embedded_quality = view_quality(face);
+      store_embedding(track, faces[view_face[view]], embeddings[view]);
       voters.push_back(&track);
-      views.push_back({face, embeddings[view]});
+      views.push_back({faces[view_face[view]], embeddings[view]});
     }
-    if (options.keep_best_crop) {
-      for (std::size_t f = 0; f < faces.size(); ++f) {
-        Track& track = tracks[face_track[f]];
-        const float quality = view_quality(faces[f]);
-        if (quality > track.crop_quality) {
-          track.crop_quality = quality;
-          track.best_crop = crop_face(frame, faces[f].box);
-        }
-      }
-    }
+    if (options.keep_best_crop) keep_best_crops(frame, faces, face_track);
     stats.track_ms += ms_since(start);
     vote(voters, views);
     start = Clock::now();
