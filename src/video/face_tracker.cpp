@@ -1,14 +1,12 @@
 #include "siamface/tracker.hpp"
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <map>
-#include <set>
 
 #include "siamface/errors.hpp"
+#include "video/tracker_logic.hpp"
 
 namespace siamface {
 
@@ -24,17 +22,14 @@ const char* to_string(TrackEventKind kind) {
 
 namespace {
 
+using tracking::Association;
+using tracking::kNoTrack;
+using tracking::Thumbnail;
+using tracking::view_quality;
 using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-// One number for "how good is this view for recognition": bigger, sharper, more frontal.
-float view_quality(const Face& face) {
-  const FaceQuality& q = face.quality;
-  return std::min(q.face_size_px, 200.0F) * std::sqrt(std::max(q.sharpness, 1.0F)) *
-         (1.0F - std::min(std::abs(q.yaw), 0.9F));
 }
 
 // The box grown by 25% a side, clipped to the frame, copied out.
@@ -57,48 +52,6 @@ Image crop_face(const Image& frame, const Box& box) {
   return crop;
 }
 
-constexpr int kThumbSide = 16;
-using Thumbnail = std::array<float, kThumbSide * kThumbSide>;
-
-// The box's luminance sampled on a 16x16 grid, zero mean and unit norm: a cheap "is this still
-// the same picture" check between detections.
-Thumbnail thumbnail(const Image& frame, const Box& box) {
-  Thumbnail out{};
-  float sum = 0.0F;
-  for (int gy = 0; gy < kThumbSide; ++gy)
-    for (int gx = 0; gx < kThumbSide; ++gx) {
-      const int x = std::clamp(static_cast<int>(box.left + (gx + 0.5F) * box.width / kThumbSide), 0, frame.width - 1);
-      const int y = std::clamp(static_cast<int>(box.top + (gy + 0.5F) * box.height / kThumbSide), 0, frame.height - 1);
-      const auto* p = frame.bgr.data() + (static_cast<std::size_t>(y) * frame.width + x) * 3;
-      const float luma = 0.114F * p[0] + 0.587F * p[1] + 0.299F * p[2];
-      out[gy * kThumbSide + gx] = luma;
-      sum += luma;
-    }
-  const float mean = sum / out.size();
-  float norm = 0.0F;
-  for (float& v : out) {
-    v -= mean;
-    norm += v * v;
-  }
-  norm = std::sqrt(norm);
-  if (norm > 1e-3F)
-    for (float& v : out) v /= norm;
-  return out;
-}
-
-float correlation(const Thumbnail& a, const Thumbnail& b) {
-  float dot = 0.0F;
-  for (std::size_t i = 0; i < a.size(); ++i) dot += a[i] * b[i];
-  return dot;
-}
-
-struct Vote {
-  int count = 0;
-  float distance_sum = 0.0F;
-  float best_distance = std::numeric_limits<float>::infinity();
-  float mean() const { return count ? distance_sum / count : 0.0F; }
-};
-
 struct Track {
   int id = 0;
   Box box;
@@ -120,11 +73,10 @@ struct Track {
   int rounds_since_embed = 0;
   Thumbnail thumb{};
   bool changed_look = false;  // this round's thumbnail no longer matches the last one
-  bool split = false;         // this round showed someone else: end it
   float embedded_area = 0.0F;
   float embedded_quality = 0.0F;
 
-  std::map<std::string, Vote> votes;
+  tracking::VoteTally votes;
   int total_votes = 0;
   float nearest_distance = std::numeric_limits<float>::infinity();  // to any identity, ever
   bool identified = false;
@@ -133,6 +85,10 @@ struct Track {
 
   float crop_quality = -1.0F;
   Image best_crop;
+
+  tracking::EmbeddingHistory embedding_history() const {
+    return {has_embedding, total_votes, changed_look, rounds_since_embed, embedded_area, embedded_quality};
+  }
 };
 
 }  // namespace
@@ -222,21 +178,80 @@ struct FaceTracker::Impl {
     track.detected_now = true;
   }
 
-  bool needs_embedding(const Track& track, const Face& face) const {
-    if (!track.has_embedding || track.total_votes < options.min_votes || track.changed_look) return true;
-    if (track.rounds_since_embed >= options.verify_every) return true;
-    if (face.box.area() > track.embedded_area * options.regrow_ratio) return true;
-    return view_quality(face) > track.embedded_quality * options.quality_gain;
+  // Detections that need an embedding this round: every unmatched one (the embedding may
+  // re-attach it to a lost track, else it starts one) and the matched ones whose track asks.
+  std::vector<std::size_t> faces_to_embed(const std::vector<Face>& faces, const std::vector<int>& face_track) const {
+    std::vector<std::size_t> out;
+    for (std::size_t f = 0; f < faces.size(); ++f) {
+      const int t = face_track[f];
+      if (t == kNoTrack || tracking::needs_embedding(tracks[t].embedding_history(), faces[f], options)) out.push_back(f);
+    }
+    return out;
   }
 
-  std::vector<Embedding> embed_faces(const Image& frame, const std::vector<const Face*>& faces) {
+  std::vector<Embedding> embed_faces(const Image& frame, const std::vector<Face>& faces,
+                                     const std::vector<std::size_t>& which) {
     const auto start = Clock::now();
     std::vector<Embedding> out;
-    out.reserve(faces.size());
-    for (const Face* face : faces) out.push_back(engine.embed(frame, *face, options.identify.pipeline.chip));
-    stats.embeddings += static_cast<std::int64_t>(faces.size());
+    out.reserve(which.size());
+    for (std::size_t f : which) out.push_back(engine.embed(frame, faces[f], options.identify.pipeline.chip));
+    stats.embeddings += static_cast<std::int64_t>(which.size());
     stats.embed_ms += ms_since(start);
     return out;
+  }
+
+  // Each face's thumbnail; a matched track notes whether its look changed and one more round.
+  std::vector<Thumbnail> note_looks(const Image& frame, const std::vector<Face>& faces,
+                                    const std::vector<int>& face_track) {
+    for (Track& track : tracks) track.detected_now = false;
+    std::vector<Thumbnail> thumbs(faces.size());
+    for (std::size_t f = 0; f < faces.size(); ++f) {
+      thumbs[f] = tracking::thumbnail(frame, faces[f].box);
+      if (face_track[f] == kNoTrack) continue;
+      Track& track = tracks[face_track[f]];
+      track.changed_look = tracking::looks_changed(track.thumb, thumbs[f], options.min_thumbnail_correlation);
+      ++track.rounds_since_embed;
+    }
+    return thumbs;
+  }
+
+  // Ends split tracks and unmatched ones past max_missed rounds (an unmatched track that stays
+  // counts one more miss); returns the face-to-track indexes over the remaining tracks.
+  std::vector<int> end_tracks(const tracking::Reassignment& round, std::vector<TrackEvent>& events) {
+    std::vector<bool> ended(tracks.size(), false);
+    std::vector<Track> kept;
+    kept.reserve(tracks.size());
+    for (std::size_t t = 0; t < tracks.size(); ++t) {
+      const bool split = round.track_split[t];
+      ended[t] = split || (!round.association.track_matched[t] && ++tracks[t].missed > options.max_missed);
+      if (ended[t]) {
+        events.push_back(ended_event(tracks[t]));
+      } else {
+        kept.push_back(std::move(tracks[t]));
+      }
+    }
+    tracks = std::move(kept);
+    return tracking::reindex_after_removal(round.association.face_track, ended);
+  }
+
+  void store_embedding(Track& track, const Face& face, const Embedding& embedding) {
+    track.has_embedding = true;
+    track.embedding = embedding;
+    track.rounds_since_embed = 0;
+    track.embedded_area = face.box.area();
+    track.embedded_quality = view_quality(face);
+  }
+
+  // Every face has a track by now: keep its sharpest, largest view.
+  void keep_best_crops(const Image& frame, const std::vector<Face>& faces, const std::vector<int>& face_track) {
+    for (std::size_t f = 0; f < faces.size(); ++f) {
+      Track& track = tracks[face_track[f]];
+      const float quality = view_quality(faces[f]);
+      if (quality > track.crop_quality) {
+        track.crop_quality = quality;
+        track.best_crop = crop_face(frame, faces[f].box);
+      }
+    }
   }
 
   // Adds one vote per embedded view, from decisions made together for the whole frame.
@@ -255,55 +270,25 @@ struct FaceTracker::Impl {
       Track& track = *embedded[i];
       const IdentifiedFace& face = identified[i];
       if (!face.top.empty()) track.nearest_distance = std::min(track.nearest_distance, face.top.front().distance);
-      std::string name;
-      if (face.decision.known) {
-        name = face.decision.person;
-      } else if (face.top.empty() ||
-                 face.decision.distance > face.decision.threshold + options.unknown_confidence_margin) {
-        name = kUnknownPerson;
-      } else {
-        continue;  // too close to call: no vote
-      }
-      Vote& vote = track.votes[name];
-      const float distance = face.top.empty() ? 0.0F : face.decision.distance;
-      ++vote.count;
-      vote.distance_sum += distance;
-      vote.best_distance = std::min(vote.best_distance, distance);
+      const std::optional<tracking::Ballot> ballot = tracking::ballot_for(face, options.unknown_confidence_margin);
+      if (!ballot) continue;  // too close to call: no vote
+      track.votes[ballot->name].add(ballot->distance);
       ++track.total_votes;
     }
     stats.identify_ms += ms_since(start);
   }
 
-  // Every live track takes its best-voted name that no track with a stronger claim holds;
-  // "unknown" is never taken. Emits identified / identity_changed events.
+  // Names every live track by vote (tracking::choose_names); emits identified / identity_changed.
   void resolve_names(std::vector<TrackEvent>& events) {
-    struct Claim {
-      std::size_t track;
-      std::string name;
-      int count;
-      float mean;
-    };
-    std::vector<Claim> claims;
-    for (std::size_t t = 0; t < tracks.size(); ++t)
-      for (const auto& [name, vote] : tracks[t].votes) claims.push_back({t, name, vote.count, vote.mean()});
-    std::sort(claims.begin(), claims.end(), [](const Claim& a, const Claim& b) {
-      if (a.count != b.count) return a.count > b.count;
-      return a.mean < b.mean;
-    });
-    std::vector<int> chosen(tracks.size(), -1);
-    std::set<std::string> taken;
-    for (std::size_t c = 0; c < claims.size(); ++c) {
-      const Claim& claim = claims[c];
-      if (chosen[claim.track] >= 0) continue;
-      if (claim.name != kUnknownPerson && taken.count(claim.name)) continue;
-      chosen[claim.track] = static_cast<int>(c);
-      if (claim.name != kUnknownPerson) taken.insert(claim.name);
-    }
+    std::vector<tracking::TrackVotes> ballots;
+    ballots.reserve(tracks.size());
+    for (const Track& track : tracks) ballots.push_back({&track.votes, track.nearest_distance});
+    const std::vector<std::optional<tracking::NameChoice>> choices = tracking::choose_names(ballots);
     for (std::size_t t = 0; t < tracks.size(); ++t) {
+      if (!choices[t]) continue;  // no votes yet
       Track& track = tracks[t];
-      if (track.total_votes == 0) continue;
-      const std::string name = chosen[t] >= 0 ? claims[chosen[t]].name : std::string(kUnknownPerson);
-      const float distance = chosen[t] >= 0 ? claims[chosen[t]].mean : track.nearest_distance;
+      const std::string& name = choices[t]->name;
+      const float distance = choices[t]->distance;
       if (!track.identified) {
         track.identified = true;
         track.name = name;
@@ -331,133 +316,47 @@ struct FaceTracker::Impl {
     ++stats.detect_frames;
 
     start = Clock::now();
-    // Greedy association by IoU, best pairs first (few faces per frame: greedy equals
-    // Hungarian in practice and is simpler to reason about).
-    struct Pair {
-      float iou;
-      std::size_t track;
-      std::size_t face;
-    };
-    std::vector<Pair> pairs;
-    for (std::size_t t = 0; t < tracks.size(); ++t)
-      for (std::size_t f = 0; f < faces.size(); ++f) {
-        const float iou = intersection_over_union(tracks[t].box, faces[f].box);
-        if (iou >= options.min_iou) pairs.push_back({iou, t, f});
-      }
-    std::sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) { return a.iou > b.iou; });
-    std::vector<int> face_track(faces.size(), -1);
-    std::vector<bool> track_matched(tracks.size(), false);
-    for (const Pair& pair : pairs) {
-      if (track_matched[pair.track] || face_track[pair.face] >= 0) continue;
-      track_matched[pair.track] = true;
-      face_track[pair.face] = static_cast<int>(pair.track);
-    }
-    for (Track& track : tracks) track.detected_now = false;
-    std::vector<Thumbnail> thumbs(faces.size());
-    for (std::size_t f = 0; f < faces.size(); ++f) {
-      thumbs[f] = thumbnail(frame, faces[f].box);
-      if (face_track[f] < 0) continue;
-      Track& track = tracks[face_track[f]];
-      track.changed_look = correlation(track.thumb, thumbs[f]) < options.min_thumbnail_correlation;
-      ++track.rounds_since_embed;
-    }
+    std::vector<Box> track_boxes;
+    for (const Track& track : tracks) track_boxes.push_back(track.box);
+    std::vector<Box> face_boxes;
+    for (const Face& face : faces) face_boxes.push_back(face.box);
+    Association association = tracking::associate_by_iou(track_boxes, face_boxes, options.min_iou);
+    const std::vector<Thumbnail> thumbs = note_looks(frame, faces, association.face_track);
     stats.track_ms += ms_since(start);
 
-    // New faces are embedded first: the embedding may re-attach them to a lost track.
-    std::vector<const Face*> to_embed;
-    std::vector<std::size_t> to_embed_face;
-    for (std::size_t f = 0; f < faces.size(); ++f) {
-      const int t = face_track[f];
-      if (t < 0 || needs_embedding(tracks[t], faces[f])) {
-        to_embed.push_back(&faces[f]);
-        to_embed_face.push_back(f);
-      }
-    }
-    const std::vector<Embedding> embeddings = embed_faces(frame, to_embed);
+    const std::vector<std::size_t> view_face = faces_to_embed(faces, association.face_track);
+    const std::vector<Embedding> embeddings = embed_faces(frame, faces, view_face);
 
+    // Splits, re-identification, then the tracks that end and the ones that start.
     start = Clock::now();
-    std::vector<std::size_t> new_faces;  // indexes into to_embed
-    // A matched face that embeds far from its track is someone else (a cut): split.
-    for (std::size_t e = 0; e < to_embed.size(); ++e) {
-      const int t = face_track[to_embed_face[e]];
-      if (t >= 0 && tracks[t].has_embedding &&
-          euclidean_distance(tracks[t].embedding, embeddings[e]) > options.split_distance) {
-        tracks[t].split = true;
-        face_track[to_embed_face[e]] = -1;
-      }
-    }
-    for (std::size_t e = 0; e < to_embed.size(); ++e) {
-      const std::size_t f = to_embed_face[e];
-      if (face_track[f] >= 0) continue;
-      // Re-identification: the nearest unmatched track by embedding.
-      int best = -1;
-      float best_distance = options.max_reid_distance;
-      for (std::size_t t = 0; t < tracks.size(); ++t) {
-        if (track_matched[t] || tracks[t].split || !tracks[t].has_embedding) continue;
-        const float d = euclidean_distance(tracks[t].embedding, embeddings[e]);
-        if (d < best_distance) {
-          best_distance = d;
-          best = static_cast<int>(t);
-        }
-      }
-      if (best >= 0) {
-        track_matched[best] = true;
-        face_track[f] = best;
-      } else {
-        new_faces.push_back(e);
-      }
-    }
+    std::vector<bool> has_embedding;
+    for (const Track& track : tracks) has_embedding.push_back(track.has_embedding);
+    const tracking::Reassignment round = tracking::split_and_reidentify(
+        std::move(association), view_face, has_embedding,
+        [&](std::size_t view, std::size_t track) { return euclidean_distance(tracks[track].embedding, embeddings[view]); },
+        options.split_distance, options.max_reid_distance);
     for (std::size_t f = 0; f < faces.size(); ++f)
-      if (face_track[f] >= 0) {
-        update_from_detection(tracks[face_track[f]], faces[f], frame_index);
-        tracks[face_track[f]].thumb = thumbs[f];
+      if (const int t = round.association.face_track[f]; t != kNoTrack) {
+        update_from_detection(tracks[t], faces[f], frame_index);
+        tracks[t].thumb = thumbs[f];
       }
-
-    // Unmatched tracks: lost for one more round; end those lost too long.
-    for (std::size_t t = 0; t < tracks.size();) {
-      const bool lost = !tracks[t].split && !track_matched[t] && ++tracks[t].missed > options.max_missed;
-      if (tracks[t].split || lost) {
-        events.push_back(ended_event(tracks[t]));
-        tracks.erase(tracks.begin() + static_cast<std::ptrdiff_t>(t));
-        track_matched.erase(track_matched.begin() + static_cast<std::ptrdiff_t>(t));
-        for (int& ft : face_track) {
-          if (ft == static_cast<int>(t)) ft = -1;
-          else if (ft > static_cast<int>(t)) --ft;
-        }
-        continue;
-      }
-      ++t;
+    std::vector<int> face_track = end_tracks(round, events);
+    for (std::size_t view : round.new_views) {
+      const std::size_t f = view_face[view];
+      start_track(faces[f], embeddings[view], thumbs[f], frame_index, timestamp_s, events);
+      face_track[f] = static_cast<int>(tracks.size() - 1);
     }
 
-    // Store embeddings on their tracks (new tracks are created now) and collect the views to vote on.
-    std::vector<std::size_t> embed_track(to_embed.size());
-    for (std::size_t e : new_faces) {
-      start_track(*to_embed[e], embeddings[e], thumbs[to_embed_face[e]], frame_index, timestamp_s, events);
-      face_track[to_embed_face[e]] = static_cast<int>(tracks.size() - 1);
-    }
+    // Each embedded view now belongs to a track: store it there and vote with it.
     std::vector<Track*> voters;
     std::vector<FaceEmbedding> views;
-    for (std::size_t e = 0; e < to_embed.size(); ++e) {
-      const Face& face = *to_embed[e];
-      Track& track = tracks[face_track[to_embed_face[e]]];
-      track.has_embedding = true;
-      track.embedding = embeddings[e];
-      track.rounds_since_embed = 0;
-      track.embedded_area = face.box.area();
-      track.embedded_quality = view_quality(face);
+    for (std::size_t view = 0; view < view_face.size(); ++view) {
+      Track& track = tracks[face_track[view_face[view]]];
+      store_embedding(track, faces[view_face[view]], embeddings[view]);
       voters.push_back(&track);
-      views.push_back({face, embeddings[e]});
+      views.push_back({faces[view_face[view]], embeddings[view]});
     }
-    if (options.keep_best_crop) {
-      for (std::size_t f = 0; f < faces.size(); ++f) {
-        Track& track = tracks[face_track[f]];
-        const float quality = view_quality(faces[f]);
-        if (quality > track.crop_quality) {
-          track.crop_quality = quality;
-          track.best_crop = crop_face(frame, faces[f].box);
-        }
-      }
-    }
+    if (options.keep_best_crop) keep_best_crops(frame, faces, face_track);
     stats.track_ms += ms_since(start);
     vote(voters, views);
     start = Clock::now();
