@@ -10,6 +10,7 @@
 #include "align/face_chip.hpp"
 #include "degrade/degrade.hpp"
 #include "enhance/enhance.hpp"
+#include "pipeline/face_quality.hpp"
 
 namespace siamface {
 namespace {

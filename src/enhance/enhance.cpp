@@ -7,7 +7,6 @@
 #include <sstream>
 
 #include "align/face_chip.hpp"
-#include "pipeline/face_quality.hpp"
 #include "siamface/errors.hpp"
 
 namespace siamface {
@@ -114,16 +113,6 @@ cv::Mat unsharp_mask(const cv::Mat& bgr, double sigma_px, double amount) {
   cv::Mat out;
   cv::addWeighted(bgr, 1.0 + amount, blurred, -amount, 0.0, out);
   return out;
-}
-
-FaceQuality measure_chip_quality(const cv::Mat& chip, float source_face_size_px) {
-  Face face;
-  // The chip's face region (dlib padding 0.25 puts the face in the central 2/3).
-  const float side = static_cast<float>(std::min(chip.cols, chip.rows));
-  face.box = {side / 6, side / 6, side * 2 / 3, side * 2 / 3};
-  FaceQuality q = measure_face_quality(chip, face);
-  q.face_size_px = source_face_size_px;
-  return q;
 }
 
 cv::Mat enhance(const cv::Mat& bgr, const Enhancement& enhancement, const FaceQuality& quality) {

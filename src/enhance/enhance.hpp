@@ -15,11 +15,9 @@ cv::Mat auto_gamma(const cv::Mat& bgr, float brightness);     // maps mean lumin
 cv::Mat clahe_luminance(const cv::Mat& bgr);
 cv::Mat unsharp_mask(const cv::Mat& bgr, double sigma_px = 1.5, double amount = 1.0);
 
-// Quality measures of a chip (its central face region); face_size_px is copied from the source.
-FaceQuality measure_chip_quality(const cv::Mat& chip, float source_face_size_px);
-
 // Runs the steps `enhancement` names (or auto_enhancement(quality) when automatic), in the
-// order denoise, gamma, clahe, sharpen. `quality` describes `bgr`.
+// order denoise, gamma, clahe, sharpen. `quality` describes `bgr` (for a chip:
+// measure_chip_quality, src/pipeline/face_quality.hpp).
 cv::Mat enhance(const cv::Mat& bgr, const Enhancement& enhancement, const FaceQuality& quality);
 
 // What `auto` does to a whole photo before detection: a dark photo (mean luminance of a

@@ -1,10 +1,13 @@
 #include "pipeline/augmented_chips.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <opencv2/core.hpp>
 
 #include "align/arcface_chip.hpp"
 #include "enhance/enhance.hpp"
+#include "image/cv_image.hpp"
+#include "pipeline/face_quality.hpp"
 
 namespace siamface {
 
@@ -74,6 +77,13 @@ std::vector<cv::Mat> augmented_chips(const cv::Mat& bgr, const Landmarks& landma
     if (enhancement.any()) chip = enhance(chip, enhancement, measure_chip_quality(chip, face_size_px));
     return chip;
   });
+}
+
+ChipEnhancement chip_enhancement(const Image& image, const Face& face, const ChipOptions& chip) {
+  // The first view of augmented_chips: the chip itself, measured before it is enhanced.
+  const cv::Mat sampled = extract_chip_sampled(as_mat(image), face.landmarks, chip.small_face_sampling);
+  const FaceQuality quality = measure_chip_quality(sampled, std::min(face.box.width, face.box.height));
+  return {quality, chip.enhancement.automatic ? auto_enhancement(quality) : chip.enhancement};
 }
 
 std::vector<cv::Mat> augmented_arcface_chips(const cv::Mat& bgr, const Landmarks& landmarks,

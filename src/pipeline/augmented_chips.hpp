@@ -1,6 +1,7 @@
-// Test-time augmentation (ChipOptions::augmentation): the chips of one face whose
-// embeddings are averaged. Shared by Engine and `eval lfw`, so the evaluation measures
-// exactly what the engine does.
+// The chips of one face as the engine cuts them. Test-time augmentation
+// (ChipOptions::augmentation): the chips whose embeddings are averaged. Shared by Engine,
+// `eval lfw` and `detect --enhance`, so the evaluation and the report show exactly what the
+// engine does.
 #pragma once
 
 #include <cstddef>
@@ -28,6 +29,15 @@ std::size_t chip_count(EmbedAugmentation augmentation);
 std::vector<cv::Mat> augmented_chips(const cv::Mat& bgr, const Landmarks& landmarks, float face_size_px,
                                      ChipSampling sampling, const Enhancement& enhancement,
                                      EmbedAugmentation augmentation);
+
+// What the chip of `face` (cut per `chip`, as align/embed cut it) measures before enhancement,
+// and the steps it then gets (auto_enhancement of those measures under `auto`): the report of
+// `siamface detect --enhance`.
+struct ChipEnhancement {
+  FaceQuality quality;
+  Enhancement steps;
+};
+ChipEnhancement chip_enhancement(const Image& image, const Face& face, const ChipOptions& chip);
 
 // The same views as 112x112 ArcFace chips for the MobileFaceNet (no chip enhancement: it was
 // measured for the dlib chips only), in the same order.

@@ -146,4 +146,14 @@ FaceQuality measure_face_quality(const cv::Mat& bgr, const Face& face) {
   return quality;
 }
 
+FaceQuality measure_chip_quality(const cv::Mat& chip, float source_face_size_px) {
+  Face face;
+  // The chip's face region (dlib padding 0.25 puts the face in the central 2/3).
+  const float side = static_cast<float>(std::min(chip.cols, chip.rows));
+  face.box = {side / 6, side / 6, side * 2 / 3, side * 2 / 3};
+  FaceQuality q = measure_face_quality(chip, face);
+  q.face_size_px = source_face_size_px;
+  return q;
+}
+
 }  // namespace siamface

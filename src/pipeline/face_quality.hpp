@@ -24,6 +24,10 @@ namespace siamface {
 // A box entirely outside the image gives zero region measures rather than throwing.
 FaceQuality measure_face_quality(const cv::Mat& bgr, const Face& face);
 
+// Quality measures of a chip (its central face region), from which `auto` chip enhancement
+// picks its steps; face_size_px is copied from the source.
+FaceQuality measure_chip_quality(const cv::Mat& chip, float source_face_size_px);
+
 // Just the grayscale test, exposed so a caller can do it once per image.
 bool is_grayscale_image(const cv::Mat& bgr);
 

@@ -15,6 +15,7 @@
 #include "align/face_chip.hpp"
 #include "enhance/enhance.hpp"
 #include "image/cv_image.hpp"
+#include "pipeline/face_quality.hpp"
 #include "siamface/engine.hpp"
 #include "siamface/image.hpp"
 

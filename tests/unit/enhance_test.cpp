@@ -8,6 +8,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "degrade/degrade.hpp"
+#include "pipeline/face_quality.hpp"
 #include "siamface/errors.hpp"
 
 namespace siamface {

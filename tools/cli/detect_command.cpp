@@ -5,8 +5,7 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
-#include "enhance/enhance.hpp"
-#include "image/cv_image.hpp"
+#include "pipeline/augmented_chips.hpp"
 #include "siamface/render.hpp"
 
 namespace siamface::cli {
@@ -32,14 +31,12 @@ int run_detect(const DetectArgs& args) {
       nlohmann::json json = to_json(face);
       if (pipeline.chip.enhancement.any()) {
         // The steps the chip of this face gets (auto decides from the chip's own measures).
-        const cv::Mat chip = extract_chip_sampled(as_mat(image), face.landmarks, pipeline.chip.small_face_sampling);
-        const FaceQuality chip_quality = measure_chip_quality(chip, std::min(face.box.width, face.box.height));
-        json["chip_quality"] = {{"brightness", chip_quality.brightness},
-                                {"contrast", chip_quality.contrast},
-                                {"sharpness", chip_quality.sharpness},
-                                {"noise", chip_quality.noise}};
-        json["enhancement"] = to_string(pipeline.chip.enhancement.automatic ? auto_enhancement(chip_quality)
-                                                                      : pipeline.chip.enhancement);
+        const ChipEnhancement chip = chip_enhancement(image, face, pipeline.chip);
+        json["chip_quality"] = {{"brightness", chip.quality.brightness},
+                                {"contrast", chip.quality.contrast},
+                                {"sharpness", chip.quality.sharpness},
+                                {"noise", chip.quality.noise}};
+        json["enhancement"] = to_string(chip.steps);
       }
       line["faces"].push_back(json);
     }
