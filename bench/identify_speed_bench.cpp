@@ -33,6 +33,7 @@
 #include "embed/recognition_net.hpp"
 #include "image/cv_image.hpp"
 #include "landmarks/landmark_net.hpp"
+#include "bench_timing.hpp"
 #include "siamface/engine.hpp"
 #include "siamface/identify.hpp"
 #include "siamface/image.hpp"
@@ -40,20 +41,11 @@
 
 using namespace siamface;
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using siamface::bench::Clock;
+using siamface::bench::median;
+using siamface::bench::ms_since;
 
 namespace {
-
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-double median(std::vector<double> values) {
-  if (values.empty()) return 0.0;
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
 
 struct PhotoSet {
   std::string name;

@@ -21,24 +21,17 @@
 #include "embed/recognition_net.hpp"
 #include "image/cv_image.hpp"
 #include "landmarks/landmark_net.hpp"
+#include "bench_timing.hpp"
 #include "siamface/image.hpp"
 #include "siamface/recognizer.hpp"
 
 using namespace siamface;
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using siamface::bench::Clock;
+using siamface::bench::median;
+using siamface::bench::ms_since;
 
 namespace {
-
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-double median(std::vector<double> values) {
-  if (values.empty()) return 0.0;
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

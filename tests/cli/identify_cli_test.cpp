@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/json_lines.hpp"
 #include "common/run_command.hpp"
 #include "common/temp_dir_test.hpp"
 #include "common/test_env.hpp"
@@ -25,14 +26,6 @@ const std::string kCli = SIAMFACE_CLI_PATH;
 const char* kCharacters[] = {"amy", "bernadette", "howard", "leonard", "penny", "raj", "sheldon", "stuart"};
 
 fs::path characters_dir() { return testdata_dir() / "face-api.js/examples/images"; }
-
-std::vector<nlohmann::json> json_lines(const std::string& output) {
-  std::vector<nlohmann::json> lines;
-  std::istringstream in(output);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty() && line[0] == '{') lines.push_back(nlohmann::json::parse(line));
-  return lines;
-}
 
 class IdentifyCli : public TempDirTest {
  protected:

@@ -14,12 +14,14 @@
 #include <vector>
 
 #include "common/mqtt_broker.hpp"
+#include "common/json_lines.hpp"
 #include "common/run_command.hpp"
 #include "common/test_env.hpp"
 
 namespace fs = std::filesystem;
 using siamface::test::MosquittoBroker;
 using siamface::test::MqttRecorder;
+using siamface::test::json_lines;
 using siamface::test::run_command;
 using siamface::test::shell_quote;
 
@@ -28,15 +30,6 @@ namespace {
 fs::path crop(const std::string& person, int n) {
   return siamface::test::testdata_dir() / "face-api.js" / "examples" / "images" / person /
          (person + std::to_string(n) + ".png");
-}
-
-std::vector<nlohmann::json> json_lines(const std::string& output) {
-  std::vector<nlohmann::json> lines;
-  std::istringstream in(output);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line[0] == '{') lines.push_back(nlohmann::json::parse(line, nullptr, false));
-  }
-  return lines;
 }
 
 class MqttWatchTest : public ::testing::Test {

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/json_lines.hpp"
 #include "common/run_command.hpp"
 #include "common/temp_dir_test.hpp"
 #include "common/test_env.hpp"
@@ -23,15 +24,6 @@ const std::string kCli = SIAMFACE_CLI_PATH;
 fs::path characters() { return testdata_dir() / "face-api.js/examples/images"; }
 std::string photo(const std::string& person, int n) {
   return (characters() / person / (person + std::to_string(n) + ".png")).string();
-}
-
-std::vector<nlohmann::json> json_lines(const std::string& output) {
-  std::vector<nlohmann::json> lines;
-  std::istringstream in(output);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line[0] == '{') lines.push_back(nlohmann::json::parse(line, nullptr, false));
-  }
-  return lines;
 }
 
 class UnknownCli : public TempDirTest {

@@ -12,11 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "common/json_lines.hpp"
 #include "common/run_command.hpp"
 #include "common/test_env.hpp"
 
 namespace fs = std::filesystem;
 using siamface::test::shell_quote;
+using siamface::test::json_lines;
 using siamface::test::run_command;
 
 namespace {
@@ -65,16 +67,6 @@ void make_video(const fs::path& out, const std::vector<Segment>& segments) {
   cmd << " " << shell_quote(out.string());
   const auto result = run_command(cmd.str());
   ASSERT_EQ(result.exit_code, 0) << cmd.str() << "\n" << result.output;
-}
-
-std::vector<nlohmann::json> json_lines(const std::string& output) {
-  std::vector<nlohmann::json> lines;
-  std::istringstream in(output);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] != '{') continue;
-    lines.push_back(nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false));
-  }
-  return lines;
 }
 
 // Names given to tracks (identified / identity_changed), with the time they were given.

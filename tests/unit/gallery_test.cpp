@@ -21,6 +21,7 @@
 namespace siamface {
 namespace {
 
+using test::exec_sql;
 using test::make_face;
 using test::TempDir;
 using test::test_model;
@@ -600,17 +601,6 @@ TEST(Gallery, DefaultPathFollowsEnvironment) {
 
 namespace siamface {
 namespace {
-
-void exec_sql(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  char* error = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-  const std::string message = error ? error : "";
-  sqlite3_free(error);
-  sqlite3_close(db);
-  ASSERT_EQ(rc, SQLITE_OK) << message;
-}
 
 // A schema-1 gallery (128-float embeddings only, as every release before the second
 // recognizer wrote them) is read as it is, and migrated when opened for writing.

@@ -1,6 +1,7 @@
 // Helpers shared by the gallery tests: temporary gallery paths and synthetic faces.
 #pragma once
 
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -34,6 +35,18 @@ inline std::string message_of(const std::function<void()>& f, ErrorCode* code = 
   const ErrorCode thrown = code_of(f, &message);
   if (code) *code = thrown;
   return message;
+}
+
+// Runs SQL on a gallery file behind the library's back (to build old schemas or damage rows).
+inline void exec_sql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  const std::string message = error ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << message;
 }
 
 inline ModelInfo test_model(const std::string& tag = "a") {
