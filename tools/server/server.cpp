@@ -1,6 +1,9 @@
 #include "server/server.hpp"
 
+#include <sys/socket.h>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <iostream>
 #include <thread>
@@ -134,6 +137,14 @@ int run_server(const ServerOptions& options) {
   add_compreface_routes(http, context);
   add_web_routes(http, context);
 
+  // Debian's httplib (0.11) is compiled with a listen backlog of 5: a burst of clients overflows it,
+  // and the kernel answers some of them with a reset (SYN cookies). Listening again on the same
+  // socket only raises the backlog, so keep the socket to do that after the bind.
+  int listening_socket = -1;
+  http.set_socket_options([&listening_socket](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listening_socket = sock;
+  });
   int port = options.port;
   if (port == 0) {
     port = http.bind_to_any_port(options.host);
@@ -142,6 +153,10 @@ int run_server(const ServerOptions& options) {
   }
   if (port < 0) {
     std::cerr << "siamface serve: cannot bind " << options.host << ':' << options.port << '\n';
+    return 2;
+  }
+  if (listening_socket >= 0 && ::listen(listening_socket, SOMAXCONN) != 0) {
+    std::cerr << "siamface serve: cannot raise the listen backlog: " << std::strerror(errno) << '\n';
     return 2;
   }
   std::cout << nlohmann::json{{"event", "listening"}, {"host", options.host}, {"port", port}}.dump() << std::endl;
