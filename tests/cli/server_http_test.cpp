@@ -491,6 +491,105 @@ TEST_F(ServerHttpTest, ABurstOfClientsIsAnsweredWithoutResets) {
   EXPECT_EQ(answered.load(), kClients) << failures;
 }
 
+TEST_F(ServerHttpTest, AFullLineIsRefusedWith503AndRetryAfterWhileTheRestAreAnswered) {
+  REQUIRE_DATA();
+  // One request runs the networks at a time and none may wait: of 12 sent at once (each takes
+  // a detection pass), some are refused at once, and the others answered in full.
+  start({"--workers", "1", "--queue", "0"});
+  const std::string image = photo("obama.jpg");
+  constexpr int kClients = 12;
+  std::atomic<int> answered{0};
+  std::atomic<int> refused{0};
+  std::mutex failures_mutex;
+  std::string failures;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      httplib::Client client("127.0.0.1", server_->port());
+      client.set_read_timeout(120, 0);
+      const httplib::Result result = client.Post("/v1/vision/face", httplib::MultipartFormDataItems{file_part("image", image)});
+      const Reply r = reply_of(result);
+      if (r.status == 200 && r.body["predictions"].size() == 1) {
+        ++answered;
+      } else if (r.status == 503 && r.body["success"] == false && result->has_header("Retry-After") &&
+                 std::stoi(result->get_header_value("Retry-After")) >= 1) {
+        ++refused;
+      } else {
+        const std::lock_guard lock(failures_mutex);
+        failures += std::to_string(i) + ": " + std::to_string(r.status) + " " + r.body.dump() + "\n";
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_TRUE(failures.empty()) << failures;
+  EXPECT_GE(answered.load(), 1);
+  EXPECT_GE(refused.load(), 1);
+  EXPECT_EQ(answered + refused, kClients);
+  const Reply health = get("/health");  // cheap routes are never refused
+  ASSERT_EQ(health.status, 200);
+  EXPECT_EQ(health.body["inference"]["refused"], refused.load());
+  EXPECT_EQ(health.body["inference"]["queue_limit"], 0);
+  EXPECT_EQ(health.body["inference"]["running"], 0);
+}
+
+namespace {
+
+// Sends `request` on `sock` and reads one whole response (headers + Content-Length body).
+std::string exchange(int sock, const std::string& request) {
+  if (send(sock, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) return "";
+  std::string response;
+  char buffer[4096];
+  while (true) {
+    const std::size_t head_end = response.find("\r\n\r\n");
+    if (head_end != std::string::npos) {
+      const std::size_t length_at = response.find("Content-Length: ");
+      const std::size_t length = length_at < head_end ? std::stoul(response.substr(length_at + 16)) : 0;
+      if (response.size() >= head_end + 4 + length) return response;
+    }
+    const ssize_t got = recv(sock, buffer, sizeof buffer, 0);
+    if (got <= 0) return response;
+    response.append(buffer, static_cast<std::size_t>(got));
+  }
+}
+
+int connect_to(int port) {
+  const int sock = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(sock, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return -1;
+  const timeval timeout{.tv_sec = 30, .tv_usec = 0};
+  setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  return sock;
+}
+
+}  // namespace
+
+TEST_F(ServerHttpTest, ConnectionsAreKeptAliveUnlessTurnedOff) {
+  REQUIRE_DATA();
+  const std::string health = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  start();
+  const int sock = connect_to(server_->port());
+  ASSERT_GE(sock, 0);
+  for (int i = 0; i < 3; ++i) {  // three requests, one connection
+    const std::string response = exchange(sock, health);
+    ASSERT_TRUE(response.starts_with("HTTP/1.1 200")) << i << ": " << response;
+    EXPECT_EQ(response.find("Connection: close"), std::string::npos) << response;
+  }
+  close(sock);
+
+  start({"--keep-alive-requests", "1"});
+  const int once = connect_to(server_->port());
+  ASSERT_GE(once, 0);
+  const std::string response = exchange(once, health);
+  ASSERT_TRUE(response.starts_with("HTTP/1.1 200")) << response;
+  EXPECT_NE(response.find("Connection: close"), std::string::npos) << response;
+  char byte = 0;
+  EXPECT_EQ(recv(once, &byte, 1, 0), 0);  // then closed by the server
+  close(once);
+}
+
 TEST_F(ServerHttpTest, SigtermFinishesTheRequestInFlight) {
   REQUIRE_DATA();
   start();

@@ -278,7 +278,9 @@ TEST_F(UnknownFacesReal, IdsStayWhenMoreFacesArriveAndPromotedClustersAreRecogni
 // every enrolled person's probes must be named exactly as before.
 TEST_F(UnknownFacesReal, NotXCorrectionFixesAWrongMatchAndKeepsTheOthers) {
   for (const float threshold : {0.6F, 0.65F, 0.7F, 0.75F, 0.8F}) {
-    for (const auto& [set_name, faces] : sets_) {
+    for (const auto& set : sets_) {
+      const std::string& set_name = set.first;
+      const auto& faces = set.second;  // a named variable: clang 14 cannot capture a structured binding
       std::map<std::string, std::vector<std::size_t>> of_person;
       for (std::size_t i = 0; i < faces.size(); ++i) of_person[faces[i].person].push_back(i);
       for (const auto& [stranger, stranger_photos] : of_person) {

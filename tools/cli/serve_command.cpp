@@ -70,8 +70,16 @@ void add_serve_command(CLI::App& app, int& exit_code) {
                                                           "DeepStack: api_key field; CompreFace: x-api-key)");
   command->add_option("--api-key-file", args->api_key_file, "Read the key from the first line of this file")
       ->check(CLI::ExistingFile)->excludes(key);
-  command->add_option("--workers", o.workers, "Requests handled in parallel")->check(CLI::Range(1, 1024))
+  command->add_option("--workers", o.workers, "Requests that run the networks at once")->check(CLI::Range(1, 1024))
       ->capture_default_str();
+  command->add_option("--queue", o.queue_limit, "More such requests wait in line; beyond that: 503 with Retry-After")
+      ->check(CLI::Range(0, 100000))->capture_default_str();
+  command->add_option("--connections", o.connection_threads, "Connections served at once (kept alive)")
+      ->check(CLI::Range(1, 4096))->capture_default_str();
+  command->add_option("--keep-alive-requests", o.keep_alive_requests, "Requests per connection (1: no keep-alive)")
+      ->check(CLI::Range(1, 1000000))->capture_default_str();
+  command->add_option("--keep-alive-timeout-s", o.keep_alive_timeout_s, "An idle connection is closed after this")
+      ->check(CLI::Range(1, 300))->capture_default_str();
   command->add_option("--max-body-bytes", o.max_body_bytes, "Larger request bodies get 413")
       ->check(CLI::PositiveNumber)->capture_default_str();
   command->add_option("--max-faces", o.max_faces, "Faces per image (highest scores; 0: no limit)")

@@ -75,6 +75,13 @@ std::size_t keep_unknown_if_enabled(const Loaded& loaded, const Image& image, co
   return keep_unknown_faces(*loaded.gallery, loaded.engine.model_info(), image, faces, source, sha, sha).kept;
 }
 
+Handler with_inference_slot(const ServerContext& context, Handler handler) {
+  return [&context, handler = std::move(handler)](const httplib::Request& request, httplib::Response& response) {
+    const InferenceGate::Slot slot = context.enter_inference();
+    handler(request, response);
+  };
+}
+
 void check_key(const ServerContext& context, const std::string& given, const std::string& message) {
   if (!context.auth_required()) return;
   if (!context.key_matches(given)) throw HttpError(401, message);

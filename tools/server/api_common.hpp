@@ -44,6 +44,10 @@ std::vector<IdentifiedFace> identify_upload(const ServerContext& context, const 
 std::size_t keep_unknown_if_enabled(const Loaded& loaded, const Image& image, const std::vector<IdentifiedFace>& faces,
                                     const UploadedFile& file);
 
+// For the routes that run the networks: `handler` runs holding a place in the server's
+// InferenceGate (HttpError 503 with Retry-After when the line is full).
+Handler with_inference_slot(const ServerContext& context, Handler handler);
+
 // Throws HttpError(401, message) unless no key is configured or `given` matches.
 void check_key(const ServerContext& context, const std::string& given, const std::string& message);
 

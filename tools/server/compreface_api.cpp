@@ -134,8 +134,13 @@ void add_compreface_routes(httplib::Server& server, ServerContext& context) {
       body(context, rq, rs);
     });
   };
-  server.Post("/api/v1/recognition/recognize", route(recognize));
-  server.Post("/api/v1/verification/verify", route(verify));
+  const auto inference_route = [&context](Body body) {
+    return guarded(Dialect::kCompreFace, with_inference_slot(context, [&context, body](const httplib::Request& rq, httplib::Response& rs) {
+      body(context, rq, rs);
+    }));
+  };
+  server.Post("/api/v1/recognition/recognize", inference_route(recognize));
+  server.Post("/api/v1/verification/verify", inference_route(verify));
 
   // Subjects.
   server.Post(kSubjects, route([](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
@@ -208,7 +213,7 @@ void add_compreface_routes(httplib::Server& server, ServerContext& context) {
   server.Delete(std::string(kSubjects) + "/", route(delete_all));
 
   // Faces.
-  server.Post(kFaces, route([](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
+  server.Post(kFaces, inference_route([](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
     const auto loaded = begin(c, rq);
     const std::string subject = rq.has_param("subject") ? rq.get_param_value("subject") : "";
     if (subject.empty()) throw HttpError(400, "Required request parameter 'subject' is not present", 26);

@@ -113,10 +113,15 @@ void add_deepstack_routes(httplib::Server& server, ServerContext& context) {
       body(context, rq, rs);
     });
   };
-  server.Post("/v1/vision/face/register", route(reg));
-  server.Post("/v1/vision/face/recognize", route(recognize));
-  server.Post("/v1/vision/face", route(detect));
-  server.Post("/v1/vision/face/match", route(match));
+  const auto inference_route = [&context](void (*body)(const ServerContext&, const httplib::Request&, httplib::Response&)) {
+    return guarded(Dialect::kDeepStack, with_inference_slot(context, [&context, body](const httplib::Request& rq, httplib::Response& rs) {
+      body(context, rq, rs);
+    }));
+  };
+  server.Post("/v1/vision/face/register", inference_route(reg));
+  server.Post("/v1/vision/face/recognize", inference_route(recognize));
+  server.Post("/v1/vision/face", inference_route(detect));
+  server.Post("/v1/vision/face/match", inference_route(match));
   server.Post("/v1/vision/face/list", route([](const ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
     const DeepStackRequest r = begin(c, rq);
     json names = json::array();

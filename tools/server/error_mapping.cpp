@@ -85,6 +85,7 @@ httplib::Server::Handler guarded(Dialect dialect, Handler handler) {
       tools::retry_while_unavailable(request.path, [&] { handler(request, response); });
     } catch (const HttpError& e) {
       write_error(response, dialect, e.status(), e.what(), e.api_code());
+      if (e.retry_after_s() > 0) response.set_header("Retry-After", std::to_string(e.retry_after_s()));
     } catch (const Error& e) {
       const int status = status_for(e.code());
       if (dialect == Dialect::kCompreFace && e.code() == ErrorCode::kNoFace) {

@@ -24,14 +24,16 @@ Dialect dialect_for_path(const std::string& path);
 // An error that carries its HTTP status (auth 401, loading 503, API-specific 400s...).
 class HttpError : public std::runtime_error {
  public:
-  HttpError(int status, const std::string& message, int api_code = 0)
-      : std::runtime_error(message), status_(status), api_code_(api_code) {}
+  HttpError(int status, const std::string& message, int api_code = 0, int retry_after_s = 0)
+      : std::runtime_error(message), status_(status), api_code_(api_code), retry_after_s_(retry_after_s) {}
   int status() const { return status_; }
   int api_code() const { return api_code_; }  // CompreFace "code"; 0: derived from status
+  int retry_after_s() const { return retry_after_s_; }  // > 0: sent as Retry-After
 
  private:
   int status_;
   int api_code_;
+  int retry_after_s_;
 };
 
 // bad input 400, not found 404, too large 413, busy 503, anything else 500.

@@ -233,7 +233,7 @@ void add_gallery_admin_routes(httplib::Server& server, ServerContext& context) {
     const std::size_t moved = gallery_of()->gallery->split_faces(person, faces, to);
     write_json(response, {{"from", person}, {"to", to}, {"moved", moved}});
   }));
-  server.Post(R"(/v1/people/([^/]+)/not)", route([&context, gallery_of](const httplib::Request& request, httplib::Response& response) {
+  server.Post(R"(/v1/people/([^/]+)/not)", route(with_inference_slot(context, [&context, gallery_of](const httplib::Request& request, httplib::Response& response) {
     const auto loaded = gallery_of();
     const std::string person = request.matches[1];
     const FormData form = read_form(request, {"x", "y", "width", "height"});
@@ -257,7 +257,7 @@ void add_gallery_admin_routes(httplib::Server& server, ServerContext& context) {
     const std::string name = form.files.front().filename.empty() ? "upload" : form.files.front().filename;
     const std::string id = loaded->gallery->add_negative(person, embedding, loaded->engine.model_info(), "http:" + name);
     write_json(response, {{"person", person}, {"negative", id}, {"box", box_fields(face.box, image.width, image.height)}});
-  }));
+  })));
 
   server.Get("/v1/unknown", route([gallery_of](const httplib::Request& request, httplib::Response& response) {
     const Page page = page_of(request);

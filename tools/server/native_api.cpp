@@ -156,10 +156,12 @@ void add_native_routes(httplib::Server& server, ServerContext& context) {
       body(request, response);
     });
   };
-  server.Post("/v1/detect", route([&context](const auto& rq, auto& rs) { detect(context, rq, rs, false); }));
-  server.Post("/v1/embed", route([&context](const auto& rq, auto& rs) { detect(context, rq, rs, true); }));
-  server.Post("/v1/verify", route([&context](const auto& rq, auto& rs) { verify(context, rq, rs); }));
-  server.Post("/v1/identify", route([&context](const auto& rq, auto& rs) { identify(context, rq, rs); }));
+  // Authorised first, then in line for the networks.
+  const auto inference_route = [&context, &route](auto body) { return route(with_inference_slot(context, body)); };
+  server.Post("/v1/detect", inference_route([&context](const auto& rq, auto& rs) { detect(context, rq, rs, false); }));
+  server.Post("/v1/embed", inference_route([&context](const auto& rq, auto& rs) { detect(context, rq, rs, true); }));
+  server.Post("/v1/verify", inference_route([&context](const auto& rq, auto& rs) { verify(context, rq, rs); }));
+  server.Post("/v1/identify", inference_route([&context](const auto& rq, auto& rs) { identify(context, rq, rs); }));
 
   server.Get("/v1/people", route([&context](const httplib::Request&, httplib::Response& response) {
     const auto loaded = context.require_loaded();
@@ -176,7 +178,7 @@ void add_native_routes(httplib::Server& server, ServerContext& context) {
     for (const GalleryFace& f : faces) out.push_back(face_summary(f));
     write_json(response, {{"name", person}, {"faces", out}});
   }));
-  server.Post(R"(/v1/people/([^/]+)/faces)", route([&context](const httplib::Request& request, httplib::Response& response) {
+  server.Post(R"(/v1/people/([^/]+)/faces)", inference_route([&context](const httplib::Request& request, httplib::Response& response) {
     const auto loaded = context.require_loaded();
     const std::string person = request.matches[1];
     check_person_name(person);

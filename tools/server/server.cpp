@@ -47,6 +47,17 @@ std::optional<std::string> ServerContext::failure() const {
   return failure_;
 }
 
+InferenceGate::Slot ServerContext::enter_inference() const {
+  std::optional<InferenceGate::Slot> slot = inference_gate_.enter(std::chrono::seconds(options_.request_timeout_s));
+  if (!slot) {
+    const int retry_after = inference_gate_.retry_after_seconds();
+    throw HttpError(503, "busy: " + std::to_string(inference_gate_.queue_limit()) +
+                             " requests are already waiting; retry in " + std::to_string(retry_after) + " s",
+                    0, retry_after);
+  }
+  return std::move(*slot);
+}
+
 DecodeOptions ServerContext::decode_options() const {
   DecodeOptions options;
   options.max_pixels = options_.max_pixels;
@@ -62,6 +73,12 @@ PipelineOptions ServerContext::pipeline_options(float min_score, int limit) cons
 }
 
 namespace {
+
+nlohmann::json inference_json(const InferenceGate& gate) {
+  const InferenceGate::Counts counts = gate.counts();
+  return {{"running", counts.running}, {"waiting", counts.waiting}, {"queue_limit", gate.queue_limit()},
+          {"refused", counts.refused}};
+}
 
 nlohmann::json health_json(const ServerContext& context) {
   const auto loaded = context.loaded();
@@ -80,6 +97,7 @@ nlohmann::json health_json(const ServerContext& context) {
           {"landmarks", to_string(loaded->engine.options().landmarks)},
           {"gallery", gallery},
           {"workers", context.options().workers},
+          {"inference", inference_json(context.inference_gate())},
           {"auth", context.auth_required()}};
 }
 
@@ -105,17 +123,16 @@ int run_server(const ServerOptions& options) {
   ServerContext context(options);
   httplib::Server http;
   const int workers = std::max(1, options.workers);
-  http.new_task_queue = [workers] { return new httplib::ThreadPool(static_cast<size_t>(workers)); };
+  // Connections get threads of their own (cheap, kept alive); the networks run behind the
+  // InferenceGate, `workers` at a time.
+  const int connection_threads = std::max(workers + 1, options.connection_threads);
+  http.new_task_queue = [connection_threads] { return new httplib::ThreadPool(static_cast<size_t>(connection_threads)); };
   http.set_payload_max_length(static_cast<size_t>(std::max<std::int64_t>(options.max_body_bytes, 1)));
   http.set_read_timeout(options.request_timeout_s, 0);
   http.set_write_timeout(options.request_timeout_s, 0);
-  // A worker waits this long for the first bytes of a request it took from the queue (and bounds
-  // how long a stop waits for idle keep-alive connections): 2 s dropped requests, unanswered,
-  // whose clients were starved of CPU on a loaded 2-core machine.
-  http.set_keep_alive_timeout(10);
-  // A worker serves one connection at a time; closing after each response queues waiting
-  // connections fairly instead of letting a few keep-alive clients hold every worker.
-  http.set_keep_alive_max_count(1);
+  // Also how long a stop waits for idle kept-alive connections.
+  http.set_keep_alive_timeout(std::max(1, options.keep_alive_timeout_s));
+  http.set_keep_alive_max_count(static_cast<size_t>(std::max(1, options.keep_alive_requests)));
   http.set_error_handler([](const httplib::Request& request, httplib::Response& response) {
     fill_default_error(request, response);
   });

@@ -15,6 +15,7 @@
 #include "siamface/recognizer.hpp"
 #include "siamface/gallery.hpp"
 #include "siamface/image.hpp"
+#include "server/inference_gate.hpp"
 #include "server/web_session.hpp"
 
 namespace siamface::server {
@@ -25,7 +26,11 @@ struct ServerOptions {
   std::string gallery_path;
   int gallery_busy_timeout_ms = 5000;
   std::string api_key;  // empty: no authentication
-  int workers = 4;      // requests handled in parallel
+  int workers = 4;      // requests that run the networks at once (InferenceGate)
+  int queue_limit = 32;  // more of them wait in line; beyond that: 503 with Retry-After
+  int connection_threads = 64;  // open connections served at once (each kept alive between requests)
+  int keep_alive_requests = 100;  // per connection, then it is closed
+  int keep_alive_timeout_s = 5;   // an idle connection is closed after this (and a stop waits for it)
   std::int64_t max_body_bytes = 10'000'000;
   std::int64_t max_pixels = DecodeOptions{}.max_pixels;
   int max_faces = 0;  // per image; 0: no limit
@@ -52,7 +57,8 @@ struct Loaded {
 // pointer so a request keeps the models alive until it ends.
 class ServerContext {
  public:
-  explicit ServerContext(ServerOptions options) : options_(std::move(options)) {}
+  explicit ServerContext(ServerOptions options)
+      : options_(std::move(options)), inference_gate_(options_.workers, options_.queue_limit) {}
 
   const ServerOptions& options() const { return options_; }
   bool auth_required() const { return !options_.api_key.empty(); }
@@ -64,6 +70,11 @@ class ServerContext {
   void set_loaded(std::shared_ptr<const Loaded> loaded);
   void set_failure(const std::string& message);
   std::optional<std::string> failure() const;
+
+  // A place to run the networks for this request (held until it ends), or HttpError 503 with
+  // a Retry-After when the line is full.
+  InferenceGate::Slot enter_inference() const;
+  const InferenceGate& inference_gate() const { return inference_gate_; }
 
   DecodeOptions decode_options() const;
   // The server's pipeline; min_score >= 0 replaces --min-score, limit > 0 caps --max-faces.
@@ -80,6 +91,7 @@ class ServerContext {
 
  private:
   ServerOptions options_;
+  mutable InferenceGate inference_gate_;
   mutable std::mutex mutex_;
   std::shared_ptr<const Loaded> loaded_;
   std::optional<std::string> failure_;
