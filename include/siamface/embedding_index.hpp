@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -66,6 +67,9 @@ class EmbeddingIndex {
   // Approximate bytes held in all (matrix, face ids, identity slots, centroids, lookups, and the
   // approximate index once built).
   std::size_t memory_bytes() const;
+  // Changes with every change of the rows (add, remove, rename, clear); two states of any
+  // indexes in this process never share a value, so a saved copy can tell it is stale.
+  std::uint64_t revision() const;
 
   // Top-k identities, closest first (ties by name). k == 0: every identity.
   std::vector<IdentityMatch> search(const Embedding& query, std::size_t k,

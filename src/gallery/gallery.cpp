@@ -88,7 +88,9 @@ struct Gallery::Impl {
   EmbeddingIndex index;
   std::optional<ModelInfo> model;
   std::vector<NegativeExample> negatives;  // few: kept whole in memory for the decision rule
-  bool index_changed = false;  // since the approximate-index snapshot was read or written
+  // The index revision the snapshot file holds (0: none read or written yet): a close saves
+  // only when the rows changed since.
+  std::uint64_t snapshot_revision = 0;
 
   // The approximate index of a large SQLite gallery is kept in `<file>.faiss` (docs/search.md),
   // so a restart adopts it instead of rebuilding. A PostgreSQL gallery has no local file: each
@@ -98,12 +100,12 @@ struct Gallery::Impl {
   void load_approximate_snapshot() {
     if (!approximate_snapshot_path) return;
     std::unique_lock lock(index_mutex);
-    if (index.load_approximate(*approximate_snapshot_path)) index_changed = false;
+    if (index.load_approximate(*approximate_snapshot_path)) snapshot_revision = index.revision();
   }
 
   // Best effort, at close: a snapshot that cannot be written is rebuilt at the next start.
   void save_approximate_snapshot() noexcept {
-    if (!approximate_snapshot_path || !index_changed) return;
+    if (!approximate_snapshot_path || index.revision() == snapshot_revision) return;
     // Never build a large index just to save it (a one-off `enroll` into a big gallery).
     if (!index.approximate_active() && index.options().approximate_min_rows > 0 &&
         index.size() >= index.options().approximate_min_rows) {
@@ -111,7 +113,7 @@ struct Gallery::Impl {
     }
     try {
       index.save_approximate(*approximate_snapshot_path);
-      index_changed = false;
+      snapshot_revision = index.revision();
     } catch (const std::exception&) {
     }
   }
@@ -124,13 +126,11 @@ struct Gallery::Impl {
       fresh.reserve(sync.rows.size());
       for (const auto& row : sync.rows) fresh.add(row.id, row.person, row.embedding);
       std::unique_lock lock(index_mutex);
-      index_changed = true;
       index = std::move(fresh);
       model = std::move(sync.model);
       return;
     }
     std::unique_lock lock(index_mutex);
-    index_changed = true;
     for (const auto& id : sync.removed) index.remove(id);
     for (const auto& row : sync.rows) {
       index.remove(row.id);  // a changed row (renamed, reindexed) replaces the old one
@@ -231,7 +231,6 @@ struct Gallery::Impl {
 
   void index_add(const std::vector<GalleryFace>& added) {
     std::unique_lock lock(index_mutex);
-    index_changed = true;
     if (!added.empty()) model = added.front().model;
     for (const GalleryFace& f : added) {
       index.remove(f.id);  // the change feed may have brought it in already
@@ -357,7 +356,6 @@ std::size_t Gallery::remove_person(const std::string& person) {
   }
   {
     std::unique_lock ilock(im.index_mutex);
-    im.index_changed = true;
     im.index.remove_person(person);
   }
   im.load_negatives_locked();
@@ -378,7 +376,6 @@ void Gallery::remove_face(const std::string& face_id) {
   }
   {
     std::unique_lock ilock(im.index_mutex);
-    im.index_changed = true;
     im.index.remove(face_id);
   }
   im.best_effort_forget_locked();
@@ -406,7 +403,6 @@ std::size_t Gallery::rename_person(const std::string& from, const std::string& t
   }
   {
     std::unique_lock ilock(im.index_mutex);
-    im.index_changed = true;
     for (const auto& id : dropped) im.index.remove(id);
     im.index.rename_person(from, to);
   }
@@ -426,7 +422,6 @@ std::size_t Gallery::remove_all() {
   }
   {
     std::unique_lock ilock(im.index_mutex);
-    im.index_changed = true;
     im.index.clear();
   }
   im.load_negatives_locked();
@@ -864,7 +859,6 @@ std::size_t Gallery::merge_people(const std::string& from, const std::string& in
     }
     {
       std::unique_lock ilock(im.index_mutex);
-      im.index_changed = true;
       for (const auto& id : dropped) im.index.remove(id);
       im.index.rename_person(from, into);
     }
@@ -906,7 +900,6 @@ std::size_t Gallery::split_faces(const std::string& person, const std::vector<st
   }
   {
     std::unique_lock ilock(im.index_mutex);
-    im.index_changed = true;
     for (const auto& id : dropped) im.index.remove(id);
     for (const GalleryFace& f : moved) {
       im.index.remove(f.id);
@@ -933,7 +926,6 @@ std::string Gallery::mark_not(const std::string& face_id) {
   }
   {
     std::unique_lock ilock(im.index_mutex);
-    im.index_changed = true;
     im.index.remove(face_id);
   }
   im.load_negatives_locked();

@@ -65,8 +65,17 @@ struct Approximate {
 
 }  // namespace
 
+namespace {
+// Process-wide: an index replaced by another one (move-assigned) never repeats a revision.
+std::uint64_t next_revision() {
+  static std::atomic<std::uint64_t> counter{0};
+  return ++counter;
+}
+}  // namespace
+
 struct EmbeddingIndex::Impl {
   EmbeddingIndexOptions options;
+  std::uint64_t revision = next_revision();
   std::size_t dims = 0;                   // floats per row: set by the first row, fixed until clear()
   std::vector<float> matrix;              // rows x dims, row-major
   std::vector<std::uint32_t> row_slot;    // row -> identity slot
@@ -116,6 +125,7 @@ struct EmbeddingIndex::Impl {
 
   // Removes row r by moving the last row into its place.
   void remove_row(std::size_t r) {
+    revision = next_revision();
     const std::uint32_t slot = row_slot[r];
     account(slot, matrix.data() + r * dims, -1);
     id_row.erase(row_id[r]);
@@ -466,6 +476,7 @@ void EmbeddingIndex::add(const std::string& face_id, const std::string& person,
   im.id_row.emplace(face_id, row);
   im.account(slot, embedding.data(), +1);
   im.on_added_row(row);
+  im.revision = next_revision();
 }
 
 bool EmbeddingIndex::remove(const std::string& face_id) {
@@ -505,6 +516,7 @@ std::size_t EmbeddingIndex::rename_person(const std::string& from, const std::st
     im.row_slot[r] = new_slot;
     ++moved;
   }
+  if (moved > 0) im.revision = next_revision();
   return moved;
 }
 
@@ -523,6 +535,7 @@ void EmbeddingIndex::reserve(std::size_t rows) {
 
 std::size_t EmbeddingIndex::size() const { return impl_->row_slot.size(); }
 std::size_t EmbeddingIndex::dimensions() const { return impl_->dims; }
+std::uint64_t EmbeddingIndex::revision() const { return impl_->revision; }
 std::size_t EmbeddingIndex::person_count() const { return impl_->active_persons; }
 bool EmbeddingIndex::contains(const std::string& face_id) const {
   return impl_->id_row.count(face_id) > 0;

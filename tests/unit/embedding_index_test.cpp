@@ -254,5 +254,40 @@ TEST(EmbeddingIndex, ParseIdentityDistance) {
   EXPECT_THROW(parse_identity_distance("avg"), Error);
 }
 
+TEST(EmbeddingIndexRevision, EveryChangeOfTheRowsAndOnlyThatGivesANewRevision) {
+  std::mt19937 rng(7);
+  EmbeddingIndex index;
+  std::vector<std::uint64_t> seen{index.revision()};
+  const auto expect_new = [&](const char* step) {
+    EXPECT_EQ(std::count(seen.begin(), seen.end(), index.revision()), 0) << step;
+    seen.push_back(index.revision());
+  };
+  index.add("a", "ann", random_embedding(rng));
+  expect_new("add");
+  index.add("b", "bob", random_embedding(rng));
+  expect_new("second add");
+  const std::uint64_t before_reads = index.revision();
+  (void)index.search(random_embedding(rng), 1);
+  EXPECT_FALSE(index.remove("absent"));
+  EXPECT_EQ(index.rename_person("nobody", "x"), 0U);
+  EXPECT_EQ(index.remove_person("nobody"), 0U);
+  EXPECT_EQ(index.revision(), before_reads) << "reads and no-op edits keep the revision";
+  ASSERT_EQ(index.rename_person("bob", "rob"), 1U);
+  expect_new("rename");
+  ASSERT_TRUE(index.remove("a"));
+  expect_new("remove");
+  ASSERT_EQ(index.remove_person("rob"), 1U);
+  expect_new("remove_person");
+  index.add("c", "cy", random_embedding(rng));
+  expect_new("add after removals");
+  index.clear();
+  expect_new("clear");
+  // Another index built to the same rows still never shares a revision with this one.
+  EmbeddingIndex other;
+  other.add("c", "cy", random_embedding(rng));
+  index = std::move(other);
+  expect_new("move-assigned");
+}
+
 }  // namespace
 }  // namespace siamface
