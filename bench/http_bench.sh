@@ -7,11 +7,14 @@
 # compares them under the same machine load:
 #   baseline  the old settings: no keep-alive, one thread per worker, an unbounded queue
 #   default   today's defaults: keep-alive, connection threads, the bounded line (--queue 32)
-# Usage: bench/http_bench.sh [BUILD_DIR] [SECONDS_PER_RUN]   (env WORKERS, IMAGE, SIAMFACE_TESTDATA)
+#   nokeep    the defaults without keep-alive (--keep-alive-requests 1)
+# Each figure is the median of ROUNDS runs (req/s counts the 200 answers; 503s are summed).
+# Usage: bench/http_bench.sh [BUILD_DIR] [SECONDS_PER_RUN] [ROUNDS]   (env WORKERS, IMAGE, SIAMFACE_TESTDATA)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:-$here/../build}"
 seconds="${2:-10}"
+rounds="${3:-3}"
 testdata="${SIAMFACE_TESTDATA:-$here/../../shared/testdata}"
 photos="$testdata/face_recognition_ageitgey/tests/test_images"
 image="${IMAGE:-$photos/obama2.jpg}"
@@ -39,22 +42,46 @@ start_server() {  # name, extra flags...
 }
 rss_mb() { awk '/VmRSS/ {printf "%.0f MB", $2 / 1024}' "/proc/${pid[$1]}/status"; }
 
-start_server baseline --keep-alive-requests 1 --connections 1 --queue 1000000
+start_server baseline --keep-alive-requests 1 --connections 1 --queue 100000
 start_server default
+start_server nokeep --keep-alive-requests 1
+# A client that gave up leaves its request in the server's line: start each run on an idle one.
+wait_idle() {
+  for _ in $(seq 1200); do
+    curl -fs "${url[$1]}/health" | grep -q '"running":0,"waiting":0' && return 0
+    sleep 0.1
+  done
+  echo "server $1 never became idle" >&2
+  return 1
+}
 echo "workers=$workers image=$(basename "$image") cpus=$(nproc) seconds=$seconds"
-echo "rss after load: baseline $(rss_mb baseline), default $(rss_mb default)"
+echo "rss after load: baseline $(rss_mb baseline), default $(rss_mb default), nokeep $(rss_mb nokeep)"
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+field() { sed -n "s/.*[ ]$1=\([0-9.]*\).*/\1/p" <<<" $2"; }
 printf '%-12s %-9s %10s %8s %8s %8s %6s %s\n' connections server "req/s" p50_ms p99_ms requests 503s ratio
 for connections in 1 8 32; do
   threads=$(( connections < 4 ? connections : 4 ))
-  declare -A rate=()
-  for name in baseline default; do
-    line="$(IMAGE="$image" wrk -t"$threads" -c"$connections" -d"${seconds}s" --timeout 60s \
-      -s "$here/http_recognize.lua" "${url[$name]}" | grep '^RESULT')"
-    rate[$name]="$(sed -n 's/.*requests_per_s=\([0-9.]*\).*/\1/p' <<<"$line")"
-    ratio="$(awk -v a="${rate[$name]}" -v b="${rate[baseline]}" 'BEGIN { printf "x%.2f", a / b }')"
-    printf '%-12s %-9s %10s %8s %8s %8s %6s %s\n' "$connections" "$name" "${rate[$name]}" \
-      "$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$line")" "$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$line")" \
-      "$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<"$line")" "$(sed -n 's/.*status_503=\([0-9]*\).*/\1/p' <<<"$line")" "$ratio"
+  declare -A rates=() p50s=() p99s=() counts=() refused=()
+  # Rounds alternate the order (ABBA...): the machine's drift falls on both servers alike.
+  for round in $(seq "$rounds"); do
+    order="baseline default nokeep"
+    (( round % 2 == 0 )) && order="nokeep default baseline"
+    for name in $order; do
+      wait_idle "$name"
+      line="$(IMAGE="$image" wrk -t"$threads" -c"$connections" -d"${seconds}s" --timeout 60s \
+        -s "$here/http_recognize.lua" "${url[$name]}" | grep '^RESULT')"
+      rates[$name]+=" $(field requests_per_s "$line")"
+      p50s[$name]+=" $(field p50_ms "$line")"
+      p99s[$name]+=" $(field p99_ms "$line")"
+      counts[$name]=$(( ${counts[$name]:-0} + $(field requests "$line") ))
+      refused[$name]=$(( ${refused[$name]:-0} + $(field status_503 "$line") ))
+    done
+  done
+  base="$(median <<<"${rates[baseline]}")"
+  for name in baseline default nokeep; do
+    rate="$(median <<<"${rates[$name]}")"
+    printf '%-12s %-9s %10s %8s %8s %8s %6s %s\n' "$connections" "$name" "$rate" "$(median <<<"${p50s[$name]}")" \
+      "$(median <<<"${p99s[$name]}")" "${counts[$name]}" "${refused[$name]}" "$(awk -v a="$rate" -v b="$base" 'BEGIN { printf "x%.2f", a / b }')"
   done
 done
-echo "rss after run: baseline $(rss_mb baseline), default $(rss_mb default)"
+echo "rss after run: baseline $(rss_mb baseline), default $(rss_mb default), nokeep $(rss_mb nokeep)"
