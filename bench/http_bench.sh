@@ -6,8 +6,8 @@
 # Two servers run side by side, measured in turn for each connection count, so the ratio
 # compares them under the same machine load:
 #   baseline  the old settings: no keep-alive, one thread per worker, an unbounded queue
-#   default   today's defaults: keep-alive, connection threads, the bounded line (--queue 32)
-#   nokeep    the defaults without keep-alive (--keep-alive-requests 1)
+#   default   today's defaults: connection threads, the bounded line (--queue 32), no keep-alive
+#   keepalive the defaults with keep-alive on (--keep-alive-requests 100)
 # Each figure is the median of ROUNDS runs (req/s counts the 200 answers; 503s are summed).
 # Usage: bench/http_bench.sh [BUILD_DIR] [SECONDS_PER_RUN] [ROUNDS]   (env WORKERS, IMAGE, SIAMFACE_TESTDATA)
 set -euo pipefail
@@ -44,7 +44,7 @@ rss_mb() { awk '/VmRSS/ {printf "%.0f MB", $2 / 1024}' "/proc/${pid[$1]}/status"
 
 start_server baseline --keep-alive-requests 1 --connections 1 --queue 100000
 start_server default
-start_server nokeep --keep-alive-requests 1
+start_server keepalive --keep-alive-requests 100
 # A client that gave up leaves its request in the server's line: start each run on an idle one.
 wait_idle() {
   for _ in $(seq 1200); do
@@ -55,7 +55,7 @@ wait_idle() {
   return 1
 }
 echo "workers=$workers image=$(basename "$image") cpus=$(nproc) seconds=$seconds"
-echo "rss after load: baseline $(rss_mb baseline), default $(rss_mb default), nokeep $(rss_mb nokeep)"
+echo "rss after load: baseline $(rss_mb baseline), default $(rss_mb default), keepalive $(rss_mb keepalive)"
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 field() { sed -n "s/.*[ ]$1=\([0-9.]*\).*/\1/p" <<<" $2"; }
 printf '%-12s %-9s %10s %8s %8s %8s %6s %s\n' connections server "req/s" p50_ms p99_ms requests 503s ratio
@@ -64,8 +64,8 @@ for connections in 1 8 32; do
   declare -A rates=() p50s=() p99s=() counts=() refused=()
   # Rounds alternate the order (ABBA...): the machine's drift falls on both servers alike.
   for round in $(seq "$rounds"); do
-    order="baseline default nokeep"
-    (( round % 2 == 0 )) && order="nokeep default baseline"
+    order="baseline default keepalive"
+    (( round % 2 == 0 )) && order="keepalive default baseline"
     for name in $order; do
       wait_idle "$name"
       line="$(IMAGE="$image" wrk -t"$threads" -c"$connections" -d"${seconds}s" --timeout 60s \
@@ -78,10 +78,10 @@ for connections in 1 8 32; do
     done
   done
   base="$(median <<<"${rates[baseline]}")"
-  for name in baseline default nokeep; do
+  for name in baseline default keepalive; do
     rate="$(median <<<"${rates[$name]}")"
     printf '%-12s %-9s %10s %8s %8s %8s %6s %s\n' "$connections" "$name" "$rate" "$(median <<<"${p50s[$name]}")" \
       "$(median <<<"${p99s[$name]}")" "${counts[$name]}" "${refused[$name]}" "$(awk -v a="$rate" -v b="$base" 'BEGIN { printf "x%.2f", a / b }')"
   done
 done
-echo "rss after run: baseline $(rss_mb baseline), default $(rss_mb default), nokeep $(rss_mb nokeep)"
+echo "rss after run: baseline $(rss_mb baseline), default $(rss_mb default), keepalive $(rss_mb keepalive)"

@@ -566,10 +566,10 @@ int connect_to(int port) {
 
 }  // namespace
 
-TEST_F(ServerHttpTest, ConnectionsAreKeptAliveUnlessTurnedOff) {
+TEST_F(ServerHttpTest, ConnectionsAreKeptAliveWhenTurnedOn) {
   REQUIRE_DATA();
   const std::string health = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-  start();
+  start({"--keep-alive-requests", "100"});
   const int sock = connect_to(server_->port());
   ASSERT_GE(sock, 0);
   for (int i = 0; i < 3; ++i) {  // three requests, one connection
@@ -579,7 +579,7 @@ TEST_F(ServerHttpTest, ConnectionsAreKeptAliveUnlessTurnedOff) {
   }
   close(sock);
 
-  start({"--keep-alive-requests", "1"});
+  start();  // the default: one request per connection
   const int once = connect_to(server_->port());
   ASSERT_GE(once, 0);
   const std::string response = exchange(once, health);

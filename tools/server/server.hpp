@@ -29,7 +29,7 @@ struct ServerOptions {
   int workers = 4;      // requests that run the networks at once (InferenceGate)
   int queue_limit = 32;  // more of them wait in line; beyond that: 503 with Retry-After
   int connection_threads = 64;  // open connections served at once (each kept alive between requests)
-  int keep_alive_requests = 100;  // per connection, then it is closed (1: no keep-alive)
+  int keep_alive_requests = 1;  // per connection (1: no keep-alive; measured in docs/speed.md)
   int keep_alive_timeout_s = 5;   // an idle connection is closed after this (and a stop waits for it)
   std::int64_t max_body_bytes = 10'000'000;
   std::int64_t max_pixels = DecodeOptions{}.max_pixels;
