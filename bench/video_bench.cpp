@@ -1,14 +1,11 @@
 // Frames per second of video identification: FaceTracker (detect every N frames, embed on
 // need) against the naive full pipeline (identify_image on every frame), on generated 720p and
-// 1080p videos with 1 and 4 moving, zooming faces. Decoding is included in all.
-// The tracker runs twice, side by side: decoding on the caller's thread (the baseline), and
-// VideoSource's decoder thread reading ahead (what `watch` does); medians over --repeat runs.
+// 1080p videos with 1 and 4 moving, zooming faces. Decoding is included in both.
 //
-//   build/video_bench [--frames N] [--detect-every N] [--repeat N] [--testdata DIR]
+//   build/video_bench [--frames N] [--detect-every N] [--testdata DIR]
 //
 // Faces come from ../shared/testdata/face-api.js crops; the gallery (a temp file) enrols other
 // crops of the same people.
-#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -29,7 +26,6 @@
 #include "siamface/gallery.hpp"
 #include "siamface/recognizer.hpp"
 #include "siamface/tracker.hpp"
-#include "video/video_source.hpp"
 
 namespace fs = std::filesystem;
 using namespace siamface;
@@ -79,19 +75,16 @@ struct Result {
   double iou_kept = 0;      // tracker: last detected box vs the next detection
 };
 
-Result run_tracker(const fs::path& video, const Engine& engine, const Gallery& gallery, int detect_every,
-                   int read_ahead_frames) {
+Result run_tracker(const fs::path& video, const Engine& engine, const Gallery& gallery, int detect_every) {
   TrackerOptions options;
   options.detect_every = detect_every;
   FaceTracker tracker(engine, &gallery, options);
-  VideoSourceOptions source_options;
-  source_options.read_ahead_frames = read_ahead_frames;
+  cv::VideoCapture capture(video.string(), cv::CAP_FFMPEG);
   Result result;
   std::vector<TrackEvent> events;
   const auto start = Clock::now();
-  VideoSource source(video.string(), source_options);
-  for (VideoFrame frame; source.read(frame);) {
-    for (const TrackedFace& face : tracker.process(from_mat(frame.bgr), frame.index, frame.timestamp_s, events))
+  for (cv::Mat frame; capture.read(frame);) {
+    for (const TrackedFace& face : tracker.process(from_mat(frame), result.frames, result.frames / 25.0, events))
       result.named += face.known;
     ++result.frames;
   }
@@ -125,13 +118,11 @@ Result run_naive(const fs::path& video, const Engine& engine, const Gallery& gal
 int main(int argc, char** argv) {
   int frames = 50;
   int detect_every = 5;
-  int repeat = 3;
   fs::path testdata = std::getenv("SIAMFACE_TESTDATA") ? std::getenv("SIAMFACE_TESTDATA") : "../shared/testdata";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--frames") frames = std::atoi(argv[i + 1]);
     else if (flag == "--detect-every") detect_every = std::atoi(argv[i + 1]);
-    else if (flag == "--repeat") repeat = std::max(1, std::atoi(argv[i + 1]));
     else if (flag == "--testdata") testdata = argv[i + 1];
   }
   try {
@@ -161,33 +152,18 @@ int main(int argc, char** argv) {
 
     std::printf("video_bench: %d frames per clip, tracker detects every %d frames, %d hardware threads\n", frames,
                 detect_every, static_cast<int>(std::thread::hardware_concurrency()));
-    std::printf("%-8s %5s %13s %14s %9s %10s %12s %22s %10s %18s\n", "video", "faces", "tracker fps", "read-ahead fps",
-                "ratio", "naive fps", "ahead/naive", "named tr/ahead/naive", "embeds tr", "IoU vel/keep-last");
+    std::printf("%-8s %5s %12s %10s %7s %15s %12s %18s\n", "video", "faces", "tracker fps", "naive fps", "ratio",
+                "named tr/naive", "embeds tr", "IoU vel/keep-last");
     for (const auto& [width, height] : {std::pair{1280, 720}, std::pair{1920, 1080}}) {
       for (int faces : {1, 4}) {
         const fs::path video = dir / ("v" + std::to_string(height) + "_" + std::to_string(faces) + ".mp4");
         make_video(video, crops, width, height, faces, frames);
-        // Alternating runs; the medians compare the two under the same load.
-        std::vector<double> inline_fps, ahead_fps;
-        Result tracked, ahead;
-        for (int r = 0; r < repeat; ++r) {
-          tracked = run_tracker(video, engine, gallery, detect_every, 0);
-          ahead = run_tracker(video, engine, gallery, detect_every, VideoSourceOptions{}.read_ahead_frames);
-          inline_fps.push_back(tracked.fps);
-          ahead_fps.push_back(ahead.fps);
-        }
-        const auto median = [](std::vector<double> v) {
-          std::sort(v.begin(), v.end());
-          return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-        };
-        const double tracker_fps = median(inline_fps);
-        const double ahead_median = median(ahead_fps);
+        const Result tracked = run_tracker(video, engine, gallery, detect_every);
         const Result naive = run_naive(video, engine, gallery);
         char label[32];
         std::snprintf(label, sizeof label, "%dp", height);
-        std::printf("%-8s %5d %13.2f %14.2f %8.2fx %10.2f %11.1fx %8lld/%lld/%-6lld %10lld %11.3f/%.3f\n", label, faces,
-                    tracker_fps, ahead_median, ahead_median / tracker_fps, naive.fps, ahead_median / naive.fps,
-                    static_cast<long long>(tracked.named), static_cast<long long>(ahead.named),
+        std::printf("%-8s %5d %12.2f %10.2f %6.1fx %8lld/%-6lld %12lld %11.3f/%.3f\n", label, faces, tracked.fps,
+                    naive.fps, tracked.fps / naive.fps, static_cast<long long>(tracked.named),
                     static_cast<long long>(naive.named), static_cast<long long>(tracked.embeddings),
                     tracked.iou_velocity, tracked.iou_kept);
         std::fflush(stdout);

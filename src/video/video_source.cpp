@@ -79,7 +79,6 @@ VideoSource::~VideoSource() {
 void VideoSource::stop() {
   stop_ = true;
   ready_.notify_all();
-  space_.notify_all();
 }
 
 void VideoSource::notice(const std::string& message) {
@@ -102,7 +101,7 @@ bool VideoSource::open_capture() {
 }
 
 bool VideoSource::read(VideoFrame& frame) {
-  if (!live() && !options_.realtime) return options_.read_ahead_frames > 0 ? read_ahead(frame) : read_direct(frame);
+  if (!live() && !options_.realtime) return read_direct(frame);
   // Started on the first read, so the real-time clock (and drop count) starts when we are ready.
   if (!grabber_.joinable()) grabber_ = std::thread([this] { grab_loop(); });
   std::unique_lock lock(mutex_);
@@ -118,22 +117,19 @@ bool VideoSource::read(VideoFrame& frame) {
   return true;
 }
 
-std::string VideoSource::file_end_reason(std::int64_t decoded) {
-  // A file that stops short of the frame count its header declares was cut or damaged.
-  const std::int64_t tolerance = std::max<std::int64_t>(2, declared_frames_ / 100);
-  if (declared_frames_ > 0 && decoded < declared_frames_ - tolerance) {
-    truncated_ = true;
-    return "video file '" + source_ + "' is truncated or corrupt: decoding stopped after " + std::to_string(decoded) +
-           " of " + std::to_string(declared_frames_) + " frames";
-  }
-  return "end of file";
-}
-
 bool VideoSource::read_direct(VideoFrame& frame) {
   if (stopping()) return false;
   cv::Mat bgr;
   if (!capture_.read(bgr) || bgr.empty()) {
-    end_reason_ = file_end_reason(next_index_);
+    // A file that stops short of the frame count its header declares was cut or damaged.
+    const std::int64_t tolerance = std::max<std::int64_t>(2, declared_frames_ / 100);
+    if (declared_frames_ > 0 && next_index_ < declared_frames_ - tolerance) {
+      truncated_ = true;
+      end_reason_ = "video file '" + source_ + "' is truncated or corrupt: decoding stopped after " +
+                    std::to_string(next_index_) + " of " + std::to_string(declared_frames_) + " frames";
+    } else {
+      end_reason_ = "end of file";
+    }
     return false;
   }
   frame.bgr = std::move(bgr);
@@ -164,7 +160,14 @@ void VideoSource::grab_loop() {
     const bool ok = capture_.isOpened() && capture_.read(bgr) && !bgr.empty();
     if (!ok) {
       if (kind_ == VideoSourceKind::kFile) {
-        finish(file_end_reason(index));
+        const std::int64_t tolerance = std::max<std::int64_t>(2, declared_frames_ / 100);
+        if (declared_frames_ > 0 && index < declared_frames_ - tolerance) {
+          truncated_ = true;
+          finish("video file '" + source_ + "' is truncated or corrupt: decoding stopped after " +
+                 std::to_string(index) + " of " + std::to_string(declared_frames_) + " frames");
+        } else {
+          finish("end of file");
+        }
         return;
       }
       // A live source dropped: reopen with exponential backoff until the give-up time.
@@ -204,47 +207,6 @@ void VideoSource::grab_loop() {
     ready_.notify_all();
   }
   finish("stopped");
-}
-
-bool VideoSource::read_ahead(VideoFrame& frame) {
-  if (!grabber_.joinable()) grabber_ = std::thread([this] { decode_loop(); });
-  std::unique_lock lock(mutex_);
-  // Polled: a cancel flag set by a signal handler cannot notify.
-  while (!ready_.wait_for(lock, std::chrono::milliseconds(100),
-                          [&] { return stopping() || finished_ || !ahead_.empty(); })) {
-  }
-  if (stopping() || ahead_.empty()) return false;
-  frame = std::move(ahead_.front());
-  ahead_.pop_front();
-  space_.notify_all();
-  return true;
-}
-
-void VideoSource::decode_loop() {
-  std::int64_t index = 0;
-  std::string reason = "stopped";
-  while (!stopping()) {
-    VideoFrame decoded;
-    if (!capture_.read(decoded.bgr) || decoded.bgr.empty()) {
-      reason = file_end_reason(index);
-      break;
-    }
-    decoded.index = index;
-    decoded.timestamp_s = static_cast<double>(index) / fps_;
-    ++index;
-    std::unique_lock lock(mutex_);
-    while (!space_.wait_for(lock, std::chrono::milliseconds(100), [&] {
-      return stopping() || ahead_.size() < static_cast<std::size_t>(options_.read_ahead_frames);
-    })) {
-    }
-    if (stopping()) break;
-    ahead_.push_back(std::move(decoded));
-    ready_.notify_all();
-  }
-  std::lock_guard lock(mutex_);
-  if (end_reason_.empty()) end_reason_ = std::move(reason);
-  finished_ = true;
-  ready_.notify_all();
 }
 
 }  // namespace siamface

@@ -3,7 +3,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -33,10 +32,6 @@ struct VideoSourceOptions {
   // Set from elsewhere (a signal handler) to end the run: read() then returns false within ~0.1 s,
   // even while a stream is being reopened.
   const std::atomic<bool>* cancel = nullptr;
-  // Files without `realtime`: a decoder thread keeps up to this many frames ready, so decoding
-  // runs on another core while the caller works on the previous frame; no frame is dropped.
-  // 0: decode on the caller's thread.
-  int read_ahead_frames = 4;
 };
 
 struct VideoFrame {
@@ -49,8 +44,7 @@ struct VideoFrame {
 // read()) that keeps only the newest frame, so processing never falls behind real time; frames
 // it overwrote count as dropped.
 // A stream that fails is reopened with exponential backoff until reconnect_give_up_s passes.
-// Files without --realtime are read every frame, by a decoder thread a few frames ahead
-// (read_ahead_frames) or on the caller's thread.
+// Files without --realtime are read on the caller's thread, every frame.
 // Thread safety: one consumer thread calls read(); the counters may be read from any thread.
 class VideoSource {
  public:
@@ -79,11 +73,7 @@ class VideoSource {
  private:
   bool open_capture();
   bool read_direct(VideoFrame& frame);
-  bool read_ahead(VideoFrame& frame);
   void grab_loop();
-  void decode_loop();
-  // Why a file stopped after `decoded` frames: its end, or (sets truncated_) a cut or damage.
-  std::string file_end_reason(std::int64_t decoded);
   void notice(const std::string& message);
   bool stopping() const { return stop_ || (options_.cancel && options_.cancel->load()); }
 
@@ -99,12 +89,10 @@ class VideoSource {
   bool truncated_ = false;
   std::string end_reason_;
 
-  // Grabber thread state (live and realtime), or the decoder's (files read ahead).
+  // Grabber thread state (live and realtime).
   std::thread grabber_;
   std::mutex mutex_;
   std::condition_variable ready_;
-  std::condition_variable space_;  // the decoder waits here while read_ahead_frames are ready
-  std::deque<VideoFrame> ahead_;
   cv::Mat newest_;
   std::int64_t newest_index_ = -1;
   double newest_timestamp_s_ = 0.0;
