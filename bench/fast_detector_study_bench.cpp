@@ -1,0 +1,195 @@
+// Study for issue 18, item 2: could a fast detector replace or front the SSD? Runs the pipeline's
+// SSD MobileNetV1 (512 px, one pass, no border pass) and the Ultra-Light RFB-320 face detector
+// (`fr_detect.onnx` from the pinned faceplugin-face-recognition-js package; 320x240 input, its
+// boxes come decoded out of the network) on the labelled and unlabelled photo sets, and prints
+// per set: faces found, agreement with the labels or with the SSD, and median ms per photo, both
+// measured in this run, one OpenCV thread.
+//
+//   build/bench/fast_detector_study_bench [--testdata DIR] [--rfb FILE] [--models DIR]
+//
+// Study only: nothing in the library uses RFB-320 (docs/speed.md, "Candidates measured").
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <opencv2/dnn.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "common/imglab_xml.hpp"
+#include "detect/face_detector.hpp"
+#include "siamface/engine.hpp"
+#include "siamface/errors.hpp"
+
+namespace fs = std::filesystem;
+using namespace siamface;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// RFB-320 as the package's JavaScript runs it: RGB, (x - 127) / 128, outputs "scores" (N x 2)
+// and "boxes" (N x 4, corners in [0, 1]); NMS at 0.4.
+class RfbDetector {
+ public:
+  explicit RfbDetector(const fs::path& onnx) : net_(cv::dnn::readNetFromONNX(onnx.string())) {}
+
+  std::vector<RawDetection> detect(const cv::Mat& bgr, float min_score) {
+    const cv::Mat blob = cv::dnn::blobFromImage(bgr, 1.0 / 128, cv::Size(320, 240), cv::Scalar(127, 127, 127), true);
+    net_.setInput(blob);
+    std::vector<cv::Mat> outputs;
+    net_.forward(outputs, std::vector<cv::String>{"scores", "boxes"});
+    const cv::Mat scores = outputs[0].reshape(1, static_cast<int>(outputs[0].total() / 2));
+    const cv::Mat boxes = outputs[1].reshape(1, static_cast<int>(outputs[1].total() / 4));
+    std::vector<RawDetection> found;
+    for (int i = 0; i < scores.rows; ++i) {
+      const float score = scores.at<float>(i, 1);
+      if (score < min_score) continue;
+      const float x1 = std::clamp(boxes.at<float>(i, 0), 0.F, 1.F) * static_cast<float>(bgr.cols);
+      const float y1 = std::clamp(boxes.at<float>(i, 1), 0.F, 1.F) * static_cast<float>(bgr.rows);
+      const float x2 = std::clamp(boxes.at<float>(i, 2), 0.F, 1.F) * static_cast<float>(bgr.cols);
+      const float y2 = std::clamp(boxes.at<float>(i, 3), 0.F, 1.F) * static_cast<float>(bgr.rows);
+      if (x2 <= x1 || y2 <= y1) continue;
+      found.push_back({Box{x1, y1, x2 - x1, y2 - y1}, score});
+    }
+    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.score > b.score; });
+    std::vector<RawDetection> kept;
+    for (const int i : non_max_suppression(found, 0.4F)) kept.push_back(found[static_cast<std::size_t>(i)]);
+    return kept;
+  }
+
+ private:
+  cv::dnn::Net net_;
+};
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+bool overlaps(const Box& a, const Box& b) { return intersection_over_union(a, b) >= 0.3F; }
+
+struct Photo {
+  fs::path path;
+  std::vector<Box> labels;  // empty and `labelled` false: compared with the SSD instead
+  bool labelled = false;
+};
+
+struct Tally {
+  int faces = 0;        // detections
+  int matched = 0;      // labels (or SSD faces) found
+  int reference = 0;    // labels (or SSD faces) in all
+  std::vector<double> ms;
+};
+
+using Detect = std::function<std::vector<RawDetection>(const cv::Mat&)>;
+
+void run_set(const std::string& name, const std::vector<Photo>& photos, const Detect& ssd,
+             const std::vector<std::pair<std::string, Detect>>& others) {
+  Tally ssd_tally;
+  std::vector<Tally> tallies(others.size());
+  for (const Photo& photo : photos) {
+    const cv::Mat bgr = cv::imread(photo.path.string(), cv::IMREAD_COLOR);
+    if (bgr.empty()) throw Error(ErrorCode::kInvalidImage, "cannot read " + photo.path.string());
+    const auto timed = [&](const Detect& detect, Tally& tally) {
+      (void)detect(bgr);  // warm: the first call builds the network's buffers
+      const auto start = Clock::now();
+      std::vector<RawDetection> found = detect(bgr);
+      tally.ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+      tally.faces += static_cast<int>(found.size());
+      return found;
+    };
+    const std::vector<RawDetection> ssd_found = timed(ssd, ssd_tally);
+    std::vector<Box> reference = photo.labels;
+    if (!photo.labelled) {
+      for (const RawDetection& d : ssd_found) reference.push_back(d.box);
+    }
+    const auto count = [&](const std::vector<RawDetection>& found, Tally& tally) {
+      tally.reference += static_cast<int>(reference.size());
+      for (const Box& box : reference) {
+        tally.matched += std::any_of(found.begin(), found.end(), [&](const RawDetection& d) { return overlaps(d.box, box); });
+      }
+    };
+    if (photo.labelled) count(ssd_found, ssd_tally);
+    for (std::size_t i = 0; i < others.size(); ++i) count(timed(others[i].second, tallies[i]), tallies[i]);
+  }
+  const char* against = photos.front().labelled ? "labelled" : "SSD's";
+  std::printf("%-28s %-18s faces %4d", name.c_str(), "ssd-512", ssd_tally.faces);
+  if (photos.front().labelled) std::printf("  %s found %3d/%-3d", against, ssd_tally.matched, ssd_tally.reference);
+  else std::printf("  %-21s", "");
+  std::printf("  %7.1f ms  x1.00\n", median(ssd_tally.ms));
+  for (std::size_t i = 0; i < others.size(); ++i) {
+    const Tally& t = tallies[i];
+    std::printf("%-28s %-18s faces %4d  %s found %3d/%-3d  %7.1f ms  x%.2f\n", "", others[i].first.c_str(), t.faces,
+                against, t.matched, t.reference, median(t.ms), median(ssd_tally.ms) / std::max(1e-9, median(t.ms)));
+  }
+}
+
+std::vector<Photo> images_in(const fs::path& dir, std::size_t limit) {
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    const std::string ext = entry.path().extension().string();
+    if (entry.is_regular_file() && (ext == ".jpg" || ext == ".png")) files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  if (files.size() > limit) files.resize(limit);
+  std::vector<Photo> photos;
+  for (const fs::path& f : files) photos.push_back({f, {}, false});
+  return photos;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  fs::path testdata = std::getenv("SIAMFACE_TESTDATA") ? std::getenv("SIAMFACE_TESTDATA") : "../shared/testdata";
+  fs::path models = default_models_dir();
+  fs::path rfb;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--testdata") testdata = argv[i + 1];
+    else if (flag == "--rfb") rfb = argv[i + 1];
+    else if (flag == "--models") models = argv[i + 1];
+  }
+  if (rfb.empty()) rfb = models / "faceplugin_fr_detect.onnx";
+  try {
+    if (!fs::exists(rfb)) {
+      throw Error(ErrorCode::kNotFound, rfb.string() + " not found: scripts/setup.sh installs it (or pass --rfb FILE)");
+    }
+    cv::setNumThreads(1);
+    const std::unique_ptr<FaceDetector> ssd_detector = make_ssd_mobilenet_detector(models);
+    RfbDetector rfb_detector(rfb);
+    const Detect ssd = [&](const cv::Mat& bgr) { return ssd_detector->detect(bgr, ssd_detector->default_min_score()); };
+    const std::vector<std::pair<std::string, Detect>> others = {
+        {"rfb-320 (0.65)", [&](const cv::Mat& bgr) { return rfb_detector.detect(bgr, 0.65F); }},
+        {"rfb-320 (0.5)", [&](const cv::Mat& bgr) { return rfb_detector.detect(bgr, 0.5F); }},
+    };
+    std::printf("fast_detector_study_bench: one OpenCV thread; IoU >= 0.3 counts as found\n");
+
+    std::vector<Photo> voc;
+    std::map<std::string, std::vector<Box>> truth;
+    const fs::path voc_dir = testdata / "dlib_examples/faces";
+    for (const test::ImglabFace& f : test::read_imglab_faces(voc_dir / "training.xml")) truth[f.image].push_back(f.box);
+    for (const auto& [image, boxes] : truth) voc.push_back({voc_dir / image, boxes, true});
+    run_set("VOC photos (dlib boxes)", voc, ssd, others);
+    run_set("non-face photos", images_in(testdata / "dlib_examples/non_face", 100), ssd, others);
+    run_set("face_recognition photos", images_in(testdata / "face_recognition_ageitgey/tests/test_images", 100), ssd,
+            others);
+    run_set("face-api.js group photos",
+            {{testdata / "face-api.js/examples/images/bbt1.jpg", {}, false},
+             {testdata / "face-api.js/examples/images/bbt2.jpg", {}, false}},
+            ssd, others);
+    run_set("lfw_dev 250 px", images_in(testdata / "lfw_dev/lfw-deepfunneled", 200), ssd, others);
+    run_set("bundled samples 1920 px", images_in(models / "samples", 100), ssd, others);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fast_detector_study_bench: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
