@@ -3,7 +3,8 @@
 // (`fr_detect.onnx` from the pinned faceplugin-face-recognition-js package; 320x240 input, its
 // boxes come decoded out of the network) on the labelled and unlabelled photo sets, and prints
 // per set: faces found, agreement with the labels or with the SSD, and median ms per photo, both
-// measured in this run, one OpenCV thread.
+// measured in this run, one OpenCV thread; and how its boxes differ (median width and height
+// ratio, centre shift in box widths/heights) from the labels or the SSD's boxes.
 //
 //   build/bench/fast_detector_study_bench [--testdata DIR] [--rfb FILE] [--models DIR]
 //
@@ -83,6 +84,7 @@ struct Photo {
 };
 
 struct Tally {
+  std::vector<double> width_ratio, height_ratio, dx, dy;  // matched box against the reference box
   int faces = 0;        // detections
   int matched = 0;      // labels (or SSD faces) found
   int reference = 0;    // labels (or SSD faces) in all
@@ -114,7 +116,13 @@ void run_set(const std::string& name, const std::vector<Photo>& photos, const De
     const auto count = [&](const std::vector<RawDetection>& found, Tally& tally) {
       tally.reference += static_cast<int>(reference.size());
       for (const Box& box : reference) {
-        tally.matched += std::any_of(found.begin(), found.end(), [&](const RawDetection& d) { return overlaps(d.box, box); });
+        const auto hit = std::find_if(found.begin(), found.end(), [&](const RawDetection& d) { return overlaps(d.box, box); });
+        if (hit == found.end()) continue;
+        ++tally.matched;
+        tally.width_ratio.push_back(hit->box.width / box.width);
+        tally.height_ratio.push_back(hit->box.height / box.height);
+        tally.dx.push_back((hit->box.left + hit->box.width / 2 - box.left - box.width / 2) / box.width);
+        tally.dy.push_back((hit->box.top + hit->box.height / 2 - box.top - box.height / 2) / box.height);
       }
     };
     if (photo.labelled) count(ssd_found, ssd_tally);
@@ -127,8 +135,10 @@ void run_set(const std::string& name, const std::vector<Photo>& photos, const De
   std::printf("  %7.1f ms  x1.00\n", median(ssd_tally.ms));
   for (std::size_t i = 0; i < others.size(); ++i) {
     const Tally& t = tallies[i];
-    std::printf("%-28s %-18s faces %4d  %s found %3d/%-3d  %7.1f ms  x%.2f\n", "", others[i].first.c_str(), t.faces,
-                against, t.matched, t.reference, median(t.ms), median(ssd_tally.ms) / std::max(1e-9, median(t.ms)));
+    std::printf("%-28s %-18s faces %4d  %s found %3d/%-3d  %7.1f ms  x%.2f  box w x%.2f h x%.2f, centre %+.2f %+.2f\n",
+                "", others[i].first.c_str(), t.faces, against, t.matched, t.reference, median(t.ms),
+                median(ssd_tally.ms) / std::max(1e-9, median(t.ms)), median(t.width_ratio), median(t.height_ratio),
+                median(t.dx), median(t.dy));
   }
 }
 

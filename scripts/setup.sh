@@ -108,12 +108,13 @@ fetch_npm_package() {
   tar -xzf "$tarball" -C "$dir"
 }
 
-if ((FORCE_MODELS)) || [ ! -f "$MODELS_DIR/faceplugin_fr_feature.onnx" ]; then
-  echo "setup: fetching faceplugin-face-recognition-js@$FACEPLUGIN_VERSION (MobileFaceNet) into $MODELS_DIR"
+if ((FORCE_MODELS)) || [ ! -f "$MODELS_DIR/faceplugin_fr_feature.onnx" ] || [ ! -f "$MODELS_DIR/faceplugin_fr_detect.onnx" ]; then
+  echo "setup: fetching faceplugin-face-recognition-js@$FACEPLUGIN_VERSION (MobileFaceNet, RFB-320) into $MODELS_DIR"
   fp_work="$(mktemp -d)"
   fetch_npm_package "faceplugin-face-recognition-js@$FACEPLUGIN_VERSION" "$fp_work" "$FACEPLUGIN_SHA512"
   mkdir -p "$MODELS_DIR"
   install -m 0644 "$fp_work/package/model/fr_feature.onnx" "$MODELS_DIR/faceplugin_fr_feature.onnx"
+  install -m 0644 "$fp_work/package/model/fr_detect.onnx" "$MODELS_DIR/faceplugin_fr_detect.onnx"
   install -m 0644 "$fp_work/package/LICENSE" "$MODELS_DIR/LICENSE.faceplugin.txt"
   echo "faceplugin-face-recognition-js@$FACEPLUGIN_VERSION sha512-$FACEPLUGIN_SHA512" >"$MODELS_DIR/SOURCE.faceplugin"
   rm -rf "$fp_work"

@@ -13,9 +13,11 @@
 
 namespace siamface {
 
-enum class DetectorKind { kSsd, kTiny, kHaar };
-inline constexpr std::array<EnumName<DetectorKind>, 3> kDetectorKindNames{
-    {{DetectorKind::kSsd, "ssd"}, {DetectorKind::kTiny, "tiny"}, {DetectorKind::kHaar, "haar"}}};
+enum class DetectorKind { kSsd, kTiny, kHaar, kRfb };
+inline constexpr std::array<EnumName<DetectorKind>, 4> kDetectorKindNames{{{DetectorKind::kSsd, "ssd"},
+                                                                           {DetectorKind::kTiny, "tiny"},
+                                                                           {DetectorKind::kHaar, "haar"},
+                                                                           {DetectorKind::kRfb, "rfb"}}};
 
 // Which network turns a face into an embedding (docs/validation.md has the measurements):
 //  kDlib:          dlib's ResNet (face-api port), 128 values.

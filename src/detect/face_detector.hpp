@@ -42,6 +42,10 @@ std::vector<float> ssd_anchors_for_input(const std::filesystem::path& models_dir
                                          bool from_generator = false);
 std::unique_ptr<FaceDetector> make_tiny_face_detector(const std::filesystem::path& models_dir);
 std::unique_ptr<FaceDetector> make_haar_detector(const std::filesystem::path& models_dir);
+// Ultra-Light RFB-320 (faceplugin's fr_detect.onnx): about 12x faster than the SSD here
+// (bench/fast_detector_study_bench.cpp, docs/speed.md).
+inline constexpr const char* kRfbDetectorFile = "faceplugin_fr_detect.onnx";
+std::unique_ptr<FaceDetector> make_rfb_detector(const std::filesystem::path& models_dir);
 
 // The border pass: detects on the image framed by a grey border of half its size (detectors
 // trained on faces with context miss a face filling a tight crop) and maps the boxes back,

@@ -25,6 +25,8 @@ const std::map<std::string, std::string>& pinned_checksums() {
       {"haarcascade_frontalface_default.xml", "0f7d4527844eb514d4a4948e822da90fbb16a34a0bbbbc6adc6498747a5aafb0"},
       // faceplugin-face-recognition-js@0.0.1 (npm integrity sha512-shriXjd4...), model/fr_feature.onnx.
       {"faceplugin_fr_feature.onnx", "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581"},
+      // The same package, model/fr_detect.onnx.
+      {"faceplugin_fr_detect.onnx", "6c0256ccd3164f844736a401faf936ec2930764a87ae39442180887d0c5c8854"},
   };
   return kChecksums;
 }
@@ -49,6 +51,10 @@ const std::vector<ModelRecord>& model_catalogue() {
        "npm @vladmandic/face-api@1.7.15", "MIT", "68-point landmark net trained by face-api.js (iBUG 300-W order)"},
       {"landmarks tiny", "face_landmark_68_tiny_model.bin face_landmark_68_tiny_model-weights_manifest.json",
        "npm @vladmandic/face-api@1.7.15", "MIT", "smaller 68-point landmark net by face-api.js"},
+      {"detector rfb", "faceplugin_fr_detect.onnx", "npm faceplugin-face-recognition-js@0.0.1",
+       "MIT (package LICENSE, copyright 2021 gitguanqi)",
+       "model/fr_detect.onnx, the Ultra-Light-Fast-Generic-Face-Detector-1MB (version RFB, 320x240 input; "
+       "upstream by Linzaer, MIT, trained on WIDER FACE)"},
       {"detector haar", "haarcascade_frontalface_default.xml", "Debian opencv-data 4.6",
        "Intel License Agreement (BSD-style)", "OpenCV's frontal face Haar cascade"},
   };

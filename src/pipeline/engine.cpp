@@ -75,6 +75,7 @@ std::vector<std::string> required_files(const ModelOptions& options) {
     case DetectorKind::kSsd: add(files_of("ssd_mobilenetv1_model")); break;
     case DetectorKind::kTiny: add(files_of("tiny_face_detector_model")); break;
     case DetectorKind::kHaar: files.push_back("haarcascade_frontalface_default.xml"); break;
+    case DetectorKind::kRfb: files.push_back(kRfbDetectorFile); break;
   }
   return files;
 }
@@ -225,6 +226,7 @@ Engine Engine::open(const ModelOptions& options) {
     case DetectorKind::kSsd: impl->detector = make_ssd_mobilenet_detector(dir); break;
     case DetectorKind::kTiny: impl->detector = make_tiny_face_detector(dir); break;
     case DetectorKind::kHaar: impl->detector = make_haar_detector(dir); break;
+    case DetectorKind::kRfb: impl->detector = make_rfb_detector(dir); break;
   }
   if (has_tiny_fallback(options)) impl->fallback_detector = make_tiny_face_detector(dir);
   impl->landmarks = make_landmark_net(dir, options.landmarks);

@@ -25,7 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-enum class Kind { kSsd, kTiny, kHaar };
+enum class Kind { kSsd, kTiny, kHaar, kRfb };
 
 // What each detector does on the test photos, measured at its default min score. The
 // floors sit at the measured values so a regression fails; see the report lines each test
@@ -52,6 +52,7 @@ const FaceDetector& detector(Kind kind) {
     const fs::path models = test::models_dir();
     slot = kind == Kind::kSsd    ? make_ssd_mobilenet_detector(models)
            : kind == Kind::kTiny ? make_tiny_face_detector(models)
+           : kind == Kind::kRfb  ? make_rfb_detector(models)
                                  : make_haar_detector(models);
   }
   return *slot;
@@ -255,7 +256,9 @@ INSTANTIATE_TEST_SUITE_P(
         Expectations{Kind::kTiny, "tiny", 7, 2, 4,
                      {"dog.jpg", "dogs.jpg", "eagle.jpg", "giraffe.jpg", "horses.jpg"}, 2},
         // haar: 11/18, bbt1 4 + 1 false box, a false box on eagle.jpg, no face in bbt2.jpg.
-        Expectations{Kind::kHaar, "haar", 11, 4, 5, {"dog.jpg", "dogs.jpg", "giraffe.jpg", "horses.jpg"}, 0}),
+        Expectations{Kind::kHaar, "haar", 11, 4, 5, {"dog.jpg", "dogs.jpg", "giraffe.jpg", "horses.jpg"}, 0},
+        // rfb: 18/18 (mean IoU 0.66), bbt1 4/4, silent on all five animal photos, bbt2 3 faces.
+        Expectations{Kind::kRfb, "rfb", 18, 4, 4, {"dog.jpg", "dogs.jpg", "eagle.jpg", "giraffe.jpg", "horses.jpg"}, 3}),
     name_of);
 
 // dogs.jpg (four close-up dog faces) is a hard negative that the SSD model does fire on: one
