@@ -64,6 +64,7 @@ void add_jpegs(PhotoSet& set) {
 struct Config {
   std::string name;
   PipelineOptions options;
+  DetectorKind detector = DetectorKind::kSsd;  // a load-time choice: one engine per detector
 };
 
 // Today's default pipeline, pinned so it stays the baseline whatever the defaults become.
@@ -84,6 +85,7 @@ std::vector<Config> configs() {
   PipelineOptions empty = baseline_options();
   empty.detect.border_pass = BorderPass::kWhenEmpty;
   out.push_back({"(ref.) border pass empty", empty});
+  out.push_back({"rfb detector, border pass needed", needed, DetectorKind::kRfb});
   return out;
 }
 
@@ -224,6 +226,12 @@ int main(int argc, char** argv) {
   const std::vector<PhotoSet> sets = photo_sets(which, lfw_dir);
   const std::vector<Config> candidates = configs();
   const Engine engine = Engine::open();
+  std::map<DetectorKind, Engine> engines;
+  for (const Config& c : candidates) {
+    ModelOptions models;
+    models.detector = c.detector;
+    if (!engines.count(c.detector)) engines.emplace(c.detector, Engine::open(models));
+  }
   const fs::path gallery_path = fs::temp_directory_path() / ("identify_speed_bench_" + std::to_string(::getpid()) + ".db");
   {
     Gallery gallery = Gallery::open(gallery_path.string());
@@ -247,7 +255,7 @@ int main(int argc, char** argv) {
             IdentifyOptions options;
             options.pipeline = candidates[c].options;
             const auto start = Clock::now();
-            const auto found = identify_image(engine, gallery, photo, options);
+            const auto found = identify_image(engines.at(candidates[c].detector), gallery, photo, options);
             totals[c][static_cast<std::size_t>(r)] += ms_since(start);
             if (r == 0) faces[c] += found.size();
           }

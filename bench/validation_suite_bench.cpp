@@ -5,6 +5,7 @@
 //   build/bench/validation_suite_bench [--testdata DIR] [--per-fold N] [--recognizers dlib,mfn,fused]
 //                                      [--border-pass auto|always|empty|off|needed] [--border-only-min-score S]
 //                                      [--sets lfw,lfw-portrait,dev,identities,lfw-identities,detection]
+//                                      [--detector ssd|rfb|tiny|haar]
 // --per-fold N: LFW View 2 pairs per fold and kind for the LFW rows (default 20: 400 pairs;
 // 300 = all 6,000). Rows: LFW as shipped, LFW crops pasted into larger photos with a body below
 // (the face must be found and chosen by the largest-face rule, as verify/enroll do), greyscale,
@@ -47,6 +48,7 @@ struct Options {
   int per_fold = 20;
   std::vector<Recognizer> recognizers = {Recognizer::kDlib, Recognizer::kMobileFaceNet, Recognizer::kFused};
   DetectOptions detect;
+  DetectorKind detector = DetectorKind::kSsd;
   std::string sets = "lfw,dev,identities,lfw-identities,detection";
   bool wants(const std::string& set) const { return ("," + sets + ",").find("," + set + ",") != std::string::npos; }
 };
@@ -326,6 +328,7 @@ int main(int argc, char** argv) {
     if (a == "--testdata") options.testdata = value();
     else if (a == "--per-fold") options.per_fold = std::stoi(value());
     else if (a == "--sets") options.sets = value();
+    else if (a == "--detector") options.detector = parse_detector_kind(value());
     else if (a == "--border-only-min-score") options.detect.border_only_min_score = std::stof(value());
     else if (a == "--border-pass") {
       options.detect.border_pass = parse_border_pass(value());
@@ -343,6 +346,7 @@ int main(int argc, char** argv) {
   for (Recognizer r : options.recognizers) {
     ModelOptions engine_options;
     engine_options.recognizer = r;
+    engine_options.detector = options.detector;
     engines.push_back(Engine::open(engine_options));
   }
   std::printf("| set | recognizer | pairs | acc. at 0.6 %% | acc. best threshold %% | photos without a face | "

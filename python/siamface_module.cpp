@@ -492,7 +492,7 @@ GIL is released while it computes, so threads run in parallel. Copies share the 
            "landmarks"_a = "full", "enhance"_a = "off", "augment"_a = "none", "verify_checksums"_a = true,
            "tiny_fallback"_a = true,
            "models_dir: default $SIAMFACE_MODELS or ~/.cache/siamface/models; recognizer: dlib (128-d), mfn "
-           "(512-d) or fused (640-d); detector: ssd, tiny or haar; landmarks: full or tiny; enhance: off, auto "
+           "(512-d) or fused (640-d); detector: ssd, rfb, tiny or haar; landmarks: full or tiny; enhance: off, auto "
            "or steps like 'gamma+clahe'; augment: none, flip or flip-rotate.")
       .def(
           "detect",
