@@ -11,15 +11,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <mutex>
 #include <thread>
 
 #include "common/server_process.hpp"
@@ -91,6 +90,32 @@ class ServerHttpTest : public ::testing::Test {
   SIAMFACE_REQUIRE_MODELS();                                                   \
   SIAMFACE_REQUIRE_TESTDATA("face_recognition_ageitgey/tests/test_images/obama.jpg"); \
   SIAMFACE_REQUIRE_TESTDATA("dlib_examples/non_face/giraffe.jpg")
+
+// One answer of post_at_once: the reply and its Retry-After header ("" when absent).
+struct Answer {
+  Reply reply;
+  std::string retry_after;
+};
+
+// `clients` POSTs to `path` at once, each on a connection of its own; items(i) is client i's form.
+std::vector<Answer> post_at_once(int port, int clients, const std::string& path,
+                                 const std::function<httplib::MultipartFormDataItems(int)>& items) {
+  std::vector<Answer> answers(static_cast<std::size_t>(clients));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < clients; ++i) {
+    threads.emplace_back([&, i] {
+      httplib::Client client("127.0.0.1", port);
+      client.set_read_timeout(300, 0);
+      client.set_write_timeout(300, 0);  // queued behind busy workers, the body waits unread
+      const httplib::Result result = client.Post(path.c_str(), items(i));
+      Answer& answer = answers[static_cast<std::size_t>(i)];
+      answer.reply = reply_of(result);
+      if (result && result->has_header("Retry-After")) answer.retry_after = result->get_header_value("Retry-After");
+    });
+  }
+  for (auto& t : threads) t.join();
+  return answers;
+}
 
 TEST_F(ServerHttpTest, HealthIsServedWhileLoadingThenReportsModelAndGallery) {
   REQUIRE_DATA();
@@ -434,31 +459,21 @@ TEST_F(ServerHttpTest, ThirtyTwoConcurrentRecognizeRequestsAllAnswerCorrectly) {
   ASSERT_EQ(post("/v1/vision/face/register", {file_part("image", photo("biden.jpg")), text_part("userid", "biden")}).status, 200);
   const std::string obama2 = photo("obama2.jpg");
   const std::string biden = photo("biden.jpg");
-  std::atomic<int> correct{0};
-  std::mutex wrong_mutex;
-  std::vector<std::string> wrong;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 32; ++i) {
-    threads.emplace_back([&, i] {
-      httplib::Client client("127.0.0.1", server_->port());
-      client.set_read_timeout(300, 0);
-      client.set_write_timeout(300, 0);  // queued behind busy workers, the body waits unread
-      const bool is_obama = i % 2 == 0;
-      const Reply r = reply_of(client.Post("/v1/vision/face/recognize", httplib::MultipartFormDataItems{
-                                                                            file_part("image", is_obama ? obama2 : biden)}));
-      if (r.status == 200 && r.body["predictions"].size() == 1 &&
-          r.body["predictions"][0]["userid"] == (is_obama ? "obama" : "biden")) {
-        ++correct;
-      } else {
-        const std::lock_guard lock(wrong_mutex);
-        wrong.push_back(std::to_string(i) + ": " + std::to_string(r.status) + " " + r.body.dump());
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+  const std::vector<Answer> answers = post_at_once(server_->port(), 32, "/v1/vision/face/recognize", [&](int i) {
+    return httplib::MultipartFormDataItems{file_part("image", i % 2 == 0 ? obama2 : biden)};
+  });
+  int correct = 0;
   std::string wrong_answers;
-  for (const std::string& answer : wrong) wrong_answers += answer + "\n";
-  EXPECT_EQ(correct.load(), 32) << wrong_answers << server_->log();
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    const Reply& r = answers[i].reply;
+    if (r.status == 200 && r.body["predictions"].size() == 1 &&
+        r.body["predictions"][0]["userid"] == (i % 2 == 0 ? "obama" : "biden")) {
+      ++correct;
+    } else {
+      wrong_answers += std::to_string(i) + ": " + std::to_string(r.status) + " " + r.body.dump() + "\n";
+    }
+  }
+  EXPECT_EQ(correct, 32) << wrong_answers << server_->log();
 }
 
 TEST_F(ServerHttpTest, ABurstOfClientsIsAnsweredWithoutResets) {
@@ -469,26 +484,19 @@ TEST_F(ServerHttpTest, ABurstOfClientsIsAnsweredWithoutResets) {
   // server listens with a large backlog. Each is a cheap 4xx (not an image), never a reset.
   constexpr int kClients = 96;
   const std::string not_an_image(256 * 1024, 'x');
-  std::atomic<int> answered{0};
-  std::mutex failures_mutex;
+  const std::vector<Answer> answers = post_at_once(server_->port(), kClients, "/v1/detect", [&](int) {
+    return httplib::MultipartFormDataItems{file_part("image", not_an_image)};
+  });
+  int answered = 0;
   std::string failures;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kClients; ++i) {
-    threads.emplace_back([&, i] {
-      httplib::Client client("127.0.0.1", server_->port());
-      client.set_read_timeout(120, 0);
-      client.set_write_timeout(120, 0);
-      const Reply r = reply_of(client.Post("/v1/detect", httplib::MultipartFormDataItems{file_part("image", not_an_image)}));
-      if (r.status == 400) {
-        ++answered;
-      } else {
-        const std::lock_guard lock(failures_mutex);
-        failures += std::to_string(i) + ": " + std::to_string(r.status) + " " + r.body.dump() + "\n";
-      }
-    });
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    if (answers[i].reply.status == 400) {
+      ++answered;
+    } else {
+      failures += std::to_string(i) + ": " + std::to_string(answers[i].reply.status) + " " + answers[i].reply.body.dump() + "\n";
+    }
   }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(answered.load(), kClients) << failures;
+  EXPECT_EQ(answered, kClients) << failures;
 }
 
 TEST_F(ServerHttpTest, AFullLineIsRefusedWith503AndRetryAfterWhileTheRestAreAnswered) {
@@ -498,36 +506,30 @@ TEST_F(ServerHttpTest, AFullLineIsRefusedWith503AndRetryAfterWhileTheRestAreAnsw
   start({"--workers", "1", "--queue", "0"});
   const std::string image = photo("obama.jpg");
   constexpr int kClients = 12;
-  std::atomic<int> answered{0};
-  std::atomic<int> refused{0};
-  std::mutex failures_mutex;
+  const std::vector<Answer> answers = post_at_once(server_->port(), kClients, "/v1/vision/face", [&](int) {
+    return httplib::MultipartFormDataItems{file_part("image", image)};
+  });
+  int answered = 0;
+  int refused = 0;
   std::string failures;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kClients; ++i) {
-    threads.emplace_back([&, i] {
-      httplib::Client client("127.0.0.1", server_->port());
-      client.set_read_timeout(120, 0);
-      const httplib::Result result = client.Post("/v1/vision/face", httplib::MultipartFormDataItems{file_part("image", image)});
-      const Reply r = reply_of(result);
-      if (r.status == 200 && r.body["predictions"].size() == 1) {
-        ++answered;
-      } else if (r.status == 503 && r.body["success"] == false && result->has_header("Retry-After") &&
-                 std::stoi(result->get_header_value("Retry-After")) >= 1) {
-        ++refused;
-      } else {
-        const std::lock_guard lock(failures_mutex);
-        failures += std::to_string(i) + ": " + std::to_string(r.status) + " " + r.body.dump() + "\n";
-      }
-    });
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    const Reply& r = answers[i].reply;
+    if (r.status == 200 && r.body["predictions"].size() == 1) {
+      ++answered;
+    } else if (r.status == 503 && r.body["success"] == false && !answers[i].retry_after.empty() &&
+               std::stoi(answers[i].retry_after) >= 1) {
+      ++refused;
+    } else {
+      failures += std::to_string(i) + ": " + std::to_string(r.status) + " " + r.body.dump() + "\n";
+    }
   }
-  for (auto& t : threads) t.join();
   EXPECT_TRUE(failures.empty()) << failures;
-  EXPECT_GE(answered.load(), 1);
-  EXPECT_GE(refused.load(), 1);
+  EXPECT_GE(answered, 1);
+  EXPECT_GE(refused, 1);
   EXPECT_EQ(answered + refused, kClients);
   const Reply health = get("/health");  // cheap routes are never refused
   ASSERT_EQ(health.status, 200);
-  EXPECT_EQ(health.body["inference"]["refused"], refused.load());
+  EXPECT_EQ(health.body["inference"]["refused"], refused);
   EXPECT_EQ(health.body["inference"]["queue_limit"], 0);
   EXPECT_EQ(health.body["inference"]["running"], 0);
 }
