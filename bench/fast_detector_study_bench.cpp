@@ -1,14 +1,13 @@
 // Study for issue 18, item 2: could a fast detector replace or front the SSD? Runs the pipeline's
 // SSD MobileNetV1 (512 px, one pass, no border pass) and the Ultra-Light RFB-320 face detector
-// (`fr_detect.onnx` from the pinned faceplugin-face-recognition-js package; 320x240 input, its
-// boxes come decoded out of the network) on the labelled and unlabelled photo sets, and prints
+// (src/detect/rfb_detector.cpp, `--detector rfb`) on the labelled and unlabelled photo sets, and prints
 // per set: faces found, agreement with the labels or with the SSD, and median ms per photo, both
 // measured in this run, one OpenCV thread; and how its boxes differ (median width and height
 // ratio, centre shift in box widths/heights) from the labels or the SSD's boxes.
 //
-//   build/bench/fast_detector_study_bench [--testdata DIR] [--rfb FILE] [--models DIR]
+//   build/bench/fast_detector_study_bench [--testdata DIR] [--models DIR]
 //
-// Study only: nothing in the library uses RFB-320 (docs/speed.md, "Candidates measured").
+// Figures: docs/speed.md, "Detection: the RFB-320 detector".
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -20,10 +19,10 @@
 #include <vector>
 
 #include <opencv2/core.hpp>
-#include <opencv2/dnn.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "bench_timing.hpp"
 #include "common/imglab_xml.hpp"
 #include "detect/face_detector.hpp"
 #include "siamface/engine.hpp"
@@ -31,49 +30,11 @@
 
 namespace fs = std::filesystem;
 using namespace siamface;
-using Clock = std::chrono::steady_clock;
+using siamface::bench::Clock;
+using siamface::bench::median;
+using siamface::bench::ms_since;
 
 namespace {
-
-// RFB-320 as the package's JavaScript runs it: RGB, (x - 127) / 128, outputs "scores" (N x 2)
-// and "boxes" (N x 4, corners in [0, 1]); NMS at 0.4.
-class RfbDetector {
- public:
-  explicit RfbDetector(const fs::path& onnx) : net_(cv::dnn::readNetFromONNX(onnx.string())) {}
-
-  std::vector<RawDetection> detect(const cv::Mat& bgr, float min_score) {
-    const cv::Mat blob = cv::dnn::blobFromImage(bgr, 1.0 / 128, cv::Size(320, 240), cv::Scalar(127, 127, 127), true);
-    net_.setInput(blob);
-    std::vector<cv::Mat> outputs;
-    net_.forward(outputs, std::vector<cv::String>{"scores", "boxes"});
-    const cv::Mat scores = outputs[0].reshape(1, static_cast<int>(outputs[0].total() / 2));
-    const cv::Mat boxes = outputs[1].reshape(1, static_cast<int>(outputs[1].total() / 4));
-    std::vector<RawDetection> found;
-    for (int i = 0; i < scores.rows; ++i) {
-      const float score = scores.at<float>(i, 1);
-      if (score < min_score) continue;
-      const float x1 = std::clamp(boxes.at<float>(i, 0), 0.F, 1.F) * static_cast<float>(bgr.cols);
-      const float y1 = std::clamp(boxes.at<float>(i, 1), 0.F, 1.F) * static_cast<float>(bgr.rows);
-      const float x2 = std::clamp(boxes.at<float>(i, 2), 0.F, 1.F) * static_cast<float>(bgr.cols);
-      const float y2 = std::clamp(boxes.at<float>(i, 3), 0.F, 1.F) * static_cast<float>(bgr.rows);
-      if (x2 <= x1 || y2 <= y1) continue;
-      found.push_back({Box{x1, y1, x2 - x1, y2 - y1}, score});
-    }
-    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.score > b.score; });
-    std::vector<RawDetection> kept;
-    for (const int i : non_max_suppression(found, 0.4F)) kept.push_back(found[static_cast<std::size_t>(i)]);
-    return kept;
-  }
-
- private:
-  cv::dnn::Net net_;
-};
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
 
 bool overlaps(const Box& a, const Box& b) { return intersection_over_union(a, b) >= 0.3F; }
 
@@ -104,7 +65,7 @@ void run_set(const std::string& name, const std::vector<Photo>& photos, const De
       (void)detect(bgr);  // warm: the first call builds the network's buffers
       const auto start = Clock::now();
       std::vector<RawDetection> found = detect(bgr);
-      tally.ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+      tally.ms.push_back(ms_since(start));
       tally.faces += static_cast<int>(found.size());
       return found;
     };
@@ -160,25 +121,19 @@ std::vector<Photo> images_in(const fs::path& dir, std::size_t limit) {
 int main(int argc, char** argv) {
   fs::path testdata = std::getenv("SIAMFACE_TESTDATA") ? std::getenv("SIAMFACE_TESTDATA") : "../shared/testdata";
   fs::path models = default_models_dir();
-  fs::path rfb;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--testdata") testdata = argv[i + 1];
-    else if (flag == "--rfb") rfb = argv[i + 1];
     else if (flag == "--models") models = argv[i + 1];
   }
-  if (rfb.empty()) rfb = models / "faceplugin_fr_detect.onnx";
   try {
-    if (!fs::exists(rfb)) {
-      throw Error(ErrorCode::kNotFound, rfb.string() + " not found: scripts/setup.sh installs it (or pass --rfb FILE)");
-    }
     cv::setNumThreads(1);
     const std::unique_ptr<FaceDetector> ssd_detector = make_ssd_mobilenet_detector(models);
-    RfbDetector rfb_detector(rfb);
+    const std::unique_ptr<FaceDetector> rfb_detector = make_rfb_detector(models);
     const Detect ssd = [&](const cv::Mat& bgr) { return ssd_detector->detect(bgr, ssd_detector->default_min_score()); };
     const std::vector<std::pair<std::string, Detect>> others = {
-        {"rfb-320 (0.65)", [&](const cv::Mat& bgr) { return rfb_detector.detect(bgr, 0.65F); }},
-        {"rfb-320 (0.5)", [&](const cv::Mat& bgr) { return rfb_detector.detect(bgr, 0.5F); }},
+        {"rfb-320 (0.65)", [&](const cv::Mat& bgr) { return rfb_detector->detect(bgr, 0.65F); }},
+        {"rfb-320 (0.5)", [&](const cv::Mat& bgr) { return rfb_detector->detect(bgr, 0.5F); }},
     };
     std::printf("fast_detector_study_bench: one OpenCV thread; IoU >= 0.3 counts as found\n");
 
