@@ -225,13 +225,13 @@ int main(int argc, char** argv) {
   set_intra_op_threads(1);
   const std::vector<PhotoSet> sets = photo_sets(which, lfw_dir);
   const std::vector<Config> candidates = configs();
-  const Engine engine = Engine::open();
   std::map<DetectorKind, Engine> engines;
   for (const Config& c : candidates) {
     ModelOptions models;
     models.detector = c.detector;
     if (!engines.count(c.detector)) engines.emplace(c.detector, Engine::open(models));
   }
+  const Engine& engine = engines.at(DetectorKind::kSsd);  // the baseline's, for the stage and SSD studies
   const fs::path gallery_path = fs::temp_directory_path() / ("identify_speed_bench_" + std::to_string(::getpid()) + ".db");
   {
     Gallery gallery = Gallery::open(gallery_path.string());
