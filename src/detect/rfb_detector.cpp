@@ -4,8 +4,6 @@
 // lib/fr_detect.js (RGB, (x - 127) / 128, score 0.65, NMS 0.4).
 // Thread safety: detect() leases a network per call from a NetPool.
 #include <algorithm>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <opencv2/dnn.hpp>
 #include <string>
@@ -26,13 +24,7 @@ constexpr float kIouThreshold = 0.4F;
 
 class RfbDetector final : public FaceDetector {
  public:
-  RfbDetector(std::shared_ptr<const std::vector<uchar>> onnx, std::string path)
-      : onnx_(std::move(onnx)), path_(std::move(path)), pool_([bytes = onnx_] {
-          cv::dnn::Net net = cv::dnn::readNetFromONNX(*bytes);
-          net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
-          net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
-          return net;
-        }) {}
+  explicit RfbDetector(const std::filesystem::path& path) : path_(path.string()), pool_(onnx_net_pool(path)) {}
 
   std::vector<RawDetection> detect(const cv::Mat& bgr, float min_score) const override {
     const cv::Mat blob = cv::dnn::blobFromImage(bgr, 1.0 / 128, cv::Size(kInputWidth, kInputHeight),
@@ -72,7 +64,6 @@ class RfbDetector final : public FaceDetector {
   float default_min_score() const override { return kDefaultMinScore; }
 
  private:
-  std::shared_ptr<const std::vector<uchar>> onnx_;
   std::string path_;
   NetPool pool_;
 };
@@ -81,11 +72,8 @@ class RfbDetector final : public FaceDetector {
 
 std::unique_ptr<FaceDetector> make_rfb_detector(const std::filesystem::path& models_dir) {
   const std::filesystem::path path = models_dir / kRfbDetectorFile;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorCode::kModelMissing, "cannot read model file " + path.string());
-  auto bytes = std::make_shared<std::vector<uchar>>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  auto detector = std::make_unique<RfbDetector>(path);  // reads the file: kModelMissing
   try {
-    auto detector = std::make_unique<RfbDetector>(std::move(bytes), path.string());
     (void)detector->detect(cv::Mat(kInputHeight, kInputWidth, CV_8UC3, cv::Scalar::all(127)), 1.0F);  // fails now if the graph is wrong
     return detector;
   } catch (const cv::Exception& e) {

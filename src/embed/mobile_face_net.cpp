@@ -1,8 +1,6 @@
 #include "embed/mobile_face_net.hpp"
 
 #include <cmath>
-#include <fstream>
-#include <iterator>
 #include <opencv2/dnn.hpp>
 
 #include "align/arcface_chip.hpp"
@@ -14,13 +12,7 @@ namespace {
 
 class OnnxMobileFaceNet final : public MobileFaceNet {
  public:
-  OnnxMobileFaceNet(std::shared_ptr<const std::vector<uchar>> onnx_bytes, std::string path)
-      : bytes_(std::move(onnx_bytes)), path_(std::move(path)), pool_([bytes = bytes_] {
-          cv::dnn::Net net = cv::dnn::readNetFromONNX(*bytes);
-          net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
-          net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
-          return net;
-        }) {}
+  explicit OnnxMobileFaceNet(const std::filesystem::path& path) : path_(path.string()), pool_(onnx_net_pool(path)) {}
 
   std::vector<std::vector<float>> embed(const std::vector<cv::Mat>& chips) const override {
     std::vector<std::vector<float>> result;
@@ -59,7 +51,6 @@ class OnnxMobileFaceNet final : public MobileFaceNet {
   }
 
  private:
-  std::shared_ptr<const std::vector<uchar>> bytes_;
   std::string path_;
   NetPool pool_;
 };
@@ -68,12 +59,8 @@ class OnnxMobileFaceNet final : public MobileFaceNet {
 
 std::unique_ptr<MobileFaceNet> make_mobile_face_net(const std::filesystem::path& models_dir) {
   const std::filesystem::path path = models_dir / kMobileFaceNetFile;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorCode::kModelMissing, "cannot read model file " + path.string());
-  auto bytes = std::make_shared<std::vector<uchar>>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  std::unique_ptr<OnnxMobileFaceNet> net;
+  auto net = std::make_unique<OnnxMobileFaceNet>(path);  // reads the file: kModelMissing
   try {
-    net = std::make_unique<OnnxMobileFaceNet>(std::move(bytes), path.string());
     // One session now, so a wrong graph fails at load time: input 1x3x112x112, output 512.
     const auto probe = net->embed({cv::Mat(kArcFaceChipSize, kArcFaceChipSize, CV_8UC3, cv::Scalar::all(127))});
     if (probe.size() != 1) throw Error(ErrorCode::kModelCorrupt, path.string() + ": no output");

@@ -4,11 +4,16 @@
 // own Net, built on first need by the model's factory and reused afterwards.
 #pragma once
 
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <opencv2/dnn.hpp>
 #include <vector>
+
+#include "siamface/errors.hpp"
 
 namespace siamface {
 
@@ -58,5 +63,22 @@ class NetPool {
   mutable std::mutex mutex_;
   mutable std::vector<std::unique_ptr<cv::dnn::Net>> idle_;
 };
+
+// A pool over an ONNX graph that OpenCV loads as it ships (MobileFaceNet, RFB-320): the file is
+// read once here and its bytes shared by every session the pool builds. Throws
+// Error(kModelMissing) when the file cannot be read; a graph OpenCV cannot parse throws
+// cv::Exception from the first lease().
+inline NetPool onnx_net_pool(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::kModelMissing, "cannot read model file " + path.string());
+  auto bytes = std::make_shared<const std::vector<uchar>>(std::istreambuf_iterator<char>(in),
+                                                          std::istreambuf_iterator<char>());
+  return NetPool([bytes] {
+    cv::dnn::Net net = cv::dnn::readNetFromONNX(*bytes);
+    net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+    net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+    return net;
+  });
+}
 
 }  // namespace siamface
