@@ -52,8 +52,10 @@ InferenceGate::Slot ServerContext::enter_inference() const {
   std::optional<InferenceGate::Slot> slot = inference_gate_.enter(std::chrono::seconds(options_.request_timeout_s));
   if (!slot) {
     const int retry_after = inference_gate_.retry_after_seconds();
-    throw HttpError(503, "busy: " + std::to_string(inference_gate_.queue_limit()) +
-                             " requests are already waiting; retry in " + std::to_string(retry_after) + " s",
+    // Refused at once (the line was full) or after waiting request_timeout_s in it.
+    throw HttpError(503, "busy: the line for the networks is full (" + std::to_string(inference_gate_.queue_limit()) +
+                             " waiting) or did not move within " + std::to_string(options_.request_timeout_s) +
+                             " s; retry in " + std::to_string(retry_after) + " s",
                     0, retry_after);
   }
   return std::move(*slot);
@@ -135,7 +137,7 @@ int run_server(const ServerOptions& options) {
   http.set_payload_max_length(static_cast<size_t>(std::max<std::int64_t>(options.max_body_bytes, 1)));
   http.set_read_timeout(options.request_timeout_s, 0);
   http.set_write_timeout(options.request_timeout_s, 0);
-  // Also how long a stop waits for idle kept-alive connections.
+  // Also how long a connection may wait for its first bytes, and how long a stop waits for idle ones.
   http.set_keep_alive_timeout(std::max(1, options.keep_alive_timeout_s));
   http.set_keep_alive_max_count(static_cast<size_t>(std::max(1, options.keep_alive_requests)));
   // httplib writes a response's headers and body apart: on a kept-alive connection Nagle's rule

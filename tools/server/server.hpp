@@ -30,7 +30,9 @@ struct ServerOptions {
   int queue_limit = 32;  // more of them wait in line; beyond that: 503 with Retry-After
   int connection_threads = 64;  // open connections served at once (each kept alive between requests)
   int keep_alive_requests = 1;  // per connection (1: no keep-alive; measured in docs/speed.md)
-  int keep_alive_timeout_s = 5;   // an idle connection is closed after this (and a stop waits for it)
+  // How long a connection may stay silent: before its first request too, keep-alive or not (2 s
+  // dropped requests of clients starved of CPU on a loaded 2-core machine). A stop waits for it.
+  int keep_alive_timeout_s = 10;
   std::int64_t max_body_bytes = 10'000'000;
   std::int64_t max_pixels = DecodeOptions{}.max_pixels;
   int max_faces = 0;  // per image; 0: no limit
