@@ -129,15 +129,12 @@ void verify(ServerContext& context, const httplib::Request& request, httplib::Re
 
 void add_compreface_routes(httplib::Server& server, ServerContext& context) {
   using Body = void (*)(ServerContext&, const httplib::Request&, httplib::Response&);
-  const auto route = [&context](Body body) {
-    return guarded(Dialect::kCompreFace, [&context, body](const httplib::Request& rq, httplib::Response& rs) {
-      body(context, rq, rs);
-    });
+  const auto bound = [&context](Body body) -> Handler {
+    return [&context, body](const httplib::Request& rq, httplib::Response& rs) { body(context, rq, rs); };
   };
-  const auto inference_route = [&context](Body body) {
-    return guarded(Dialect::kCompreFace, with_inference_slot(context, [&context, body](const httplib::Request& rq, httplib::Response& rs) {
-      body(context, rq, rs);
-    }));
+  const auto route = [&bound](Body body) { return guarded(Dialect::kCompreFace, bound(body)); };
+  const auto inference_route = [&context, &bound](Body body) {
+    return guarded(Dialect::kCompreFace, with_inference_slot(context, bound(body)));
   };
   server.Post("/api/v1/recognition/recognize", inference_route(recognize));
   server.Post("/api/v1/verification/verify", inference_route(verify));

@@ -108,15 +108,13 @@ void match(const ServerContext& context, const httplib::Request& request, httpli
 }  // namespace
 
 void add_deepstack_routes(httplib::Server& server, ServerContext& context) {
-  const auto route = [&context](void (*body)(const ServerContext&, const httplib::Request&, httplib::Response&)) {
-    return guarded(Dialect::kDeepStack, [&context, body](const httplib::Request& rq, httplib::Response& rs) {
-      body(context, rq, rs);
-    });
+  using Body = void (*)(const ServerContext&, const httplib::Request&, httplib::Response&);
+  const auto bound = [&context](Body body) -> Handler {
+    return [&context, body](const httplib::Request& rq, httplib::Response& rs) { body(context, rq, rs); };
   };
-  const auto inference_route = [&context](void (*body)(const ServerContext&, const httplib::Request&, httplib::Response&)) {
-    return guarded(Dialect::kDeepStack, with_inference_slot(context, [&context, body](const httplib::Request& rq, httplib::Response& rs) {
-      body(context, rq, rs);
-    }));
+  const auto route = [&bound](Body body) { return guarded(Dialect::kDeepStack, bound(body)); };
+  const auto inference_route = [&context, &bound](Body body) {
+    return guarded(Dialect::kDeepStack, with_inference_slot(context, bound(body)));
   };
   server.Post("/v1/vision/face/register", inference_route(reg));
   server.Post("/v1/vision/face/recognize", inference_route(recognize));
