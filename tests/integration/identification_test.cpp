@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <set>
 
-#include "common/labelled_sets.hpp"
+#include "common/embedding_cache.hpp"
 #include "common/test_env.hpp"
 #include "siamface/recognizer.hpp"
 
@@ -52,7 +52,7 @@ TEST_F(Identification, OneShotRankOneAndDefaultThresholdAccuracyPerSet) {
   const DecisionRule rule = IdentifyOptions::default_decision_rule();
   for (const LabelledSet& set : labelled_sets(testdata_dir())) {
     int missed = 0;
-    const std::vector<LabelledFace> faces = embed_set(*engine_, set, Variant::kOriginal, &missed);
+    const std::vector<LabelledFace> faces = embed_set_cached(*engine_, set, Variant::kOriginal, &missed);
     std::set<std::string> everyone;
     for (const LabelledFace& face : faces) everyone.insert(face.person);
     const OpenSetStats stats = open_set_trial(faces, everyone, rule);
@@ -81,7 +81,7 @@ TEST_F(Identification, OpenSetKeepsStrangersOut) {
   for (Variant variant : {Variant::kOriginal, Variant::kGrey, Variant::kLowResolution}) {
     OpenSetStats per_variant;
     for (const LabelledSet& set : labelled_sets(testdata_dir())) {
-      const std::vector<LabelledFace> faces = embed_set(*engine_, set, variant);
+      const std::vector<LabelledFace> faces = embed_set_cached(*engine_, set, variant);
       const auto [first, second] = split_people(faces);
       per_variant += open_set_trial(faces, first, rule);
       per_variant += open_set_trial(faces, second, rule);

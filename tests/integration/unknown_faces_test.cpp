@@ -9,7 +9,7 @@
 #include <map>
 #include <set>
 
-#include "common/labelled_sets.hpp"
+#include "common/embedding_cache.hpp"
 #include "common/test_env.hpp"
 #include "siamface/clustering.hpp"
 #include "siamface/recognizer.hpp"
@@ -24,7 +24,7 @@ class UnknownFacesReal : public ::testing::Test {
     if (!std::filesystem::exists(models_dir() / "face_recognition_model.bin")) return;
     engine_ = new Engine(Engine::open());
     for (const LabelledSet& set : labelled_sets(testdata_dir())) {
-      if (std::filesystem::exists(set.root)) sets_[set.name] = embed_set(*engine_, set, Variant::kOriginal);
+      if (std::filesystem::exists(set.root)) sets_[set.name] = embed_set_cached(*engine_, set, Variant::kOriginal);
     }
   }
   static void TearDownTestSuite() {
@@ -169,7 +169,7 @@ TEST_F(UnknownFacesReal, ThresholdSweepReport) {
 TEST_F(UnknownFacesReal, LfwEightPhotosPerPersonSweepAndFloor) {
   SIAMFACE_REQUIRE_TESTDATA("lfw/lfw-deepfunneled");
   const LabelledSet set{"lfw 8 per person", testdata_dir() / "lfw/lfw-deepfunneled", 8};
-  const std::vector<LabelledFace> faces = embed_set(*engine_, set, Variant::kOriginal);
+  const std::vector<LabelledFace> faces = embed_set_cached(*engine_, set, Variant::kOriginal);
   ASSERT_GE(faces.size(), 500U);
   std::vector<Embedding> embeddings;
   std::vector<std::string> truth;
