@@ -34,6 +34,8 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   # OpenBLAS as the system BLAS, as on most users' machines: it starts threads before main(),
   # which the signal-handling tests must survive (issue 22).
   libopenblas0-pthread
+  # cblas.h for bench/embed_speed_bench's fp32 peak (sgemm through the system BLAS: OpenBLAS).
+  libblas-dev
   # HEIF/AVIF and GIF decoding (src/image/). Debian 12's libheif1 (1.15) has its codecs built in
   # and depends on them itself (libde265-0, libx265-199, libdav1d6, libaom3); the separate
   # libheif-plugin-* packages (libheif >= 1.16) are not in Debian 12.

@@ -4,6 +4,7 @@
 #include <opencv2/dnn.hpp>
 
 #include "align/arcface_chip.hpp"
+#include "model/dnn_flops.hpp"
 #include "model/net_pool.hpp"
 #include "siamface/errors.hpp"
 
@@ -48,6 +49,10 @@ class OnnxMobileFaceNet final : public MobileFaceNet {
       for (int k = 0; k < kMobileFaceNetDims; ++k) result[i][k] = row[k] * scale;
     }
     return result;
+  }
+
+  std::int64_t flops_per_chip() const override {
+    return count_flops(*pool_.lease(), cv::dnn::MatShape{1, 3, kArcFaceChipSize, kArcFaceChipSize});
   }
 
  private:

@@ -4,6 +4,7 @@
 // L2-normalised here.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <opencv2/core.hpp>
@@ -21,6 +22,8 @@ class MobileFaceNet {
   // `chips` are 112x112 CV_8UC3 BGR chips (extract_arcface_chip). One unit-length 512-d
   // vector per chip.
   virtual std::vector<std::vector<float>> embed(const std::vector<cv::Mat>& chips) const = 0;
+  // Multiply-adds counted twice, per chip, as OpenCV counts them (for the speed benches).
+  virtual std::int64_t flops_per_chip() const = 0;
 };
 
 // Reads and validates the network (input and output shapes). Throws Error(kModelMissing /

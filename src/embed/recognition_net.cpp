@@ -10,6 +10,7 @@
 #include <opencv2/dnn.hpp>
 
 #include "model/dnn_graph.hpp"
+#include "model/dnn_flops.hpp"
 #include "model/net_pool.hpp"
 #include "model/tfjs_weights.hpp"
 #include "siamface/errors.hpp"
@@ -200,6 +201,10 @@ class DnnRecognitionNet final : public RecognitionNet {
       result[i].assign(row, row + kDlibEmbeddingSize);
     }
     return result;
+  }
+
+  std::int64_t flops_per_chip() const override {
+    return count_flops(*pool_.lease(), cv::dnn::MatShape{1, 3, kChipSize, kChipSize});
   }
 
  private:
