@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <opencv2/core.hpp>
 #include <string>
@@ -30,6 +31,11 @@
 #include "embed/mobile_face_net.hpp"
 #include "embed/recognition_net.hpp"
 #include "siamface/engine.hpp"
+#include "util/omp_threads.hpp"
+
+#ifdef SIAMFACE_HAVE_ONEDNN
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
 
 namespace {
 
@@ -86,15 +92,17 @@ std::string blas_name() {
   return "the system BLAS (not OpenBLAS)";
 }
 
-// fp32 GEMM through the BLAS: GFLOP/s, median of `rounds`.
-double sgemm_gflops(int n, int rounds) {
+using Sgemm = std::function<void(int n, const float* a, const float* b, float* c)>;
+
+// fp32 GEMM n x n x n: GFLOP/s, median of `rounds`.
+double sgemm_gflops(int n, int rounds, const Sgemm& sgemm) {
   std::vector<float> a(static_cast<std::size_t>(n) * n), b(a.size()), c(a.size());
   cv::randu(cv::Mat(1, static_cast<int>(a.size()), CV_32F, a.data()), -1, 1);
   cv::randu(cv::Mat(1, static_cast<int>(b.size()), CV_32F, b.data()), -1, 1);
   std::vector<double> ms;
   for (int r = 0; r < rounds + 1; ++r) {
     const auto start = Clock::now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0F, a.data(), n, b.data(), n, 0.0F, c.data(), n);
+    sgemm(n, a.data(), b.data(), c.data());
     if (r > 0) ms.push_back(ms_since(start));  // the first call warms caches and threads
   }
   return 2.0 * n * n * n / (median(ms) * 1e6);
@@ -138,7 +146,24 @@ int main(int argc, char** argv) {
   set_blas_threads(options.threads);
   const std::filesystem::path models = options.models.empty() ? siamface::default_models_dir() : options.models;
 
-  const auto resnet = siamface::make_recognition_net(models);
+  // The ResNet on each backend this build and CPU have; the product runs the first (kAuto).
+  struct Backend {
+    std::unique_ptr<siamface::RecognitionNet> net;
+    Row row;
+  };
+  std::vector<Backend> resnets;
+  for (const auto backend : {siamface::RecognitionBackend::kAuto, siamface::RecognitionBackend::kOpenCv,
+                             siamface::RecognitionBackend::kOneDnnBf16}) {
+    try {
+      auto net = siamface::make_recognition_net(models, backend);
+      const std::string name = std::string("siamface ResNet (") + net->backend_name() + ")";
+      const bool seen = std::any_of(resnets.begin(), resnets.end(), [&](const Backend& b) { return b.row.name == name; });
+      if (!seen) resnets.push_back({std::move(net), Row{name, 0, {}}});
+    } catch (const siamface::Error& e) {
+      std::printf("(no %s: %s)\n", backend == siamface::RecognitionBackend::kOneDnnBf16 ? "bf16" : "backend", e.what());
+    }
+  }
+  const auto& resnet = resnets.front().net;
   const auto mobile = siamface::make_mobile_face_net(models);
   siamface::dlib_face_resnet dlib_net;
 
@@ -148,9 +173,9 @@ int main(int argc, char** argv) {
   const auto dlib_chips = as_dlib(chips150);
 
   Row dlib_row{"dlib + BLAS (same ResNet)", static_cast<double>(resnet->flops_per_chip()), {}};
-  Row resnet_row{"siamface ResNet (OpenCV DNN)", static_cast<double>(resnet->flops_per_chip()), {}};
+  for (Backend& b : resnets) b.row.flops = static_cast<double>(b.net->flops_per_chip());
   Row mobile_row{"siamface MobileFaceNet", static_cast<double>(mobile->flops_per_chip()), {}};
-  Row fused_row{"siamface fused (both)", resnet_row.flops + mobile_row.flops, {}};
+  Row fused_row{"siamface fused (both; the product's ResNet)", resnets.front().row.flops + mobile_row.flops, {}};
 
   const auto slice = [](const auto& all, int n) { return std::vector(all.begin(), all.begin() + n); };
   // One batch size at a time: a Net whose input shape changes between calls reallocates its
@@ -163,22 +188,25 @@ int main(int argc, char** argv) {
       auto start = Clock::now();
       const auto dlib_out = dlib_net(cd, static_cast<unsigned long>(b));
       const double dlib_ms = ms_since(start);
+      std::vector<double> resnet_ms;
+      bool counts_right = dlib_out.size() == static_cast<std::size_t>(b);
+      for (Backend& backend : resnets) {
+        start = Clock::now();
+        counts_right &= backend.net->embed(c150).size() == static_cast<std::size_t>(b);
+        resnet_ms.push_back(ms_since(start));
+      }
       start = Clock::now();
-      const auto resnet_out = resnet->embed(c150);
-      const double resnet_ms = ms_since(start);
-      start = Clock::now();
-      const auto mobile_out = mobile->embed(c112);
+      counts_right &= mobile->embed(c112).size() == static_cast<std::size_t>(b);
       const double mobile_ms = ms_since(start);
-      if (dlib_out.size() != static_cast<std::size_t>(b) || resnet_out.size() != dlib_out.size() ||
-          mobile_out.size() != dlib_out.size()) {
+      if (!counts_right) {
         std::fprintf(stderr, "embed_speed_bench: a network returned the wrong number of embeddings\n");
         return 1;
       }
       if (round == 0) continue;
       dlib_row.ms_per_face[b].push_back(dlib_ms / b);
-      resnet_row.ms_per_face[b].push_back(resnet_ms / b);
+      for (std::size_t i = 0; i < resnets.size(); ++i) resnets[i].row.ms_per_face[b].push_back(resnet_ms[i] / b);
       mobile_row.ms_per_face[b].push_back(mobile_ms / b);
-      fused_row.ms_per_face[b].push_back((resnet_ms + mobile_ms) / b);
+      fused_row.ms_per_face[b].push_back((resnet_ms.front() + mobile_ms) / b);
     }
   }
   // Photos of 1 to 5 faces in turn (as a folder of group photos comes): the product's networks
@@ -208,14 +236,33 @@ int main(int argc, char** argv) {
     per_photo_ms.push_back(photo_total / faces);
     per_face_ms.push_back(face_total / faces);
   }
-  const double peak = sgemm_gflops(1536, 7);
+  // The peak: the faster of two GEMMs (OpenBLAS 0.3.21 has no AVX-512 kernel for AMD chips;
+  // oneDNN's JIT GEMM uses it).
+  const double blas_peak = sgemm_gflops(1536, 7, [](int n, const float* a, const float* b, float* c) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0F, a, n, b, n, 0.0F, c, n);
+  });
+  double onednn_peak = 0;
+#ifdef SIAMFACE_HAVE_ONEDNN
+  {
+    const siamface::ScopedOmpThreads omp(options.threads);
+    onednn_peak = sgemm_gflops(1536, 7, [](int n, const float* a, const float* b, float* c) {
+      dnnl_sgemm('N', 'N', n, n, n, 1.0F, a, n, b, n, 0.0F, c, n);
+    });
+  }
+#endif
+  const double peak = std::max(blas_peak, onednn_peak);
 
   std::printf("embed_speed_bench: %d thread(s), batches 1 and %d, median of %d rounds, random chips\n",
               options.threads, options.batch, options.rounds);
-  std::printf("fp32 peak measured: %.1f GFLOP/s (sgemm 1536^3 through %s)\n\n", peak, blas_name().c_str());
+  std::printf("fp32 peak measured: %.1f GFLOP/s (sgemm 1536^3: %s %.1f, oneDNN %.1f)\n\n", peak,
+              blas_name().c_str(), blas_peak, onednn_peak);
   std::printf("| network | GFLOP/face | batch | ms/face | GFLOP/s | time / peak time | dlib ms / this |\n");
   std::printf("|---|---|---|---|---|---|---|\n");
-  for (const Row* row : {&dlib_row, &resnet_row, &mobile_row, &fused_row}) {
+  std::vector<const Row*> rows{&dlib_row};
+  for (const Backend& backend : resnets) rows.push_back(&backend.row);
+  rows.push_back(&mobile_row);
+  rows.push_back(&fused_row);
+  for (const Row* row : rows) {
     for (const int b : batches) {
       const double ms = median(row->ms_per_face.at(b));
       const double at_peak_ms = row->flops / (peak * 1e6);

@@ -6,7 +6,7 @@
 // baseline's ratio shows the run's noise. Then where a photo's time goes (stages, baseline and chosen).
 //   taskset -c 1 build/bench/identify_speed_bench [--repeat N] [--sets samples,synthetic] [--lfw DIR]
 // Sets: the bundled samples (scripts/setup.sh installs 6 photos, 1920 px, 3-5 faces), and
-// synthetic photos of 0.3, 2 and 8 MP holding 1, 5 and 20 faces: lfw_dev's crops pasted on a
+// synthetic photos of 0.3, 2, 8 and 24 MP holding 1, 5 and 20 faces: lfw_dev's crops pasted on a
 // smooth noise background in a grid (faces need not be real people here, only real faces).
 // One OpenCV thread (the CLI runs one per worker, a worker per core).
 #include <algorithm>
@@ -65,7 +65,20 @@ struct Config {
   std::string name;
   PipelineOptions options;
   DetectorKind detector = DetectorKind::kSsd;  // a load-time choice: one engine per detector
+  bool opencv_resnet = false;                  // the ResNet on OpenCV DNN, as before oneDNN
 };
+
+// One engine per detector and ResNet backend; the backend is chosen where the engine loads its
+// networks, through the variable make_recognition_net reads.
+Engine open_engine(const Config& config) {
+  ModelOptions models;
+  models.detector = config.detector;
+  if (!config.opencv_resnet) return Engine::open(models);
+  ::setenv("SIAMFACE_RECOGNITION_BACKEND", "opencv", 1);
+  Engine engine = Engine::open(models);
+  ::unsetenv("SIAMFACE_RECOGNITION_BACKEND");
+  return engine;
+}
 
 // Today's default pipeline, pinned so it stays the baseline whatever the defaults become.
 PipelineOptions baseline_options() {
@@ -76,16 +89,15 @@ PipelineOptions baseline_options() {
 
 std::vector<Config> configs() {
   std::vector<Config> out;
-  out.push_back({"baseline (border pass auto)", baseline_options()});
+  // The baseline: SSD, border pass auto, the ResNet on OpenCV DNN.
+  out.push_back({"baseline (border pass auto, ResNet on OpenCV DNN)", baseline_options(), DetectorKind::kSsd, true});
   PipelineOptions needed = baseline_options();
   needed.detect.border_pass = BorderPass::kNeeded;
-  out.push_back({"border pass needed", needed});
+  out.push_back({"border pass needed, OpenCV DNN", needed, DetectorKind::kSsd, true});
   // The baseline a second time: the spread between the two is the noise of the run.
-  out.push_back({"baseline again (noise)", baseline_options()});
-  PipelineOptions empty = baseline_options();
-  empty.detect.border_pass = BorderPass::kWhenEmpty;
-  out.push_back({"(ref.) border pass empty", empty});
-  out.push_back({"rfb detector, border pass needed", needed, DetectorKind::kRfb});
+  out.push_back({"baseline again (noise)", baseline_options(), DetectorKind::kSsd, true});
+  out.push_back({"**today's default** (border pass needed, ResNet on oneDNN)", needed});
+  out.push_back({"rfb detector, border pass needed, oneDNN", needed, DetectorKind::kRfb});
   return out;
 }
 
@@ -137,7 +149,8 @@ std::vector<PhotoSet> photo_sets(const std::string& which, const fs::path& lfw_d
     const std::vector<fs::path> crops = lfw_crops(lfw_dir);
     if (crops.empty()) throw Error(ErrorCode::kIo, "no .jpg crops under " + lfw_dir.string());
     std::size_t next = 0;
-    const struct { const char* label; int w, h; } sizes[] = {{"0.3 MP", 640, 480}, {"2 MP", 1632, 1224}, {"8 MP", 3264, 2448}};
+    const struct { const char* label; int w, h; } sizes[] = {
+        {"0.3 MP", 640, 480}, {"2 MP", 1632, 1224}, {"8 MP", 3264, 2448}, {"24 MP", 5664, 4248}};
     for (const auto& size : sizes) {
       for (int faces : {1, 5, 20}) {
         PhotoSet set{std::string(size.label) + ", " + std::to_string(faces) + " face" + (faces > 1 ? "s" : ""), {}};
@@ -157,7 +170,7 @@ std::map<std::string, std::vector<double>> stage_times(const Engine& engine, con
                                                        const PipelineOptions& options, int repeat) {
   const fs::path models = default_models_dir();
   static const auto detector = make_ssd_mobilenet_detector(models);
-  static const auto dlib = make_recognition_net(models);
+  static const auto dlib = make_recognition_net(models);  // the default backend (oneDNN when built with it)
   static const auto mfn = make_mobile_face_net(models);
   std::map<std::string, std::vector<double>> times;
   for (int r = 0; r < repeat; ++r) {
@@ -225,13 +238,13 @@ int main(int argc, char** argv) {
   set_intra_op_threads(1);
   const std::vector<PhotoSet> sets = photo_sets(which, lfw_dir);
   const std::vector<Config> candidates = configs();
-  std::map<DetectorKind, Engine> engines;
+  std::map<std::pair<DetectorKind, bool>, Engine> engines;
   for (const Config& c : candidates) {
-    ModelOptions models;
-    models.detector = c.detector;
-    if (!engines.count(c.detector)) engines.emplace(c.detector, Engine::open(models));
+    const std::pair key{c.detector, c.opencv_resnet};
+    if (!engines.count(key)) engines.emplace(key, open_engine(c));
   }
-  const Engine& engine = engines.at(DetectorKind::kSsd);  // the baseline's, for the stage and SSD studies
+  // Today's default engine (SSD, ResNet on oneDNN), for the stage and SSD studies.
+  const Engine& engine = engines.at({DetectorKind::kSsd, false});
   const fs::path gallery_path = fs::temp_directory_path() / ("identify_speed_bench_" + std::to_string(::getpid()) + ".db");
   {
     Gallery gallery = Gallery::open(gallery_path.string());
@@ -255,7 +268,8 @@ int main(int argc, char** argv) {
             IdentifyOptions options;
             options.pipeline = candidates[c].options;
             const auto start = Clock::now();
-            const auto found = identify_image(engines.at(candidates[c].detector), gallery, photo, options);
+            const auto found = identify_image(engines.at({candidates[c].detector, candidates[c].opencv_resnet}),
+                                              gallery, photo, options);
             totals[c][static_cast<std::size_t>(r)] += ms_since(start);
             if (r == 0) faces[c] += found.size();
           }

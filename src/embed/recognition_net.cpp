@@ -1,14 +1,17 @@
-// face-api's FaceRecognitionNet (a port of dlib_face_recognition_resnet_model_v1) on OpenCV DNN.
-// Topology from face-api's src/faceRecognitionNet/*.ts:
-//   convDown 7x7/2 valid (150->72), max pool 3x3/2 valid (->35),
-//   3x residual(32), residualDown(64) (->17), 3x residual(64), residualDown(128) (->8),
-//   2x residual(128), residualDown(256) (->4), 2x residual(256), residualDown(256) (->2),
-//   global mean, fc [256,128] without bias.
-// Every conv is conv + bias, then a per-channel "scale" layer (weights, biases).
+// face-api's FaceRecognitionNet (a port of dlib_face_recognition_resnet_model_v1) on OpenCV DNN:
+// the reference implementation (topology in recognition_net_spec.hpp), and the choice between it
+// and the oneDNN one.
 #include "embed/recognition_net.hpp"
+
+#include <cstdlib>
+#include <cstring>
 
 #include <opencv2/dnn.hpp>
 
+#include "embed/recognition_net_spec.hpp"
+#ifdef SIAMFACE_HAVE_ONEDNN
+#include "embed/dnnl_recognition_net.hpp"
+#endif
 #include "model/dnn_graph.hpp"
 #include "model/dnn_flops.hpp"
 #include "model/net_pool.hpp"
@@ -18,7 +21,7 @@
 namespace siamface {
 namespace {
 
-constexpr const char* kManifestFile = "face_recognition_model-weights_manifest.json";
+using namespace recognition_spec;
 
 // One "conv + bias + scale" unit, already in OpenCV layout.
 struct ConvUnit {
@@ -32,58 +35,6 @@ struct Block {
   ConvUnit conv1;
   ConvUnit conv2;
 };
-
-enum class BlockKind { kResidual, kResidualDown };
-
-struct BlockSpec {
-  const char* prefix;
-  BlockKind kind;
-  int in_channels;
-  int out_channels;
-};
-
-// The residual blocks in forward order.
-constexpr BlockSpec kBlocks[] = {
-    {"conv32_1", BlockKind::kResidual, 32, 32},
-    {"conv32_2", BlockKind::kResidual, 32, 32},
-    {"conv32_3", BlockKind::kResidual, 32, 32},
-    {"conv64_down", BlockKind::kResidualDown, 32, 64},
-    {"conv64_1", BlockKind::kResidual, 64, 64},
-    {"conv64_2", BlockKind::kResidual, 64, 64},
-    {"conv64_3", BlockKind::kResidual, 64, 64},
-    {"conv128_down", BlockKind::kResidualDown, 64, 128},
-    {"conv128_1", BlockKind::kResidual, 128, 128},
-    {"conv128_2", BlockKind::kResidual, 128, 128},
-    {"conv256_down", BlockKind::kResidualDown, 128, 256},
-    {"conv256_1", BlockKind::kResidual, 256, 256},
-    {"conv256_2", BlockKind::kResidual, 256, 256},
-    {"conv256_down_out", BlockKind::kResidualDown, 256, 256},
-};
-
-constexpr int kStemKernel = 7;
-constexpr int kStemChannels = 32;
-constexpr int kFeatureChannels = 256;
-// face-api's meanRgb, subtracted before dividing by 255.
-constexpr double kMeanR = 122.782, kMeanG = 117.001, kMeanB = 104.298;
-
-void add_conv_specs(std::vector<TensorSpec>& specs, const std::string& prefix, int kernel, int cin,
-                    int cout) {
-  specs.push_back({prefix + "/conv/filters", {kernel, kernel, cin, cout}});
-  specs.push_back({prefix + "/conv/bias", {cout}});
-  specs.push_back({prefix + "/scale/weights", {cout}});
-  specs.push_back({prefix + "/scale/biases", {cout}});
-}
-
-std::vector<TensorSpec> expected_tensors() {
-  std::vector<TensorSpec> specs;
-  add_conv_specs(specs, "conv32_down", kStemKernel, 3, kStemChannels);
-  for (const BlockSpec& block : kBlocks) {
-    add_conv_specs(specs, std::string(block.prefix) + "/conv1", 3, block.in_channels, block.out_channels);
-    add_conv_specs(specs, std::string(block.prefix) + "/conv2", 3, block.out_channels, block.out_channels);
-  }
-  specs.push_back({"fc", {kFeatureChannels, kDlibEmbeddingSize}});
-  return specs;
-}
 
 ConvUnit load_unit(const WeightMap& map, const std::string& prefix) {
   ConvUnit unit;
@@ -118,8 +69,6 @@ int conv_unit(DnnGraph& graph, int input, const ConvUnit& unit, int stride, Padd
   out = graph.scale(out, unit.scale_weights, unit.scale_biases);
   return with_relu ? graph.relu(out) : out;
 }
-
-int valid_size(int size, int kernel, int stride) { return (size - kernel) / stride + 1; }
 
 cv::dnn::Net build_net(const Weights& weights) {
   DnnGraph graph;
@@ -169,17 +118,9 @@ class DnnRecognitionNet final : public RecognitionNet {
       : weights_(std::move(weights)), pool_([w = weights_] { return build_net(*w); }) {}
 
   std::vector<Embedding> embed(const std::vector<cv::Mat>& chips) const override {
+    check_recognition_chips(chips);
     std::vector<Embedding> result;
     if (chips.empty()) return result;
-    for (std::size_t i = 0; i < chips.size(); ++i) {
-      const cv::Mat& chip = chips[i];
-      if (chip.type() != CV_8UC3 || chip.rows != kChipSize || chip.cols != kChipSize) {
-        throw Error(ErrorCode::kInvalidArgument,
-                    "face chip " + std::to_string(i) + " must be a 150x150 8-bit BGR image, got " +
-                        std::to_string(chip.cols) + "x" + std::to_string(chip.rows) + " type " +
-                        std::to_string(chip.type()));
-      }
-    }
     // BGR -> RGB, (pixel - meanRgb) / 255, NCHW. blobFromImages subtracts the mean (given in
     // RGB order, as swapRB swaps it too) before scaling.
     const cv::Mat blob = cv::dnn::blobFromImages(chips, 1.0 / 255.0, cv::Size(kChipSize, kChipSize),
@@ -207,6 +148,8 @@ class DnnRecognitionNet final : public RecognitionNet {
     return count_flops(*pool_.lease(), cv::dnn::MatShape{1, 3, kChipSize, kChipSize});
   }
 
+  const char* backend_name() const override { return "OpenCV DNN"; }
+
  private:
   std::shared_ptr<const Weights> weights_;
   NetPool pool_;
@@ -214,11 +157,55 @@ class DnnRecognitionNet final : public RecognitionNet {
 
 }  // namespace
 
-std::unique_ptr<RecognitionNet> make_recognition_net(const std::filesystem::path& models_dir) {
+void check_recognition_chips(const std::vector<cv::Mat>& chips) {
+  for (std::size_t i = 0; i < chips.size(); ++i) {
+    const cv::Mat& chip = chips[i];
+    if (chip.type() != CV_8UC3 || chip.rows != kChipSize || chip.cols != kChipSize) {
+      throw Error(ErrorCode::kInvalidArgument, "face chip " + std::to_string(i) +
+                                                   " must be a 150x150 8-bit BGR image, got " +
+                                                   std::to_string(chip.cols) + "x" + std::to_string(chip.rows) +
+                                                   " type " + std::to_string(chip.type()));
+    }
+  }
+}
+
+namespace {
+
+RecognitionBackend backend_from_environment() {
+  const char* value = std::getenv("SIAMFACE_RECOGNITION_BACKEND");
+  if (value == nullptr || *value == '\0') return RecognitionBackend::kAuto;
+  if (std::strcmp(value, "opencv") == 0) return RecognitionBackend::kOpenCv;
+  if (std::strcmp(value, "onednn") == 0) return RecognitionBackend::kOneDnn;
+  if (std::strcmp(value, "onednn-bf16") == 0) return RecognitionBackend::kOneDnnBf16;
+  throw Error(ErrorCode::kInvalidArgument, std::string("SIAMFACE_RECOGNITION_BACKEND is '") + value +
+                                               "'; expected opencv, onednn or onednn-bf16");
+}
+
+std::unique_ptr<RecognitionNet> make_opencv_recognition_net(const std::filesystem::path& models_dir) {
   auto net = std::make_unique<DnnRecognitionNet>(load_weights(models_dir));
   // Build one session now so topology errors surface at load time, not on first use.
   net->embed({cv::Mat(kChipSize, kChipSize, CV_8UC3, cv::Scalar::all(0))});
   return net;
+}
+
+}  // namespace
+
+std::unique_ptr<RecognitionNet> make_recognition_net(const std::filesystem::path& models_dir,
+                                                     RecognitionBackend backend) {
+  if (backend == RecognitionBackend::kAuto) backend = backend_from_environment();
+#ifdef SIAMFACE_HAVE_ONEDNN
+  switch (backend) {
+    case RecognitionBackend::kAuto:
+    case RecognitionBackend::kOneDnn: return make_dnnl_recognition_net(models_dir, DnnlPrecision::kF32);
+    case RecognitionBackend::kOneDnnBf16: return make_dnnl_recognition_net(models_dir, DnnlPrecision::kBF16);
+    case RecognitionBackend::kOpenCv: break;
+  }
+#else
+  if (backend == RecognitionBackend::kOneDnn || backend == RecognitionBackend::kOneDnnBf16) {
+    throw Error(ErrorCode::kInvalidArgument, "this build has no oneDNN (configure with libdnnl-dev installed)");
+  }
+#endif
+  return make_opencv_recognition_net(models_dir);
 }
 
 }  // namespace siamface

@@ -19,8 +19,25 @@ class RecognitionNet {
   virtual std::vector<Embedding> embed(const std::vector<cv::Mat>& chips) const = 0;
   // Multiply-adds counted twice, per chip, as OpenCV counts them (for the speed benches).
   virtual std::int64_t flops_per_chip() const = 0;
+  // Which implementation runs ("oneDNN f32", "OpenCV DNN", ...), for logs and benches.
+  virtual const char* backend_name() const = 0;
 };
 
-std::unique_ptr<RecognitionNet> make_recognition_net(const std::filesystem::path& models_dir);
+// Throws Error(kInvalidArgument) naming the first chip that is not 150x150 CV_8UC3.
+void check_recognition_chips(const std::vector<cv::Mat>& chips);
+
+enum class RecognitionBackend {
+  kAuto,        // oneDNN f32 when this build has it, else OpenCV DNN; $SIAMFACE_RECOGNITION_BACKEND
+                // ("opencv", "onednn", "onednn-bf16") overrides it, for comparisons
+  kOpenCv,      // OpenCV DNN: the reference implementation
+  kOneDnn,      // oneDNN f32: the same embeddings to 1e-6, 2-3x faster (docs/speed.md)
+  kOneDnnBf16,  // oneDNN bf16 (CPUs with avx512_bf16 or AMX only): embeddings move by ~0.006
+};
+
+// Reads and validates the weights (shapes, names) and builds one session so errors surface here.
+// Throws Error(kModelMissing / kModelCorrupt), or Error(kInvalidArgument) for a backend this
+// build or CPU lacks.
+std::unique_ptr<RecognitionNet> make_recognition_net(const std::filesystem::path& models_dir,
+                                                     RecognitionBackend backend = RecognitionBackend::kAuto);
 
 }  // namespace siamface

@@ -1,7 +1,6 @@
 #include "index/approximate_index.hpp"
 
 #include <dlfcn.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -24,11 +23,6 @@ namespace siamface::index {
 const char* to_string(ApproximateKind kind) {
   return kind == ApproximateKind::kIvf ? "ivf-sq8" : "hnsw-sq8";
 }
-
-ScopedOmpThreads::ScopedOmpThreads(int threads) : saved_(omp_get_max_threads()) {
-  omp_set_num_threads(std::max(1, threads));
-}
-ScopedOmpThreads::~ScopedOmpThreads() { omp_set_num_threads(saved_); }
 
 namespace {
 

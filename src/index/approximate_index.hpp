@@ -19,6 +19,8 @@
 #include <memory>
 #include <vector>
 
+#include "util/omp_threads.hpp"
+
 namespace siamface::index {
 
 // kHnsw: a graph (FAISS IndexHNSWSQ, 8-bit scalar-quantised storage): incremental adds need no
@@ -79,19 +81,6 @@ class ApproximateIndex {
   struct Impl;
   explicit ApproximateIndex(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
-};
-
-// Sets the calling thread's OpenMP thread count for a scope (FAISS's parallel regions read it)
-// and restores it afterwards.
-class ScopedOmpThreads {
- public:
-  explicit ScopedOmpThreads(int threads);
-  ~ScopedOmpThreads();
-  ScopedOmpThreads(const ScopedOmpThreads&) = delete;
-  ScopedOmpThreads& operator=(const ScopedOmpThreads&) = delete;
-
- private:
-  int saved_;
 };
 
 }  // namespace siamface::index

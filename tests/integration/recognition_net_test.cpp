@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <latch>
@@ -226,6 +227,111 @@ TEST(RecognitionNet, SamePersonIsCloserThanDifferentPerson) {
     RecordProperty(t.anchor, std::to_string(same) + " / " + std::to_string(different));
     EXPECT_LT(same, different) << t.anchor << " vs " << t.same << " / " << t.other;
   }
+}
+
+// The oneDNN ResNet (the default when the build has oneDNN) against the OpenCV DNN reference,
+// on image-like and real face chips, batched (11 chips: plans of 8, 2 and 1) and one at a time.
+std::unique_ptr<RecognitionNet> onednn_net_or_skip(RecognitionBackend backend) {
+  try {
+    return make_recognition_net(test::models_dir(), backend);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kInvalidArgument) throw;
+    return nullptr;
+  }
+}
+
+std::vector<cv::Mat> comparison_chips() {
+  std::vector<cv::Mat> chips;
+  for (unsigned i = 0; i < 5; ++i) chips.push_back(random_chip(40 + i));
+  for (const char* face : {"Jon_Voight/Jon_Voight_0001.jpg", "Jon_Voight/Jon_Voight_0002.jpg",
+                           "Martha_Burk/Martha_Burk_0001.jpg", "Mary_Carey/Mary_Carey_0001.jpg",
+                           "Marc_Grossman/Marc_Grossman_0003.jpg", "Justin_Leonard/Justin_Leonard_0001.jpg"}) {
+    chips.push_back(lfw_chip(face));
+  }
+  return chips;
+}
+
+TEST(RecognitionNet, OneDnnGivesTheOpenCvEmbeddingsInBatchesAndAlone) {
+  SIAMFACE_REQUIRE_MODELS();
+  SIAMFACE_REQUIRE_TESTDATA("lfw_dev/lfw-deepfunneled");
+  const auto onednn = onednn_net_or_skip(RecognitionBackend::kOneDnn);
+  if (!onednn) {
+    const char* reason = "this build has no oneDNN (libdnnl-dev; scripts/setup.sh installs it)";
+    if (test::data_required()) FAIL() << reason;
+    GTEST_SKIP() << reason;
+  }
+  EXPECT_STREQ(onednn->backend_name(), "oneDNN f32");
+  const auto reference = make_recognition_net(test::models_dir(), RecognitionBackend::kOpenCv);
+  EXPECT_STREQ(reference->backend_name(), "OpenCV DNN");
+  EXPECT_EQ(onednn->flops_per_chip(), reference->flops_per_chip());
+
+  const std::vector<cv::Mat> chips = comparison_chips();
+  ASSERT_EQ(chips.size(), 11U);
+  const auto expected = reference->embed(chips);
+  const auto batched = onednn->embed(chips);
+  ASSERT_EQ(batched.size(), chips.size());
+  for (std::size_t i = 0; i < chips.size(); ++i) {
+    // Measured: 1.2e-6 at most; the decision threshold is 0.6.
+    EXPECT_LT(euclidean_distance(batched[i], expected[i]), 1e-4F) << "chip " << i;
+    const auto alone = onednn->embed({chips[i]});
+    ASSERT_EQ(alone.size(), 1U);
+    EXPECT_LT(euclidean_distance(alone[0], batched[i]), 1e-5F) << "chip " << i;
+  }
+}
+
+TEST(RecognitionNet, OneDnnBf16StaysNearTheReferenceWhereTheCpuHasIt) {
+  SIAMFACE_REQUIRE_MODELS();
+  SIAMFACE_REQUIRE_TESTDATA("lfw_dev/lfw-deepfunneled");
+  const auto bf16 = onednn_net_or_skip(RecognitionBackend::kOneDnnBf16);
+  if (!bf16) GTEST_SKIP() << "no oneDNN in this build, or no native bf16 on this CPU (avx512_bf16 / AMX)";
+  const auto reference = make_recognition_net(test::models_dir(), RecognitionBackend::kOpenCv);
+  const std::vector<cv::Mat> chips = comparison_chips();
+  const auto expected = reference->embed(chips);
+  const auto got = bf16->embed(chips);
+  ASSERT_EQ(got.size(), chips.size());
+  for (std::size_t i = 0; i < chips.size(); ++i) {
+    // Measured: 0.0064 at most, about 1 % of the 0.6 threshold.
+    EXPECT_LT(euclidean_distance(got[i], expected[i]), 0.02F) << "chip " << i;
+  }
+}
+
+// One OpenCV thread asked for: oneDNN's OpenMP must not start a pool of its own (users' machines
+// run it beside OpenBLAS and OpenCV's pools; the engine's thread count is the only knob).
+TEST(RecognitionNet, OneDnnRunsOnTheThreadCountTheEngineSet) {
+  SIAMFACE_REQUIRE_MODELS();
+  const auto thread_count = [] {
+    std::size_t count = 0;
+    for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/task")) ++count;
+    return count;
+  };
+  const int saved = cv::getNumThreads();
+  cv::setNumThreads(1);
+  const std::size_t before = thread_count();  // OpenBLAS may have started its pool before main
+  const auto onednn = onednn_net_or_skip(RecognitionBackend::kOneDnn);  // runs one chip to check itself
+  if (!onednn) {
+    cv::setNumThreads(saved);
+    GTEST_SKIP() << "this build has no oneDNN";
+  }
+  std::vector<cv::Mat> chips;
+  for (unsigned i = 0; i < 9; ++i) chips.push_back(random_chip(60 + i));
+  EXPECT_EQ(onednn->embed(chips).size(), chips.size());
+  EXPECT_EQ(thread_count(), before) << "oneDNN started threads nobody asked for";
+  cv::setNumThreads(saved);
+}
+
+TEST(RecognitionNet, BackendFromTheEnvironmentIsCheckedAndUsed) {
+  SIAMFACE_REQUIRE_MODELS();
+  ::setenv("SIAMFACE_RECOGNITION_BACKEND", "opencv", 1);
+  EXPECT_STREQ(make_recognition_net(test::models_dir())->backend_name(), "OpenCV DNN");
+  ::setenv("SIAMFACE_RECOGNITION_BACKEND", "cuda", 1);
+  try {
+    make_recognition_net(test::models_dir());
+    ADD_FAILURE() << "expected Error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("SIAMFACE_RECOGNITION_BACKEND"), std::string::npos) << e.what();
+  }
+  ::unsetenv("SIAMFACE_RECOGNITION_BACKEND");
 }
 
 }  // namespace
