@@ -164,7 +164,12 @@ int main(int argc, char** argv) {
     }
   }
   const auto& resnet = resnets.front().net;
-  const auto mobile = siamface::make_mobile_face_net(models);
+  std::vector<std::unique_ptr<siamface::MobileFaceNet>> mobiles;  // the product's first
+  mobiles.push_back(siamface::make_mobile_face_net(models));
+  if (std::string(mobiles.front()->backend_name()) != "OpenCV DNN") {
+    mobiles.push_back(siamface::make_mobile_face_net(models, siamface::RecognitionBackend::kOpenCv));
+  }
+  const auto& mobile = mobiles.front();
   siamface::dlib_face_resnet dlib_net;
 
   const std::vector<int> batches = options.batch == 1 ? std::vector<int>{1} : std::vector<int>{1, options.batch};
@@ -174,8 +179,13 @@ int main(int argc, char** argv) {
 
   Row dlib_row{"dlib + BLAS (same ResNet)", static_cast<double>(resnet->flops_per_chip()), {}};
   for (Backend& b : resnets) b.row.flops = static_cast<double>(b.net->flops_per_chip());
-  Row mobile_row{"siamface MobileFaceNet", static_cast<double>(mobile->flops_per_chip()), {}};
-  Row fused_row{"siamface fused (both; the product's ResNet)", resnets.front().row.flops + mobile_row.flops, {}};
+  std::vector<Row> mobile_rows;
+  for (const auto& m : mobiles) {
+    mobile_rows.push_back(Row{std::string("siamface MobileFaceNet (") + m->backend_name() + ")",
+                              static_cast<double>(m->flops_per_chip()), {}});
+  }
+  Row& mobile_row = mobile_rows.front();
+  Row fused_row{"siamface fused (both, as the product runs them)", resnets.front().row.flops + mobile_row.flops, {}};
 
   const auto slice = [](const auto& all, int n) { return std::vector(all.begin(), all.begin() + n); };
   // One batch size at a time: a Net whose input shape changes between calls reallocates its
@@ -195,9 +205,13 @@ int main(int argc, char** argv) {
         counts_right &= backend.net->embed(c150).size() == static_cast<std::size_t>(b);
         resnet_ms.push_back(ms_since(start));
       }
-      start = Clock::now();
-      counts_right &= mobile->embed(c112).size() == static_cast<std::size_t>(b);
-      const double mobile_ms = ms_since(start);
+      std::vector<double> mobile_ms_each;
+      for (const auto& m : mobiles) {
+        start = Clock::now();
+        counts_right &= m->embed(c112).size() == static_cast<std::size_t>(b);
+        mobile_ms_each.push_back(ms_since(start));
+      }
+      const double mobile_ms = mobile_ms_each.front();
       if (!counts_right) {
         std::fprintf(stderr, "embed_speed_bench: a network returned the wrong number of embeddings\n");
         return 1;
@@ -205,7 +219,7 @@ int main(int argc, char** argv) {
       if (round == 0) continue;
       dlib_row.ms_per_face[b].push_back(dlib_ms / b);
       for (std::size_t i = 0; i < resnets.size(); ++i) resnets[i].row.ms_per_face[b].push_back(resnet_ms[i] / b);
-      mobile_row.ms_per_face[b].push_back(mobile_ms / b);
+      for (std::size_t i = 0; i < mobiles.size(); ++i) mobile_rows[i].ms_per_face[b].push_back(mobile_ms_each[i] / b);
       fused_row.ms_per_face[b].push_back((resnet_ms.front() + mobile_ms) / b);
     }
   }
@@ -260,7 +274,7 @@ int main(int argc, char** argv) {
   std::printf("|---|---|---|---|---|---|---|\n");
   std::vector<const Row*> rows{&dlib_row};
   for (const Backend& backend : resnets) rows.push_back(&backend.row);
-  rows.push_back(&mobile_row);
+  for (const Row& row : mobile_rows) rows.push_back(&row);
   rows.push_back(&fused_row);
   for (const Row* row : rows) {
     for (const int b : batches) {

@@ -7,6 +7,9 @@
 #include "model/dnn_flops.hpp"
 #include "model/net_pool.hpp"
 #include "siamface/errors.hpp"
+#ifdef SIAMFACE_HAVE_ONEDNN
+#include "embed/dnnl_mobile_face_net.hpp"
+#endif
 
 namespace siamface {
 namespace {
@@ -51,6 +54,8 @@ class OnnxMobileFaceNet final : public MobileFaceNet {
     return result;
   }
 
+  const char* backend_name() const override { return "OpenCV DNN"; }
+
   std::int64_t flops_per_chip() const override {
     return count_flops(*pool_.lease(), cv::dnn::MatShape{1, 3, kArcFaceChipSize, kArcFaceChipSize});
   }
@@ -62,7 +67,13 @@ class OnnxMobileFaceNet final : public MobileFaceNet {
 
 }  // namespace
 
-std::unique_ptr<MobileFaceNet> make_mobile_face_net(const std::filesystem::path& models_dir) {
+std::unique_ptr<MobileFaceNet> make_mobile_face_net(const std::filesystem::path& models_dir,
+                                                    RecognitionBackend backend) {
+#ifdef SIAMFACE_HAVE_ONEDNN
+  if (resolve_recognition_backend(backend) != RecognitionBackend::kOpenCv) return make_dnnl_mobile_face_net(models_dir);
+#else
+  resolve_recognition_backend(backend);  // rejects a oneDNN backend this build lacks
+#endif
   const std::filesystem::path path = models_dir / kMobileFaceNetFile;
   auto net = std::make_unique<OnnxMobileFaceNet>(path);  // reads the file: kModelMissing
   try {

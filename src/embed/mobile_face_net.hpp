@@ -10,6 +10,8 @@
 #include <opencv2/core.hpp>
 #include <vector>
 
+#include "embed/recognition_net.hpp"
+
 namespace siamface {
 
 inline constexpr const char* kMobileFaceNetFile = "faceplugin_fr_feature.onnx";
@@ -24,10 +26,15 @@ class MobileFaceNet {
   virtual std::vector<std::vector<float>> embed(const std::vector<cv::Mat>& chips) const = 0;
   // Multiply-adds counted twice, per chip, as OpenCV counts them (for the speed benches).
   virtual std::int64_t flops_per_chip() const = 0;
+  // Which implementation runs ("oneDNN f32", "OpenCV DNN"), for logs and benches.
+  virtual const char* backend_name() const = 0;
 };
 
 // Reads and validates the network (input and output shapes). Throws Error(kModelMissing /
 // kModelCorrupt) naming the file and what is wrong.
-std::unique_ptr<MobileFaceNet> make_mobile_face_net(const std::filesystem::path& models_dir);
+// `backend` as for the ResNet (resolve_recognition_backend); oneDNN (dnnl_mobile_face_net.cpp)
+// gives the same embeddings to 2e-6, 3.5-4x faster; it has no bf16 and runs f32 for kOneDnnBf16.
+std::unique_ptr<MobileFaceNet> make_mobile_face_net(const std::filesystem::path& models_dir,
+                                                    RecognitionBackend backend = RecognitionBackend::kAuto);
 
 }  // namespace siamface

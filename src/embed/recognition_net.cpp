@@ -190,22 +190,28 @@ std::unique_ptr<RecognitionNet> make_opencv_recognition_net(const std::filesyste
 
 }  // namespace
 
-std::unique_ptr<RecognitionNet> make_recognition_net(const std::filesystem::path& models_dir,
-                                                     RecognitionBackend backend) {
-  if (backend == RecognitionBackend::kAuto) backend = backend_from_environment();
+RecognitionBackend resolve_recognition_backend(RecognitionBackend requested) {
+  RecognitionBackend backend = requested == RecognitionBackend::kAuto ? backend_from_environment() : requested;
 #ifdef SIAMFACE_HAVE_ONEDNN
-  switch (backend) {
-    case RecognitionBackend::kAuto:
-    case RecognitionBackend::kOneDnn: return make_dnnl_recognition_net(models_dir, DnnlPrecision::kF32);
-    case RecognitionBackend::kOneDnnBf16: return make_dnnl_recognition_net(models_dir, DnnlPrecision::kBF16);
-    case RecognitionBackend::kOpenCv: break;
-  }
+  if (backend == RecognitionBackend::kAuto) backend = RecognitionBackend::kOneDnn;
 #else
   if (backend == RecognitionBackend::kOneDnn || backend == RecognitionBackend::kOneDnnBf16) {
     throw Error(ErrorCode::kInvalidArgument, "this build has no oneDNN (configure with libdnnl-dev installed)");
   }
+  if (backend == RecognitionBackend::kAuto) backend = RecognitionBackend::kOpenCv;
 #endif
-  return make_opencv_recognition_net(models_dir);
+  return backend;
+}
+
+std::unique_ptr<RecognitionNet> make_recognition_net(const std::filesystem::path& models_dir,
+                                                     RecognitionBackend backend) {
+  switch (resolve_recognition_backend(backend)) {
+#ifdef SIAMFACE_HAVE_ONEDNN
+    case RecognitionBackend::kOneDnn: return make_dnnl_recognition_net(models_dir, DnnlPrecision::kF32);
+    case RecognitionBackend::kOneDnnBf16: return make_dnnl_recognition_net(models_dir, DnnlPrecision::kBF16);
+#endif
+    default: return make_opencv_recognition_net(models_dir);
+  }
 }
 
 }  // namespace siamface

@@ -28,11 +28,16 @@ void check_recognition_chips(const std::vector<cv::Mat>& chips);
 
 enum class RecognitionBackend {
   kAuto,        // oneDNN f32 when this build has it, else OpenCV DNN; $SIAMFACE_RECOGNITION_BACKEND
-                // ("opencv", "onednn", "onednn-bf16") overrides it, for comparisons
+                // ("opencv", "onednn", "onednn-bf16") overrides it, for comparisons. Both networks.
   kOpenCv,      // OpenCV DNN: the reference implementation
   kOneDnn,      // oneDNN f32: the same embeddings to 1e-6, 2-3x faster (docs/speed.md)
   kOneDnnBf16,  // oneDNN bf16 (CPUs with avx512_bf16 or AMX only): embeddings move by ~0.006
 };
+
+// The backend that runs for `requested`: kAuto resolved through $SIAMFACE_RECOGNITION_BACKEND and
+// what this build has. The MobileFaceNet follows the same choice (bf16 is the ResNet's only).
+// Throws Error(kInvalidArgument) for an unknown variable value or a backend this build lacks.
+RecognitionBackend resolve_recognition_backend(RecognitionBackend requested);
 
 // Reads and validates the weights (shapes, names) and builds one session so errors surface here.
 // Throws Error(kModelMissing / kModelCorrupt), or Error(kInvalidArgument) for a backend this

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <opencv2/imgproc.hpp>
 
 #include "align/arcface_chip.hpp"
 #include "common/run_command.hpp"
@@ -98,6 +99,46 @@ TEST_F(MobileFaceNet, MatchesOnnxRuntimeOnRealChips) {
   }
   // Not vacuous: the chips are of different people and the reference tells them apart.
   EXPECT_LT(euclidean_distance(ours[0], ours[1]), euclidean_distance(ours[0], ours[2]));
+}
+
+// The oneDNN port (the default when the build has oneDNN) against OpenCV DNN running the same
+// file, on real and image-like chips: 11 at once (plans of 8, 2 and 1) and one at a time.
+TEST_F(MobileFaceNet, OneDnnGivesTheOpenCvEmbeddingsInBatchesAndAlone) {
+  SIAMFACE_REQUIRE_MODELS();
+  SIAMFACE_REQUIRE_TESTDATA(kPhotos);
+  std::unique_ptr<siamface::MobileFaceNet> onednn;
+  try {
+    onednn = make_mobile_face_net(test::models_dir(), RecognitionBackend::kOneDnn);
+  } catch (const Error& e) {
+    const std::string reason = std::string("no oneDNN in this build: ") + e.what();
+    if (test::data_required()) FAIL() << reason;
+    GTEST_SKIP() << reason;
+  }
+  EXPECT_STREQ(onednn->backend_name(), "oneDNN f32");
+  const auto reference = make_mobile_face_net(test::models_dir(), RecognitionBackend::kOpenCv);
+  EXPECT_STREQ(reference->backend_name(), "OpenCV DNN");
+  EXPECT_EQ(onednn->flops_per_chip(), reference->flops_per_chip());
+
+  const Engine engine = Engine::open();
+  std::vector<cv::Mat> chips = chips_of(engine, {"obama.jpg", "obama2.jpg", "biden.jpg", "32bit.png"});
+  ASSERT_EQ(chips.size(), 4U);
+  cv::RNG rng(7);
+  while (chips.size() < 11) {
+    cv::Mat chip(kArcFaceChipSize, kArcFaceChipSize, CV_8UC3);
+    rng.fill(chip, cv::RNG::UNIFORM, 0, 256);
+    cv::GaussianBlur(chip, chip, cv::Size(5, 5), 0);
+    chips.push_back(chip);
+  }
+  const auto expected = reference->embed(chips);
+  const auto batched = onednn->embed(chips);
+  ASSERT_EQ(batched.size(), chips.size());
+  for (std::size_t i = 0; i < chips.size(); ++i) {
+    // Measured: 2e-6 at most between unit vectors.
+    EXPECT_LT(euclidean_distance(batched[i], expected[i]), 1e-4F) << "chip " << i;
+    const auto alone = onednn->embed({chips[i]});
+    ASSERT_EQ(alone.size(), 1U);
+    EXPECT_LT(euclidean_distance(alone[0], batched[i]), 1e-5F) << "chip " << i;
+  }
 }
 
 TEST_F(MobileFaceNet, DamagedModelFileIsRefusedNamingIt) {

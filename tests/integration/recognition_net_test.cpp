@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "common/test_env.hpp"
+#include "align/arcface_chip.hpp"
+#include "embed/mobile_face_net.hpp"
 #include "embed/recognition_net.hpp"
 #include "siamface/errors.hpp"
 
@@ -295,7 +297,7 @@ TEST(RecognitionNet, OneDnnBf16StaysNearTheReferenceWhereTheCpuHasIt) {
   }
 }
 
-// One OpenCV thread asked for: oneDNN's OpenMP must not start a pool of its own (users' machines
+// One OpenCV thread asked for: oneDNN's OpenMP (both networks) must not start a pool of its own (users' machines
 // run it beside OpenBLAS and OpenCV's pools; the engine's thread count is the only knob).
 TEST(RecognitionNet, OneDnnRunsOnTheThreadCountTheEngineSet) {
   SIAMFACE_REQUIRE_MODELS();
@@ -312,9 +314,14 @@ TEST(RecognitionNet, OneDnnRunsOnTheThreadCountTheEngineSet) {
     cv::setNumThreads(saved);
     GTEST_SKIP() << "this build has no oneDNN";
   }
-  std::vector<cv::Mat> chips;
-  for (unsigned i = 0; i < 9; ++i) chips.push_back(random_chip(60 + i));
+  const auto mobile = make_mobile_face_net(test::models_dir(), RecognitionBackend::kOneDnn);
+  std::vector<cv::Mat> chips, small_chips;
+  for (unsigned i = 0; i < 9; ++i) {
+    chips.push_back(random_chip(60 + i));
+    small_chips.push_back(chips.back()(cv::Rect(0, 0, kArcFaceChipSize, kArcFaceChipSize)).clone());
+  }
   EXPECT_EQ(onednn->embed(chips).size(), chips.size());
+  EXPECT_EQ(mobile->embed(small_chips).size(), small_chips.size());
   EXPECT_EQ(thread_count(), before) << "oneDNN started threads nobody asked for";
   cv::setNumThreads(saved);
 }
