@@ -32,8 +32,8 @@
 
 #include "align/arcface_chip.hpp"
 #include "model/dnn_flops.hpp"
+#include "embed/dnnl_plans.hpp"
 #include "siamface/errors.hpp"
-#include "util/omp_threads.hpp"
 
 namespace siamface {
 namespace {
@@ -326,9 +326,6 @@ struct Plan {
   int input = -1;   // N x 3 x 112 x 112, f32 nchw
   int output = -1;  // N x 512 x 1 x 1, f32 nchw
   std::size_t scratchpad_bytes = 0;
-
-  mutable std::mutex idle_mutex;
-  mutable std::vector<std::unique_ptr<Workspace>> idle;
 };
 
 // Weights reordered into the layouts the plans' primitives chose, biases and slopes; shared by
@@ -555,8 +552,6 @@ void check_chips(const std::vector<cv::Mat>& chips) {
 
 class DnnlMobileFaceNet final : public MobileFaceNet {
  public:
-  static constexpr std::size_t kMaxBatch = 8;
-
   explicit DnnlMobileFaceNet(Model model)
       : model_(std::move(model)), engine_(dnnl::engine::kind::cpu, 0), cache_(engine_, model_) {}
 
@@ -564,15 +559,9 @@ class DnnlMobileFaceNet final : public MobileFaceNet {
     check_chips(chips);
     std::vector<std::vector<float>> result;
     result.reserve(chips.size());
-    // OpenMP's thread count is per calling thread: give oneDNN the engine's intra-op count.
-    const ScopedOmpThreads threads(cv::getNumThreads());
-    // Batches of 8, 4, 2 and 1: at most four plans, however many faces a photo has.
-    for (std::size_t done = 0; done < chips.size();) {
-      std::size_t batch = kMaxBatch;
-      while (batch > chips.size() - done) batch /= 2;
-      embed_batch(chips, done, batch, result);
-      done += batch;
-    }
+    dnnl_plans::for_each_batch(chips.size(), [&](std::size_t first, std::size_t count) {
+      embed_batch(chips, first, count, result);
+    });
     return result;
   }
 
@@ -582,8 +571,9 @@ class DnnlMobileFaceNet final : public MobileFaceNet {
  private:
   void embed_batch(const std::vector<cv::Mat>& chips, std::size_t first, std::size_t count,
                    std::vector<std::vector<float>>& result) const {
-    const Plan& plan = plan_for(static_cast<int>(count));
-    std::unique_ptr<Workspace> ws = lease(plan);
+    auto lease = plans_.lease(static_cast<int>(count));
+    const Plan& plan = lease.plan();
+    Workspace* ws = &lease.workspace();
 
     // As cv::dnn::blobFromImages(chips, 1/128, 127.5): (float(pixel) - 127.5) * (1/128), BGR planes.
     float* input = static_cast<float*>(ws->tensors[static_cast<std::size_t>(plan.input)].get_data_handle());
@@ -613,28 +603,9 @@ class DnnlMobileFaceNet final : public MobileFaceNet {
       std::vector<float>& embedding = result.emplace_back(kMobileFaceNetDims);
       for (int k = 0; k < kMobileFaceNetDims; ++k) embedding[static_cast<std::size_t>(k)] = row[k] * scale;
     }
-    give_back(plan, std::move(ws));
   }
 
-  const Plan& plan_for(int batch) const {
-    std::lock_guard<std::mutex> lock(plan_mutex_);
-    auto it = plans_.find(batch);
-    if (it == plans_.end()) {
-      PlanBuilder builder(engine_, model_, cache_, batch);
-      it = plans_.emplace(batch, builder.build()).first;
-    }
-    return *it->second;
-  }
-
-  std::unique_ptr<Workspace> lease(const Plan& plan) const {
-    {
-      std::lock_guard<std::mutex> lock(plan.idle_mutex);
-      if (!plan.idle.empty()) {
-        std::unique_ptr<Workspace> ws = std::move(plan.idle.back());
-        plan.idle.pop_back();
-        return ws;
-      }
-    }
+  std::unique_ptr<Workspace> make_workspace(const Plan& plan) const {
     auto ws = std::make_unique<Workspace>();
     ws->stream = dnnl::stream(engine_);
     ws->arena = memory({{static_cast<memory::dim>(plan.arena_bytes)}, Dt::u8, Tag::x}, engine_);
@@ -651,16 +622,12 @@ class DnnlMobileFaceNet final : public MobileFaceNet {
     return ws;
   }
 
-  static void give_back(const Plan& plan, std::unique_ptr<Workspace> ws) {
-    std::lock_guard<std::mutex> lock(plan.idle_mutex);
-    plan.idle.push_back(std::move(ws));
-  }
-
   Model model_;
   dnnl::engine engine_;
-  mutable std::mutex plan_mutex_;  // guards plans_ and cache_
-  mutable WeightCache cache_;
-  mutable std::map<int, std::shared_ptr<Plan>> plans_;
+  mutable WeightCache cache_;  // filled while plans are built, under plans_'s lock
+  dnnl_plans::PlanSet<Plan, Workspace> plans_{
+      [this](int batch) -> std::shared_ptr<const Plan> { return PlanBuilder(engine_, model_, cache_, batch).build(); },
+      [this](const Plan& plan) { return make_workspace(plan); }};
 };
 
 }  // namespace

@@ -32,8 +32,8 @@
 #include "embed/recognition_net_spec.hpp"
 #include "model/dnn_graph.hpp"
 #include "model/tfjs_weights.hpp"
+#include "embed/dnnl_plans.hpp"
 #include "siamface/errors.hpp"
-#include "util/omp_threads.hpp"
 
 namespace siamface {
 namespace {
@@ -112,9 +112,6 @@ struct Plan {
   int input = -1;     // N x 3 x 150 x 150, f32 nchw
   int features = -1;  // N x 256 x 2 x 2, f32 nchw
   std::size_t scratchpad_bytes = 0;
-
-  mutable std::mutex idle_mutex;
-  mutable std::vector<std::unique_ptr<Workspace>> idle;
 };
 
 memory::desc plain_f32(memory::dim n, memory::dim c, memory::dim h, memory::dim w) {
@@ -338,8 +335,6 @@ bool has_native_bf16() {
 
 class DnnlRecognitionNet final : public RecognitionNet {
  public:
-  static constexpr std::size_t kMaxBatch = 8;
-
   DnnlRecognitionNet(Model model, DnnlPrecision precision)
       : model_(std::move(model)),
         engine_(dnnl::engine::kind::cpu, 0),
@@ -350,17 +345,9 @@ class DnnlRecognitionNet final : public RecognitionNet {
     check_recognition_chips(chips);
     std::vector<Embedding> result;
     result.reserve(chips.size());
-    // oneDNN's parallel regions run on OpenMP, whose thread count is per calling thread: give
-    // them the engine's intra-op count (set_intra_op_threads), as OpenCV's DNN gets.
-    const ScopedOmpThreads threads(cv::getNumThreads());
-    // Batches of 8, 4, 2 and 1 chips: at most four plans (each keeps its workspaces, about 1.5 MB
-    // per face), however many faces a photo has; 8 runs 10-20 % faster per face than 1.
-    for (std::size_t done = 0; done < chips.size();) {
-      std::size_t batch = kMaxBatch;
-      while (batch > chips.size() - done) batch /= 2;
-      embed_batch(chips, done, batch, result);
-      done += batch;
-    }
+    dnnl_plans::for_each_batch(chips.size(), [&](std::size_t first, std::size_t count) {
+      embed_batch(chips, first, count, result);
+    });
     return result;
   }
 
@@ -368,8 +355,9 @@ class DnnlRecognitionNet final : public RecognitionNet {
                    std::vector<Embedding>& result) const {
     const std::vector<cv::Mat> chips(all.begin() + static_cast<std::ptrdiff_t>(first),
                                      all.begin() + static_cast<std::ptrdiff_t>(first + count));
-    const Plan& plan = plan_for(static_cast<int>(chips.size()));
-    std::unique_ptr<Workspace> ws = lease(plan);
+    auto lease = plans_.lease(static_cast<int>(chips.size()));
+    const Plan& plan = lease.plan();
+    Workspace* ws = &lease.workspace();
 
     // As cv::dnn::blobFromImages: float(pixel) - float(mean), times float(1/255); RGB planes.
     float* input = static_cast<float*>(ws->tensors[static_cast<std::size_t>(plan.input)].get_data_handle());
@@ -415,7 +403,6 @@ class DnnlRecognitionNet final : public RecognitionNet {
         embedding[static_cast<std::size_t>(o)] = sum;
       }
     }
-    give_back(plan, std::move(ws));
   }
 
   const char* backend_name() const override {
@@ -454,25 +441,7 @@ class DnnlRecognitionNet final : public RecognitionNet {
   }
 
  private:
-  const Plan& plan_for(int batch) const {
-    std::lock_guard<std::mutex> lock(plan_mutex_);
-    auto it = plans_.find(batch);
-    if (it == plans_.end()) {
-      PlanBuilder builder(engine_, model_, cache_, activations_, batch);
-      it = plans_.emplace(batch, builder.build()).first;
-    }
-    return *it->second;
-  }
-
-  std::unique_ptr<Workspace> lease(const Plan& plan) const {
-    {
-      std::lock_guard<std::mutex> lock(plan.idle_mutex);
-      if (!plan.idle.empty()) {
-        std::unique_ptr<Workspace> ws = std::move(plan.idle.back());
-        plan.idle.pop_back();
-        return ws;
-      }
-    }
+  std::unique_ptr<Workspace> make_workspace(const Plan& plan) const {
     auto ws = std::make_unique<Workspace>();
     ws->stream = dnnl::stream(engine_);
     for (const memory::desc& desc : plan.tensors) ws->tensors.emplace_back(desc, engine_);
@@ -487,17 +456,13 @@ class DnnlRecognitionNet final : public RecognitionNet {
     return ws;
   }
 
-  static void give_back(const Plan& plan, std::unique_ptr<Workspace> ws) {
-    std::lock_guard<std::mutex> lock(plan.idle_mutex);
-    plan.idle.push_back(std::move(ws));
-  }
-
   Model model_;
   dnnl::engine engine_;
   Dt activations_;
-  mutable std::mutex plan_mutex_;  // guards plans_ and cache_
-  mutable WeightCache cache_;
-  mutable std::map<int, std::shared_ptr<Plan>> plans_;
+  mutable WeightCache cache_;  // filled while plans are built, under plans_'s lock
+  dnnl_plans::PlanSet<Plan, Workspace> plans_{
+      [this](int batch) -> std::shared_ptr<const Plan> { return PlanBuilder(engine_, model_, cache_, activations_, batch).build(); },
+      [this](const Plan& plan) { return make_workspace(plan); }};
 };
 
 }  // namespace
