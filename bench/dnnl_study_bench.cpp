@@ -1,14 +1,18 @@
-// Study: the embedding ResNet on oneDNN (src/embed/dnnl_recognition_net.cpp) against the product's
-// OpenCV DNN implementation (src/embed/recognition_net.cpp). Prints
+// Study: the two embedding networks on oneDNN (src/embed/dnnl_recognition_net.cpp,
+// dnnl_mobile_face_net.cpp) against the OpenCV DNN implementations (recognition_net.cpp,
+// mobile_face_net.cpp). For each network it prints
 //   (a) how far the oneDNN embeddings are from OpenCV's, on random chips and on LFW face chips
 //       (max |difference| per value, max Euclidean distance between the two embeddings of a chip;
-//       the product compares embeddings by Euclidean distance against a threshold near 0.6);
-//   (b) ms per face at batch 1 and 8, one thread for both engines, implementations interleaved
+//       the product compares embeddings by Euclidean distance against a threshold near 0.6), and
+//       batch 16 against one chip at a time;
+//   (b) two threads embedding at once against one;
+//   (c) ms per face at batch 1 and 8, one thread for both engines, implementations interleaved
 //       every round, median of the rounds after a warm-up round;
-//   (c) with --pairs: LFW View 2 verification on the same aligned chips per implementation, and how
-//       many decisions at 0.6 move (the issue's "LFW figure within 0.05 points").
+//   (d) with --pairs: LFW View 2 verification with the ResNet on the same aligned chips per
+//       implementation, and how many decisions at 0.6 move (the issue's "LFW figure within 0.05
+//       points").
 //
-//   build/bench/dnnl_resnet_study_bench [--models DIR] [--lfw DIR] [--rounds N]
+//   build/bench/dnnl_study_bench [--models DIR] [--lfw DIR] [--rounds N]
 //       [--pairs ../shared/testdata/lfw/pairs.txt --lfw-root ../shared/testdata/lfw/lfw-deepfunneled [--per-fold N]]
 //
 // Per-layer times: run with ONEDNN_VERBOSE=1 (oneDNN prints one line per executed primitive).
@@ -32,7 +36,8 @@
 #include <vector>
 
 #include "bench_timing.hpp"
-#include "embed/dnnl_recognition_net.hpp"
+#include "align/arcface_chip.hpp"
+#include "embed/mobile_face_net.hpp"
 #include "embed/recognition_net.hpp"
 #include "eval/verification_protocol.hpp"
 #include "image/cv_image.hpp"
@@ -42,7 +47,6 @@
 
 namespace fs = std::filesystem;
 using siamface::Embedding;
-using siamface::RecognitionNet;
 using namespace siamface::bench;
 
 namespace {
@@ -65,20 +69,21 @@ const char* isa_name(dnnl::cpu_isa isa) {
   }
 }
 
-std::vector<cv::Mat> random_chips(int count) {
+std::vector<cv::Mat> random_chips(int count, int size) {
   cv::RNG rng(20240601);  // fixed: the figures are reproducible
   std::vector<cv::Mat> chips;
   for (int i = 0; i < count; ++i) {
-    cv::Mat chip(siamface::kChipSize, siamface::kChipSize, CV_8UC3);
+    cv::Mat chip(size, size, CV_8UC3);
     rng.fill(chip, cv::RNG::UNIFORM, 0, 256);
     chips.push_back(chip);
   }
   return chips;
 }
 
-// LFW deep-funneled photos are 250x250 with the face near the centre: resize to 200x200 and keep the
-// central 150x150. Good enough for a numeric comparison, not an aligned chip.
-std::vector<cv::Mat> lfw_chips(const fs::path& dir, int count) {
+// LFW deep-funneled photos are 250x250 with the face near the centre: resize to 4/3 of the chip and
+// keep the central chip (150 of 200, 112 of 149). Good enough for a numeric comparison, not an
+// aligned chip.
+std::vector<cv::Mat> lfw_chips(const fs::path& dir, int count, int size) {
   std::vector<fs::path> files;
   if (!fs::is_directory(dir)) return {};
   for (const auto& person : fs::directory_iterator(dir)) {
@@ -94,8 +99,9 @@ std::vector<cv::Mat> lfw_chips(const fs::path& dir, int count) {
     const cv::Mat image = cv::imread(file.string(), cv::IMREAD_COLOR);
     if (image.empty()) continue;
     cv::Mat resized;
-    cv::resize(image, resized, cv::Size(200, 200), 0, 0, cv::INTER_AREA);
-    chips.push_back(resized(cv::Rect(25, 25, siamface::kChipSize, siamface::kChipSize)).clone());
+    const int side = size * 4 / 3, offset = (side - size) / 2;
+    cv::resize(image, resized, cv::Size(side, side), 0, 0, cv::INTER_AREA);
+    chips.push_back(resized(cv::Rect(offset, offset, size, size)).clone());
   }
   return chips;
 }
@@ -139,25 +145,31 @@ double min_pair_distance(const std::vector<Embedding>& e) {
   return best;
 }
 
+// One implementation of one network: its embed().
 struct Impl {
   std::string name;
-  const RecognitionNet* net;
+  std::function<std::vector<Embedding>(const std::vector<cv::Mat>&)> embed;
 };
+
+template <typename Net>
+Impl impl_of(const std::string& name, const Net& net) {
+  return {name, [&net](const std::vector<cv::Mat>& chips) { return net.embed(chips); }};
+}
 
 void compare_set(const std::string& label, const std::vector<cv::Mat>& chips, const std::vector<Impl>& impls) {
   if (chips.empty()) {
     std::printf("%s: no chips\n", label.c_str());
     return;
   }
-  const std::vector<Embedding> reference = impls[0].net->embed(chips);
+  const std::vector<Embedding> reference = impls[0].embed(chips);
   std::printf("%s (%zu chips; OpenCV mean |e| %.4f, closest pair of chips %.4f):\n", label.c_str(), chips.size(),
               mean_norm(reference), min_pair_distance(reference));
   for (std::size_t i = 1; i < impls.size(); ++i) {
-    const std::vector<Embedding> batched = impls[i].net->embed(chips);
+    const std::vector<Embedding> batched = impls[i].embed(chips);
     const Diff d = compare(reference, batched);
     // The same chips one at a time: the batch-1 plan must agree with the batch-N plan.
     std::vector<Embedding> single;
-    for (const cv::Mat& chip : chips) single.push_back(impls[i].net->embed({chip})[0]);
+    for (const cv::Mat& chip : chips) single.push_back(impls[i].embed({chip})[0]);
     const Diff self = compare(batched, single);
     std::printf("  %-12s vs OpenCV: max |diff| %.3g, max distance %.3g, mean distance %.3g;"
                 " batch %zu vs batch 1: max |diff| %.3g\n",
@@ -166,18 +178,18 @@ void compare_set(const std::string& label, const std::vector<cv::Mat>& chips, co
 }
 
 // Two threads embedding at once must get what one thread gets (embed() is documented thread-safe).
-void check_concurrency(const RecognitionNet& net, const std::string& name, const std::vector<cv::Mat>& chips) {
-  const std::vector<Embedding> expected = net.embed(chips);
+void check_concurrency(const Impl& impl, const std::vector<cv::Mat>& chips) {
+  const std::vector<Embedding> expected = impl.embed(chips);
   std::vector<Embedding> got[2];
   std::vector<std::thread> threads;
   for (int t = 0; t < 2; ++t) {
     threads.emplace_back([&, t] {
-      for (int r = 0; r < 3; ++r) got[t] = net.embed(chips);
+      for (int r = 0; r < 3; ++r) got[t] = impl.embed(chips);
     });
   }
   for (std::thread& t : threads) t.join();
   const double worst = std::max(compare(expected, got[0]).max_abs, compare(expected, got[1]).max_abs);
-  std::printf("  %-12s two threads at once: max |diff| vs one thread %.3g\n", name.c_str(), worst);
+  std::printf("  %-12s two threads at once: max |diff| vs one thread %.3g\n", impl.name.c_str(), worst);
 }
 
 void time_impls(const std::vector<Impl>& impls, const std::vector<cv::Mat>& pool, int rounds) {
@@ -190,7 +202,7 @@ void time_impls(const std::vector<Impl>& impls, const std::vector<cv::Mat>& pool
         // Rotate the order each round so no implementation always runs right after another.
         const std::size_t i = (k + static_cast<std::size_t>(round)) % impls.size();
         const auto start = Clock::now();
-        const auto out = impls[i].net->embed(chips);
+        const auto out = impls[i].embed(chips);
         const double ms = ms_since(start);
         if (out.size() != chips.size()) std::abort();
         if (round > 0) per_face[i * 2 + b].push_back(ms / batches[b]);
@@ -268,7 +280,7 @@ void lfw_pairs_check(const fs::path& root, const fs::path& pairs_txt, int per_fo
     for (std::size_t i = 0; i < chips.size(); i += 8) {
       const std::vector<cv::Mat> batch(chips.begin() + static_cast<std::ptrdiff_t>(i),
                                        chips.begin() + static_cast<std::ptrdiff_t>(std::min(i + 8, chips.size())));
-      for (Embedding& e : impl.net->embed(batch)) embeddings.push_back(std::move(e));
+      for (Embedding& e : impl.embed(batch)) embeddings.push_back(std::move(e));
     }
     std::vector<siamface::ScoredPair> scored;
     std::vector<float> distances;
@@ -328,29 +340,47 @@ int main(int argc, char** argv) {
     std::printf("oneDNN %d.%d.%d, effective CPU ISA %s; OpenCV %s\n", v->major, v->minor, v->patch,
                 isa_name(dnnl::get_effective_cpu_isa()), CV_VERSION);
 
-    const auto opencv = siamface::make_recognition_net(models, siamface::RecognitionBackend::kOpenCv);
-    const auto f32 = siamface::make_dnnl_recognition_net(models, siamface::DnnlPrecision::kF32);
-    std::unique_ptr<RecognitionNet> bf16;
+    using siamface::RecognitionBackend;
+    const auto resnet_opencv = siamface::make_recognition_net(models, RecognitionBackend::kOpenCv);
+    const auto resnet_f32 = siamface::make_recognition_net(models, RecognitionBackend::kOneDnn);
+    std::unique_ptr<siamface::RecognitionNet> resnet_bf16;
     try {
-      bf16 = siamface::make_dnnl_recognition_net(models, siamface::DnnlPrecision::kBF16);
+      resnet_bf16 = siamface::make_recognition_net(models, RecognitionBackend::kOneDnnBf16);
     } catch (const siamface::Error& e) {
       std::printf("bf16 left out: %s\n", e.what());
     }
-    std::vector<Impl> impls = {{"opencv-dnn", opencv.get()}, {"onednn-f32", f32.get()}};
-    if (bf16) impls.push_back({"onednn-bf16", bf16.get()});
+    const auto mfn_opencv = siamface::make_mobile_face_net(models, RecognitionBackend::kOpenCv);
+    const auto mfn_f32 = siamface::make_mobile_face_net(models, RecognitionBackend::kOneDnn);
 
-    std::printf("flops_per_chip: OpenCV %lld, oneDNN %lld\n\n", static_cast<long long>(opencv->flops_per_chip()),
-                static_cast<long long>(f32->flops_per_chip()));
+    struct Network {
+      std::string name;
+      int chip_size;
+      std::vector<Impl> impls;  // the OpenCV reference first
+      long long flops[2];
+    };
+    std::vector<Network> networks;
+    networks.push_back({"dlib ResNet",
+                        siamface::kChipSize,
+                        {impl_of("opencv-dnn", *resnet_opencv), impl_of("onednn-f32", *resnet_f32)},
+                        {resnet_opencv->flops_per_chip(), resnet_f32->flops_per_chip()}});
+    if (resnet_bf16) networks.back().impls.push_back(impl_of("onednn-bf16", *resnet_bf16));
+    networks.push_back({"MobileFaceNet",
+                        siamface::kArcFaceChipSize,
+                        {impl_of("opencv-dnn", *mfn_opencv), impl_of("onednn-f32", *mfn_f32)},
+                        {mfn_opencv->flops_per_chip(), mfn_f32->flops_per_chip()}});
 
-    const std::vector<cv::Mat> random = random_chips(kCompareChips);
-    const std::vector<cv::Mat> faces = lfw_chips(lfw, kCompareChips);
-    compare_set("random chips", random, impls);
-    compare_set("LFW chips (" + lfw.string() + ")", faces, impls);
-    std::printf("\nthread safety:\n");
-    for (std::size_t i = 1; i < impls.size(); ++i) check_concurrency(*impls[i].net, impls[i].name, random);
-
-    time_impls(impls, faces.size() >= 8 ? faces : random, rounds);
-    if (!pairs_txt.empty()) lfw_pairs_check(lfw_root, pairs_txt, per_fold, impls);
+    for (const Network& network : networks) {
+      std::printf("\n## %s (%dx%d chips): flops_per_chip OpenCV %lld, oneDNN %lld\n\n", network.name.c_str(),
+                  network.chip_size, network.chip_size, network.flops[0], network.flops[1]);
+      const std::vector<cv::Mat> random = random_chips(kCompareChips, network.chip_size);
+      const std::vector<cv::Mat> faces = lfw_chips(lfw, kCompareChips, network.chip_size);
+      compare_set("random chips", random, network.impls);
+      compare_set("LFW chips (" + lfw.string() + ")", faces, network.impls);
+      std::printf("\nthread safety:\n");
+      for (std::size_t i = 1; i < network.impls.size(); ++i) check_concurrency(network.impls[i], random);
+      time_impls(network.impls, faces.size() >= 8 ? faces : random, rounds);
+    }
+    if (!pairs_txt.empty()) lfw_pairs_check(lfw_root, pairs_txt, per_fold, networks.front().impls);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
