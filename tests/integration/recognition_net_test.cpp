@@ -14,6 +14,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "common/backend_comparison.hpp"
 #include "common/test_env.hpp"
 #include "align/arcface_chip.hpp"
 #include "embed/mobile_face_net.hpp"
@@ -257,28 +258,15 @@ TEST(RecognitionNet, OneDnnGivesTheOpenCvEmbeddingsInBatchesAndAlone) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("lfw_dev/lfw-deepfunneled");
   const auto onednn = onednn_net_or_skip(RecognitionBackend::kOneDnn);
-  if (!onednn) {
-    const char* reason = "this build has no oneDNN (libdnnl-dev; scripts/setup.sh installs it)";
-    if (test::data_required()) FAIL() << reason;
-    GTEST_SKIP() << reason;
-  }
+  SIAMFACE_REQUIRE_ONEDNN(onednn);
   EXPECT_STREQ(onednn->backend_name(), "oneDNN f32");
   const auto reference = make_recognition_net(test::models_dir(), RecognitionBackend::kOpenCv);
   EXPECT_STREQ(reference->backend_name(), "OpenCV DNN");
   EXPECT_EQ(onednn->flops_per_chip(), reference->flops_per_chip());
-
   const std::vector<cv::Mat> chips = comparison_chips();
   ASSERT_EQ(chips.size(), 11U);
-  const auto expected = reference->embed(chips);
-  const auto batched = onednn->embed(chips);
-  ASSERT_EQ(batched.size(), chips.size());
-  for (std::size_t i = 0; i < chips.size(); ++i) {
-    // Measured: 1.2e-6 at most; the decision threshold is 0.6.
-    EXPECT_LT(euclidean_distance(batched[i], expected[i]), 1e-4F) << "chip " << i;
-    const auto alone = onednn->embed({chips[i]});
-    ASSERT_EQ(alone.size(), 1U);
-    EXPECT_LT(euclidean_distance(alone[0], batched[i]), 1e-5F) << "chip " << i;
-  }
+  // Measured: 1.2e-6 at most; the decision threshold is 0.6.
+  test::expect_same_embeddings(*reference, *onednn, chips, 1e-4F);
 }
 
 TEST(RecognitionNet, OneDnnBf16StaysNearTheReferenceWhereTheCpuHasIt) {
