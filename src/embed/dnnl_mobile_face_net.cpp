@@ -38,6 +38,8 @@
 namespace siamface {
 namespace {
 
+using dnnl_plans::plain_f32;
+
 using dnnl::memory;
 using Tag = memory::format_tag;
 using Dt = memory::data_type;
@@ -301,22 +303,10 @@ Model load_model(const std::filesystem::path& path) {
   }
 }
 
-// Per-call state of one plan; owned by one embed() call at a time.
-struct Workspace {
-  dnnl::stream stream;
-  memory arena;  // every activation tensor, at the plan's offsets
-  std::vector<memory> tensors;
-  std::vector<std::unordered_map<int, memory>> args;  // per step, for primitive::execute
-};
+using dnnl_plans::Step;
+using dnnl_plans::Workspace;
 
-struct Step {
-  std::string name;  // for debugging: the layer and oneDNN's implementation
-  dnnl::primitive primitive;
-  std::vector<std::pair<int, int>> tensor_args;       // (DNNL_ARG_*, tensor id)
-  std::vector<std::pair<int, memory>> constant_args;  // shared weights, biases, slopes
-};
-
-// Everything for one batch size. Immutable once built, except the workspace free list.
+// Everything for one batch size; immutable once built.
 struct Plan {
   int batch = 0;
   std::vector<memory::desc> tensors;
@@ -332,27 +322,17 @@ struct Plan {
 // every plan. Guarded by the net's plan mutex.
 class WeightCache {
  public:
-  WeightCache(const dnnl::engine& engine, const Model& model) : engine_(engine), model_(model) {
-    weights_.resize(model.convs.size());
-    slopes_.resize(model.convs.size());
+  WeightCache(const dnnl::engine& engine, const Model& model) {
     for (const ConvNode& conv : model.convs) {
-      memory bias({{conv.cout}, Dt::f32, Tag::x}, engine_);
-      std::memcpy(bias.get_data_handle(), conv.bias.data(), conv.bias.size() * sizeof(float));
-      biases_.push_back(bias);
+      weights_.emplace_back(engine, weights_desc(conv, /*plain=*/true), conv.weights.data());
+      slopes_.emplace_back(engine, slopes_desc(conv, Tag::nchw), conv.prelu.data());  // used only with a PReLU
+      biases_.push_back(dnnl_plans::f32_vector(engine, conv.bias));
     }
   }
 
-  memory weights(std::size_t layer, const memory::desc& desc) {
-    const ConvNode& conv = model_.convs[layer];
-    return reordered(weights_[layer], weights_desc(conv, /*plain=*/true), conv.weights.data(), desc);
-  }
-
+  memory weights(std::size_t layer, const memory::desc& desc) { return weights_[layer].in_layout(desc); }
   // PReLU slopes as a 1 x C x 1 x 1 tensor.
-  memory slopes(std::size_t layer, const memory::desc& desc) {
-    const ConvNode& conv = model_.convs[layer];
-    return reordered(slopes_[layer], slopes_desc(conv, Tag::nchw), conv.prelu.data(), desc);
-  }
-
+  memory slopes(std::size_t layer, const memory::desc& desc) { return slopes_[layer].in_layout(desc); }
   const memory& bias(std::size_t layer) const { return biases_[layer]; }
 
   // Grouped weights are 5-D (g, o/g, i/g, h, w). `plain`: the model's own order, else oneDNN's choice.
@@ -365,41 +345,17 @@ class WeightCache {
   static memory::desc slopes_desc(const ConvNode& conv, Tag tag) { return {{1, conv.cout, 1, 1}, Dt::f32, tag}; }
 
  private:
-  // `values` (in layout `plain`) in layout `desc`, reordered on first request.
-  memory reordered(std::vector<memory>& cache, const memory::desc& plain, const float* values,
-                   const memory::desc& desc) {
-    for (const memory& m : cache) {
-      if (m.get_desc() == desc) return m;
-    }
-    memory user(plain, engine_, const_cast<float*>(values));
-    memory out(desc, engine_);
-    dnnl::stream stream(engine_);
-    dnnl::reorder(user, out).execute(stream, user, out);
-    stream.wait();
-    cache.push_back(out);
-    return out;
-  }
-
-  dnnl::engine engine_;
-  const Model& model_;
-  std::vector<std::vector<memory>> weights_;  // per conv, one per layout asked for
-  std::vector<std::vector<memory>> slopes_;
+  std::vector<dnnl_plans::ConstantTensor> weights_;  // per conv
+  std::vector<dnnl_plans::ConstantTensor> slopes_;
   std::vector<memory> biases_;
 };
 
-memory::desc plain_f32(memory::dim n, memory::dim c, memory::dim h, memory::dim w) {
-  return memory::desc({n, c, h, w}, Dt::f32, Tag::nchw);
-}
-
 // Builds the plan for one batch size: one primitive per ConvNode, reorders where layouts differ,
 // then places the tensors in one arena.
-class PlanBuilder {
+class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
  public:
   PlanBuilder(const dnnl::engine& engine, const Model& model, WeightCache& cache, int batch)
-      : engine_(engine), model_(model), cache_(cache), plan_(std::make_shared<Plan>()) {
-    plan_->batch = batch;
-    attr_.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  }
+      : PlanBuilderBase(engine, batch), model_(model), cache_(cache) {}
 
   std::shared_ptr<Plan> build() {
     const memory::dim n = plan_->batch;
@@ -413,30 +369,6 @@ class PlanBuilder {
   }
 
  private:
-  int add_tensor(const memory::desc& desc) {
-    plan_->tensors.push_back(desc);
-    return static_cast<int>(plan_->tensors.size()) - 1;
-  }
-
-  const memory::desc& desc_of(int tensor) const { return plan_->tensors[static_cast<std::size_t>(tensor)]; }
-
-  void add_step(Step step, const memory::desc& scratchpad) {
-    plan_->scratchpad_bytes = std::max(plan_->scratchpad_bytes, scratchpad.get_size());
-    plan_->steps.push_back(std::move(step));
-  }
-
-  int as_layout(int tensor, const memory::desc& desc) {
-    if (desc_of(tensor) == desc) return tensor;
-    const int out = add_tensor(desc);
-    dnnl::reorder::primitive_desc pd(engine_, desc_of(tensor), engine_, desc, attr_);
-    Step step;
-    step.name = "reorder";
-    step.primitive = dnnl::reorder(pd);
-    step.tensor_args = {{DNNL_ARG_FROM, tensor}, {DNNL_ARG_TO, out}};
-    add_step(std::move(step), pd.scratchpad_desc());
-    return out;
-  }
-
   void conv(std::size_t layer) {
     const ConvNode& node = model_.convs[layer];
     const memory::dim n = plan_->batch;
@@ -532,11 +464,8 @@ class PlanBuilder {
     }
   }
 
-  dnnl::engine engine_;
   const Model& model_;
   WeightCache& cache_;
-  dnnl::primitive_attr attr_;
-  std::shared_ptr<Plan> plan_;
   std::vector<int> tensor_of_;  // value id -> the tensor holding it now
 };
 

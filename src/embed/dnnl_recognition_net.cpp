@@ -38,6 +38,8 @@
 namespace siamface {
 namespace {
 
+using dnnl_plans::plain_f32;
+
 using dnnl::memory;
 using Tag = memory::format_tag;
 using Dt = memory::data_type;
@@ -88,23 +90,10 @@ Model load_model(const std::filesystem::path& models_dir) {
   return model;
 }
 
-// Per-call state of one plan; owned by one embed() call at a time.
-struct Workspace {
-  dnnl::stream stream;
-  std::vector<memory> tensors;
-  std::vector<std::unordered_map<int, memory>> args;  // per step, for primitive::execute
-};
+using dnnl_plans::Step;
+using dnnl_plans::Workspace;
 
-// One step of a plan: a oneDNN primitive or, for the awkward bits, a loop on plain f32 tensors.
-struct Step {
-  std::string name;  // for debugging: the layer and oneDNN's implementation
-  dnnl::primitive primitive;                            // unset for host steps
-  std::vector<std::pair<int, int>> tensor_args;         // (DNNL_ARG_*, tensor id)
-  std::vector<std::pair<int, memory>> constant_args;    // shared weights and biases
-  std::function<void(const std::vector<memory>&)> host;  // host step on workspace tensors
-};
-
-// Everything for one batch size. Immutable once built, except the workspace free list.
+// Everything for one batch size; immutable once built.
 struct Plan {
   int batch = 0;
   std::vector<memory::desc> tensors;  // activation tensors, allocated per workspace
@@ -114,55 +103,31 @@ struct Plan {
   std::size_t scratchpad_bytes = 0;
 };
 
-memory::desc plain_f32(memory::dim n, memory::dim c, memory::dim h, memory::dim w) {
-  return memory::desc({n, c, h, w}, Dt::f32, Tag::nchw);
-}
-
 // Weights reordered into the layouts the plans' primitives chose; shared by every plan.
 // Guarded by the net's plan mutex.
 class WeightCache {
  public:
-  WeightCache(const dnnl::engine& engine, const Model& model) : engine_(engine), model_(model) {
-    reordered_.resize(model.convs.size());
+  WeightCache(const dnnl::engine& engine, const Model& model) {
     for (const FoldedConv& conv : model.convs) {
-      memory bias({{conv.cout}, Dt::f32, Tag::x}, engine_);
-      std::memcpy(bias.get_data_handle(), conv.bias.data(), conv.bias.size() * sizeof(float));
-      biases_.push_back(bias);
+      weights_.emplace_back(engine, memory::desc({conv.cout, conv.cin, conv.kernel, conv.kernel}, Dt::f32, Tag::oihw),
+                            conv.weights.data());
+      biases_.push_back(dnnl_plans::f32_vector(engine, conv.bias));
     }
   }
 
-  memory weights(std::size_t layer, const memory::desc& desc) {
-    for (const memory& m : reordered_[layer]) {
-      if (m.get_desc() == desc) return m;
-    }
-    const FoldedConv& conv = model_.convs[layer];
-    memory user({{conv.cout, conv.cin, conv.kernel, conv.kernel}, Dt::f32, Tag::oihw}, engine_,
-                const_cast<float*>(conv.weights.data()));
-    memory out(desc, engine_);
-    dnnl::stream stream(engine_);
-    dnnl::reorder(user, out).execute(stream, user, out);
-    stream.wait();
-    reordered_[layer].push_back(out);
-    return out;
-  }
-
+  memory weights(std::size_t layer, const memory::desc& desc) { return weights_[layer].in_layout(desc); }
   const memory& bias(std::size_t layer) const { return biases_[layer]; }
 
  private:
-  dnnl::engine engine_;
-  const Model& model_;
-  std::vector<std::vector<memory>> reordered_;
+  std::vector<dnnl_plans::ConstantTensor> weights_;
   std::vector<memory> biases_;
 };
 
 // Builds the plan for one batch size, following build_net() in recognition_net.cpp.
-class PlanBuilder {
+class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
  public:
   PlanBuilder(const dnnl::engine& engine, const Model& model, WeightCache& cache, Dt activations, int batch)
-      : engine_(engine), model_(model), cache_(cache), act_(activations), plan_(std::make_shared<Plan>()) {
-    plan_->batch = batch;
-    attr_.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  }
+      : PlanBuilderBase(engine, batch), model_(model), cache_(cache), act_(activations) {}
 
   std::shared_ptr<Plan> build() {
     const memory::dim n = plan_->batch;
@@ -193,36 +158,6 @@ class PlanBuilder {
   }
 
  private:
-  int add_tensor(const memory::desc& desc) {
-    plan_->tensors.push_back(desc);
-    return static_cast<int>(plan_->tensors.size()) - 1;
-  }
-
-  const memory::desc& desc_of(int tensor) const { return plan_->tensors[static_cast<std::size_t>(tensor)]; }
-
-  void note_scratchpad(const memory::desc& desc) {
-    plan_->scratchpad_bytes = std::max(plan_->scratchpad_bytes, desc.get_size());
-  }
-
-  void add_step(Step step, const memory::desc& scratchpad) {
-    note_scratchpad(scratchpad);
-    plan_->steps.push_back(std::move(step));
-  }
-
-  // `tensor` in layout `desc`: itself, or a new tensor filled by a reorder (which also converts
-  // between f32 and bf16).
-  int as_layout(int tensor, const memory::desc& desc) {
-    if (desc_of(tensor) == desc) return tensor;
-    const int out = add_tensor(desc);
-    dnnl::reorder::primitive_desc pd(engine_, desc_of(tensor), engine_, desc, attr_);
-    Step step;
-    step.name = "reorder";
-    step.primitive = dnnl::reorder(pd);
-    step.tensor_args = {{DNNL_ARG_FROM, tensor}, {DNNL_ARG_TO, out}};
-    add_step(std::move(step), pd.scratchpad_desc());
-    return out;
-  }
-
   // conv + folded scale [+ sum onto `sum_into`] [+ relu]. `used_src` receives the tensor the conv
   // actually reads (the input, or its reordered copy).
   int conv(const std::string& name, int src, std::size_t layer, int stride, int pad, bool relu,
@@ -320,12 +255,9 @@ class PlanBuilder {
     return out;
   }
 
-  dnnl::engine engine_;
   const Model& model_;
   WeightCache& cache_;
   Dt act_;
-  dnnl::primitive_attr attr_;
-  std::shared_ptr<Plan> plan_;
 };
 
 bool has_native_bf16() {
