@@ -11,6 +11,10 @@
 
 #include "detect/face_detector.hpp"
 #include "detect/square_input.hpp"
+#include "embed/recognition_net.hpp"
+#ifdef SIAMFACE_HAVE_ONEDNN
+#include "embed/dnnl_opencv_graph.hpp"
+#endif
 #include "model/dnn_graph.hpp"
 #include "model/model_files.hpp"
 #include "model/net_pool.hpp"
@@ -259,14 +263,27 @@ constexpr float kSsdMean[3] = {127.5F, 127.5F, 127.5F};
 
 float sigmoid(float v) { return 1.0F / (1.0F + std::exp(-v)); }
 
-// Thread safety: detect() is const; each call leases its own cv::dnn::Net from the pool and
-// the decoded weights are immutable.
+// Thread safety: detect() is const; each call leases its own cv::dnn::Net from the pool (or
+// its own workspace of the oneDNN graph) and the decoded weights are immutable.
 class SsdMobilenetDetector final : public FaceDetector {
  public:
-  explicit SsdMobilenetDetector(std::shared_ptr<const SsdParams> params)
-      : params_(std::move(params)),
-        output_names_(build_graph(*params_).outputs),
-        pool_([params = params_] { return build_graph(*params).net; }) {}
+  // `backend`: the embedding networks' choice (resolve_recognition_backend), which the SSD follows:
+  // any oneDNN one runs the network at the default 512 input on oneDNN f32 (the same outputs to
+  // float rounding); other input sizes, a study path, stay on OpenCV DNN.
+  SsdMobilenetDetector(std::shared_ptr<const SsdParams> params, RecognitionBackend backend, const std::string& label)
+      : params_(std::move(params)), pool_([params = params_] { return build_graph(*params).net; }) {
+    // A net that has never run: OpenCV fuses layers (and may rescale weights) on the first forward.
+    SsdGraph graph = build_graph(*params_);
+    output_names_ = graph.outputs;
+#ifdef SIAMFACE_HAVE_ONEDNN
+    if (backend != RecognitionBackend::kOpenCv) {
+      dnnl_ = DnnlGraph::from(graph.net, {1, 3, kInputSize, kInputSize}, graph.outputs, label);
+    }
+#else
+    (void)backend;
+    (void)label;
+#endif
+  }
 
   std::vector<RawDetection> detect(const cv::Mat& bgr, float min_score) const override {
     return detect_at(bgr, min_score, kInputSize);
@@ -284,6 +301,12 @@ class SsdMobilenetDetector final : public FaceDetector {
     // SsdMobilenetv1.forwardInput: x / 127.5 - 1 (NCHW).
     const cv::Mat blob = nchw_blob(input, kSsdMean, 127.5F);
     std::vector<cv::Mat> outputs;
+#ifdef SIAMFACE_HAVE_ONEDNN
+    if (dnnl_ && input_size == kInputSize) {
+      outputs = dnnl_->run(blob);
+      return decode(outputs, bgr.size(), min_score, input_size);
+    }
+#endif
     {
       auto net = pool_.lease();
       net->setInput(blob);
@@ -371,7 +394,10 @@ class SsdMobilenetDetector final : public FaceDetector {
 
   std::shared_ptr<const SsdParams> params_;
   std::vector<std::string> output_names_;
-  NetPool pool_;
+  NetPool pool_;  // OpenCV DNN sessions, built on first need
+#ifdef SIAMFACE_HAVE_ONEDNN
+  std::unique_ptr<DnnlGraph> dnnl_;  // the 512 network on oneDNN; null on OpenCV DNN
+#endif
   mutable std::mutex anchors_mutex_;
   mutable std::map<int, std::vector<float>> generated_anchors_;  // by input size; entries never move
 };
@@ -379,7 +405,10 @@ class SsdMobilenetDetector final : public FaceDetector {
 }  // namespace
 
 std::unique_ptr<FaceDetector> make_ssd_mobilenet_detector(const std::filesystem::path& models_dir) {
-  return std::make_unique<SsdMobilenetDetector>(load_params(models_dir));
+  // resolve first: an unknown $SIAMFACE_RECOGNITION_BACKEND fails before the weights are read.
+  const RecognitionBackend backend = resolve_recognition_backend(RecognitionBackend::kAuto);
+  return std::make_unique<SsdMobilenetDetector>(load_params(models_dir), backend,
+                                                (models_dir / "ssd_mobilenetv1_model.bin").string());
 }
 
 std::vector<float> ssd_anchors_for_input(const std::filesystem::path& models_dir, int input_size,

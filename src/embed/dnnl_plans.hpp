@@ -12,6 +12,8 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <omp.h>
+
 #include <oneapi/dnnl/dnnl.hpp>
 #include <opencv2/core.hpp>
 #include <vector>
@@ -20,8 +22,9 @@
 
 namespace siamface::dnnl_plans {
 
-// Chips go through in batches of 8, 4, 2 and 1: at most four plans, each keeping its workspaces
-// (1-2 MB per face), however many faces a photo has; batch 8 runs 10-20 % faster per face than 1.
+// Chips go through in batches of 8, 4, 2 and 1: at most four plans per thread count, each keeping
+// its workspaces (1-2 MB per face), however many faces a photo has; batch 8 runs 10-20 % faster
+// per face than 1.
 inline constexpr std::size_t kMaxBatch = 8;
 
 // Calls run_batch(first, count) over [0, total) in such batches, with OpenMP (oneDNN's runtime,
@@ -43,7 +46,7 @@ void for_each_batch(std::size_t total, RunBatch&& run_batch) {
 template <typename Plan, typename Workspace>
 class PlanSet {
  public:
-  using BuildPlan = std::function<std::shared_ptr<const Plan>(int batch)>;
+  using BuildPlan = std::function<std::shared_ptr<const Plan>(int batch)>;  // runs on the calling thread's count
   using MakeWorkspace = std::function<std::unique_ptr<Workspace>(const Plan&)>;
 
   PlanSet(BuildPlan build, MakeWorkspace make) : build_(std::move(build)), make_(std::move(make)) {}
@@ -75,11 +78,14 @@ class PlanSet {
     std::unique_ptr<Workspace> workspace_;
   };
 
+  // A plan for `batch` chips built for the calling thread's OpenMP thread count: oneDNN splits a
+  // primitive's work for the count it was created under, and runs it far slower under another
+  // (an SSD plan made for 2 threads took 430 ms instead of 32 on 1).
   Lease lease(int batch) const {
     Entry* entry = nullptr;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      std::unique_ptr<Entry>& slot = entries_[batch];
+      std::unique_ptr<Entry>& slot = entries_[{batch, omp_get_max_threads()}];
       if (!slot) {
         auto fresh = std::make_unique<Entry>();
         fresh->plan = build_(batch);
@@ -102,7 +108,7 @@ class PlanSet {
   BuildPlan build_;
   MakeWorkspace make_;
   mutable std::mutex mutex_;  // guards entries_ and whatever build_ fills
-  mutable std::map<int, std::unique_ptr<Entry>> entries_;
+  mutable std::map<std::pair<int, int>, std::unique_ptr<Entry>> entries_;  // by batch and thread count
 };
 
 // One step of a plan: a oneDNN primitive or, for the few things oneDNN does not fit (the ResNet's

@@ -10,10 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "embed/recognition_net.hpp"
 #include "model/dnn_graph.hpp"
 #include "model/net_pool.hpp"
 #include "model/tfjs_weights.hpp"
 #include "siamface/errors.hpp"
+#ifdef SIAMFACE_HAVE_ONEDNN
+#include "embed/dnnl_opencv_graph.hpp"
+#endif
 
 namespace siamface {
 namespace {
@@ -181,12 +185,29 @@ cv::Mat to_rgb_float(const cv::Mat& bgr) {
   return rgb;
 }
 
+// Thread safety: predict() is const; each call leases its own cv::dnn::Net from the pool (or its
+// own workspace of the oneDNN graph) and the weights are immutable.
 class FaceApiLandmarkNet final : public LandmarkNet {
  public:
-  FaceApiLandmarkNet(std::shared_ptr<const ConvertedWeights> weights, Topology topo)
+  // `backend`: the embedding networks' choice (resolve_recognition_backend), which the landmark
+  // nets follow: any oneDNN one runs them on oneDNN f32 (the same points to float rounding).
+  FaceApiLandmarkNet(std::shared_ptr<const ConvertedWeights> weights, Topology topo, RecognitionBackend backend,
+                     const std::string& label)
       : weights_(std::move(weights)),
         topo_(topo),
-        pool_([w = weights_, topo] { return build_net(*w, topo); }) {}
+        pool_([w = weights_, topo] { return build_net(*w, topo); }) {
+#ifdef SIAMFACE_HAVE_ONEDNN
+    if (backend != RecognitionBackend::kOpenCv) {
+      // A net that has never run: OpenCV fuses layers on the first forward.
+      cv::dnn::Net net = build_net(*weights_, topo_);
+      const std::vector<std::string> outputs = net.getUnconnectedOutLayersNames();
+      dnnl_ = DnnlGraph::from(net, {1, 3, kLandmarkInputSize, kLandmarkInputSize}, outputs, label);
+    }
+#else
+    (void)backend;
+    (void)label;
+#endif
+  }
 
   Landmarks predict(const cv::Mat& bgr, const Box& box) const override {
     if (bgr.empty() || bgr.type() != CV_8UC3) {
@@ -234,9 +255,15 @@ class FaceApiLandmarkNet final : public LandmarkNet {
 
  private:
   LandmarkRawOutput run(const cv::Mat& blob) const {
-    NetPool::Lease net = pool_.lease();
-    net->setInput(blob);
-    const cv::Mat out = net->forward();
+    cv::Mat out;
+#ifdef SIAMFACE_HAVE_ONEDNN
+    if (dnnl_) out = dnnl_->run(blob).at(0);
+#endif
+    if (out.empty()) {
+      NetPool::Lease net = pool_.lease();
+      net->setInput(blob);
+      out = net->forward();
+    }
     if (out.total() != 2 * kLandmarkCount) {
       throw Error(ErrorCode::kInternal, std::string("landmarks: unexpected output size from ") + topo_.model);
     }
@@ -247,7 +274,10 @@ class FaceApiLandmarkNet final : public LandmarkNet {
 
   std::shared_ptr<const ConvertedWeights> weights_;
   Topology topo_;
-  NetPool pool_;
+  NetPool pool_;  // OpenCV DNN sessions, built on first need
+#ifdef SIAMFACE_HAVE_ONEDNN
+  std::unique_ptr<DnnlGraph> dnnl_;  // the net on oneDNN; null on OpenCV DNN
+#endif
 };
 
 }  // namespace
@@ -279,11 +309,13 @@ Landmarks landmarks_in_input_frame(const LandmarkRawOutput& raw) {
 }
 
 std::unique_ptr<LandmarkNet> make_landmark_net(const std::filesystem::path& models_dir, LandmarkKind kind) {
+  // resolve first: an unknown $SIAMFACE_RECOGNITION_BACKEND fails before the weights are read.
+  const RecognitionBackend backend = resolve_recognition_backend(RecognitionBackend::kAuto);
   const Topology topo = topology_of(kind);
   const std::filesystem::path manifest = models_dir / (std::string(topo.model) + "-weights_manifest.json");
   const WeightMap weights = WeightMap::load(manifest, tensor_specs(topo));
   auto converted = std::make_shared<const ConvertedWeights>(convert(weights, topo));
-  auto net = std::make_unique<FaceApiLandmarkNet>(std::move(converted), topo);
+  auto net = std::make_unique<FaceApiLandmarkNet>(std::move(converted), topo, backend, manifest.string());
   net->predict_input(cv::Mat(kLandmarkInputSize, kLandmarkInputSize, CV_8UC3, cv::Scalar::all(0)));  // fail fast
   return net;
 }

@@ -1,0 +1,61 @@
+// Runs a cv::dnn::Net's graph on oneDNN: the layers are read from the Net (types, blobs, shapes,
+// convolution and pooling fields) and turned into oneDNN primitives, so a network built by hand
+// with DnnGraph (the SSD detector, the landmark nets) or imported by OpenCV runs unchanged on the
+// faster engine, with the same outputs to float rounding.
+//
+// Supported layers: Convolution (groups, dilation, explicit or 'SAME'/'VALID' padding, the latter
+// asymmetric as OpenCV computes it: the end padding follows from the output shape), ReLU (with a
+// negative slope), ReLU6 (any bounds), Eltwise plain sum of two inputs, Pooling max/ave (global or
+// not), InnerProduct, and Identity/Flatten/Reshape that only drop trailing 1s. An activation whose
+// input nothing else reads is fused into the layer before it (post-op). Layers no requested output
+// depends on are skipped.
+//
+// The same machinery as the MobileFaceNet's (dnnl_mobile_face_net.cpp, whose GraphReader this
+// generalises): a plan per batch size (dnnl_plans::PlanSet), weights reordered once per layout,
+// the activations of one call packed into one arena.
+//
+// Only compiled when the build has oneDNN (SIAMFACE_HAVE_ONEDNN); this header needs no oneDNN.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <opencv2/dnn.hpp>
+#include <string>
+#include <vector>
+
+namespace siamface {
+
+// Thread safety: run() is const and safe to call from many threads (each call leases its own
+// workspace); the weights and plans are immutable once built.
+class DnnlGraph {
+ public:
+  // Reads `net` for inputs of shape `input` (N x C x H x W; N is only used for shapes, run() takes
+  // any batch) and the layers named in `outputs`. `net` should never have been run: OpenCV fuses
+  // layers on its first forward and may rescale a convolution's weights in place. `label` (a
+  // model file) names the model in errors. Throws Error(kModelCorrupt) for a layer or topology
+  // that is not supported, naming the layer. Builds the plan of `input`'s batch size at
+  // cv::getNumThreads() threads so oneDNN's own refusals surface here.
+  static std::unique_ptr<DnnlGraph> from(cv::dnn::Net& net, const cv::dnn::MatShape& input,
+                                         const std::vector<std::string>& outputs, const std::string& label);
+
+  ~DnnlGraph();
+  DnnlGraph(const DnnlGraph&) = delete;
+  DnnlGraph& operator=(const DnnlGraph&) = delete;
+
+  // `blob`: a continuous N x C x H x W CV_32F blob (C, H, W as given to from(); any N >= 1). Returns
+  // the outputs in the order of `outputs`, each a fresh CV_32F blob of the shape OpenCV gives that
+  // layer (with the batch of `blob`), in OpenCV's plain order. Runs on cv::getNumThreads() OpenMP threads, as
+  // OpenCV DNN would, with a plan per batch size and thread count (built on first need). Throws Error(kInvalidArgument) for a blob of the wrong shape or type.
+  std::vector<cv::Mat> run(const cv::Mat& blob) const;
+
+  // Multiply-adds counted twice, per image (convolutions and inner products), for benches.
+  std::int64_t flops_per_image() const;
+
+  struct Impl;
+
+ private:
+  explicit DnnlGraph(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace siamface

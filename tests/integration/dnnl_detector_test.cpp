@@ -1,0 +1,392 @@
+// The SSD detector's and the 68-point landmark nets' networks on oneDNN
+// (src/embed/dnnl_opencv_graph.cpp) against OpenCV DNN, on real photos: the same detections (boxes
+// to 0.05 px, scores to 1e-4) and landmarks (to 0.01 px), no threads of their own at one OpenCV
+// thread, thread safety, and [report] lines with the time per detect() and predict() of each.
+// The backend is chosen as the embedding networks' is, through $SIAMFACE_RECOGNITION_BACKEND.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/test_env.hpp"
+#include "detect/face_detector.hpp"
+#include "landmarks/landmark_net.hpp"
+#include "siamface/errors.hpp"
+
+namespace siamface {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr float kMinScore = 0.3F;  // below the default 0.5, to compare more boxes
+
+// Sets $SIAMFACE_RECOGNITION_BACKEND for a scope (unset for nullptr) and restores it.
+class ScopedBackend {
+ public:
+  explicit ScopedBackend(const char* value) {
+    if (const char* old = std::getenv("SIAMFACE_RECOGNITION_BACKEND")) saved_ = old;
+    if (value) {
+      ::setenv("SIAMFACE_RECOGNITION_BACKEND", value, 1);
+    } else {
+      ::unsetenv("SIAMFACE_RECOGNITION_BACKEND");
+    }
+  }
+  ~ScopedBackend() {
+    if (saved_) {
+      ::setenv("SIAMFACE_RECOGNITION_BACKEND", saved_->c_str(), 1);
+    } else {
+      ::unsetenv("SIAMFACE_RECOGNITION_BACKEND");
+    }
+  }
+  ScopedBackend(const ScopedBackend&) = delete;
+  ScopedBackend& operator=(const ScopedBackend&) = delete;
+
+ private:
+  std::optional<std::string> saved_;
+};
+
+std::unique_ptr<FaceDetector> opencv_ssd() {
+  const ScopedBackend backend("opencv");
+  return make_ssd_mobilenet_detector(test::models_dir());
+}
+
+// Null when this build has no oneDNN (the backend is then refused).
+std::unique_ptr<FaceDetector> onednn_ssd() {
+  const ScopedBackend backend("onednn");
+  try {
+    return make_ssd_mobilenet_detector(test::models_dir());
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInvalidArgument) return nullptr;
+    throw;
+  }
+}
+
+// The default (no variable) must be oneDNN where the build has it: the same detections as the
+// explicit choice, bit for bit.
+std::unique_ptr<FaceDetector> default_ssd() {
+  const ScopedBackend backend(nullptr);
+  return make_ssd_mobilenet_detector(test::models_dir());
+}
+
+std::unique_ptr<LandmarkNet> opencv_landmarks(LandmarkKind kind) {
+  const ScopedBackend backend("opencv");
+  return make_landmark_net(test::models_dir(), kind);
+}
+
+std::unique_ptr<LandmarkNet> onednn_landmarks(LandmarkKind kind) {
+  const ScopedBackend backend("onednn");
+  try {
+    return make_landmark_net(test::models_dir(), kind);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInvalidArgument) return nullptr;
+    throw;
+  }
+}
+
+const char* name_of(LandmarkKind kind) { return kind == LandmarkKind::kFull ? "full" : "tiny"; }
+
+struct Photo {
+  std::string name;
+  cv::Mat bgr;
+};
+
+std::vector<Photo> photos() {
+  const fs::path data = test::testdata_dir();
+  std::vector<fs::path> files;
+  for (const char* name : {"biden.jpg", "obama.jpg", "obama2.jpg", "obama3.jpg", "obama_partial_face.jpg",
+                           "obama_partial_face2.jpg"}) {
+    files.push_back(data / "face_recognition_ageitgey/tests/test_images" / name);
+  }
+  std::vector<fs::path> dlib;
+  for (const auto& entry : fs::directory_iterator(data / "dlib_examples/faces")) {
+    if (entry.path().extension() == ".jpg") dlib.push_back(entry.path());
+  }
+  std::sort(dlib.begin(), dlib.end());
+  files.insert(files.end(), dlib.begin(), dlib.end());
+  std::vector<Photo> result;
+  for (const fs::path& file : files) {
+    cv::Mat bgr = cv::imread(file.string(), cv::IMREAD_COLOR);
+    if (!bgr.empty()) result.push_back({file.filename().string(), bgr});
+  }
+  return result;
+}
+
+#define REQUIRE_PHOTOS()                                                           \
+  SIAMFACE_REQUIRE_MODELS();                                                       \
+  SIAMFACE_REQUIRE_TESTDATA("face_recognition_ageitgey/tests/test_images/obama.jpg"); \
+  SIAMFACE_REQUIRE_TESTDATA("dlib_examples/faces")
+
+struct Differences {
+  double box = 0, score = 0;
+};
+
+// Expects the same detections; returns the largest differences.
+Differences compare(const std::vector<RawDetection>& expected, const std::vector<RawDetection>& actual,
+                    const std::string& what) {
+  Differences worst;
+  EXPECT_EQ(actual.size(), expected.size()) << what;
+  for (std::size_t i = 0; i < std::min(expected.size(), actual.size()); ++i) {
+    const Box& e = expected[i].box;
+    const Box& a = actual[i].box;
+    const double box = std::max({std::abs(e.left - a.left), std::abs(e.top - a.top), std::abs(e.width - a.width),
+                                 std::abs(e.height - a.height)});
+    const double score = std::abs(expected[i].score - actual[i].score);
+    EXPECT_LE(box, 0.05) << what << " detection " << i;
+    EXPECT_LE(score, 1e-4) << what << " detection " << i;
+    worst.box = std::max(worst.box, box);
+    worst.score = std::max(worst.score, score);
+  }
+  return worst;
+}
+
+double ms_of(const std::function<void()>& run) {
+  const auto start = std::chrono::steady_clock::now();
+  run();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+class ScopedCvThreads {
+ public:
+  explicit ScopedCvThreads(int threads) : saved_(cv::getNumThreads()) { cv::setNumThreads(threads); }
+  ~ScopedCvThreads() { cv::setNumThreads(saved_); }
+
+ private:
+  int saved_;
+};
+
+TEST(DnnlDetector, SsdDetectionsMatchOpenCv) {
+  REQUIRE_PHOTOS();
+  const auto onednn = onednn_ssd();
+  if (!onednn) GTEST_SKIP() << "this build has no oneDNN";
+  const auto opencv = opencv_ssd();
+  const auto by_default = default_ssd();
+  const std::vector<Photo> all = photos();
+  ASSERT_GE(all.size(), 6U);
+  Differences worst;
+  std::size_t detections = 0;
+  bool any_difference = false;
+  for (const Photo& photo : all) {
+    const std::vector<RawDetection> expected = opencv->detect(photo.bgr, kMinScore);
+    const std::vector<RawDetection> actual = onednn->detect(photo.bgr, kMinScore);
+    const Differences d = compare(expected, actual, photo.name);
+    worst.box = std::max(worst.box, d.box);
+    worst.score = std::max(worst.score, d.score);
+    detections += expected.size();
+    for (std::size_t i = 0; i < std::min(expected.size(), actual.size()); ++i) {
+      any_difference = any_difference || expected[i].score != actual[i].score;
+    }
+    const std::vector<RawDetection> defaulted = by_default->detect(photo.bgr, kMinScore);
+    ASSERT_EQ(defaulted.size(), actual.size()) << photo.name << ": the default backend is not oneDNN";
+    for (std::size_t i = 0; i < actual.size(); ++i) {
+      EXPECT_EQ(defaulted[i].score, actual[i].score) << photo.name << ": the default backend is not oneDNN";
+    }
+  }
+  EXPECT_GE(detections, all.size());  // every photo has a face
+  std::printf("[report] SSD oneDNN vs OpenCV DNN: %zu photos, %zu detections at min score %.1f, max box "
+              "difference %.2g px, max score difference %.2g%s\n",
+              all.size(), detections, kMinScore, worst.box, worst.score,
+              any_difference ? "" : " (bit-identical: is oneDNN really running?)");
+}
+
+// Other input sizes stay on OpenCV DNN (a study path): the oneDNN detector gives exactly OpenCV's.
+TEST(DnnlDetector, OtherInputSizesRunOnOpenCv) {
+  REQUIRE_PHOTOS();
+  const auto onednn = onednn_ssd();
+  if (!onednn) GTEST_SKIP() << "this build has no oneDNN";
+  const auto opencv = opencv_ssd();
+  const std::vector<Photo> all = photos();
+  for (const int size : {384, 640}) {
+    const std::vector<RawDetection> expected = opencv->detect_at(all[1].bgr, kMinScore, size);
+    const std::vector<RawDetection> actual = onednn->detect_at(all[1].bgr, kMinScore, size);
+    ASSERT_EQ(actual.size(), expected.size()) << size;
+    for (std::size_t i = 0; i < actual.size(); ++i) {
+      EXPECT_EQ(actual[i].score, expected[i].score) << size;
+      EXPECT_EQ(actual[i].box.left, expected[i].box.left) << size;
+    }
+  }
+}
+
+// One oneDNN detector used from several threads at once gives each the serial result.
+TEST(DnnlDetector, SsdOnOneDnnIsThreadSafe) {
+  REQUIRE_PHOTOS();
+  const auto onednn = onednn_ssd();
+  if (!onednn) GTEST_SKIP() << "this build has no oneDNN";
+  const std::vector<Photo> all = photos();
+  std::vector<std::vector<RawDetection>> serial;
+  for (const Photo& photo : all) serial.push_back(onednn->detect(photo.bgr, kMinScore));
+  std::vector<std::vector<std::vector<RawDetection>>> parallel(3, std::vector<std::vector<RawDetection>>(all.size()));
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < parallel.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (std::size_t k = 0; k < all.size(); ++k) {
+        const std::size_t i = (k + t * 3) % all.size();
+        parallel[t][i] = onednn->detect(all[i].bgr, kMinScore);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (std::size_t t = 0; t < parallel.size(); ++t) {
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      ASSERT_EQ(parallel[t][i].size(), serial[i].size()) << all[i].name;
+      for (std::size_t d = 0; d < serial[i].size(); ++d) {
+        EXPECT_EQ(parallel[t][i][d].score, serial[i][d].score) << all[i].name;
+        EXPECT_EQ(parallel[t][i][d].box.top, serial[i][d].box.top) << all[i].name;
+      }
+    }
+  }
+}
+
+// One OpenCV thread asked for: oneDNN's OpenMP must not start a pool of its own (as
+// recognition_net_test's OneDnnRunsOnTheThreadCountTheEngineSet).
+TEST(DnnlDetector, SsdOnOneDnnRunsOnTheThreadCountTheEngineSet) {
+  REQUIRE_PHOTOS();
+  const auto thread_count = [] {
+    std::size_t count = 0;
+    for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/task")) ++count;
+    return count;
+  };
+  const ScopedCvThreads one(1);
+  const std::vector<Photo> all = photos();
+  const std::size_t before = thread_count();
+  const auto onednn = onednn_ssd();
+  if (!onednn) GTEST_SKIP() << "this build has no oneDNN";
+  EXPECT_FALSE(onednn->detect(all[1].bgr, kMinScore).empty());
+  EXPECT_FALSE(onednn->detect(all[0].bgr, kMinScore).empty());
+  EXPECT_EQ(thread_count(), before) << "oneDNN started threads nobody asked for";
+}
+
+// Not an assertion: the time per detect() of each backend on one thread, median over the photos.
+TEST(DnnlDetector, SsdSpeedReport) {
+  REQUIRE_PHOTOS();
+  const auto onednn = onednn_ssd();
+  if (!onednn) GTEST_SKIP() << "this build has no oneDNN";
+  const auto opencv = opencv_ssd();
+  const ScopedCvThreads one(1);
+  const std::vector<Photo> all = photos();
+  for (const Photo& photo : all) {  // warm up: plans, OpenCV sessions
+    opencv->detect(photo.bgr, 0.5F);
+    onednn->detect(photo.bgr, 0.5F);
+  }
+  std::vector<double> opencv_ms, onednn_ms;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const Photo& photo : all) {
+      opencv_ms.push_back(ms_of([&] { opencv->detect(photo.bgr, 0.5F); }));
+      onednn_ms.push_back(ms_of([&] { onednn->detect(photo.bgr, 0.5F); }));
+    }
+  }
+  const double cv_median = median(opencv_ms), dnnl_median = median(onednn_ms);
+  std::printf("[report] SSD detect() at 512, one thread, median over %zu runs: OpenCV DNN %.1f ms, oneDNN %.1f ms "
+              "(%.2fx)\n",
+              opencv_ms.size(), cv_median, dnnl_median, cv_median / dnnl_median);
+}
+
+}  // namespace
+}  // namespace siamface
+
+namespace siamface {
+namespace {
+
+// The faces the OpenCV SSD finds in the photos, with their photo.
+struct Face {
+  const Photo* photo;
+  Box box;
+};
+
+std::vector<Face> faces_in(const std::vector<Photo>& all) {
+  const auto detector = opencv_ssd();
+  std::vector<Face> faces;
+  for (const Photo& photo : all) {
+    for (const RawDetection& d : detector->detect(photo.bgr, detector->default_min_score())) faces.push_back({&photo, d.box});
+  }
+  return faces;
+}
+
+TEST(DnnlDetector, LandmarksMatchOpenCv) {
+  REQUIRE_PHOTOS();
+  if (!onednn_landmarks(LandmarkKind::kTiny)) GTEST_SKIP() << "this build has no oneDNN";
+  const std::vector<Photo> all = photos();
+  const std::vector<Face> faces = faces_in(all);
+  ASSERT_GE(faces.size(), all.size());
+  for (const LandmarkKind kind : {LandmarkKind::kFull, LandmarkKind::kTiny}) {
+    const auto opencv = opencv_landmarks(kind);
+    const auto onednn = onednn_landmarks(kind);
+    double worst = 0;
+    bool any_difference = false;
+    for (const Face& face : faces) {
+      const Landmarks expected = opencv->predict(face.photo->bgr, face.box);
+      const Landmarks actual = onednn->predict(face.photo->bgr, face.box);
+      for (int i = 0; i < kLandmarkCount; ++i) {
+        const double d = std::hypot(expected[i].x - actual[i].x, expected[i].y - actual[i].y);
+        EXPECT_LE(d, 0.01) << name_of(kind) << " " << face.photo->name << " point " << i;
+        worst = std::max(worst, d);
+        any_difference = any_difference || d > 0;
+      }
+    }
+    std::printf("[report] landmarks (%s) oneDNN vs OpenCV DNN: %zu faces, max point distance %.2g px%s\n",
+                name_of(kind), faces.size(), worst, any_difference ? "" : " (bit-identical: is oneDNN really running?)");
+  }
+}
+
+TEST(DnnlDetector, LandmarksOnOneDnnRunOnTheThreadCountTheEngineSet) {
+  REQUIRE_PHOTOS();
+  const auto thread_count = [] {
+    std::size_t count = 0;
+    for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/task")) ++count;
+    return count;
+  };
+  const ScopedCvThreads one(1);
+  const std::vector<Photo> all = photos();
+  const std::size_t before = thread_count();
+  const auto full = onednn_landmarks(LandmarkKind::kFull);  // runs once to check itself
+  if (!full) GTEST_SKIP() << "this build has no oneDNN";
+  const auto tiny = onednn_landmarks(LandmarkKind::kTiny);
+  const Box box{349, 142, 268, 267};  // Obama's face in obama.jpg
+  full->predict(all[1].bgr, box);
+  tiny->predict(all[1].bgr, box);
+  EXPECT_EQ(thread_count(), before) << "oneDNN started threads nobody asked for";
+}
+
+// Not an assertion: the time per predict() (crop, resize and net) of each backend on one thread.
+TEST(DnnlDetector, LandmarkSpeedReport) {
+  REQUIRE_PHOTOS();
+  if (!onednn_landmarks(LandmarkKind::kTiny)) GTEST_SKIP() << "this build has no oneDNN";
+  const std::vector<Photo> all = photos();
+  const std::vector<Face> faces = faces_in(all);
+  ASSERT_FALSE(faces.empty());
+  const ScopedCvThreads one(1);
+  for (const LandmarkKind kind : {LandmarkKind::kFull, LandmarkKind::kTiny}) {
+    const auto opencv = opencv_landmarks(kind);
+    const auto onednn = onednn_landmarks(kind);
+    std::vector<double> opencv_ms, onednn_ms;
+    for (int pass = 0; pass < 4; ++pass) {
+      for (const Face& face : faces) {
+        opencv_ms.push_back(ms_of([&] { opencv->predict(face.photo->bgr, face.box); }));
+        onednn_ms.push_back(ms_of([&] { onednn->predict(face.photo->bgr, face.box); }));
+      }
+    }
+    const double cv_median = median(opencv_ms), dnnl_median = median(onednn_ms);
+    std::printf("[report] landmark predict() (%s), one thread, median over %zu runs: OpenCV DNN %.2f ms, oneDNN "
+                "%.2f ms (%.2fx)\n",
+                name_of(kind), opencv_ms.size(), cv_median, dnnl_median, cv_median / dnnl_median);
+  }
+}
+
+}  // namespace
+}  // namespace siamface
