@@ -65,7 +65,7 @@ struct Config {
   std::string name;
   PipelineOptions options;
   DetectorKind detector = DetectorKind::kSsd;  // a load-time choice: one engine per detector
-  bool opencv_resnet = false;                  // the ResNet on OpenCV DNN, as before oneDNN
+  bool opencv_resnet = false;                  // every network on OpenCV DNN, as before oneDNN
 };
 
 // One engine per detector and ResNet backend; the backend is chosen where the engine loads its
@@ -89,14 +89,14 @@ PipelineOptions baseline_options() {
 
 std::vector<Config> configs() {
   std::vector<Config> out;
-  // The baseline: SSD, border pass auto, the ResNet on OpenCV DNN.
-  out.push_back({"baseline (border pass auto, ResNet on OpenCV DNN)", baseline_options(), DetectorKind::kSsd, true});
+  // The baseline: SSD, border pass auto, every network on OpenCV DNN.
+  out.push_back({"baseline (border pass auto, networks on OpenCV DNN)", baseline_options(), DetectorKind::kSsd, true});
   PipelineOptions needed = baseline_options();
   needed.detect.border_pass = BorderPass::kNeeded;
   out.push_back({"border pass needed, OpenCV DNN", needed, DetectorKind::kSsd, true});
   // The baseline a second time: the spread between the two is the noise of the run.
   out.push_back({"baseline again (noise)", baseline_options(), DetectorKind::kSsd, true});
-  out.push_back({"**today's default** (border pass needed, ResNet on oneDNN)", needed});
+  out.push_back({"**today's default** (border pass needed, networks on oneDNN)", needed});
   out.push_back({"rfb detector, border pass needed, oneDNN", needed, DetectorKind::kRfb});
   return out;
 }
