@@ -5,7 +5,8 @@
 #
 # Two servers run side by side, measured in turn for each connection count, so the ratio
 # compares them under the same machine load:
-#   baseline  the old settings: no keep-alive, one thread per worker, an unbounded queue
+#   baseline  the old settings: no keep-alive, one thread per worker, an unbounded queue, and every
+#             network on OpenCV DNN (SIAMFACE_RECOGNITION_BACKEND=opencv) as before oneDNN
 #   default   today's defaults: connection threads, the bounded line (--queue 32), no keep-alive
 #   keepalive the defaults with keep-alive on (--keep-alive-requests 100)
 # Each figure is the median of ROUNDS runs (req/s counts the 200 answers; 503s are summed).
@@ -42,7 +43,7 @@ start_server() {  # name, extra flags...
 }
 rss_mb() { awk '/VmRSS/ {printf "%.0f MB", $2 / 1024}' "/proc/${pid[$1]}/status"; }
 
-start_server baseline --keep-alive-requests 1 --connections 1 --queue 100000
+SIAMFACE_RECOGNITION_BACKEND=opencv start_server baseline --keep-alive-requests 1 --connections 1 --queue 100000
 start_server default
 start_server keepalive --keep-alive-requests 100
 # A client that gave up leaves its request in the server's line: start each run on an idle one.
