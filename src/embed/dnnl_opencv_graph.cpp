@@ -1,7 +1,6 @@
-// A cv::dnn::Net's graph on oneDNN (dnnl_opencv_graph.hpp). Reading the graph follows
-// dnnl_mobile_face_net.cpp's GraphReader, generalised to several outputs, more layer types and
-// activations fused as post-ops; the arena placement is the same as that file's (duplicated for
-// now: that file is not changed here).
+// A cv::dnn::Net's graph on oneDNN (dnnl_opencv_graph.hpp): a GraphReader turns OpenCV's layers
+// into nodes (fusing activations and residual adds as post-ops), a PlanBuilder turns the nodes into
+// oneDNN primitives per batch size and packs the activations into one arena.
 //
 // Thread safety: shared and immutable after creation: the model, the reordered weights and each
 // batch-size plan (created lazily under the PlanSet's mutex). Per call: a leased Workspace.
@@ -38,12 +37,15 @@ using dnnl_plans::Workspace;
 constexpr int kOpenCvMaxPool = 0;
 constexpr int kOpenCvAvePool = 1;
 
+// An activation, or as a post-op with `sum` set, the residual add onto the destination's previous
+// contents (the shortcut's tensor).
 struct Eltwise {
   dnnl::algorithm algorithm = dnnl::algorithm::undef;
   float alpha = 0, beta = 0;
+  bool sum = false;
 };
 
-enum class Kind { kConv, kEltwise, kAdd, kPool, kInnerProduct };
+enum class Kind { kConv, kEltwise, kAdd, kPool, kInnerProduct, kPrelu };
 
 struct Node {
   Kind kind = Kind::kConv;
@@ -54,13 +56,18 @@ struct Node {
   int groups = 1;
   int kernel[2] = {}, stride[2] = {}, pad_begin[2] = {}, pad_end[2] = {}, dilation[2] = {1, 1};
   int cout = 0;
-  memory::dims weights_dims;   // conv: oihw, or goihw with groups; inner product: oihw or oi
-  std::vector<float> weights;  // in that plain order
+  memory::dims weights_dims;   // conv: oihw, or goihw with groups; inner product: oihw or oi; PReLU: 1 x c (x 1 x 1)
+  std::vector<float> weights;  // in that plain order (PReLU: the slopes)
   std::vector<float> bias;     // empty: none
   dnnl::algorithm algorithm = dnnl::algorithm::undef;  // pooling
   Eltwise eltwise;                                     // kEltwise
-  std::vector<Eltwise> post_ops;                       // activations fused after it
+  std::vector<Eltwise> post_ops;                       // activations (and a conv's residual add) fused after it
 };
+
+// Whether a convolution adds its result onto its destination (a fused residual add).
+bool has_sum(const Node& node) {
+  return std::any_of(node.post_ops.begin(), node.post_ops.end(), [](const Eltwise& op) { return op.sum; });
+}
 
 // A value is N x c x h x w, or N x c when `flat` (an inner product's output).
 struct ValueShape {
@@ -146,6 +153,8 @@ class GraphReader {
         const auto relu6 = layer.dynamicCast<cv::dnn::ReLU6Layer>();
         if (!relu6 || !(relu6->minValue <= relu6->maxValue)) fail(layer, "not OpenCV's ReLU6 layer");
         activation(id, layer, {dnnl::algorithm::eltwise_clip, relu6->minValue, relu6->maxValue});
+      } else if (type == "PReLU") {
+        prelu(id, layer);
       } else if (type == "Eltwise") {
         add(id, layer);
       } else if (type == "Pooling") {
@@ -304,8 +313,7 @@ class GraphReader {
     if (inputs.size() != 1) fail(layer, "expected one input");
     const int src = value(layer, inputs[0]);
     const auto producer = producer_of_.find(src);
-    if (producer != producer_of_.end() && writer_of_.at(src) == inputs[0] &&
-        readers(inputs[0]) == std::vector<int>{id} && !exposed(inputs[0])) {
+    if (producer != producer_of_.end() && only_reader(id, inputs[0])) {
       Node& node = model_.nodes[producer->second];
       if (node.kind == Kind::kConv || node.kind == Kind::kAdd || node.kind == Kind::kInnerProduct) {
         node.post_ops.push_back(op);
@@ -320,6 +328,41 @@ class GraphReader {
     node.eltwise = op;
     node.src = {src};
     node.dst = new_value(shape_of(src));
+    value_of_[id] = node.dst;
+    add_node(id, std::move(node));
+  }
+
+  // Whether layer `id` may overwrite `input`'s value: `input` wrote it last (not an alias of it),
+  // and nothing else reads it, nor is it an output.
+  bool only_reader(int id, int input) const {
+    const auto writer = writer_of_.find(value_of_.at(input));
+    return writer != writer_of_.end() && writer->second == input && readers(input) == std::vector<int>{id} &&
+           !exposed(input);
+  }
+
+  // PReLU, per-channel slopes from blobs[0] (or one for all channels): a step of its own, as oneDNN
+  // 2.6 has the prelu post-op on its reference convolution only (hundreds of times slower on 1x1
+  // and depthwise). In place on its input when it alone reads it, as a fused activation would be.
+  void prelu(int id, const cv::Ptr<cv::dnn::Layer>& layer) {
+    const std::vector<int> inputs = inputs_of(id);
+    if (inputs.size() != 1 || in_shapes_.at(id).size() != 1 || in_shapes_.at(id)[0] != out_shapes_.at(id)[0]) {
+      fail(layer, "expected one input of the output's shape");
+    }
+    if (layer->blobs.size() != 1 || layer->blobs[0].type() != CV_32F || !layer->blobs[0].isContinuous()) {
+      fail(layer, "no f32 slopes");
+    }
+    Node node;
+    node.kind = Kind::kPrelu;
+    node.name = layer->name;
+    node.src = {value(layer, inputs[0])};
+    const ValueShape& shape = shape_of(node.src[0]);
+    const cv::Mat& s = layer->blobs[0];
+    node.weights.assign(s.ptr<float>(), s.ptr<float>() + s.total());
+    if (node.weights.size() == 1) node.weights.resize(static_cast<std::size_t>(shape.c), node.weights[0]);
+    if (static_cast<int>(node.weights.size()) != shape.c) fail(layer, "slopes do not match the channels");
+    node.weights_dims = shape.flat ? memory::dims{1, shape.c} : memory::dims{1, shape.c, 1, 1};
+    const bool in_place = producer_of_.count(node.src[0]) && only_reader(id, inputs[0]);
+    node.dst = in_place ? node.src[0] : new_value(shape);
     value_of_[id] = node.dst;
     add_node(id, std::move(node));
   }
@@ -346,6 +389,7 @@ class GraphReader {
       fail(layer, "expected two inputs of one shape");
     }
     if (!is_plain_sum(layer)) fail(layer, "only a plain sum is supported");
+    if (fuse_sum(id, inputs[0], inputs[1]) || fuse_sum(id, inputs[1], inputs[0])) return;
     Node node;
     node.kind = Kind::kAdd;
     node.name = layer->name;
@@ -353,6 +397,41 @@ class GraphReader {
     node.dst = new_value(shape_of(node.src[0]));
     value_of_[id] = node.dst;
     add_node(id, std::move(node));
+  }
+
+  // The add `id` as the sum post-op of the convolution writing `conv_input`, accumulated in place
+  // onto `shortcut`'s tensor: when the add alone reads the convolution's output and nothing reads
+  // the shortcut after the convolution has run (nor is it an output, the network input or the
+  // convolution's own input). Post-ops run in order: the convolution's activations, then the sum,
+  // then activations after the add.
+  bool fuse_sum(int id, int conv_input, int shortcut) {
+    const int conv_value = value_of_.at(conv_input), target = value_of_.at(shortcut);
+    const auto producer = producer_of_.find(conv_value);
+    if (producer == producer_of_.end() || !only_reader(id, conv_input)) return false;
+    Node& conv = model_.nodes[producer->second];
+    if (conv.kind != Kind::kConv || has_sum(conv) || conv.src[0] == target || target == 0) return false;
+    const auto writer = writer_of_.find(target);
+    if (writer == writer_of_.end() || writer->second != shortcut || exposed(shortcut)) return false;
+    // The shortcut must be complete when the conv runs.
+    const auto target_producer = producer_of_.find(target);
+    if (target_producer == producer_of_.end() || target_producer->second > producer->second) return false;
+    // Layers after the add that read the shortcut would see the sum; nodes after the conv's
+    // (already read) would too.
+    for (int reader : readers(shortcut)) {
+      if (reader > id) return false;
+    }
+    for (std::size_t n = producer->second + 1; n < model_.nodes.size(); ++n) {
+      const std::vector<int>& src = model_.nodes[n].src;
+      if (std::find(src.begin(), src.end(), target) != src.end()) return false;
+    }
+    Eltwise sum;
+    sum.sum = true;
+    conv.post_ops.push_back(sum);
+    conv.dst = target;
+    value_of_[id] = target;
+    writer_of_[target] = id;  // an activation after the add fuses after the sum
+    producer_of_[target] = producer->second;
+    return true;
   }
 
   void pool(int id, const cv::Ptr<cv::dnn::Layer>& layer) {
@@ -494,7 +573,8 @@ class WeightCache {
  public:
   WeightCache(const dnnl::engine& engine, const Model& model) {
     for (const Node& node : model.nodes) {
-      const bool has_weights = node.kind == Kind::kConv || node.kind == Kind::kInnerProduct;
+      const bool has_weights =
+          node.kind == Kind::kConv || node.kind == Kind::kInnerProduct || node.kind == Kind::kPrelu;
       weights_.emplace_back(engine, has_weights ? plain_desc(node) : memory::desc(), node.weights.data());
       biases_.push_back(node.bias.empty() ? memory() : dnnl_plans::f32_vector(engine, node.bias));
     }
@@ -533,6 +613,7 @@ class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
         case Kind::kAdd: add(node); break;
         case Kind::kPool: pool(node); break;
         case Kind::kInnerProduct: inner_product(i); break;
+        case Kind::kPrelu: prelu(i); break;
       }
     }
     for (int value : model_.outputs) plan_->outputs.push_back(as_layout(tensor(value), plain(value)));
@@ -559,7 +640,13 @@ class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
   // A fresh attr each time: primitive_attr copies share one underlying object.
   static dnnl::primitive_attr attr_with(const std::vector<Eltwise>& post_ops) {
     dnnl::post_ops ops;
-    for (const Eltwise& op : post_ops) ops.append_eltwise(1.0F, op.algorithm, op.alpha, op.beta);
+    for (const Eltwise& op : post_ops) {
+      if (op.sum) {
+        ops.append_sum(1.0F);
+      } else {
+        ops.append_eltwise(1.0F, op.algorithm, op.alpha, op.beta);
+      }
+    }
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     attr.set_post_ops(ops);
@@ -581,7 +668,11 @@ class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
     const Node& node = model_.nodes[index];
     const memory::desc src_any(dims(node.src[0]), Dt::f32, Tag::any);
     const memory::desc weights_any(node.weights_dims, Dt::f32, Tag::any);
-    const memory::desc dst_any(dims(node.dst), Dt::f32, Tag::any);
+    // With a residual add (sum post-op), onto the shortcut's tensor in the layout it already has.
+    const bool sum = has_sum(node);
+    const int sum_into = sum ? tensor(node.dst) : -1;
+    const memory::desc dst_any = sum ? desc_of(sum_into) : memory::desc(dims(node.dst), Dt::f32, Tag::any);
+    if (dst_any.dims() != dims(node.dst)) throw Error(ErrorCode::kInternal, node.name + ": sum shape mismatch");
     const memory::dims strides = {node.stride[0], node.stride[1]};
     const memory::dims dilates = {node.dilation[0] - 1, node.dilation[1] - 1};
     const memory::dims pad_l = {node.pad_begin[0], node.pad_begin[1]}, pad_r = {node.pad_end[0], node.pad_end[1]};
@@ -595,7 +686,7 @@ class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
                                               pad_l, pad_r);
     const dnnl::convolution_forward::primitive_desc pd(desc, attr_with(node.post_ops), engine_);
     const int src = as_layout(tensor(node.src[0]), pd.src_desc());
-    const int dst = add_tensor(pd.dst_desc());
+    const int dst = sum ? sum_into : add_tensor(pd.dst_desc());
     std::vector<std::pair<int, memory>> constants = {{DNNL_ARG_WEIGHTS, cache_.weights(index, pd.weights_desc())}};
     if (!node.bias.empty()) constants.emplace_back(DNNL_ARG_BIAS, cache_.bias(index));
     push(node, pd.impl_info_str(), dnnl::convolution_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}},
@@ -631,6 +722,19 @@ class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
     tensor_of_[static_cast<std::size_t>(node.dst)] = dst;
   }
 
+  // In place when the reader made it so (dst is src).
+  void prelu(std::size_t index) {
+    const Node& node = model_.nodes[index];
+    const int src = tensor(node.src[0]);
+    const dnnl::prelu_forward::desc desc(dnnl::prop_kind::forward_inference, desc_of(src),
+                                         memory::desc(node.weights_dims, Dt::f32, Tag::any));
+    const dnnl::prelu_forward::primitive_desc pd(desc, attr_with({}), engine_);
+    const int dst = node.dst == node.src[0] ? src : add_tensor(pd.dst_desc());
+    push(node, pd.impl_info_str(), dnnl::prelu_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}},
+         {{DNNL_ARG_WEIGHTS, cache_.weights(index, pd.weights_desc())}}, pd.scratchpad_desc());
+    tensor_of_[static_cast<std::size_t>(node.dst)] = dst;
+  }
+
   void add(const Node& node) {
     const int a = tensor(node.src[0]);
     const int b = as_layout(tensor(node.src[1]), desc_of(a));
@@ -655,9 +759,9 @@ class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
     tensor_of_[static_cast<std::size_t>(node.dst)] = dst;
   }
 
-  // As dnnl_mobile_face_net.cpp: greedy by size, each tensor at the lowest offset clear of every
-  // placed tensor whose lifetime (first step writing it to last step reading it) overlaps its own.
-  // The input takes no room: run() points it at the caller's blob.
+  // Greedy by size: each tensor at the lowest offset clear of every placed tensor whose lifetime
+  // (first step writing it to last step reading it) overlaps its own. The input takes no room:
+  // run() points it at the caller's blob.
   void place_tensors() {
     const std::size_t count = plan_->tensors.size();
     const int last_step = static_cast<int>(plan_->steps.size());

@@ -1,4 +1,4 @@
-// What the two oneDNN networks (dnnl_recognition_net.cpp, dnnl_mobile_face_net.cpp) share: a plan
+// What the two oneDNN runners (dnnl_recognition_net.cpp, dnnl_opencv_graph.cpp) share: a plan
 // (primitives and tensor layouts) per batch size, built on first need, and per plan a free list of
 // workspaces (the memory a call writes), so concurrent calls share only immutable state.
 #pragma once
