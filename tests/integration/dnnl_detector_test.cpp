@@ -20,7 +20,9 @@
 #include <thread>
 #include <vector>
 
+#include "common/backend_comparison.hpp"
 #include "common/test_env.hpp"
+#include "common/thread_count.hpp"
 #include "detect/face_detector.hpp"
 #include "landmarks/landmark_net.hpp"
 #include "siamface/errors.hpp"
@@ -174,7 +176,7 @@ class ScopedCvThreads {
 TEST(DnnlDetector, SsdDetectionsMatchOpenCv) {
   REQUIRE_PHOTOS();
   const auto onednn = onednn_ssd();
-  if (!onednn) GTEST_SKIP() << "this build has no oneDNN";
+  SIAMFACE_REQUIRE_ONEDNN(onednn);
   const auto opencv = opencv_ssd();
   const auto by_default = default_ssd();
   const std::vector<Photo> all = photos();
@@ -209,7 +211,7 @@ TEST(DnnlDetector, SsdDetectionsMatchOpenCv) {
 TEST(DnnlDetector, OtherInputSizesRunOnOpenCv) {
   REQUIRE_PHOTOS();
   const auto onednn = onednn_ssd();
-  if (!onednn) GTEST_SKIP() << "this build has no oneDNN";
+  SIAMFACE_REQUIRE_ONEDNN(onednn);
   const auto opencv = opencv_ssd();
   const std::vector<Photo> all = photos();
   for (const int size : {384, 640}) {
@@ -227,7 +229,7 @@ TEST(DnnlDetector, OtherInputSizesRunOnOpenCv) {
 TEST(DnnlDetector, SsdOnOneDnnIsThreadSafe) {
   REQUIRE_PHOTOS();
   const auto onednn = onednn_ssd();
-  if (!onednn) GTEST_SKIP() << "this build has no oneDNN";
+  SIAMFACE_REQUIRE_ONEDNN(onednn);
   const std::vector<Photo> all = photos();
   std::vector<std::vector<RawDetection>> serial;
   for (const Photo& photo : all) serial.push_back(onednn->detect(photo.bgr, kMinScore));
@@ -257,26 +259,21 @@ TEST(DnnlDetector, SsdOnOneDnnIsThreadSafe) {
 // recognition_net_test's OneDnnRunsOnTheThreadCountTheEngineSet).
 TEST(DnnlDetector, SsdOnOneDnnRunsOnTheThreadCountTheEngineSet) {
   REQUIRE_PHOTOS();
-  const auto thread_count = [] {
-    std::size_t count = 0;
-    for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/task")) ++count;
-    return count;
-  };
   const ScopedCvThreads one(1);
   const std::vector<Photo> all = photos();
-  const std::size_t before = thread_count();
+  const std::size_t before = test::process_thread_count();
   const auto onednn = onednn_ssd();
-  if (!onednn) GTEST_SKIP() << "this build has no oneDNN";
+  SIAMFACE_REQUIRE_ONEDNN(onednn);
   EXPECT_FALSE(onednn->detect(all[1].bgr, kMinScore).empty());
   EXPECT_FALSE(onednn->detect(all[0].bgr, kMinScore).empty());
-  EXPECT_EQ(thread_count(), before) << "oneDNN started threads nobody asked for";
+  EXPECT_EQ(test::process_thread_count(), before) << "oneDNN started threads nobody asked for";
 }
 
 // Not an assertion: the time per detect() of each backend on one thread, median over the photos.
 TEST(DnnlDetector, SsdSpeedReport) {
   REQUIRE_PHOTOS();
   const auto onednn = onednn_ssd();
-  if (!onednn) GTEST_SKIP() << "this build has no oneDNN";
+  SIAMFACE_REQUIRE_ONEDNN(onednn);
   const auto opencv = opencv_ssd();
   const ScopedCvThreads one(1);
   const std::vector<Photo> all = photos();
@@ -320,7 +317,7 @@ std::vector<Face> faces_in(const std::vector<Photo>& all) {
 
 TEST(DnnlDetector, LandmarksMatchOpenCv) {
   REQUIRE_PHOTOS();
-  if (!onednn_landmarks(LandmarkKind::kTiny)) GTEST_SKIP() << "this build has no oneDNN";
+  SIAMFACE_REQUIRE_ONEDNN(onednn_landmarks(LandmarkKind::kTiny));
   const std::vector<Photo> all = photos();
   const std::vector<Face> faces = faces_in(all);
   ASSERT_GE(faces.size(), all.size());
@@ -346,27 +343,22 @@ TEST(DnnlDetector, LandmarksMatchOpenCv) {
 
 TEST(DnnlDetector, LandmarksOnOneDnnRunOnTheThreadCountTheEngineSet) {
   REQUIRE_PHOTOS();
-  const auto thread_count = [] {
-    std::size_t count = 0;
-    for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/task")) ++count;
-    return count;
-  };
   const ScopedCvThreads one(1);
   const std::vector<Photo> all = photos();
-  const std::size_t before = thread_count();
+  const std::size_t before = test::process_thread_count();
   const auto full = onednn_landmarks(LandmarkKind::kFull);  // runs once to check itself
-  if (!full) GTEST_SKIP() << "this build has no oneDNN";
+  SIAMFACE_REQUIRE_ONEDNN(full);
   const auto tiny = onednn_landmarks(LandmarkKind::kTiny);
   const Box box{349, 142, 268, 267};  // Obama's face in obama.jpg
   full->predict(all[1].bgr, box);
   tiny->predict(all[1].bgr, box);
-  EXPECT_EQ(thread_count(), before) << "oneDNN started threads nobody asked for";
+  EXPECT_EQ(test::process_thread_count(), before) << "oneDNN started threads nobody asked for";
 }
 
 // Not an assertion: the time per predict() (crop, resize and net) of each backend on one thread.
 TEST(DnnlDetector, LandmarkSpeedReport) {
   REQUIRE_PHOTOS();
-  if (!onednn_landmarks(LandmarkKind::kTiny)) GTEST_SKIP() << "this build has no oneDNN";
+  SIAMFACE_REQUIRE_ONEDNN(onednn_landmarks(LandmarkKind::kTiny));
   const std::vector<Photo> all = photos();
   const std::vector<Face> faces = faces_in(all);
   ASSERT_FALSE(faces.empty());

@@ -16,6 +16,7 @@
 
 #include "common/backend_comparison.hpp"
 #include "common/test_env.hpp"
+#include "common/thread_count.hpp"
 #include "align/arcface_chip.hpp"
 #include "embed/mobile_face_net.hpp"
 #include "embed/recognition_net.hpp"
@@ -289,14 +290,9 @@ TEST(RecognitionNet, OneDnnBf16StaysNearTheReferenceWhereTheCpuHasIt) {
 // run it beside OpenBLAS and OpenCV's pools; the engine's thread count is the only knob).
 TEST(RecognitionNet, OneDnnRunsOnTheThreadCountTheEngineSet) {
   SIAMFACE_REQUIRE_MODELS();
-  const auto thread_count = [] {
-    std::size_t count = 0;
-    for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/task")) ++count;
-    return count;
-  };
   const int saved = cv::getNumThreads();
   cv::setNumThreads(1);
-  const std::size_t before = thread_count();  // OpenBLAS may have started its pool before main
+  const std::size_t before = test::process_thread_count();  // OpenBLAS may have started its pool before main
   const auto onednn = onednn_net_or_skip(RecognitionBackend::kOneDnn);  // runs one chip to check itself
   if (!onednn) {
     cv::setNumThreads(saved);
@@ -310,7 +306,7 @@ TEST(RecognitionNet, OneDnnRunsOnTheThreadCountTheEngineSet) {
   }
   EXPECT_EQ(onednn->embed(chips).size(), chips.size());
   EXPECT_EQ(mobile->embed(small_chips).size(), small_chips.size());
-  EXPECT_EQ(thread_count(), before) << "oneDNN started threads nobody asked for";
+  EXPECT_EQ(test::process_thread_count(), before) << "oneDNN started threads nobody asked for";
   cv::setNumThreads(saved);
 }
 

@@ -12,6 +12,7 @@
 
 #include "common/synthetic_embeddings.hpp"
 #include "common/temp_dir_test.hpp"
+#include "common/thread_count.hpp"
 #include "siamface/gallery.hpp"
 
 namespace siamface {
@@ -332,23 +333,16 @@ TEST_F(ApproximateSnapshot, SmallIndexesWriteNoFileAndRemoveAStaleOne) {
   EXPECT_FALSE(small.approximate_active());
 }
 
-// Threads the process has now (OpenBLAS may have started its pool before main: counted here).
-std::size_t thread_count() {
-  std::size_t count = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) ++count;
-  return count;
-}
-
 TEST(ApproximateIndex, SingleThreadedOptionsStartNoThreads) {
   const SyntheticFaces faces(kDims, kPersons);
   EmbeddingIndex index(approximate_options());  // threads = 1
   fill(index, faces);
-  const std::size_t before = thread_count();
+  const std::size_t before = test::process_thread_count();
   ASSERT_FALSE(index.search(faces.face(1, 123), 1).empty());  // builds with 1 thread, then searches
   index.add("extra", "person1", faces.face(1, 321));
   EXPECT_EQ(index.search_batch(known_queries(faces, 8), 2).size(), 8U);
   ASSERT_TRUE(index.approximate_active());
-  EXPECT_EQ(thread_count(), before) << "FAISS/OpenMP started threads nobody asked for";
+  EXPECT_EQ(test::process_thread_count(), before) << "FAISS/OpenMP started threads nobody asked for";
 }
 
 }  // namespace
