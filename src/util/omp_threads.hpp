@@ -4,7 +4,8 @@
 
 namespace siamface {
 
-// Sets the calling thread's OpenMP thread count for a scope and restores it afterwards.
+// Sets the calling thread's OpenMP thread count for a scope and restores it afterwards. In a
+// process forked from one that had already run OpenMP, the count is 1 (libgomp would hang).
 class ScopedOmpThreads {
  public:
   explicit ScopedOmpThreads(int threads);

@@ -12,7 +12,10 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include "common/backend_comparison.hpp"
 #include "common/test_env.hpp"
@@ -20,7 +23,9 @@
 #include "align/arcface_chip.hpp"
 #include "embed/mobile_face_net.hpp"
 #include "embed/recognition_net.hpp"
+#include "siamface/engine.hpp"
 #include "siamface/errors.hpp"
+#include "siamface/image.hpp"
 
 namespace siamface {
 namespace {
@@ -323,6 +328,35 @@ TEST(RecognitionNet, BackendFromTheEnvironmentIsCheckedAndUsed) {
     EXPECT_NE(std::string(e.what()).find("SIAMFACE_RECOGNITION_BACKEND"), std::string::npos) << e.what();
   }
   ::unsetenv("SIAMFACE_RECOGNITION_BACKEND");
+}
+
+// Python's multiprocessing and many servers fork after the networks have run: the child must
+// detect and embed too, on every backend (GNU libgomp hangs in a forked child whose parent ran a
+// parallel region: it did here before src/util/omp_threads.cpp), and get the parent's results.
+TEST(RecognitionNet, AForkedChildAnalysesAPhotoAsTheParentDid) {
+  SIAMFACE_REQUIRE_MODELS();
+  SIAMFACE_REQUIRE_TESTDATA("face_recognition_ageitgey/tests/test_images/obama.jpg");
+  const int saved = cv::getNumThreads();
+  cv::setNumThreads(2);  // parallel regions with a thread pool in the parent
+  const Engine engine = Engine::open();
+  const Image photo =
+      load_image((test::testdata_dir() / "face_recognition_ageitgey/tests/test_images/obama.jpg").string());
+  const std::vector<FaceEmbedding> expected = engine.analyze(photo);
+  ASSERT_EQ(expected.size(), 1U);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::alarm(60);  // a hang ends as SIGALRM, which the parent reports
+    const std::vector<FaceEmbedding> got = engine.analyze(photo);
+    const bool same = got.size() == 1 && got[0].embedding == expected[0].embedding;
+    ::_exit(same ? 0 : 3);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  cv::setNumThreads(saved);
+  ASSERT_FALSE(WIFSIGNALED(status)) << "the forked child died of signal " << WTERMSIG(status)
+                                    << (WTERMSIG(status) == SIGALRM ? " (it hung in the networks)" : "");
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the forked child's result differs from the parent's";
 }
 
 }  // namespace
