@@ -67,6 +67,15 @@ TEST_F(RecognizerCli, ModelsListsLicenceOriginAndState) {
   EXPECT_EQ(empty.exit_code, 0);
   EXPECT_NE(empty.output.find("\"faceplugin_fr_feature.onnx\":\"missing\""), std::string::npos) << empty.output;
   EXPECT_EQ(empty.output.find("\":\"ok\""), std::string::npos) << empty.output;
+  // The text listing names the inference engine: oneDNN, which setup installs, unless told otherwise.
+  const auto text = run_command(cli("models"));
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_NE(text.output.find("networks run on: oneDNN"), std::string::npos) << text.output;
+  const auto opencv = run_command("SIAMFACE_RECOGNITION_BACKEND=opencv " + cli("models"));
+  EXPECT_NE(opencv.output.find("networks run on: OpenCV DNN"), std::string::npos) << opencv.output;
+  const auto wrong = run_command("SIAMFACE_RECOGNITION_BACKEND=gpu " + cli("models"));
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE(wrong.output.find("SIAMFACE_RECOGNITION_BACKEND"), std::string::npos) << wrong.output;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "embed/recognition_net.hpp"
 #include "model/model_files.hpp"
 
 namespace siamface::cli {
@@ -44,7 +45,13 @@ int run_models(const ModelsArgs& args) {
       std::cout << "\n";
     }
   }
-  if (!args.json) std::cout << "models directory: " << args.models_dir << "\n";
+  if (!args.json) {
+    std::cout << "models directory: " << args.models_dir << "\n";
+    // The engine every network runs on (docs/architecture.md, "Models").
+    const bool onednn = resolve_recognition_backend(RecognitionBackend::kAuto) != RecognitionBackend::kOpenCv;
+    std::cout << "networks run on: " << (onednn ? "oneDNN" : "OpenCV DNN")
+              << " (SIAMFACE_RECOGNITION_BACKEND=opencv|onednn|onednn-bf16 chooses)\n";
+  }
   return kExitOk;
 }
 
