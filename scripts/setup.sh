@@ -36,8 +36,10 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   libopenblas0-pthread
   # cblas.h for bench/embed_speed_bench's fp32 peak (sgemm through the system BLAS: OpenBLAS).
   libblas-dev
-  # oneDNN: the embedding ResNet runs on it (src/embed/dnnl_recognition_net.cpp), 2-3x faster.
-  libdnnl-dev
+  # oneDNN: every network runs on it (src/embed/dnnl_*.cpp), 2-4x faster. Its CMake config
+  # needs OpenCL's development link (Debian's oneDNN is built with an OpenCL GPU runtime), which
+  # libdnnl-dev only recommends.
+  libdnnl-dev ocl-icd-opencl-dev
   # HEIF/AVIF and GIF decoding (src/image/). Debian 12's libheif1 (1.15) has its codecs built in
   # and depends on them itself (libde265-0, libx265-199, libdav1d6, libaom3); the separate
   # libheif-plugin-* packages (libheif >= 1.16) are not in Debian 12.
