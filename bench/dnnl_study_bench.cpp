@@ -23,7 +23,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <functional>
 #include <memory>
@@ -39,6 +38,7 @@
 #include "align/arcface_chip.hpp"
 #include "embed/mobile_face_net.hpp"
 #include "embed/recognition_net.hpp"
+#include "eval/lfw_pairs.hpp"
 #include "eval/verification_protocol.hpp"
 #include "image/cv_image.hpp"
 #include "siamface/image.hpp"
@@ -224,42 +224,14 @@ void time_impls(const std::vector<Impl>& impls, const std::vector<cv::Mat>& pool
 // the same chips. Reports 10-fold accuracy and accuracy at 0.6 per implementation, the largest
 // pair-distance change against OpenCV DNN and how many decisions at 0.6 it flips.
 void lfw_pairs_check(const fs::path& root, const fs::path& pairs_txt, int per_fold, const std::vector<Impl>& impls) {
-  std::ifstream in(pairs_txt);
-  int folds = 0, per_kind = 0;
-  if (!(in >> folds >> per_kind)) throw siamface::Error(siamface::ErrorCode::kIo, "cannot read " + pairs_txt.string());
-  struct Pair {
-    std::string a, b;
-    bool same;
-    int fold;
-  };
-  const auto image = [&](const std::string& name, int n) {
-    char file[32];
-    std::snprintf(file, sizeof file, "_%04d.jpg", n);
-    return (root / name / (name + file)).string();
-  };
-  std::vector<Pair> pairs;
-  for (int f = 0; f < folds; ++f) {
-    for (int kind = 0; kind < 2; ++kind) {
-      for (int i = 0; i < per_kind; ++i) {
-        std::string name1, name2;
-        int n1 = 0, n2 = 0;
-        if (kind == 0) {
-          in >> name1 >> n1 >> n2;
-          name2 = name1;
-        } else {
-          in >> name1 >> n1 >> name2 >> n2;
-        }
-        if (i < per_fold) pairs.push_back({image(name1, n1), image(name2, n2), kind == 0, f});
-      }
-    }
-  }
+  const std::vector<siamface::LfwPair> pairs = siamface::read_lfw_pairs(pairs_txt.string(), per_fold);
   const siamface::Engine engine = siamface::Engine::open();
   std::map<std::string, int> index;  // image -> chip number, -1 without a face
   std::vector<cv::Mat> chips;
-  for (const Pair& p : pairs) {
+  for (const siamface::LfwPair& p : pairs) {
     for (const std::string& path : {p.a, p.b}) {
       if (index.count(path)) continue;
-      const siamface::Image photo = siamface::load_image(path);
+      const siamface::Image photo = siamface::load_image((root / path).string());
       const std::vector<siamface::Face> faces = engine.detect(photo);
       const int chosen = siamface::choose_face(faces, photo.width, photo.height, siamface::FaceChoice::kNearestCenter);
       if (chosen < 0) {
@@ -284,7 +256,7 @@ void lfw_pairs_check(const fs::path& root, const fs::path& pairs_txt, int per_fo
     }
     std::vector<siamface::ScoredPair> scored;
     std::vector<float> distances;
-    for (const Pair& p : pairs) {
+    for (const siamface::LfwPair& p : pairs) {
       const int a = index.at(p.a), b = index.at(p.b);
       siamface::ScoredPair s{.same = p.same, .fold = p.fold, .valid = a >= 0 && b >= 0};
       if (s.valid) s.distance = siamface::euclidean_distance(embeddings[static_cast<std::size_t>(a)], embeddings[static_cast<std::size_t>(b)]);
@@ -298,7 +270,7 @@ void lfw_pairs_check(const fs::path& root, const fs::path& pairs_txt, int per_fo
       largest = std::max(largest, std::fabs(distances[i] - reference[i]));
       flipped += (distances[i] < 0.6F) != (reference[i] < 0.6F);
     }
-    const siamface::TenFoldResult folds_result = siamface::ten_fold(scored, folds);
+    const siamface::TenFoldResult folds_result = siamface::ten_fold(scored);  // LFW: 10 folds
     std::printf("| %s | %.2f %% | %.2f %% | %.2g | %d |\n", impl.name.c_str(), 100 * folds_result.mean_accuracy,
                 100 * siamface::accuracy_at(scored, 0.6), largest, flipped);
   }

@@ -7,18 +7,18 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <iomanip>
 #include <iostream>
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <numeric>
 #include <opencv2/core.hpp>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "enhance/enhance.hpp"
+#include "eval/lfw_pairs.hpp"
 #include "eval/verification_protocol.hpp"
 #include "image/cv_image.hpp"
 #include "siamface/engine.hpp"
@@ -64,29 +64,20 @@ struct Pair {
   bool same;
 };
 
+// Every image once (under `root`) and the pairs as indices into them; `per_fold` pairs of each
+// fold, half of each kind (0: all).
 void read_pairs(const std::string& root, const std::string& file, int per_fold, std::vector<std::string>& images,
                 std::vector<Pair>& pairs) {
-  std::ifstream in(file);
-  int folds = 0, n = 0;
-  if (!(in >> folds >> n)) throw std::runtime_error("bad pairs file " + file);
   std::map<std::string, int> index;
-  const auto id = [&](const std::string& name, int k) {
-    std::ostringstream p;
-    p << root << '/' << name << '/' << name << '_' << std::setw(4) << std::setfill('0') << k << ".jpg";
-    auto [it, added] = index.emplace(p.str(), static_cast<int>(images.size()));
-    if (added) images.push_back(p.str());
+  const auto id = [&](const std::string& relative) {
+    const std::string path = root + '/' + relative;
+    auto [it, added] = index.emplace(path, static_cast<int>(images.size()));
+    if (added) images.push_back(path);
     return it->second;
   };
-  const int keep = per_fold > 0 ? per_fold / 2 : n;
-  for (int f = 0; f < folds; ++f)
-    for (int kind = 0; kind < 2; ++kind)
-      for (int i = 0; i < n; ++i) {
-        std::string na, nb;
-        int a = 0, b = 0;
-        if (kind == 0) in >> na >> a >> b, nb = na;
-        else in >> na >> a >> nb >> b;
-        if (i < keep) pairs.push_back({id(na, a), id(nb, b), f, kind == 0});
-      }
+  for (const LfwPair& p : read_lfw_pairs(file, per_fold > 0 ? std::max(1, per_fold / 2) : 0)) {
+    pairs.push_back({id(p.a), id(p.b), p.fold, p.same});
+  }
 }
 
 using Views = std::vector<Embedding>;  // kJitters.size() * kViews, empty when no face

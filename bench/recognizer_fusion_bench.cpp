@@ -17,6 +17,7 @@
 
 #include "align/arcface_chip.hpp"
 #include "embed/mobile_face_net.hpp"
+#include "eval/lfw_pairs.hpp"
 #include "eval/verification_protocol.hpp"
 #include "image/cv_image.hpp"
 #include "siamface/engine.hpp"
@@ -32,40 +33,6 @@ struct ImageEmbeddings {
   std::vector<float> dlib;  // 128
   std::vector<float> mfn;   // 512
 };
-
-struct Pair {
-  std::string a, b;
-  bool same = false;
-  int fold = 0;
-};
-
-std::string image_path(const std::string& name, int n) {
-  char number[8];
-  std::snprintf(number, sizeof number, "%04d", n);
-  return name + "/" + name + "_" + number + ".jpg";
-}
-
-std::vector<Pair> read_pairs(const std::string& file) {
-  std::ifstream in(file);
-  int folds = 0, per = 0;
-  in >> folds >> per;
-  std::vector<Pair> pairs;
-  for (int f = 0; f < folds; ++f) {
-    for (int i = 0; i < per; ++i) {
-      std::string name;
-      int x = 0, y = 0;
-      in >> name >> x >> y;
-      pairs.push_back({image_path(name, x), image_path(name, y), true, f});
-    }
-    for (int i = 0; i < per; ++i) {
-      std::string n1, n2;
-      int x = 0, y = 0;
-      in >> n1 >> x >> n2 >> y;
-      pairs.push_back({image_path(n1, x), image_path(n2, y), false, f});
-    }
-  }
-  return pairs;
-}
 
 float distance(const std::vector<float>& a, const std::vector<float>& b) {
   double sum = 0;
@@ -125,14 +92,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string root = argv[1];
-  const std::vector<Pair> pairs = read_pairs(argv[2]);
+  const std::vector<LfwPair> pairs = read_lfw_pairs(argv[2]);
   const std::string cache_file = argc > 3 ? argv[3] : "out/fusion_cache.bin";
   DetectOptions detect_options;
   if (argc > 4) detect_options.border_only_min_score = std::stof(argv[4]);
   std::map<std::string, ImageEmbeddings> cache = load_cache(cache_file);
 
   std::vector<std::string> todo;
-  for (const Pair& p : pairs) {
+  for (const LfwPair& p : pairs) {
     for (const std::string& path : {p.a, p.b}) {
       if (!cache.count(path) && std::find(todo.begin(), todo.end(), path) == todo.end()) todo.push_back(path);
     }
@@ -174,7 +141,7 @@ int main(int argc, char** argv) {
   }
 
   std::vector<Scored> scored;
-  for (const Pair& p : pairs) {
+  for (const LfwPair& p : pairs) {
     const ImageEmbeddings& a = cache[p.a];
     const ImageEmbeddings& b = cache[p.b];
     Scored s;

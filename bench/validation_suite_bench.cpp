@@ -29,6 +29,7 @@
 #include "common/labelled_sets.hpp"
 #include "common/test_env.hpp"
 #include "eval/open_set.hpp"
+#include "eval/lfw_pairs.hpp"
 #include "eval/verification_protocol.hpp"
 #include "image/cv_image.hpp"
 #include "siamface/engine.hpp"
@@ -158,45 +159,11 @@ void print_row(const Row& r) {
   std::fflush(stdout);
 }
 
-struct PairSpec {
-  std::string a, b;
-  bool same = false;
-  int fold = 0;
-};
-
-std::vector<PairSpec> lfw_pairs(const fs::path& file, int per_fold) {
-  std::ifstream in(file);
-  int folds = 0, per = 0;
-  in >> folds >> per;
-  const auto path = [](const std::string& name, int n) {
-    char number[8];
-    std::snprintf(number, sizeof number, "%04d", n);
-    return name + "/" + name + "_" + number + ".jpg";
-  };
-  std::vector<PairSpec> pairs;
-  for (int f = 0; f < folds; ++f) {
-    for (int kind = 0; kind < 2; ++kind) {
-      for (int i = 0; i < per; ++i) {
-        std::string n1, n2;
-        int x = 0, y = 0;
-        if (kind == 0) {
-          in >> n1 >> x >> y;
-          n2 = n1;
-        } else {
-          in >> n1 >> x >> n2 >> y;
-        }
-        if (i < per_fold) pairs.push_back({path(n1, x), path(n2, y), kind == 0, f});
-      }
-    }
-  }
-  return pairs;
-}
-
 // Verification rows for one list of pairs over photos under `root`.
 void verification_rows(const std::string& set, const std::vector<Engine>& engines, const Options& options,
-                       const fs::path& root, const std::vector<PairSpec>& pairs, Transform transform, bool ten_folds) {
+                       const fs::path& root, const std::vector<LfwPair>& pairs, Transform transform, bool ten_folds) {
   std::vector<std::string> images;
-  for (const PairSpec& p : pairs) images.push_back(p.a), images.push_back(p.b);
+  for (const LfwPair& p : pairs) images.push_back(p.a), images.push_back(p.b);
   std::sort(images.begin(), images.end());
   images.erase(std::unique(images.begin(), images.end()), images.end());
   std::vector<PhotoResult> results(images.size());
@@ -215,7 +182,7 @@ void verification_rows(const std::string& set, const std::vector<Engine>& engine
   for (const PhotoResult& r : results) missed += !r.found, wrong += r.wrong_choice;
   for (std::size_t e = 0; e < engines.size(); ++e) {
     std::vector<ScoredPair> scored;
-    for (const PairSpec& p : pairs) {
+    for (const LfwPair& p : pairs) {
       const PhotoResult& a = results[index_of(p.a)];
       const PhotoResult& b = results[index_of(p.b)];
       ScoredPair s;
@@ -353,7 +320,7 @@ int main(int argc, char** argv) {
               "face-choice errors | open-set rank-1 %% | named %% | strangers accepted %% |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
   const fs::path lfw = options.testdata / "lfw";
-  const auto pairs = lfw_pairs(lfw / "pairs.txt", options.per_fold);
+  const auto pairs = read_lfw_pairs((lfw / "pairs.txt").string(), options.per_fold);
   const std::string lfw_name = "LFW View 2 (" + std::to_string(pairs.size()) + " pairs, 10-fold)";
   for (Transform t : {Transform::kNone, Transform::kPortrait, Transform::kGrey, Transform::kLowResolution}) {
     // lfw-portrait: that row alone (the only LFW row whose photos exceed 512 px: 750 x 875).
@@ -362,7 +329,7 @@ int main(int argc, char** argv) {
     }
   }
   // lfw_dev: pairs.tsv (image_a, image_b, same_person).
-  std::vector<PairSpec> dev;
+  std::vector<LfwPair> dev;
   std::ifstream tsv(options.testdata / "lfw_dev/pairs.tsv");
   std::string header;
   std::getline(tsv, header);

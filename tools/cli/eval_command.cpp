@@ -18,6 +18,7 @@
 #include "degrade/degrade.hpp"
 #include "enhance/enhance.hpp"
 #include "pipeline/augmented_chips.hpp"
+#include "eval/lfw_pairs.hpp"
 #include "eval/verification_protocol.hpp"
 #include "image/cv_image.hpp"
 #include "pipeline/face_quality.hpp"
@@ -68,38 +69,19 @@ struct LfwPairs {
   std::vector<PairSpec> pairs;
 };
 
-// pairs.txt: "folds<TAB>n", then per fold n lines "name i j" (same) and n lines
-// "name1 i name2 j" (different).
+// Every image once (under `root`), and the pairs as indices into them; `per_fold` pairs of each
+// fold, half of each kind (0: all).
 LfwPairs read_pairs(const std::string& root, const std::string& pairs_file, int per_fold) {
-  std::ifstream in(pairs_file);
-  if (!in) throw Error(ErrorCode::kNotFound, "cannot read pairs file " + pairs_file);
-  int folds = 0, per_kind = 0;
-  if (!(in >> folds >> per_kind) || folds <= 0 || per_kind <= 0) {
-    throw Error(ErrorCode::kInvalidArgument, pairs_file + ": first line must be '<folds> <pairs per kind>'");
-  }
   LfwPairs result;
   std::map<std::string, int> index;
-  const auto image = [&](const std::string& name, int number) {
-    std::ostringstream path;
-    path << root << '/' << name << '/' << name << '_' << std::setw(4) << std::setfill('0') << number << ".jpg";
-    const auto [it, inserted] = index.emplace(path.str(), static_cast<int>(result.images.size()));
-    if (inserted) result.images.push_back(path.str());
+  const auto image = [&](const std::string& relative) {
+    const std::string path = root + '/' + relative;
+    const auto [it, inserted] = index.emplace(path, static_cast<int>(result.images.size()));
+    if (inserted) result.images.push_back(path);
     return it->second;
   };
-  const int keep = per_fold > 0 ? std::min(per_fold / 2, per_kind) : per_kind;
-  for (int fold = 0; fold < folds; ++fold) {
-    for (int kind = 0; kind < 2; ++kind) {
-      for (int i = 0; i < per_kind; ++i) {
-        std::string name_a, name_b;
-        int a = 0, b = 0;
-        const bool ok = kind == 0 ? static_cast<bool>(in >> name_a >> a >> b)
-                                  : static_cast<bool>(in >> name_a >> a >> name_b >> b);
-        if (!ok) throw Error(ErrorCode::kInvalidArgument, pairs_file + ": truncated at fold " + std::to_string(fold + 1));
-        if (i >= keep) continue;
-        if (kind == 0) name_b = name_a;
-        result.pairs.push_back({image(name_a, a), image(name_b, b), kind == 0, fold});
-      }
-    }
+  for (const LfwPair& pair : read_lfw_pairs(pairs_file, per_fold > 0 ? std::max(1, per_fold / 2) : 0)) {
+    result.pairs.push_back({image(pair.a), image(pair.b), pair.same, pair.fold});
   }
   return result;
 }
