@@ -21,7 +21,6 @@
 
 #include "embed/dnnl_plans.hpp"
 #include "siamface/errors.hpp"
-#include "util/omp_threads.hpp"
 
 namespace siamface {
 namespace {
@@ -858,7 +857,7 @@ std::unique_ptr<DnnlGraph> DnnlGraph::from(cv::dnn::Net& net, const cv::dnn::Mat
   try {
     // So unsupported primitives surface now, not on first use. Its weight reorders run on OpenMP
     // too: on the engine's thread count, as run().
-    const ScopedOmpThreads scope(cv::getNumThreads());
+    const dnnl_plans::EngineThreads threads;
     graph->impl_->plans.lease(input[0]);
   } catch (const dnnl::error& e) {
     throw Error(ErrorCode::kModelCorrupt, label + ": oneDNN cannot run the graph (" + e.what() + ")");
@@ -875,7 +874,7 @@ std::vector<cv::Mat> DnnlGraph::run(const cv::Mat& blob) const {
   }
   const int batch = blob.size[0];
   // On the engine's thread count; PlanSet keeps a plan per batch and thread count (dnnl_plans.hpp).
-  const ScopedOmpThreads scope(cv::getNumThreads());
+  const dnnl_plans::EngineThreads threads;
   std::vector<cv::Mat> result;
   try {
     auto lease = impl_->plans.lease(batch);

@@ -27,12 +27,9 @@ namespace siamface::dnnl_plans {
 // per face than 1.
 inline constexpr std::size_t kMaxBatch = 8;
 
-// Calls run_batch(first, count) over [0, total) in such batches, with OpenMP (oneDNN's runtime,
-// whose thread count is per calling thread) on the engine's intra-op count, as OpenCV's DNN gets
-// (set_intra_op_threads).
+// Calls run_batch(first, count) over [0, total) in such batches.
 template <typename RunBatch>
 void for_each_batch(std::size_t total, RunBatch&& run_batch) {
-  const ScopedOmpThreads threads(cv::getNumThreads());
   for (std::size_t done = 0; done < total;) {
     std::size_t batch = kMaxBatch;
     while (batch > total - done) batch /= 2;
@@ -40,6 +37,16 @@ void for_each_batch(std::size_t total, RunBatch&& run_batch) {
     done += batch;
   }
 }
+
+// oneDNN runs on OpenMP, whose thread count is per calling thread: every call that builds or runs
+// primitives does so on the engine's intra-op count, as OpenCV's DNN does (set_intra_op_threads).
+class EngineThreads {
+ public:
+  EngineThreads() : scope_(cv::getNumThreads()) {}
+
+ private:
+  ScopedOmpThreads scope_;
+};
 
 // Thread safety: lease() is safe from many threads; a Lease belongs to one call. BuildPlan runs
 // under the set's lock, so it may also fill caches the plans share (reordered weights).
@@ -80,7 +87,8 @@ class PlanSet {
 
   // A plan for `batch` chips built for the calling thread's OpenMP thread count: oneDNN splits a
   // primitive's work for the count it was created under, and runs it far slower under another
-  // (an SSD plan made for 2 threads took 430 ms instead of 32 on 1).
+  // (an SSD plan made for 2 threads took 430 ms instead of 32 on 1). Callers lease and run inside
+  // an EngineThreads scope.
   Lease lease(int batch) const {
     Entry* entry = nullptr;
     {

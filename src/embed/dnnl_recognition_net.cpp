@@ -277,6 +277,7 @@ class DnnlRecognitionNet final : public RecognitionNet {
     check_recognition_chips(chips);
     std::vector<Embedding> result;
     result.reserve(chips.size());
+    const dnnl_plans::EngineThreads threads;
     dnnl_plans::for_each_batch(chips.size(), [&](std::size_t first, std::size_t count) {
       embed_batch(chips, first, count, result);
     });
