@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <unistd.h>
 #include <filesystem>
@@ -74,9 +75,13 @@ Engine open_engine(const Config& config) {
   ModelOptions models;
   models.detector = config.detector;
   if (!config.opencv_resnet) return Engine::open(models);
+  const char* before = std::getenv("SIAMFACE_RECOGNITION_BACKEND");
+  const std::string saved = before ? before : "";
   ::setenv("SIAMFACE_RECOGNITION_BACKEND", "opencv", 1);
   Engine engine = Engine::open(models);
-  ::unsetenv("SIAMFACE_RECOGNITION_BACKEND");
+  // The other configurations keep what the caller chose (e.g. onednn-bf16).
+  if (before) ::setenv("SIAMFACE_RECOGNITION_BACKEND", saved.c_str(), 1);
+  else ::unsetenv("SIAMFACE_RECOGNITION_BACKEND");
   return engine;
 }
 
