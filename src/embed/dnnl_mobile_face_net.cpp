@@ -7,9 +7,6 @@
 // Thread safety: as DnnlGraph: the graph is immutable once built; each call leases its own workspace.
 #include "embed/dnnl_mobile_face_net.hpp"
 
-#include <cmath>
-#include <fstream>
-#include <iterator>
 #include <opencv2/dnn.hpp>
 #include <opencv2/dnn/shape_utils.hpp>
 #include <string>
@@ -20,6 +17,7 @@
 #include "embed/dnnl_opencv_graph.hpp"
 #include "embed/dnnl_plans.hpp"
 #include "model/dnn_flops.hpp"
+#include "model/net_pool.hpp"
 #include "siamface/errors.hpp"
 
 namespace siamface {
@@ -27,40 +25,20 @@ namespace {
 
 const cv::dnn::MatShape kInputShape = {1, 3, kArcFaceChipSize, kArcFaceChipSize};
 
-void check_chips(const std::vector<cv::Mat>& chips) {
-  for (std::size_t i = 0; i < chips.size(); ++i) {
-    const cv::Mat& chip = chips[i];
-    if (chip.type() != CV_8UC3 || chip.rows != kArcFaceChipSize || chip.cols != kArcFaceChipSize) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "face chip " + std::to_string(i) + " must be a 112x112 8-bit BGR image for the MobileFaceNet");
-    }
-  }
-}
-
 class DnnlMobileFaceNet final : public MobileFaceNet {
  public:
   DnnlMobileFaceNet(std::unique_ptr<DnnlGraph> graph, std::int64_t flops) : graph_(std::move(graph)), flops_(flops) {}
 
   std::vector<std::vector<float>> embed(const std::vector<cv::Mat>& chips) const override {
-    check_chips(chips);
+    check_mobile_face_net_chips(chips);
     std::vector<std::vector<float>> result;
     result.reserve(chips.size());
     dnnl_plans::for_each_batch(chips.size(), [&](std::size_t first, std::size_t count) {
       const std::vector<cv::Mat> batch(chips.begin() + static_cast<std::ptrdiff_t>(first),
                                        chips.begin() + static_cast<std::ptrdiff_t>(first + count));
-      // (pixel - 127.5) / 128, BGR planes, as mobile_face_net.cpp.
-      const cv::Mat blob = cv::dnn::blobFromImages(batch, 1.0 / 128.0, cv::Size(kArcFaceChipSize, kArcFaceChipSize),
-                                                   cv::Scalar::all(127.5), /*swapRB=*/false, /*crop=*/false, CV_32F);
-      const cv::Mat out = graph_->run(blob).at(0);  // N x 512, or N x 512 x 1 x 1
+      const cv::Mat out = graph_->run(mobile_face_net_blob(batch)).at(0);  // N x 512, or N x 512 x 1 x 1
       const float* values = out.ptr<float>();
-      for (std::size_t i = 0; i < count; ++i) {  // L2-normalised, as mobile_face_net.cpp
-        const float* row = values + i * kMobileFaceNetDims;
-        double norm = 0;
-        for (int k = 0; k < kMobileFaceNetDims; ++k) norm += double(row[k]) * row[k];
-        const float scale = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0F;
-        std::vector<float>& embedding = result.emplace_back(kMobileFaceNetDims);
-        for (int k = 0; k < kMobileFaceNetDims; ++k) embedding[static_cast<std::size_t>(k)] = row[k] * scale;
-      }
+      for (std::size_t i = 0; i < count; ++i) result.push_back(unit_length(values + i * kMobileFaceNetDims));
     });
     return result;
   }
@@ -77,9 +55,7 @@ class DnnlMobileFaceNet final : public MobileFaceNet {
 
 std::unique_ptr<MobileFaceNet> make_dnnl_mobile_face_net(const std::filesystem::path& models_dir) {
   const std::filesystem::path path = models_dir / kMobileFaceNetFile;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorCode::kModelMissing, "cannot read model file " + path.string());
-  const std::vector<uchar> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  const std::vector<uchar> bytes = read_model_bytes(path);
   try {
     cv::dnn::Net net = cv::dnn::readNetFromONNX(bytes);
     const std::vector<std::string> outputs = net.getUnconnectedOutLayersNames();

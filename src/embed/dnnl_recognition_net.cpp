@@ -292,21 +292,9 @@ class DnnlRecognitionNet final : public RecognitionNet {
     const Plan& plan = lease.plan();
     Workspace* ws = &lease.workspace();
 
-    // As cv::dnn::blobFromImages: float(pixel) - float(mean), times float(1/255); RGB planes.
-    float* input = static_cast<float*>(ws->tensors[static_cast<std::size_t>(plan.input)].get_data_handle());
-    const float mean[3] = {static_cast<float>(kMeanR), static_cast<float>(kMeanG), static_cast<float>(kMeanB)};
-    const float scale = static_cast<float>(1.0 / 255.0);
-    const std::size_t plane = static_cast<std::size_t>(kChipSize) * kChipSize;
-    for (std::size_t i = 0; i < chips.size(); ++i) {
-      float* planes[3] = {input + (i * 3) * plane, input + (i * 3 + 1) * plane, input + (i * 3 + 2) * plane};
-      for (int r = 0; r < kChipSize; ++r) {
-        const cv::Vec3b* row = chips[i].ptr<cv::Vec3b>(r);
-        for (int c = 0; c < kChipSize; ++c) {
-          const std::size_t at = static_cast<std::size_t>(r) * kChipSize + c;
-          for (int ch = 0; ch < 3; ++ch) planes[ch][at] = (static_cast<float>(row[c][2 - ch]) - mean[ch]) * scale;
-        }
-      }
-    }
+    const cv::Mat blob = recognition_blob(chips);
+    std::memcpy(ws->tensors[static_cast<std::size_t>(plan.input)].get_data_handle(), blob.ptr<float>(),
+                blob.total() * sizeof(float));
 
     for (std::size_t s = 0; s < plan.steps.size(); ++s) {
       const Step& step = plan.steps[s];

@@ -19,17 +19,10 @@ class OnnxMobileFaceNet final : public MobileFaceNet {
   explicit OnnxMobileFaceNet(const std::filesystem::path& path) : path_(path.string()), pool_(onnx_net_pool(path)) {}
 
   std::vector<std::vector<float>> embed(const std::vector<cv::Mat>& chips) const override {
+    check_mobile_face_net_chips(chips);
     std::vector<std::vector<float>> result;
     if (chips.empty()) return result;
-    for (std::size_t i = 0; i < chips.size(); ++i) {
-      const cv::Mat& chip = chips[i];
-      if (chip.type() != CV_8UC3 || chip.rows != kArcFaceChipSize || chip.cols != kArcFaceChipSize) {
-        throw Error(ErrorCode::kInvalidArgument, "face chip " + std::to_string(i) +
-                                                     " must be a 112x112 8-bit BGR image for the MobileFaceNet");
-      }
-    }
-    const cv::Mat blob = cv::dnn::blobFromImages(chips, 1.0 / 128.0, cv::Size(kArcFaceChipSize, kArcFaceChipSize),
-                                                 cv::Scalar::all(127.5), /*swapRB=*/false, /*crop=*/false, CV_32F);
+    const cv::Mat blob = mobile_face_net_blob(chips);
     cv::Mat out;
     {
       auto net = pool_.lease();
@@ -42,15 +35,7 @@ class OnnxMobileFaceNet final : public MobileFaceNet {
                                                 " values per face, expected " + std::to_string(kMobileFaceNetDims));
     }
     const float* values = out.ptr<float>();
-    result.resize(chips.size());
-    for (std::size_t i = 0; i < chips.size(); ++i) {
-      const float* row = values + i * kMobileFaceNetDims;
-      double norm = 0;
-      for (int k = 0; k < kMobileFaceNetDims; ++k) norm += double(row[k]) * row[k];
-      const float scale = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0F;
-      result[i].resize(kMobileFaceNetDims);
-      for (int k = 0; k < kMobileFaceNetDims; ++k) result[i][k] = row[k] * scale;
-    }
+    for (std::size_t i = 0; i < chips.size(); ++i) result.push_back(unit_length(values + i * kMobileFaceNetDims));
     return result;
   }
 
@@ -66,6 +51,30 @@ class OnnxMobileFaceNet final : public MobileFaceNet {
 };
 
 }  // namespace
+
+void check_mobile_face_net_chips(const std::vector<cv::Mat>& chips) {
+  for (std::size_t i = 0; i < chips.size(); ++i) {
+    const cv::Mat& chip = chips[i];
+    if (chip.type() != CV_8UC3 || chip.rows != kArcFaceChipSize || chip.cols != kArcFaceChipSize) {
+      throw Error(ErrorCode::kInvalidArgument, "face chip " + std::to_string(i) +
+                                                   " must be a 112x112 8-bit BGR image for the MobileFaceNet");
+    }
+  }
+}
+
+cv::Mat mobile_face_net_blob(const std::vector<cv::Mat>& chips) {
+  return cv::dnn::blobFromImages(chips, 1.0 / 128.0, cv::Size(kArcFaceChipSize, kArcFaceChipSize),
+                                 cv::Scalar::all(127.5), /*swapRB=*/false, /*crop=*/false, CV_32F);
+}
+
+std::vector<float> unit_length(const float* values) {
+  double norm = 0;
+  for (int k = 0; k < kMobileFaceNetDims; ++k) norm += double(values[k]) * values[k];
+  const float scale = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0F;
+  std::vector<float> out(kMobileFaceNetDims);
+  for (int k = 0; k < kMobileFaceNetDims; ++k) out[static_cast<std::size_t>(k)] = values[k] * scale;
+  return out;
+}
 
 std::unique_ptr<MobileFaceNet> make_mobile_face_net(const std::filesystem::path& models_dir,
                                                     RecognitionBackend backend) {

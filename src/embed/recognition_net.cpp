@@ -121,11 +121,7 @@ class DnnRecognitionNet final : public RecognitionNet {
     check_recognition_chips(chips);
     std::vector<Embedding> result;
     if (chips.empty()) return result;
-    // BGR -> RGB, (pixel - meanRgb) / 255, NCHW. blobFromImages subtracts the mean (given in
-    // RGB order, as swapRB swaps it too) before scaling.
-    const cv::Mat blob = cv::dnn::blobFromImages(chips, 1.0 / 255.0, cv::Size(kChipSize, kChipSize),
-                                                 cv::Scalar(kMeanR, kMeanG, kMeanB), /*swapRB=*/true,
-                                                 /*crop=*/false, CV_32F);
+    const cv::Mat blob = recognition_blob(chips);
     cv::Mat out;
     {
       auto net = pool_.lease();
@@ -167,6 +163,13 @@ void check_recognition_chips(const std::vector<cv::Mat>& chips) {
                                                    " type " + std::to_string(chip.type()));
     }
   }
+}
+
+cv::Mat recognition_blob(const std::vector<cv::Mat>& chips) {
+  // BGR -> RGB, (pixel - meanRgb) / 255, NCHW. blobFromImages subtracts the mean (given in RGB
+  // order, as swapRB swaps it too) before scaling.
+  return cv::dnn::blobFromImages(chips, 1.0 / 255.0, cv::Size(kChipSize, kChipSize),
+                                 cv::Scalar(kMeanR, kMeanG, kMeanB), /*swapRB=*/true, /*crop=*/false, CV_32F);
 }
 
 namespace {

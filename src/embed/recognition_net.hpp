@@ -23,8 +23,11 @@ class RecognitionNet {
   virtual const char* backend_name() const = 0;
 };
 
-// Throws Error(kInvalidArgument) naming the first chip that is not 150x150 CV_8UC3.
+// What both implementations do before the network: check the chips (Error(kInvalidArgument)
+// naming the first that is not 150x150 CV_8UC3) and make the input blob (RGB planes,
+// (pixel - face-api's mean RGB) / 255).
 void check_recognition_chips(const std::vector<cv::Mat>& chips);
+cv::Mat recognition_blob(const std::vector<cv::Mat>& chips);
 
 enum class RecognitionBackend {
   kAuto,        // oneDNN f32 when this build has it, else OpenCV DNN; $SIAMFACE_RECOGNITION_BACKEND

@@ -64,15 +64,19 @@ class NetPool {
   mutable std::vector<std::unique_ptr<cv::dnn::Net>> idle_;
 };
 
+// A model file's bytes. Throws Error(kModelMissing) when it cannot be read.
+inline std::vector<uchar> read_model_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::kModelMissing, "cannot read model file " + path.string());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
 // A pool over an ONNX graph that OpenCV loads as it ships (MobileFaceNet, RFB-320): the file is
 // read once here and its bytes shared by every session the pool builds. Throws
 // Error(kModelMissing) when the file cannot be read; a graph OpenCV cannot parse throws
 // cv::Exception from the first lease().
 inline NetPool onnx_net_pool(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorCode::kModelMissing, "cannot read model file " + path.string());
-  auto bytes = std::make_shared<const std::vector<uchar>>(std::istreambuf_iterator<char>(in),
-                                                          std::istreambuf_iterator<char>());
+  auto bytes = std::make_shared<const std::vector<uchar>>(read_model_bytes(path));
   return NetPool([bytes] {
     cv::dnn::Net net = cv::dnn::readNetFromONNX(*bytes);
     net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
