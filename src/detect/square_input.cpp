@@ -15,9 +15,9 @@ cv::Mat square_rgb_input(const cv::Mat& bgr, int input_size) {
     throw Error(ErrorCode::kInvalidImage, "face detector needs a non-empty 8-bit BGR image");
   }
   const int side = std::max(bgr.cols, bgr.rows);
-  cv::Mat rgb;
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
   if (side == input_size) {
+    cv::Mat rgb;
+    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
     cv::Mat square;
     cv::copyMakeBorder(rgb, square, 0, side - rgb.rows, 0, side - rgb.cols, cv::BORDER_CONSTANT, cv::Scalar::all(0));
     cv::Mat out;
@@ -26,7 +26,9 @@ cv::Mat square_rgb_input(const cv::Mat& bgr, int input_size) {
   }
 
   // TF.js resizeBilinear, legacy mode: source = dest * (in / out), clamped to the last pixel
-  // of the padded square. Pixels of the padding are read as 0 without materialising it.
+  // of the padded square. Pixels of the padding are read as 0 without materialising it, and
+  // channels are read in RGB order straight from the BGR image: converting the whole photo first
+  // cost 31 ms at 24 MP, for the 512 x 512 samples the network sees.
   const double ratio = static_cast<double>(side) / input_size;
   const std::size_t n = static_cast<std::size_t>(input_size);
   std::vector<int> x0(n), x1(n);
@@ -39,9 +41,9 @@ cv::Mat square_rgb_input(const cv::Mat& bgr, int input_size) {
     fx[x] = static_cast<float>(src - lo);
   }
   const std::vector<std::uint8_t> zero_row(static_cast<std::size_t>(side) * 3, 0);
-  auto row_at = [&](int y) { return y < rgb.rows ? rgb.ptr<std::uint8_t>(y) : zero_row.data(); };
-  auto pixel = [&](const std::uint8_t* row, int x, int c) {
-    return x < rgb.cols ? static_cast<float>(row[x * 3 + c]) : 0.0F;
+  auto row_at = [&](int y) { return y < bgr.rows ? bgr.ptr<std::uint8_t>(y) : zero_row.data(); };
+  auto pixel = [&](const std::uint8_t* row, int x, int rgb_channel) {
+    return x < bgr.cols ? static_cast<float>(row[x * 3 + 2 - rgb_channel]) : 0.0F;
   };
   cv::Mat out(input_size, input_size, CV_32FC3);
   for (int y = 0; y < input_size; ++y) {
