@@ -5,10 +5,15 @@
 // measured in this run, one OpenCV thread; and how its boxes differ (median width and height
 // ratio, centre shift in box widths/heights) from the labels or the SSD's boxes.
 //
-//   build/bench/fast_detector_study_bench [--testdata DIR] [--models DIR]
+//   build/bench/fast_detector_study_bench [--testdata DIR] [--models DIR] [--landmarks]
+//
+// --landmarks: instead, how far the landmarks from RFB's boxes lie from those from the SSD's
+// (and from a box rebuilt from the first landmarks), per set: the box shape is not why RFB loses
+// the few faces it does (docs/speed.md, "Why RFB is not the default").
 //
 // Figures: docs/speed.md, "Detection: the RFB-320 detector".
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +30,7 @@
 #include "bench_timing.hpp"
 #include "common/imglab_xml.hpp"
 #include "detect/face_detector.hpp"
+#include "landmarks/landmark_net.hpp"
 #include "siamface/engine.hpp"
 #include "siamface/errors.hpp"
 
@@ -103,6 +109,86 @@ void run_set(const std::string& name, const std::vector<Photo>& photos, const De
   }
 }
 
+// Landmark agreement: the landmark net crops the detector's box (x1.2, padded to square), and
+// face-api trained it on SSD boxes. For each RFB face that repeats an SSD face, the landmarks
+// from the RFB box, and from a box rebuilt from those landmarks, are compared with the landmarks
+// from the SSD box: mean point distance in interocular distances.
+Box scaled(const Box& b, float s) {
+  const Point c = b.center();
+  return {c.x - b.width * s / 2, c.y - b.height * s / 2, b.width * s, b.height * s};
+}
+
+Point mean_of(const Landmarks& l, int from, int to) {
+  Point p{0, 0};
+  for (int i = from; i < to; ++i) p.x += l[i].x, p.y += l[i].y;
+  return {p.x / static_cast<float>(to - from), p.y / static_cast<float>(to - from)};
+}
+
+double landmark_error(const Landmarks& a, const Landmarks& reference) {
+  const Point left = mean_of(reference, 36, 42), right = mean_of(reference, 42, 48);
+  const double interocular = std::hypot(left.x - right.x, left.y - right.y);
+  double sum = 0;
+  for (int i = 0; i < kLandmarkCount; ++i) sum += std::hypot(a[i].x - reference[i].x, a[i].y - reference[i].y);
+  return sum / kLandmarkCount / std::max(1e-6, interocular);
+}
+
+struct LandmarkTally {
+  std::vector<double> rfb_box, refined_box, refined_twice;
+  // fit of the SSD box from its own landmarks' bounding box: centre shift and size, in its units
+  std::vector<double> dx, dy, w, h;
+};
+
+void landmark_study(const std::string& name, const std::vector<Photo>& photos, const Detect& ssd, const Detect& rfb,
+                    const LandmarkNet& net, const std::function<Box(const Landmarks&)>& box_from_landmarks,
+                    LandmarkTally& all) {
+  LandmarkTally t;
+  for (const Photo& photo : photos) {
+    const cv::Mat bgr = cv::imread(photo.path.string(), cv::IMREAD_COLOR);
+    const std::vector<RawDetection> ssd_found = ssd(bgr), rfb_found = rfb(bgr);
+    for (const RawDetection& s : ssd_found) {
+      const Landmarks reference = net.predict(bgr, scaled(s.box, 1.2F));
+      float min_x = 1e9F, min_y = 1e9F, max_x = -1e9F, max_y = -1e9F;
+      for (const Point& p : reference) min_x = std::min(min_x, p.x), max_x = std::max(max_x, p.x),
+                                       min_y = std::min(min_y, p.y), max_y = std::max(max_y, p.y);
+      const float lw = max_x - min_x, lh = max_y - min_y;
+      t.dx.push_back((s.box.center().x - (min_x + max_x) / 2) / lw);
+      t.dy.push_back((s.box.center().y - (min_y + max_y) / 2) / lh);
+      t.w.push_back(s.box.width / lw);
+      t.h.push_back(s.box.height / lh);
+      const auto hit = std::find_if(rfb_found.begin(), rfb_found.end(),
+                                    [&](const RawDetection& d) { return overlaps(d.box, s.box); });
+      if (hit == rfb_found.end()) continue;
+      const Landmarks from_rfb = net.predict(bgr, scaled(hit->box, 1.2F));
+      t.rfb_box.push_back(landmark_error(from_rfb, reference));
+      if (!box_from_landmarks) continue;  // fitting the map
+      const Landmarks refined = net.predict(bgr, scaled(box_from_landmarks(from_rfb), 1.2F));
+      const Landmarks twice = net.predict(bgr, scaled(box_from_landmarks(refined), 1.2F));
+      t.refined_box.push_back(landmark_error(refined, reference));
+      t.refined_twice.push_back(landmark_error(twice, reference));
+    }
+  }
+  const auto p90 = [](std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v[static_cast<std::size_t>(0.9 * static_cast<double>(v.size() - 1))];
+  };
+  std::printf("%-28s faces %3zu  landmark error vs SSD box (median / p90 / max, interocular): RFB box %.3f / %.3f / %.3f;"
+              " refined %.3f / %.3f / %.3f; twice %.3f / %.3f / %.3f;  SSD box from its landmarks: centre %+.3f %+.3f, "
+              "size x%.3f x%.3f\n",
+              name.c_str(), t.rfb_box.size(), median(t.rfb_box), p90(t.rfb_box),
+              t.rfb_box.empty() ? 0.0 : *std::max_element(t.rfb_box.begin(), t.rfb_box.end()), median(t.refined_box),
+              p90(t.refined_box),
+              t.refined_box.empty() ? 0.0 : *std::max_element(t.refined_box.begin(), t.refined_box.end()),
+              median(t.refined_twice), p90(t.refined_twice),
+              t.refined_twice.empty() ? 0.0 : *std::max_element(t.refined_twice.begin(), t.refined_twice.end()),
+              median(t.dx), median(t.dy), median(t.w), median(t.h));
+  using Field = std::vector<double> LandmarkTally::*;
+  for (const Field field : {&LandmarkTally::rfb_box, &LandmarkTally::refined_box, &LandmarkTally::refined_twice,
+                            &LandmarkTally::dx, &LandmarkTally::dy, &LandmarkTally::w, &LandmarkTally::h}) {
+    (all.*field).insert((all.*field).end(), (t.*field).begin(), (t.*field).end());
+  }
+}
+
 std::vector<Photo> images_in(const fs::path& dir, std::size_t limit) {
   std::vector<fs::path> files;
   for (const auto& entry : fs::recursive_directory_iterator(dir)) {
@@ -121,10 +207,12 @@ std::vector<Photo> images_in(const fs::path& dir, std::size_t limit) {
 int main(int argc, char** argv) {
   fs::path testdata = std::getenv("SIAMFACE_TESTDATA") ? std::getenv("SIAMFACE_TESTDATA") : "../shared/testdata";
   fs::path models = default_models_dir();
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool landmarks_only = false;
+  for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--testdata") testdata = argv[i + 1];
-    else if (flag == "--models") models = argv[i + 1];
+    if (flag == "--landmarks") landmarks_only = true;
+    else if (flag == "--testdata" && i + 1 < argc) testdata = argv[++i];
+    else if (flag == "--models" && i + 1 < argc) models = argv[++i];
   }
   try {
     cv::setNumThreads(1);
@@ -135,6 +223,44 @@ int main(int argc, char** argv) {
         {"rfb-320 (0.65)", [&](const cv::Mat& bgr) { return rfb_detector->detect(bgr, 0.65F); }},
         {"rfb-320 (0.5)", [&](const cv::Mat& bgr) { return rfb_detector->detect(bgr, 0.5F); }},
     };
+    if (landmarks_only) {
+      const std::unique_ptr<LandmarkNet> net = make_landmark_net(models, LandmarkKind::kFull);
+      const Detect& rfb = others.front().second;
+      std::vector<Photo> voc_photos;
+      for (const test::ImglabFace& f : test::read_imglab_faces(testdata / "dlib_examples/faces/training.xml")) {
+        if (voc_photos.empty() || voc_photos.back().path.filename() != f.image) {
+          voc_photos.push_back({testdata / "dlib_examples/faces" / f.image, {}, false});
+        }
+      }
+      // Fit on the VOC photos and the bundled samples; every other set only checks the fit.
+      LandmarkTally fit;
+      landmark_study("fit: VOC photos", voc_photos, ssd, rfb, *net, nullptr, fit);
+      landmark_study("fit: bundled samples", images_in(models / "samples", 100), ssd, rfb, *net, nullptr, fit);
+      const double fdx = median(fit.dx), fdy = median(fit.dy), fw = median(fit.w), fh = median(fit.h);
+      std::printf("fitted: SSD box = landmark bounding box shifted by %+.4f, %+.4f of its size, scaled x%.4f x%.4f\n",
+                  fdx, fdy, fw, fh);
+      const auto refit = [&](const Landmarks& l) {
+        float min_x = 1e9F, min_y = 1e9F, max_x = -1e9F, max_y = -1e9F;
+        for (const Point& p : l) min_x = std::min(min_x, p.x), max_x = std::max(max_x, p.x),
+                                 min_y = std::min(min_y, p.y), max_y = std::max(max_y, p.y);
+        const double lw = max_x - min_x, lh = max_y - min_y;
+        const double cx = (min_x + max_x) / 2 + fdx * lw, cy = (min_y + max_y) / 2 + fdy * lh;
+        return Box{static_cast<float>(cx - fw * lw / 2), static_cast<float>(cy - fh * lh / 2),
+                   static_cast<float>(fw * lw), static_cast<float>(fh * lh)};
+      };
+      LandmarkTally all;
+      landmark_study("VOC photos", voc_photos, ssd, rfb, *net, refit, all);
+      landmark_study("bundled samples", images_in(models / "samples", 100), ssd, rfb, *net, refit, all);
+      landmark_study("face_recognition photos", images_in(testdata / "face_recognition_ageitgey/tests/test_images", 100),
+                     ssd, rfb, *net, refit, all);
+      landmark_study("face-api.js photos", images_in(testdata / "face-api.js/examples/images", 100), ssd, rfb, *net,
+                     refit, all);
+      landmark_study("lfw_dev 250 px", images_in(testdata / "lfw_dev/lfw-deepfunneled", 300), ssd, rfb, *net, refit,
+                     all);
+      landmark_study("LFW 250 px (first 600)", images_in(testdata / "lfw/lfw-deepfunneled", 600), ssd, rfb, *net, refit,
+                     all);
+      return 0;
+    }
     std::printf("fast_detector_study_bench: one OpenCV thread; IoU >= 0.3 counts as found\n");
 
     std::vector<Photo> voc;

@@ -9,6 +9,8 @@
 #             network on OpenCV DNN (SIAMFACE_RECOGNITION_BACKEND=opencv) as before oneDNN
 #   default   today's defaults: connection threads, the bounded line (--queue 32), no keep-alive
 #   keepalive the defaults with keep-alive on (--keep-alive-requests 100)
+#   bf16      the defaults with the opt-in SIAMFACE_RECOGNITION_BACKEND=onednn-bf16 (SSD and ResNet in
+#             bf16); only on CPUs with native bf16 (avx512_bf16 or AMX), left out elsewhere
 # Each figure is the median of ROUNDS runs (req/s counts the 200 answers; 503s are summed).
 # Usage: bench/http_bench.sh [BUILD_DIR] [SECONDS_PER_RUN] [ROUNDS]   (env WORKERS, IMAGE, SIAMFACE_TESTDATA)
 set -euo pipefail
@@ -33,7 +35,11 @@ start_server() {  # name, extra flags...
   "$build/siamface" serve --port 0 --gallery "$tmp/$name.db" --workers "$workers" "$@" >"$tmp/$name.out" 2>"$tmp/$name.log" &
   pid[$name]=$!
   pids+=("$!")
-  for _ in $(seq 600); do grep -q listening "$tmp/$name.out" 2>/dev/null && break; sleep 0.05; done
+  for _ in $(seq 600); do
+    grep -q listening "$tmp/$name.out" 2>/dev/null && break
+    kill -0 "${pid[$name]}" 2>/dev/null || return 1  # refused to start (e.g. bf16 on a CPU without it)
+    sleep 0.05
+  done
   local port
   port="$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' "$tmp/$name.out" | head -1)"
   url[$name]="http://127.0.0.1:$port"
@@ -46,6 +52,10 @@ rss_mb() { awk '/VmRSS/ {printf "%.0f MB", $2 / 1024}' "/proc/${pid[$1]}/status"
 SIAMFACE_RECOGNITION_BACKEND=opencv start_server baseline --keep-alive-requests 1 --connections 1 --queue 100000
 start_server default
 start_server keepalive --keep-alive-requests 100
+servers="baseline default keepalive"
+if grep -qw avx512_bf16 /proc/cpuinfo && SIAMFACE_RECOGNITION_BACKEND=onednn-bf16 start_server bf16; then
+  servers+=" bf16"
+fi
 # A client that gave up leaves its request in the server's line: start each run on an idle one.
 wait_idle() {
   for _ in $(seq 1200); do
@@ -56,7 +66,8 @@ wait_idle() {
   return 1
 }
 echo "workers=$workers image=$(basename "$image") cpus=$(nproc) seconds=$seconds"
-echo "rss after load: baseline $(rss_mb baseline), default $(rss_mb default), keepalive $(rss_mb keepalive)"
+rss_all() { for name in $servers; do printf '%s %s, ' "$name" "$(rss_mb "$name")"; done; echo; }
+echo "rss after load: $(rss_all)"
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 field() { sed -n "s/.*[ ]$1=\([0-9.]*\).*/\1/p" <<<" $2"; }
 printf '%-12s %-9s %10s %8s %8s %8s %6s %s\n' connections server "req/s" p50_ms p99_ms requests 503s ratio
@@ -65,8 +76,8 @@ for connections in 1 8 32; do
   declare -A rates=() p50s=() p99s=() counts=() refused=()
   # Rounds alternate the order (ABBA...): the machine's drift falls on both servers alike.
   for round in $(seq "$rounds"); do
-    order="baseline default keepalive"
-    (( round % 2 == 0 )) && order="keepalive default baseline"
+    order="$servers"
+    (( round % 2 == 0 )) && order="$(tr ' ' '\n' <<<"$servers" | tac | tr '\n' ' ')"
     for name in $order; do
       wait_idle "$name"
       line="$(IMAGE="$image" wrk -t"$threads" -c"$connections" -d"${seconds}s" --timeout 60s \
@@ -79,10 +90,10 @@ for connections in 1 8 32; do
     done
   done
   base="$(median <<<"${rates[baseline]}")"
-  for name in baseline default keepalive; do
+  for name in $servers; do
     rate="$(median <<<"${rates[$name]}")"
     printf '%-12s %-9s %10s %8s %8s %8s %6s %s\n' "$connections" "$name" "$rate" "$(median <<<"${p50s[$name]}")" \
       "$(median <<<"${p99s[$name]}")" "${counts[$name]}" "${refused[$name]}" "$(awk -v a="$rate" -v b="$base" 'BEGIN { printf "x%.2f", a / b }')"
   done
 done
-echo "rss after run: baseline $(rss_mb baseline), default $(rss_mb default), keepalive $(rss_mb keepalive)"
+echo "rss after run: $(rss_all)"

@@ -268,8 +268,9 @@ float sigmoid(float v) { return 1.0F / (1.0F + std::exp(-v)); }
 class SsdMobilenetDetector final : public FaceDetector {
  public:
   // `backend`: the embedding networks' choice (resolve_recognition_backend), which the SSD follows:
-  // any oneDNN one runs the network at the default 512 input on oneDNN f32 (the same outputs to
-  // float rounding); other input sizes, a study path, stay on OpenCV DNN.
+  // oneDNN runs the network at the default 512 input in f32 (the same outputs to float rounding),
+  // and in bf16 under the opt-in onednn-bf16 (x1.9-2.1 on a CPU with native bf16; the same
+  // labelled faces, docs/speed.md); other input sizes, a study path, stay on OpenCV DNN.
   SsdMobilenetDetector(std::shared_ptr<const SsdParams> params, RecognitionBackend backend, const std::string& label)
       : params_(std::move(params)), pool_([params = params_] { return build_graph(*params).net; }) {
     // A net that has never run: OpenCV fuses layers (and may rescale weights) on the first forward.
@@ -277,7 +278,9 @@ class SsdMobilenetDetector final : public FaceDetector {
     output_names_ = graph.outputs;
 #ifdef SIAMFACE_HAVE_ONEDNN
     if (backend != RecognitionBackend::kOpenCv) {
-      dnnl_ = DnnlGraph::from(graph.net, {1, 3, kInputSize, kInputSize}, graph.outputs, label);
+      const DnnlPrecision precision =
+          backend == RecognitionBackend::kOneDnnBf16 ? DnnlPrecision::kBF16 : DnnlPrecision::kF32;
+      dnnl_ = DnnlGraph::from(graph.net, {1, 3, kInputSize, kInputSize}, graph.outputs, label, precision);
     }
 #else
     (void)backend;

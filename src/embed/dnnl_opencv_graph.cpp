@@ -596,8 +596,8 @@ class WeightCache {
 // places the tensors in one arena.
 class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
  public:
-  PlanBuilder(const dnnl::engine& engine, const Model& model, WeightCache& cache, int batch)
-      : PlanBuilderBase(engine, batch), model_(model), cache_(cache) {}
+  PlanBuilder(const dnnl::engine& engine, const Model& model, WeightCache& cache, int batch, Dt activations)
+      : PlanBuilderBase(engine, batch), model_(model), cache_(cache), activations_(activations) {}
 
   std::shared_ptr<Plan> build() {
     tensor_of_.assign(model_.values.size(), -1);
@@ -665,12 +665,15 @@ class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
 
   void conv(std::size_t index) {
     const Node& node = model_.nodes[index];
-    const memory::desc src_any(dims(node.src[0]), Dt::f32, Tag::any);
-    const memory::desc weights_any(node.weights_dims, Dt::f32, Tag::any);
+    // A convolution of the f32 input stays f32 (oneDNN's bf16 convolutions read bf16); the next
+    // one reorders its input.
+    const Dt type = node.src[0] == 0 ? Dt::f32 : activations_;
+    const memory::desc src_any(dims(node.src[0]), type, Tag::any);
+    const memory::desc weights_any(node.weights_dims, type, Tag::any);
     // With a residual add (sum post-op), onto the shortcut's tensor in the layout it already has.
     const bool sum = has_sum(node);
     const int sum_into = sum ? tensor(node.dst) : -1;
-    const memory::desc dst_any = sum ? desc_of(sum_into) : memory::desc(dims(node.dst), Dt::f32, Tag::any);
+    const memory::desc dst_any = sum ? desc_of(sum_into) : memory::desc(dims(node.dst), type, Tag::any);
     if (dst_any.dims() != dims(node.dst)) throw Error(ErrorCode::kInternal, node.name + ": sum shape mismatch");
     const memory::dims strides = {node.stride[0], node.stride[1]};
     const memory::dims dilates = {node.dilation[0] - 1, node.dilation[1] - 1};
@@ -695,9 +698,11 @@ class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
 
   void inner_product(std::size_t index) {
     const Node& node = model_.nodes[index];
+    // Reads the activations' type and writes f32: a head, small, whose values are the outputs.
+    const Dt type = node.src[0] == 0 ? Dt::f32 : activations_;
     const dnnl::inner_product_forward::desc desc(
-        dnnl::prop_kind::forward_inference, memory::desc(dims(node.src[0]), Dt::f32, Tag::any),
-        memory::desc(node.weights_dims, Dt::f32, Tag::any), memory::desc({node.cout}, Dt::f32, Tag::x),
+        dnnl::prop_kind::forward_inference, memory::desc(dims(node.src[0]), type, Tag::any),
+        memory::desc(node.weights_dims, type, Tag::any), memory::desc({node.cout}, Dt::f32, Tag::x),
         memory::desc(dims(node.dst), Dt::f32, Tag::any));
     // Without a bias the model's is zeros (OpenCV adds none either).
     const dnnl::inner_product_forward::primitive_desc pd(desc, attr_with(node.post_ops), engine_);
@@ -749,7 +754,7 @@ class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
     const int src = tensor(node.src[0]);
     const dnnl::pooling_forward::desc desc(
         dnnl::prop_kind::forward_inference, node.algorithm, desc_of(src),
-        memory::desc(dims(node.dst), Dt::f32, Tag::any), {node.stride[0], node.stride[1]},
+        memory::desc(dims(node.dst), desc_of(src).data_type(), Tag::any), {node.stride[0], node.stride[1]},
         {node.kernel[0], node.kernel[1]}, {node.pad_begin[0], node.pad_begin[1]}, {node.pad_end[0], node.pad_end[1]});
     const dnnl::pooling_forward::primitive_desc pd(desc, attr_with({}), engine_);
     const int dst = add_tensor(pd.dst_desc());
@@ -804,13 +809,23 @@ class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
 
   const Model& model_;
   WeightCache& cache_;
+  Dt activations_;              // f32, or bf16 (DnnlPrecision::kBF16)
   std::vector<int> tensor_of_;  // value id -> the tensor holding it
 };
 
 }  // namespace
 
+bool has_native_bf16() {
+  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+}
+
 struct DnnlGraph::Impl {
-  explicit Impl(Model m) : model(std::move(m)), engine(dnnl::engine::kind::cpu, 0), cache(engine, model) {}
+  Impl(Model m, DnnlPrecision precision)
+      : model(std::move(m)),
+        activations(precision == DnnlPrecision::kBF16 ? Dt::bf16 : Dt::f32),
+        engine(dnnl::engine::kind::cpu, 0),
+        cache(engine, model) {}
 
   std::unique_ptr<Workspace> make_workspace(const Plan& plan) const {
     auto ws = std::make_unique<Workspace>();
@@ -833,11 +848,12 @@ struct DnnlGraph::Impl {
   }
 
   Model model;
+  Dt activations;
   dnnl::engine engine;
   mutable WeightCache cache;  // filled while plans are built, under plans's lock
   dnnl_plans::PlanSet<Plan, Workspace> plans{
       [this](int key) -> std::shared_ptr<const Plan> {  // key: the batch; PlanSet adds the thread count
-        return PlanBuilder(engine, model, cache, key).build();
+        return PlanBuilder(engine, model, cache, key, activations).build();
       },
       [this](const Plan& plan) { return make_workspace(plan); }};
 };
@@ -846,14 +862,19 @@ DnnlGraph::DnnlGraph(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 DnnlGraph::~DnnlGraph() = default;
 
 std::unique_ptr<DnnlGraph> DnnlGraph::from(cv::dnn::Net& net, const cv::dnn::MatShape& input,
-                                           const std::vector<std::string>& outputs, const std::string& label) {
+                                           const std::vector<std::string>& outputs, const std::string& label,
+                                           DnnlPrecision precision) {
+  if (precision == DnnlPrecision::kBF16 && !has_native_bf16()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                label + ": bf16 needs a CPU with native bf16 (avx512_bf16 or AMX); oneDNN reports none");
+  }
   Model model;
   try {
     model = GraphReader(net, input, outputs, label).read();
   } catch (const cv::Exception& e) {
     throw Error(ErrorCode::kModelCorrupt, label + ": OpenCV cannot describe the network (" + std::string(e.err) + ")");
   }
-  std::unique_ptr<DnnlGraph> graph(new DnnlGraph(std::make_unique<Impl>(std::move(model))));
+  std::unique_ptr<DnnlGraph> graph(new DnnlGraph(std::make_unique<Impl>(std::move(model), precision)));
   try {
     // So unsupported primitives surface now, not on first use. Its weight reorders run on OpenMP
     // too: on the engine's thread count, as run().

@@ -29,6 +29,15 @@
 
 namespace siamface {
 
+enum class DnnlPrecision {
+  kF32,   // f32 everywhere
+  kBF16,  // bf16 weights and activations, f32 accumulation; needs native avx512_bf16 (or AMX).
+};
+
+// Whether oneDNN runs bf16 natively here (avx512_bf16 or AMX); elsewhere it would emulate it,
+// slower than f32.
+bool has_native_bf16();
+
 // Thread safety: run() is const and safe to call from many threads (each call leases its own
 // workspace); the weights and plans are immutable once built.
 class DnnlGraph {
@@ -39,8 +48,12 @@ class DnnlGraph {
   // model file) names the model in errors. Throws Error(kModelCorrupt) for a layer or topology
   // that is not supported, naming the layer. Builds the plan of `input`'s batch size at
   // cv::getNumThreads() threads so oneDNN's own refusals surface here.
+  // kBF16 (only where has_native_bf16(); Error(kInvalidArgument) elsewhere): convolutions, pooling
+  // and sums in bf16, except a convolution reading the f32 input (3 channels: nothing to gain);
+  // inner products write f32, and outputs are f32 as always.
   static std::unique_ptr<DnnlGraph> from(cv::dnn::Net& net, const cv::dnn::MatShape& input,
-                                         const std::vector<std::string>& outputs, const std::string& label);
+                                         const std::vector<std::string>& outputs, const std::string& label,
+                                         DnnlPrecision precision = DnnlPrecision::kF32);
 
   ~DnnlGraph();
   DnnlGraph(const DnnlGraph&) = delete;

@@ -260,11 +260,6 @@ class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
   Dt act_;
 };
 
-bool has_native_bf16() {
-  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
-  return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
-}
-
 class DnnlRecognitionNet final : public RecognitionNet {
  public:
   DnnlRecognitionNet(Model model, DnnlPrecision precision)

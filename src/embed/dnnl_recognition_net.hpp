@@ -7,17 +7,13 @@
 #include <filesystem>
 #include <memory>
 
+#include "embed/dnnl_opencv_graph.hpp"
 #include "embed/recognition_net.hpp"
 
 namespace siamface {
 
-enum class DnnlPrecision {
-  kF32,   // f32 everywhere
-  kBF16,  // bf16 weights and activations, f32 accumulation; needs native avx512_bf16 (or AMX).
-          // The 3-channel stem, the residualDown joins and the head stay f32 (cheap, not faster in bf16).
-};
-
-// Throws Error(kInvalidArgument) for kBF16 when the CPU has no native bf16 support (oneDNN would
+// In kBF16 the 3-channel stem, the residualDown joins and the head stay f32 (cheap, not faster in
+// bf16). Throws Error(kInvalidArgument) for kBF16 when the CPU has no native bf16 support (oneDNN would
 // otherwise emulate it, slower than f32), and the WeightMap errors for missing/corrupt models.
 std::unique_ptr<RecognitionNet> make_dnnl_recognition_net(const std::filesystem::path& models_dir,
                                                           DnnlPrecision precision);

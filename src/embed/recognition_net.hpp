@@ -34,11 +34,13 @@ enum class RecognitionBackend {
                 // ("opencv", "onednn", "onednn-bf16") overrides it, for comparisons. Both networks.
   kOpenCv,      // OpenCV DNN: the reference implementation
   kOneDnn,      // oneDNN f32: the same embeddings to 1e-6, 2-3x faster (docs/speed.md)
-  kOneDnnBf16,  // oneDNN bf16 (CPUs with avx512_bf16 or AMX only): embeddings move by ~0.006
+  kOneDnnBf16,  // oneDNN bf16 (CPUs with avx512_bf16 or AMX only; opt-in): the ResNet (embeddings
+                // move by ~0.006) and the SSD detector (x1.9-2.1, the same labelled faces) in bf16
 };
 
 // The backend that runs for `requested`: kAuto resolved through $SIAMFACE_RECOGNITION_BACKEND and
-// what this build has. The MobileFaceNet follows the same choice (bf16 is the ResNet's only).
+// what this build has. The MobileFaceNet, the SSD and the landmark nets follow the same choice;
+// bf16 is the ResNet's and the SSD's only (bf16 landmarks cost LFW a pair, docs/speed.md).
 // Throws Error(kInvalidArgument) for an unknown variable value or a backend this build lacks.
 RecognitionBackend resolve_recognition_backend(RecognitionBackend requested);
 

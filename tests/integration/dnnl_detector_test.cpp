@@ -75,6 +75,17 @@ std::unique_ptr<FaceDetector> onednn_ssd() {
   }
 }
 
+// Null when this build has no oneDNN or the CPU no native bf16 (both refused as kInvalidArgument).
+std::unique_ptr<FaceDetector> bf16_ssd() {
+  const ScopedBackend backend("onednn-bf16");
+  try {
+    return make_ssd_mobilenet_detector(test::models_dir());
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInvalidArgument) return nullptr;
+    throw;
+  }
+}
+
 // The default (no variable) must be oneDNN where the build has it: the same detections as the
 // explicit choice, bit for bit.
 std::unique_ptr<FaceDetector> default_ssd() {
@@ -207,6 +218,44 @@ TEST(DnnlDetector, SsdDetectionsMatchOpenCv) {
               any_difference ? "" : " (bit-identical: is oneDNN really running?)");
 }
 
+// The opt-in bf16 SSD (onednn-bf16) finds the faces the f32 reference finds, in nearly the same
+// boxes: every reference face scoring >= 0.6 has a bf16 one at IoU >= 0.9, and no bf16 face
+// scoring >= 0.6 lacks a reference one. A face near the 0.5 threshold may come or go.
+TEST(DnnlDetector, SsdInBf16FindsTheSameFacesWhereTheCpuHasIt) {
+  REQUIRE_PHOTOS();
+  const auto bf16 = bf16_ssd();
+  if (!bf16) GTEST_SKIP() << "no oneDNN in this build, or no native bf16 on this CPU (avx512_bf16 / AMX)";
+  const auto opencv = opencv_ssd();
+  double worst_iou = 1, worst_score = 0;
+  std::size_t faces = 0;
+  const auto matched = [](const RawDetection& d, const std::vector<RawDetection>& others, double* best_iou) {
+    *best_iou = 0;
+    for (const RawDetection& o : others) *best_iou = std::max<double>(*best_iou, intersection_over_union(d.box, o.box));
+    return *best_iou >= 0.9;
+  };
+  for (const Photo& photo : photos()) {
+    const std::vector<RawDetection> expected = opencv->detect(photo.bgr, kMinScore);
+    const std::vector<RawDetection> actual = bf16->detect(photo.bgr, kMinScore);
+    for (const RawDetection& e : expected) {
+      if (e.score < 0.6F) continue;
+      ++faces;
+      double iou = 0;
+      EXPECT_TRUE(matched(e, actual, &iou)) << photo.name << ": a reference face is missing in bf16 (IoU " << iou << ")";
+      worst_iou = std::min(worst_iou, iou);
+      for (const RawDetection& a : actual) {
+        if (intersection_over_union(a.box, e.box) >= 0.9F) worst_score = std::max<double>(worst_score, std::abs(a.score - e.score));
+      }
+    }
+    for (const RawDetection& a : actual) {
+      double iou = 0;
+      if (a.score >= 0.6F) EXPECT_TRUE(matched(a, expected, &iou)) << photo.name << ": bf16 found a face the reference did not";
+    }
+  }
+  EXPECT_GE(faces, 6U);
+  std::printf("[report] SSD bf16 vs OpenCV DNN f32: %zu faces scoring >= 0.6, smallest IoU %.3f, largest score "
+              "difference %.3f\n", faces, worst_iou, worst_score);
+}
+
 // Other input sizes stay on OpenCV DNN (a study path): the oneDNN detector gives exactly OpenCV's.
 TEST(DnnlDetector, OtherInputSizesRunOnOpenCv) {
   REQUIRE_PHOTOS();
@@ -292,6 +341,18 @@ TEST(DnnlDetector, SsdSpeedReport) {
   std::printf("[report] SSD detect() at 512, one thread, median over %zu runs: OpenCV DNN %.1f ms, oneDNN %.1f ms "
               "(%.2fx)\n",
               opencv_ms.size(), cv_median, dnnl_median, cv_median / dnnl_median);
+  if (const auto bf16 = bf16_ssd()) {  // the opt-in, where the CPU has native bf16; alternating with f32
+    std::vector<double> f32_ms, bf16_ms;
+    for (const Photo& photo : all) bf16->detect(photo.bgr, 0.5F);
+    for (int pass = 0; pass < 2; ++pass) {
+      for (const Photo& photo : all) {
+        f32_ms.push_back(ms_of([&] { onednn->detect(photo.bgr, 0.5F); }));
+        bf16_ms.push_back(ms_of([&] { bf16->detect(photo.bgr, 0.5F); }));
+      }
+    }
+    std::printf("[report] SSD detect() at 512, one thread: oneDNN f32 %.1f ms, bf16 %.1f ms (%.2fx; %.2fx OpenCV DNN)\n",
+                median(f32_ms), median(bf16_ms), median(f32_ms) / median(bf16_ms), cv_median / median(bf16_ms));
+  }
 }
 
 }  // namespace
