@@ -73,6 +73,10 @@ TEST_F(RecognizerCli, ModelsListsLicenceOriginAndState) {
   EXPECT_NE(text.output.find("networks run on: oneDNN"), std::string::npos) << text.output;
   const auto opencv = run_command("SIAMFACE_RECOGNITION_BACKEND=opencv " + cli("models"));
   EXPECT_NE(opencv.output.find("networks run on: OpenCV DNN"), std::string::npos) << opencv.output;
+  EXPECT_NE(text.output.find("networks run on: oneDNN ("), std::string::npos) << "f32 unless asked: " << text.output;
+  const auto bf16 = run_command("SIAMFACE_RECOGNITION_BACKEND=onednn-bf16 " + cli("models"));
+  EXPECT_NE(bf16.output.find("networks run on: oneDNN, the ResNet and the SSD in bf16"), std::string::npos)
+      << bf16.output;
   const auto wrong = run_command("SIAMFACE_RECOGNITION_BACKEND=gpu " + cli("models"));
   EXPECT_NE(wrong.exit_code, 0);
   EXPECT_NE(wrong.output.find("SIAMFACE_RECOGNITION_BACKEND"), std::string::npos) << wrong.output;

@@ -48,9 +48,11 @@ int run_models(const ModelsArgs& args) {
   if (!args.json) {
     std::cout << "models directory: " << args.models_dir << "\n";
     // The engine every network runs on (docs/architecture.md, "Models").
-    const bool onednn = resolve_recognition_backend(RecognitionBackend::kAuto) != RecognitionBackend::kOpenCv;
-    std::cout << "networks run on: " << (onednn ? "oneDNN" : "OpenCV DNN")
-              << " (SIAMFACE_RECOGNITION_BACKEND=opencv|onednn|onednn-bf16 chooses)\n";
+    const RecognitionBackend backend = resolve_recognition_backend(RecognitionBackend::kAuto);
+    const char* engine = backend == RecognitionBackend::kOpenCv       ? "OpenCV DNN"
+                         : backend == RecognitionBackend::kOneDnnBf16 ? "oneDNN, the ResNet and the SSD in bf16"
+                                                                      : "oneDNN";
+    std::cout << "networks run on: " << engine << " (SIAMFACE_RECOGNITION_BACKEND=opencv|onednn|onednn-bf16 chooses)\n";
   }
   return kExitOk;
 }
