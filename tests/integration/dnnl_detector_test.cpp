@@ -64,9 +64,9 @@ std::unique_ptr<FaceDetector> opencv_ssd() {
   return make_ssd_mobilenet_detector(test::models_dir());
 }
 
-// Null when this build has no oneDNN (the backend is then refused).
-std::unique_ptr<FaceDetector> onednn_ssd() {
-  const ScopedBackend backend("onednn");
+// The SSD under a backend the engine may refuse (kInvalidArgument): null then.
+std::unique_ptr<FaceDetector> ssd_or_null(const char* backend_name) {
+  const ScopedBackend backend(backend_name);
   try {
     return make_ssd_mobilenet_detector(test::models_dir());
   } catch (const Error& e) {
@@ -75,16 +75,11 @@ std::unique_ptr<FaceDetector> onednn_ssd() {
   }
 }
 
-// Null when this build has no oneDNN or the CPU no native bf16 (both refused as kInvalidArgument).
-std::unique_ptr<FaceDetector> bf16_ssd() {
-  const ScopedBackend backend("onednn-bf16");
-  try {
-    return make_ssd_mobilenet_detector(test::models_dir());
-  } catch (const Error& e) {
-    if (e.code() == ErrorCode::kInvalidArgument) return nullptr;
-    throw;
-  }
-}
+// Null when this build has no oneDNN.
+std::unique_ptr<FaceDetector> onednn_ssd() { return ssd_or_null("onednn"); }
+
+// Null when this build has no oneDNN or the CPU no native bf16.
+std::unique_ptr<FaceDetector> bf16_ssd() { return ssd_or_null("onednn-bf16"); }
 
 // The default (no variable) must be oneDNN where the build has it: the same detections as the
 // explicit choice, bit for bit.
