@@ -50,7 +50,8 @@ class DnnlGraph {
   // cv::getNumThreads() threads so oneDNN's own refusals surface here.
   // kBF16 (only where has_native_bf16(); Error(kInvalidArgument) elsewhere): convolutions, pooling
   // and sums in bf16, except a convolution reading the f32 input (3 channels: nothing to gain);
-  // inner products write f32, and outputs are f32 as always.
+  // inner products write f32, and outputs are f32 as always. Only the SSD runs it (tested there:
+  // convolutions with ReLU6 post-ops); the landmark nets and the MobileFaceNet stay f32.
   static std::unique_ptr<DnnlGraph> from(cv::dnn::Net& net, const cv::dnn::MatShape& input,
                                          const std::vector<std::string>& outputs, const std::string& label,
                                          DnnlPrecision precision = DnnlPrecision::kF32);
