@@ -132,10 +132,13 @@ cv::dnn::Net build_net(const ConvertedWeights& w, const Topology& topo) {
   return net;
 }
 
-// A float RGB image of any size -> normalized NCHW blob, after face-api's
-// padToSquare(centered) and tf.image.resizeBilinear(alignCorners=false, halfPixelCenters=false).
-cv::Mat make_blob(const cv::Mat& rgb_float) {
-  const int height = rgb_float.rows, width = rgb_float.cols;
+// A BGR image of any size (Pixel: cv::Vec3b, or cv::Vec3f holding 0..255) -> normalized RGB NCHW
+// blob, after face-api's padToSquare(centered) and tf.image.resizeBilinear(alignCorners=false,
+// halfPixelCenters=false). Reads only the pixels the 112 x 112 samples need: converting the whole
+// crop to float RGB first cost 6 ms per face at 24 MP.
+template <typename Pixel>
+cv::Mat make_blob(const cv::Mat& bgr) {
+  const int height = bgr.rows, width = bgr.cols;
   const int side = std::max(height, width);
   // padToSquare: round(diff / 2) zeros appended after the image, the rest prepended.
   const int diff = side - std::min(height, width);
@@ -143,11 +146,11 @@ cv::Mat make_blob(const cv::Mat& rgb_float) {
   const int offset_x = width < height ? prepend : 0;
   const int offset_y = height < width ? prepend : 0;
 
-  auto sample = [&](int y, int x, int ch) -> float {  // the padded square image
+  auto sample = [&](int y, int x, int rgb_channel) -> float {  // the padded square image
     y -= offset_y;
     x -= offset_x;
     if (y < 0 || x < 0 || y >= height || x >= width) return 0.0F;
-    return rgb_float.ptr<cv::Vec3f>(y)[x][ch];
+    return static_cast<float>(bgr.ptr<Pixel>(y)[x][2 - rgb_channel]);
   };
 
   const int dims[] = {1, 3, kLandmarkInputSize, kLandmarkInputSize};
@@ -174,15 +177,8 @@ cv::Mat make_blob(const cv::Mat& rgb_float) {
   return blob;
 }
 
-cv::Mat to_rgb_float(const cv::Mat& bgr) {
-  cv::Mat rgb;
-  cv::Mat as_float;
-  bgr.convertTo(as_float, CV_32F);
-  std::vector<cv::Mat> planes;
-  cv::split(as_float, planes);
-  std::swap(planes[0], planes[2]);
-  cv::merge(planes, rgb);
-  return rgb;
+cv::Mat make_blob_of(const cv::Mat& bgr) {
+  return bgr.depth() == CV_8U ? make_blob<cv::Vec3b>(bgr) : make_blob<cv::Vec3f>(bgr);
 }
 
 // Thread safety: predict() is const; each call leases its own cv::dnn::Net from the pool (or its
@@ -224,7 +220,7 @@ class FaceApiLandmarkNet final : public LandmarkNet {
       throw Error(ErrorCode::kInvalidArgument, "landmarks: the face box lies outside the image");
     }
 
-    const LandmarkRawOutput raw = run(make_blob(to_rgb_float(bgr(crop))));
+    const LandmarkRawOutput raw = run(make_blob_of(bgr(crop)));
 
     // FaceLandmark68NetBase.postProcess: undo the centered padding in the 112 frame (it
     // assumes diff/2 on each side, unrounded), then scale to the crop.
@@ -250,7 +246,7 @@ class FaceApiLandmarkNet final : public LandmarkNet {
         (bgr_112.type() != CV_8UC3 && bgr_112.type() != CV_32FC3)) {
       throw Error(ErrorCode::kInvalidArgument, "landmarks: predict_input needs a 112x112 CV_8UC3 or CV_32FC3 image");
     }
-    return run(make_blob(to_rgb_float(bgr_112)));
+    return run(make_blob_of(bgr_112));
   }
 
  private:
