@@ -59,33 +59,10 @@ Landmarks jitter_landmarks(const Landmarks& in, const Jitter& j) {
   return out;
 }
 
-struct Pair {
-  int a, b, fold;
-  bool same;
-};
-
-// Every image once (under `root`) and the pairs as indices into them; `per_fold` pairs of each
-// fold, half of each kind (0: all).
-void read_pairs(const std::string& root, const std::string& file, int per_fold, std::vector<std::string>& images,
-                std::vector<Pair>& pairs) {
-  std::map<std::string, int> index;
-  const auto id = [&](const std::string& relative) {
-    const std::string path = root + '/' + relative;
-    auto [it, added] = index.emplace(path, static_cast<int>(images.size()));
-    if (added) images.push_back(path);
-    return it->second;
-  };
-  for (const LfwPair& p : read_lfw_pairs(file, per_fold > 0 ? std::max(1, per_fold / 2) : 0)) {
-    pairs.push_back({id(p.a), id(p.b), p.fold, p.same});
-  }
-}
-
 using Views = std::vector<Embedding>;  // kJitters.size() * kViews, empty when no face
 
 int dump(const std::string& root, const std::string& pairs_file, const std::string& out, int jobs, int per_fold) {
-  std::vector<std::string> images;
-  std::vector<Pair> pairs;
-  read_pairs(root, pairs_file, per_fold, images, pairs);
+  const std::vector<std::string> images = read_lfw_image_pairs(root, pairs_file, per_fold).images;
   const Engine engine = Engine::open();
   set_intra_op_threads(1);
   std::vector<Views> views(images.size());
@@ -143,9 +120,9 @@ Embedding average(const Views& v, const std::vector<int>& which, bool normalize)
 }
 
 int score(const std::string& pairs_file, const std::string& in_file, int per_fold) {
-  std::vector<std::string> images;
-  std::vector<Pair> pairs;
-  read_pairs("", pairs_file, per_fold, images, pairs);
+  const LfwImagePairs lfw = read_lfw_image_pairs("", pairs_file, per_fold);
+  const std::vector<std::string>& images = lfw.images;
+  const std::vector<IndexedLfwPair>& pairs = lfw.pairs;
   std::ifstream in(in_file, std::ios::binary);
   std::int32_t count = 0, per = 0;
   in.read(reinterpret_cast<char*>(&count), 4).read(reinterpret_cast<char*>(&per), 4);
@@ -184,11 +161,14 @@ int score(const std::string& pairs_file, const std::string& in_file, int per_fol
   for (bool normalize : {false, true}) {
     for (const auto& [name, which] : combos) {
       std::vector<ScoredPair> scored;
-      for (const Pair& p : pairs) {
+      for (const IndexedLfwPair& p : pairs) {
         ScoredPair s;
         s.same = p.same, s.fold = p.fold;
-        s.valid = !views[p.a].empty() && !views[p.b].empty();
-        if (s.valid) s.distance = euclidean_distance(average(views[p.a], which, normalize), average(views[p.b], which, normalize));
+        s.valid = !views[p.image_a].empty() && !views[p.image_b].empty();
+        if (s.valid) {
+          s.distance = euclidean_distance(average(views[p.image_a], which, normalize),
+                                          average(views[p.image_b], which, normalize));
+        }
         scored.push_back(s);
       }
       const TenFoldResult r = ten_fold(scored);

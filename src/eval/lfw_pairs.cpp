@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
 
 #include "siamface/errors.hpp"
 
@@ -37,6 +38,21 @@ std::vector<LfwPair> read_lfw_pairs(const std::string& pairs_file, int per_kind)
     }
   }
   return pairs;
+}
+
+LfwImagePairs read_lfw_image_pairs(const std::string& root, const std::string& pairs_file, int per_fold) {
+  LfwImagePairs result;
+  std::map<std::string, int> index;
+  const auto image = [&](const std::string& relative) {
+    const std::string path = root + '/' + relative;
+    const auto [it, inserted] = index.emplace(path, static_cast<int>(result.images.size()));
+    if (inserted) result.images.push_back(path);
+    return it->second;
+  };
+  for (const LfwPair& pair : read_lfw_pairs(pairs_file, per_fold > 0 ? std::max(1, per_fold / 2) : 0)) {
+    result.pairs.push_back({image(pair.a), image(pair.b), pair.same, pair.fold});
+  }
+  return result;
 }
 
 }  // namespace siamface

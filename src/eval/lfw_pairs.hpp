@@ -19,4 +19,22 @@ struct LfwPair {
 // its first line or a pair line is malformed.
 std::vector<LfwPair> read_lfw_pairs(const std::string& pairs_file, int per_kind = 0);
 
+// A pair as two indices into LfwImagePairs::images.
+struct IndexedLfwPair {
+  int image_a = 0;
+  int image_b = 0;
+  bool same = false;
+  int fold = 0;  // 0-based
+};
+
+// The pairs with each image listed once (root + '/' + its relative path), so each is embedded once.
+struct LfwImagePairs {
+  std::vector<std::string> images;
+  std::vector<IndexedLfwPair> pairs;
+};
+
+// read_lfw_pairs with `per_fold` pairs of each fold, half of each kind (at least one; 0: all), and
+// the same errors.
+LfwImagePairs read_lfw_image_pairs(const std::string& root, const std::string& pairs_file, int per_fold);
+
 }  // namespace siamface

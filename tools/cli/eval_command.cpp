@@ -57,45 +57,16 @@ struct Variant {
   }
 };
 
-struct PairSpec {
-  int image_a = 0;
-  int image_b = 0;
-  bool same = false;
-  int fold = 0;
-};
-
-struct LfwPairs {
-  std::vector<std::string> images;  // unique paths
-  std::vector<PairSpec> pairs;
-};
-
-// Every image once (under `root`), and the pairs as indices into them; `per_fold` pairs of each
-// fold, half of each kind (0: all).
-LfwPairs read_pairs(const std::string& root, const std::string& pairs_file, int per_fold) {
-  LfwPairs result;
-  std::map<std::string, int> index;
-  const auto image = [&](const std::string& relative) {
-    const std::string path = root + '/' + relative;
-    const auto [it, inserted] = index.emplace(path, static_cast<int>(result.images.size()));
-    if (inserted) result.images.push_back(path);
-    return it->second;
-  };
-  for (const LfwPair& pair : read_lfw_pairs(pairs_file, per_fold > 0 ? std::max(1, per_fold / 2) : 0)) {
-    result.pairs.push_back({image(pair.a), image(pair.b), pair.same, pair.fold});
-  }
-  return result;
-}
-
 // One embedding per test-time augmentation (EmbedAugmentation order), as the engine makes them.
 struct ImageEmbedding {
   std::array<std::optional<Embedding>, 3> by_augmentation;
 };
 
-std::vector<ScoredPair> score_pairs(const LfwPairs& lfw, const std::vector<ImageEmbedding>& embeddings,
+std::vector<ScoredPair> score_pairs(const LfwImagePairs& lfw, const std::vector<ImageEmbedding>& embeddings,
                                     EmbedAugmentation augmentation) {
   const auto index = static_cast<std::size_t>(augmentation);
   std::vector<ScoredPair> scored;
-  for (const PairSpec& pair : lfw.pairs) {
+  for (const IndexedLfwPair& pair : lfw.pairs) {
     const auto& a = embeddings[pair.image_a].by_augmentation[index];
     const auto& b = embeddings[pair.image_b].by_augmentation[index];
     ScoredPair s;
@@ -109,7 +80,7 @@ std::vector<ScoredPair> score_pairs(const LfwPairs& lfw, const std::vector<Image
 }
 
 // Every pair with its distance and the call at its fold's threshold, for error analysis.
-void write_pair_csv(const fs::path& file, const LfwPairs& lfw, const std::vector<ScoredPair>& pairs,
+void write_pair_csv(const fs::path& file, const LfwImagePairs& lfw, const std::vector<ScoredPair>& pairs,
                     const TenFoldResult& folds) {
   std::ofstream csv(file);
   csv << "fold,same,image_a,image_b,distance,fold_threshold,called_same,correct\n";
@@ -125,7 +96,7 @@ void write_pair_csv(const fs::path& file, const LfwPairs& lfw, const std::vector
   }
 }
 
-nlohmann::json report(const std::string& label, const LfwPairs& lfw, const std::vector<ScoredPair>& pairs,
+nlohmann::json report(const std::string& label, const LfwImagePairs& lfw, const std::vector<ScoredPair>& pairs,
                       float threshold, const std::string& out_dir) {
   const TenFoldResult folds = ten_fold(pairs);
   write_pair_csv(fs::path(out_dir) / ("pairs_" + label + ".csv"), lfw, pairs, folds);
@@ -152,7 +123,7 @@ nlohmann::json report(const std::string& label, const LfwPairs& lfw, const std::
 }
 
 int run_lfw(const LfwArgs& args) {
-  const LfwPairs lfw = read_pairs(args.root, args.pairs_file, args.per_fold);
+  const LfwImagePairs lfw = read_lfw_image_pairs(args.root, args.pairs_file, args.per_fold);
   const Engine engine = Engine::open(args.engine.model_options());
   const FaceChoice choice = args.face_choice == "largest" ? FaceChoice::kLargest : FaceChoice::kNearestCenter;
   if (args.jobs > 1) set_intra_op_threads(1);
