@@ -80,7 +80,6 @@ struct Model {
   std::vector<Node> nodes;         // in execution order
   std::vector<int> outputs;        // value ids, in the order asked for
   std::vector<cv::dnn::MatShape> output_shapes;  // OpenCV's shapes of the outputs (batch of the reader's input)
-  std::int64_t flops = 0;
 };
 
 bool is_pass_through(const std::string& type) { return type == "Reshape" || type == "Flatten" || type == "Identity"; }
@@ -299,7 +298,6 @@ class GraphReader {
     node.src = {value(layer, inputs[0])};
     if (shape_of(node.src[0]).flat) fail(layer, "reads an inner product's flat output");
     node.dst = new_value({node.cout, out[2], out[3], false});
-    model_.flops += 2LL * node.cout * per_group * node.kernel[0] * node.kernel[1] * out[2] * out[3];
     value_of_[id] = node.dst;
     add_node(id, std::move(node));
   }
@@ -517,7 +515,6 @@ class GraphReader {
     cv::dnn::MatShape out = out_shapes_.at(id)[0];
     if (out.size() < 2 || out[1] != node.cout || cv::dnn::total(out, 2) != 1) fail(layer, "unexpected output shape");
     node.dst = new_value({node.cout, 1, 1, true});
-    model_.flops += 2LL * node.cout * w.cols;
     value_of_[id] = node.dst;
     add_node(id, std::move(node));
   }
@@ -566,37 +563,28 @@ struct Plan {
   std::size_t scratchpad_bytes = 0;
 };
 
-// Weights reordered into the layouts the plans' primitives chose, and biases; shared by every
-// plan. Guarded by the PlanSet's lock.
-class WeightCache {
- public:
-  WeightCache(const dnnl::engine& engine, const Model& model) {
-    for (const Node& node : model.nodes) {
-      const bool has_weights =
-          node.kind == Kind::kConv || node.kind == Kind::kInnerProduct || node.kind == Kind::kPrelu;
-      weights_.emplace_back(engine, has_weights ? plain_desc(node) : memory::desc(), node.weights.data());
-      biases_.push_back(node.bias.empty() ? memory() : dnnl_plans::f32_vector(engine, node.bias));
-    }
+// The weights in their plain order (oihw, goihw with groups, ab for an inner product's oi).
+memory::desc plain_weights_desc(const Node& node) {
+  static const Tag tags[] = {Tag::undef, Tag::undef, Tag::ab, Tag::undef, Tag::oihw, Tag::goihw};
+  return {node.weights_dims, Dt::f32, tags[node.weights_dims.size()]};
+}
+
+// Per node (index as in Model::nodes): its weights and bias, if any.
+dnnl_plans::LayerConstants layer_constants(const dnnl::engine& engine, const Model& model) {
+  dnnl_plans::LayerConstants constants;
+  for (const Node& node : model.nodes) {
+    const bool has_weights = node.kind == Kind::kConv || node.kind == Kind::kInnerProduct || node.kind == Kind::kPrelu;
+    constants.add(engine, has_weights ? plain_weights_desc(node) : memory::desc(), node.weights.data(), node.bias);
   }
-
-  memory weights(std::size_t node, const memory::desc& desc) { return weights_[node].in_layout(desc); }
-  const memory& bias(std::size_t node) const { return biases_[node]; }
-
-  static memory::desc plain_desc(const Node& node) {
-    static const Tag tags[] = {Tag::undef, Tag::undef, Tag::ab, Tag::undef, Tag::oihw, Tag::goihw};
-    return {node.weights_dims, Dt::f32, tags[node.weights_dims.size()]};
-  }
-
- private:
-  std::vector<dnnl_plans::ConstantTensor> weights_;  // per node
-  std::vector<memory> biases_;
-};
+  return constants;
+}
 
 // Builds the plan for one batch size: one primitive per node, reorders where layouts differ, then
 // places the tensors in one arena.
 class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
  public:
-  PlanBuilder(const dnnl::engine& engine, const Model& model, WeightCache& cache, int batch, Dt activations)
+  PlanBuilder(const dnnl::engine& engine, const Model& model, dnnl_plans::LayerConstants& cache, int batch,
+              Dt activations)
       : PlanBuilderBase(engine, batch), model_(model), cache_(cache), activations_(activations) {}
 
   std::shared_ptr<Plan> build() {
@@ -808,7 +796,7 @@ class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
   }
 
   const Model& model_;
-  WeightCache& cache_;
+  dnnl_plans::LayerConstants& cache_;
   Dt activations_;              // f32, or bf16 (DnnlPrecision::kBF16)
   std::vector<int> tensor_of_;  // value id -> the tensor holding it
 };
@@ -825,7 +813,7 @@ struct DnnlGraph::Impl {
       : model(std::move(m)),
         activations(precision == DnnlPrecision::kBF16 ? Dt::bf16 : Dt::f32),
         engine(dnnl::engine::kind::cpu, 0),
-        cache(engine, model) {}
+        cache(layer_constants(engine, model)) {}
 
   std::unique_ptr<Workspace> make_workspace(const Plan& plan) const {
     auto ws = std::make_unique<Workspace>();
@@ -850,7 +838,7 @@ struct DnnlGraph::Impl {
   Model model;
   Dt activations;
   dnnl::engine engine;
-  mutable WeightCache cache;  // filled while plans are built, under plans's lock
+  mutable dnnl_plans::LayerConstants cache;  // filled while plans are built, under plans's lock
   dnnl_plans::PlanSet<Plan, Workspace> plans{
       [this](int key) -> std::shared_ptr<const Plan> {  // key: the batch; PlanSet adds the thread count
         return PlanBuilder(engine, model, cache, key, activations).build();
@@ -921,7 +909,5 @@ std::vector<cv::Mat> DnnlGraph::run(const cv::Mat& blob) const {
   }
   return result;
 }
-
-std::int64_t DnnlGraph::flops_per_image() const { return impl_->model.flops; }
 
 }  // namespace siamface

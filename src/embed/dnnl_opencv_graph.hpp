@@ -21,7 +21,6 @@
 // Only compiled when the build has oneDNN (SIAMFACE_HAVE_ONEDNN); this header needs no oneDNN.
 #pragma once
 
-#include <cstdint>
 #include <memory>
 #include <opencv2/dnn.hpp>
 #include <string>
@@ -65,9 +64,6 @@ class DnnlGraph {
   // layer (with the batch of `blob`), in OpenCV's plain order. Runs on cv::getNumThreads() OpenMP threads, as
   // OpenCV DNN would, with a plan per batch size and thread count (built on first need). Throws Error(kInvalidArgument) for a blob of the wrong shape or type.
   std::vector<cv::Mat> run(const cv::Mat& blob) const;
-
-  // Multiply-adds counted twice, per image (convolutions and inner products), for benches.
-  std::int64_t flops_per_image() const;
 
   struct Impl;
 

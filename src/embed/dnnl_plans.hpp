@@ -178,6 +178,26 @@ inline dnnl::memory f32_vector(const dnnl::engine& engine, const std::vector<flo
   return m;
 }
 
+// Each layer's weights (in every layout a plan asks for, ConstantTensor) and bias, shared by all the
+// plans of one network. Filled while plans are built, under the PlanSet's lock.
+class LayerConstants {
+ public:
+  // `plain`: the weights' own layout (an empty desc for a layer without weights); `weights` must
+  // outlive this. An empty `bias`: none.
+  void add(const dnnl::engine& engine, const dnnl::memory::desc& plain, const float* weights,
+           const std::vector<float>& bias) {
+    weights_.emplace_back(engine, plain, weights);
+    biases_.push_back(bias.empty() ? dnnl::memory() : f32_vector(engine, bias));
+  }
+
+  dnnl::memory weights(std::size_t layer, const dnnl::memory::desc& desc) { return weights_[layer].in_layout(desc); }
+  const dnnl::memory& bias(std::size_t layer) const { return biases_[layer]; }
+
+ private:
+  std::vector<ConstantTensor> weights_;
+  std::vector<dnnl::memory> biases_;
+};
+
 // What both networks' plan builders do alike: tensors by id, steps with the largest scratchpad
 // noted (user-mode scratchpad, one per workspace), and reorders between layouts. `Plan` has
 // `tensors`, `steps`, `scratchpad_bytes` and `batch`.

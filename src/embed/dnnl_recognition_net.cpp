@@ -103,30 +103,21 @@ struct Plan {
   std::size_t scratchpad_bytes = 0;
 };
 
-// Weights reordered into the layouts the plans' primitives chose; shared by every plan.
-// Guarded by the net's plan mutex.
-class WeightCache {
- public:
-  WeightCache(const dnnl::engine& engine, const Model& model) {
-    for (const FoldedConv& conv : model.convs) {
-      weights_.emplace_back(engine, memory::desc({conv.cout, conv.cin, conv.kernel, conv.kernel}, Dt::f32, Tag::oihw),
-                            conv.weights.data());
-      biases_.push_back(dnnl_plans::f32_vector(engine, conv.bias));
-    }
+// Per conv (index as in Model::convs): its weights (oihw) and bias.
+dnnl_plans::LayerConstants layer_constants(const dnnl::engine& engine, const Model& model) {
+  dnnl_plans::LayerConstants constants;
+  for (const FoldedConv& conv : model.convs) {
+    constants.add(engine, memory::desc({conv.cout, conv.cin, conv.kernel, conv.kernel}, Dt::f32, Tag::oihw),
+                  conv.weights.data(), conv.bias);
   }
-
-  memory weights(std::size_t layer, const memory::desc& desc) { return weights_[layer].in_layout(desc); }
-  const memory& bias(std::size_t layer) const { return biases_[layer]; }
-
- private:
-  std::vector<dnnl_plans::ConstantTensor> weights_;
-  std::vector<memory> biases_;
-};
+  return constants;
+}
 
 // Builds the plan for one batch size, following build_net() in recognition_net.cpp.
 class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
  public:
-  PlanBuilder(const dnnl::engine& engine, const Model& model, WeightCache& cache, Dt activations, int batch)
+  PlanBuilder(const dnnl::engine& engine, const Model& model, dnnl_plans::LayerConstants& cache, Dt activations,
+              int batch)
       : PlanBuilderBase(engine, batch), model_(model), cache_(cache), act_(activations) {}
 
   std::shared_ptr<Plan> build() {
@@ -256,7 +247,7 @@ class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
   }
 
   const Model& model_;
-  WeightCache& cache_;
+  dnnl_plans::LayerConstants& cache_;
   Dt act_;
 };
 
@@ -266,7 +257,7 @@ class DnnlRecognitionNet final : public RecognitionNet {
       : model_(std::move(model)),
         engine_(dnnl::engine::kind::cpu, 0),
         activations_(precision == DnnlPrecision::kBF16 ? Dt::bf16 : Dt::f32),
-        cache_(engine_, model_) {}
+        cache_(layer_constants(engine_, model_)) {}
 
   std::vector<Embedding> embed(const std::vector<cv::Mat>& chips) const override {
     check_recognition_chips(chips);
@@ -375,7 +366,7 @@ class DnnlRecognitionNet final : public RecognitionNet {
   Model model_;
   dnnl::engine engine_;
   Dt activations_;
-  mutable WeightCache cache_;  // filled while plans are built, under plans_'s lock
+  mutable dnnl_plans::LayerConstants cache_;  // filled while plans are built, under plans_'s lock
   dnnl_plans::PlanSet<Plan, Workspace> plans_{
       [this](int batch) -> std::shared_ptr<const Plan> { return PlanBuilder(engine_, model_, cache_, activations_, batch).build(); },
       [this](const Plan& plan) { return make_workspace(plan); }};
