@@ -28,6 +28,7 @@
 
 #include "align/arcface_chip.hpp"
 #include "align/face_chip.hpp"
+#include "common/scoped_settings.hpp"
 #include "common/test_env.hpp"
 #include "detect/face_detector.hpp"
 #include "embed/mobile_face_net.hpp"
@@ -77,21 +78,9 @@ Engine open_engine(const Config& config) {
   ModelOptions models;
   models.detector = config.detector;
   if (config.backend.empty()) return Engine::open(models);
-  const char* before = std::getenv("SIAMFACE_RECOGNITION_BACKEND");
-  const std::string saved = before ? before : "";
-  ::setenv("SIAMFACE_RECOGNITION_BACKEND", config.backend.c_str(), 1);
-  const auto restore = [&] {
-    if (before) ::setenv("SIAMFACE_RECOGNITION_BACKEND", saved.c_str(), 1);
-    else ::unsetenv("SIAMFACE_RECOGNITION_BACKEND");
-  };
-  try {
-    Engine engine = Engine::open(models);
-    restore();
-    return engine;
-  } catch (...) {
-    restore();
-    throw;
-  }
+  // The other configurations keep what the caller chose (e.g. onednn-bf16).
+  const test::ScopedEnv backend("SIAMFACE_RECOGNITION_BACKEND", config.backend.c_str());
+  return Engine::open(models);
 }
 
 // Today's default pipeline, pinned so it stays the baseline whatever the defaults become.

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/scoped_settings.hpp"
 #include "common/test_env.hpp"
 #include "detect/face_detector.hpp"
 #include "siamface/errors.hpp"
@@ -233,14 +234,12 @@ TEST_P(DetectorTest, ReportsSingleThreadSpeed) {
   SIAMFACE_REQUIRE_TESTDATA("face-api.js/examples/images/bbt2.jpg");
   const cv::Mat image = load(test::testdata_dir() / "face-api.js/examples/images/bbt2.jpg");  // 675x469
   const FaceDetector& d = detector(GetParam().kind);
-  const int threads = cv::getNumThreads();
-  cv::setNumThreads(1);
+  const test::ScopedCvThreads one(1);
   const auto warm = detect_default(d, image);
   constexpr int kRuns = 5;
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < kRuns; ++i) detect_default(d, image);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / kRuns;
-  cv::setNumThreads(threads);
   std::printf("[report] %s %dx%d: %.1f ms per image (1 thread), %zu faces\n", GetParam().name, image.cols, image.rows,
               ms, warm.size());
   EXPECT_GE(static_cast<int>(warm.size()), GetParam().bbt2_min);

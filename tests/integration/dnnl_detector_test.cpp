@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/backend_comparison.hpp"
+#include "common/scoped_settings.hpp"
 #include "common/test_env.hpp"
 #include "common/thread_count.hpp"
 #include "detect/face_detector.hpp"
@@ -34,29 +35,9 @@ namespace fs = std::filesystem;
 
 constexpr float kMinScore = 0.3F;  // below the default 0.5, to compare more boxes
 
-// Sets $SIAMFACE_RECOGNITION_BACKEND for a scope (unset for nullptr) and restores it.
-class ScopedBackend {
- public:
-  explicit ScopedBackend(const char* value) {
-    if (const char* old = std::getenv("SIAMFACE_RECOGNITION_BACKEND")) saved_ = old;
-    if (value) {
-      ::setenv("SIAMFACE_RECOGNITION_BACKEND", value, 1);
-    } else {
-      ::unsetenv("SIAMFACE_RECOGNITION_BACKEND");
-    }
-  }
-  ~ScopedBackend() {
-    if (saved_) {
-      ::setenv("SIAMFACE_RECOGNITION_BACKEND", saved_->c_str(), 1);
-    } else {
-      ::unsetenv("SIAMFACE_RECOGNITION_BACKEND");
-    }
-  }
-  ScopedBackend(const ScopedBackend&) = delete;
-  ScopedBackend& operator=(const ScopedBackend&) = delete;
-
- private:
-  std::optional<std::string> saved_;
+// $SIAMFACE_RECOGNITION_BACKEND for a scope (unset for nullptr), which the networks read when built.
+struct ScopedBackend : test::ScopedEnv {
+  explicit ScopedBackend(const char* value) : ScopedEnv("SIAMFACE_RECOGNITION_BACKEND", value) {}
 };
 
 std::unique_ptr<FaceDetector> opencv_ssd() {
@@ -170,14 +151,7 @@ double median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
-class ScopedCvThreads {
- public:
-  explicit ScopedCvThreads(int threads) : saved_(cv::getNumThreads()) { cv::setNumThreads(threads); }
-  ~ScopedCvThreads() { cv::setNumThreads(saved_); }
-
- private:
-  int saved_;
-};
+using test::ScopedCvThreads;
 
 TEST(DnnlDetector, SsdDetectionsMatchOpenCv) {
   REQUIRE_PHOTOS();

@@ -18,6 +18,7 @@
 #include <csignal>
 
 #include "common/backend_comparison.hpp"
+#include "common/scoped_settings.hpp"
 #include "common/test_env.hpp"
 #include "common/thread_count.hpp"
 #include "align/arcface_chip.hpp"
@@ -295,14 +296,10 @@ TEST(RecognitionNet, OneDnnBf16StaysNearTheReferenceWhereTheCpuHasIt) {
 // run it beside OpenBLAS and OpenCV's pools; the engine's thread count is the only knob).
 TEST(RecognitionNet, OneDnnRunsOnTheThreadCountTheEngineSet) {
   SIAMFACE_REQUIRE_MODELS();
-  const int saved = cv::getNumThreads();
-  cv::setNumThreads(1);
+  const test::ScopedCvThreads one(1);
   const std::size_t before = test::process_thread_count();  // OpenBLAS may have started its pool before main
   const auto onednn = onednn_net_or_skip(RecognitionBackend::kOneDnn);  // runs one chip to check itself
-  if (!onednn) {
-    cv::setNumThreads(saved);
-    GTEST_SKIP() << "this build has no oneDNN";
-  }
+  if (!onednn) GTEST_SKIP() << "this build has no oneDNN";
   const auto mobile = make_mobile_face_net(test::models_dir(), RecognitionBackend::kOneDnn);
   std::vector<cv::Mat> chips, small_chips;
   for (unsigned i = 0; i < 9; ++i) {
@@ -312,14 +309,13 @@ TEST(RecognitionNet, OneDnnRunsOnTheThreadCountTheEngineSet) {
   EXPECT_EQ(onednn->embed(chips).size(), chips.size());
   EXPECT_EQ(mobile->embed(small_chips).size(), small_chips.size());
   EXPECT_EQ(test::process_thread_count(), before) << "oneDNN started threads nobody asked for";
-  cv::setNumThreads(saved);
 }
 
 TEST(RecognitionNet, BackendFromTheEnvironmentIsCheckedAndUsed) {
   SIAMFACE_REQUIRE_MODELS();
-  ::setenv("SIAMFACE_RECOGNITION_BACKEND", "opencv", 1);
+  const test::ScopedEnv backend("SIAMFACE_RECOGNITION_BACKEND", "opencv");
   EXPECT_STREQ(make_recognition_net(test::models_dir())->backend_name(), "OpenCV DNN");
-  ::setenv("SIAMFACE_RECOGNITION_BACKEND", "cuda", 1);
+  backend.set("cuda");
   try {
     make_recognition_net(test::models_dir());
     ADD_FAILURE() << "expected Error";
@@ -327,7 +323,6 @@ TEST(RecognitionNet, BackendFromTheEnvironmentIsCheckedAndUsed) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
     EXPECT_NE(std::string(e.what()).find("SIAMFACE_RECOGNITION_BACKEND"), std::string::npos) << e.what();
   }
-  ::unsetenv("SIAMFACE_RECOGNITION_BACKEND");
 }
 
 // Python's multiprocessing and many servers fork after the networks have run: the child must
@@ -336,8 +331,7 @@ TEST(RecognitionNet, BackendFromTheEnvironmentIsCheckedAndUsed) {
 TEST(RecognitionNet, AForkedChildAnalysesAPhotoAsTheParentDid) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("face_recognition_ageitgey/tests/test_images/obama.jpg");
-  const int saved = cv::getNumThreads();
-  cv::setNumThreads(2);  // parallel regions with a thread pool in the parent
+  const test::ScopedCvThreads two(2);  // parallel regions with a thread pool in the parent
   const Engine engine = Engine::open();
   const Image photo =
       load_image((test::testdata_dir() / "face_recognition_ageitgey/tests/test_images/obama.jpg").string());
@@ -353,7 +347,6 @@ TEST(RecognitionNet, AForkedChildAnalysesAPhotoAsTheParentDid) {
   }
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
-  cv::setNumThreads(saved);
   ASSERT_FALSE(WIFSIGNALED(status)) << "the forked child died of signal " << WTERMSIG(status)
                                     << (WTERMSIG(status) == SIGALRM ? " (it hung in the networks)" : "");
   EXPECT_EQ(WEXITSTATUS(status), 0) << "the forked child's result differs from the parent's";
