@@ -13,6 +13,7 @@
 //
 // Figures: docs/speed.md, "Detection: the RFB-320 detector".
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <chrono>
 #include <cstdio>
@@ -27,6 +28,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "align/arcface_chip.hpp"
 #include "bench_timing.hpp"
 #include "common/imglab_xml.hpp"
 #include "detect/face_detector.hpp"
@@ -118,15 +120,9 @@ Box scaled(const Box& b, float s) {
   return {c.x - b.width * s / 2, c.y - b.height * s / 2, b.width * s, b.height * s};
 }
 
-Point mean_of(const Landmarks& l, int from, int to) {
-  Point p{0, 0};
-  for (int i = from; i < to; ++i) p.x += l[i].x, p.y += l[i].y;
-  return {p.x / static_cast<float>(to - from), p.y / static_cast<float>(to - from)};
-}
-
 double landmark_error(const Landmarks& a, const Landmarks& reference) {
-  const Point left = mean_of(reference, 36, 42), right = mean_of(reference, 42, 48);
-  const double interocular = std::hypot(left.x - right.x, left.y - right.y);
+  const std::array<Point, 5> points = arcface_points(reference);  // the eye centres first
+  const double interocular = std::hypot(points[0].x - points[1].x, points[0].y - points[1].y);
   double sum = 0;
   for (int i = 0; i < kLandmarkCount; ++i) sum += std::hypot(a[i].x - reference[i].x, a[i].y - reference[i].y);
   return sum / kLandmarkCount / std::max(1e-6, interocular);

@@ -305,12 +305,9 @@ class SsdMobilenetDetector final : public FaceDetector {
     const cv::Mat blob = nchw_blob(input, kSsdMean, 127.5F);
     std::vector<cv::Mat> outputs;
 #ifdef SIAMFACE_HAVE_ONEDNN
-    if (dnnl_ && input_size == kInputSize) {
-      outputs = dnnl_->run(blob);
-      return decode(outputs, bgr.size(), min_score, input_size);
-    }
+    if (dnnl_ && input_size == kInputSize) outputs = dnnl_->run(blob);
 #endif
-    {
+    if (outputs.empty()) {
       auto net = pool_.lease();
       net->setInput(blob);
       net->forward(outputs, output_names_);

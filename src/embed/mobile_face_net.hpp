@@ -30,15 +30,15 @@ class MobileFaceNet {
   virtual const char* backend_name() const = 0;
 };
 
-// Reads and validates the network (input and output shapes). Throws Error(kModelMissing /
-// kModelCorrupt) naming the file and what is wrong.
-// What both implementations (this file's OpenCV DNN one and dnnl_mobile_face_net.cpp) do around
-// the network: check the chips (Error(kInvalidArgument) naming the first wrong one), make the
+// What both implementations (mobile_face_net.cpp's OpenCV DNN one and dnnl_mobile_face_net.cpp) do
+// around the network: check the chips (Error(kInvalidArgument) naming the first wrong one), make the
 // input blob ((pixel - 127.5) / 128, BGR planes), and scale each output row to unit length.
 void check_mobile_face_net_chips(const std::vector<cv::Mat>& chips);
 cv::Mat mobile_face_net_blob(const std::vector<cv::Mat>& chips);
 std::vector<float> unit_length(const float* values);  // kMobileFaceNetDims values
 
+// Reads and validates the network (input and output shapes). Throws Error(kModelMissing /
+// kModelCorrupt) naming the file and what is wrong.
 // `backend` as for the ResNet (resolve_recognition_backend); oneDNN (dnnl_mobile_face_net.cpp)
 // gives the same embeddings to 2e-6, 3.5-4x faster; it has no bf16 and runs f32 for kOneDnnBf16.
 std::unique_ptr<MobileFaceNet> make_mobile_face_net(const std::filesystem::path& models_dir,

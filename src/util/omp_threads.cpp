@@ -11,7 +11,7 @@ namespace {
 
 // GNU libgomp cannot start a team in a child forked after the parent ran a parallel region: the
 // child waits for pool threads that were not copied, forever (tested by
-// RecognitionNet.AForkedChildEmbedsAsTheParentDid). Python's multiprocessing forks by default, so
+// RecognitionNet.AForkedChildAnalysesAPhotoAsTheParentDid). Python's multiprocessing forks by default, so
 // a forked child runs OpenMP on one thread, which needs no pool.
 std::atomic<bool> forked_child{false};
 
