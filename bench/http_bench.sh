@@ -5,11 +5,12 @@
 #
 # Two servers run side by side, measured in turn for each connection count, so the ratio
 # compares them under the same machine load:
-#   baseline  the old settings: no keep-alive, one thread per worker, an unbounded queue, and every
-#             network on OpenCV DNN (SIAMFACE_RECOGNITION_BACKEND=opencv) as before oneDNN
-#   default   today's defaults: connection threads, the bounded line (--queue 32), no keep-alive
-#   keepalive the defaults with keep-alive on (--keep-alive-requests 100)
-#   bf16      the defaults with the opt-in SIAMFACE_RECOGNITION_BACKEND=onednn-bf16 (SSD and ResNet in
+#   baseline  the old settings: the SSD detector, no keep-alive, one thread per worker, an unbounded
+#             queue, and every network on OpenCV DNN (SIAMFACE_RECOGNITION_BACKEND=opencv)
+#   default   today's defaults: the RFB detector, connection threads, the bounded line (--queue 32),
+#             no keep-alive, every network on oneDNN
+#   ssd       the defaults with the SSD detector (the default before RFB)
+#   bf16      the SSD with the opt-in SIAMFACE_RECOGNITION_BACKEND=onednn-bf16 (SSD and ResNet in
 #             bf16); only on CPUs with native bf16 (avx512_bf16 or AMX), left out elsewhere
 # Each figure is the median of ROUNDS runs (req/s counts the 200 answers; 503s are summed).
 # Usage: bench/http_bench.sh [BUILD_DIR] [SECONDS_PER_RUN] [ROUNDS]   (env WORKERS, IMAGE, SIAMFACE_TESTDATA)
@@ -49,11 +50,11 @@ start_server() {  # name, extra flags...
 }
 rss_mb() { awk '/VmRSS/ {printf "%.0f MB", $2 / 1024}' "/proc/${pid[$1]}/status"; }
 
-SIAMFACE_RECOGNITION_BACKEND=opencv start_server baseline --keep-alive-requests 1 --connections 1 --queue 100000
+SIAMFACE_RECOGNITION_BACKEND=opencv start_server baseline --detector ssd --keep-alive-requests 1 --connections 1 --queue 100000
 start_server default
-start_server keepalive --keep-alive-requests 100
-servers="baseline default keepalive"
-if grep -qw avx512_bf16 /proc/cpuinfo && SIAMFACE_RECOGNITION_BACKEND=onednn-bf16 start_server bf16; then
+start_server ssd --detector ssd
+servers="baseline default ssd"
+if grep -qw avx512_bf16 /proc/cpuinfo && SIAMFACE_RECOGNITION_BACKEND=onednn-bf16 start_server bf16 --detector ssd; then
   servers+=" bf16"
 fi
 # A client that gave up leaves its request in the server's line: start each run on an idle one.

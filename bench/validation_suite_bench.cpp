@@ -49,7 +49,7 @@ struct Options {
   int per_fold = 20;
   std::vector<Recognizer> recognizers = {Recognizer::kDlib, Recognizer::kMobileFaceNet, Recognizer::kFused};
   DetectOptions detect;
-  DetectorKind detector = DetectorKind::kSsd;
+  DetectorKind detector = ModelOptions{}.detector;
   std::string sets = "lfw,dev,identities,lfw-identities,detection";
   bool wants(const std::string& set) const { return ("," + sets + ",").find("," + set + ",") != std::string::npos; }
 };
@@ -119,7 +119,7 @@ PhotoResult analyse(const std::vector<Engine>& engines, const Options& options, 
                     FaceChoice choice, const Box* truth) {
   PhotoResult r;
   const std::vector<Face> faces = engines.front().detect(image, options.detect);
-  const int chosen = choose_face(faces, image.width, image.height, choice);
+  const int chosen = engines.front().choose_subject(image, faces, choice, {.detect = options.detect});
   if (chosen < 0) return r;
   r.found = true;
   const Face& face = faces[chosen];

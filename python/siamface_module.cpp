@@ -488,7 +488,7 @@ GIL is released while it computes, so threads run in parallel. Copies share the 
              py::gil_scoped_release release;
              return PyEngine(siamface::Engine::open(options), pipeline);
            }),
-           "models_dir"_a = py::none(), py::kw_only(), "recognizer"_a = "dlib", "detector"_a = "ssd",
+           "models_dir"_a = py::none(), py::kw_only(), "recognizer"_a = "dlib", "detector"_a = siamface::to_string(siamface::ModelOptions{}.detector),
            "landmarks"_a = "full", "enhance"_a = "off", "augment"_a = "none", "verify_checksums"_a = true,
            "tiny_fallback"_a = true,
            "models_dir: default $SIAMFACE_MODELS or ~/.cache/siamface/models; recognizer: dlib (128-d), mfn "
@@ -570,7 +570,7 @@ GIL is released while it computes, so threads run in parallel. Copies share the 
             Verification result;
             const auto largest = [&](const siamface::Image& image, const char* which) {
               const auto faces = engine.detect(image, engine.pipeline);
-              const int chosen = siamface::choose_face(faces, image.width, image.height, siamface::FaceChoice::kLargest);
+              const int chosen = engine.choose_subject(image, faces, siamface::FaceChoice::kLargest, engine.pipeline);
               if (chosen < 0) throw Error(ErrorCode::kNoFace, std::string("no face found in ") + which);
               return faces[chosen];
             };

@@ -67,7 +67,10 @@ std::string default_models_dir();
 struct ModelOptions {
   std::string models_dir = default_models_dir();
   Recognizer recognizer = Recognizer::kFused;
-  DetectorKind detector = DetectorKind::kSsd;
+  // kRfb (Ultra-Light RFB-320) is the default: 10-14x faster than the SSD, and it finds the
+  // small, grey and low-resolution faces the SSD misses; the SSD, loaded beside it, only says
+  // which face a one-face call takes (Engine::subject_candidates). docs/speed.md, "RFB as the default".
+  DetectorKind detector = DetectorKind::kRfb;
   LandmarkKind landmarks = LandmarkKind::kFull;
   bool verify_checksums = true;  // SHA-256 of every model file against the pinned release
 };
@@ -160,6 +163,12 @@ struct FaceEmbedding {
 // or nullopt for a model this build does not know.
 std::optional<Recognizer> recognizer_of(const ModelInfo& model);
 
+// Which face a one-face operation (verify, enrollment, LFW pairs) takes from a photo.
+enum class FaceChoice {
+  kLargest,        // the biggest box
+  kNearestCenter,  // the box centre nearest the image centre (LFW photos often hold bystanders)
+};
+
 // Owns the loaded models. Copies share them.
 // Thread safety: every const method is safe to call from many threads at once; models are
 // immutable and each call borrows its own scratch state (an inference session) from a pool.
@@ -176,6 +185,20 @@ class Engine {
   // detect() computes them for its own boxes; the score is 0. Throws Error(kInvalidImage) for
   // an empty image, Error(kInvalidArgument) for a box that is empty or outside the image.
   Face face_at(const Image& image, const Box& box, const PipelineOptions& options = {}) const;
+
+  // Indices into `faces` (detect()'s output for `image`, same options) of the faces a one-face
+  // call (enroll, verify, register, compare) may take. With the RFB detector and more than one
+  // face, the SSD looks at the image too and only the faces it also finds (IoU >=
+  // kSubjectConfirmationIou) stay, or all when it finds none of them: RFB finds real bystanders,
+  // half-hidden faces and patterns on clothes that the SSD passes over, and a size rule would
+  // take them (docs/speed.md, "RFB as the default"). Otherwise every face, without a second
+  // pass. identify and detect still report every face.
+  std::vector<int> subject_candidates(const Image& image, const std::vector<Face>& faces,
+                                      const PipelineOptions& options = {}) const;
+  // choose_face among subject_candidates: the index into `faces` of the face a one-face call
+  // takes, or -1 when `faces` is empty.
+  int choose_subject(const Image& image, const std::vector<Face>& faces, FaceChoice choice,
+                     const PipelineOptions& options = {}) const;
 
   // The 150x150 dlib-style chip for a face (similarity transform from its landmarks).
   Image align(const Image& image, const Face& face, const ChipOptions& chip = {}) const;
@@ -208,17 +231,15 @@ class Engine {
 
 namespace siamface {
 
-// Which face a one-face operation (verify, enrollment, LFW pairs) takes from a photo.
-enum class FaceChoice {
-  kLargest,        // the biggest box
-  kNearestCenter,  // the box centre nearest the image centre (LFW photos often hold bystanders)
-};
-
 // kLargest considers only faces scoring within this of the best-scoring face: a larger box of
 // low confidence (a pattern on clothes below a portrait's face) must not beat a clear face.
 // kNearestCenter (LFW's convention for crops) does not: there the central face of a tight crop
 // often scores well below a bystander's, and gating it cost LFW 0.1 points.
 inline constexpr float kFaceChoiceScoreGap = 0.2F;
+
+// Engine::subject_candidates: the overlap at which an SSD box confirms a face, the one that
+// counts two boxes as one face elsewhere too (fast_detector_study_bench, the tracker).
+inline constexpr float kSubjectConfirmationIou = 0.3F;
 
 // Index into `faces` of the chosen face, or -1 when `faces` is empty.
 int choose_face(const std::vector<Face>& faces, int image_width, int image_height, FaceChoice choice);

@@ -15,7 +15,7 @@ the same types, shapes and coordinate order:
 * encodings are ``float64`` arrays of 128 values from dlib's ResNet, so face_recognition's
   0.6 tolerance keeps its meaning.
 
-What differs, by design (docs/python.md): faces are found by siamface's SSD detector (with its
+What differs, by design (docs/python.md): faces are found by siamface's default detector, RFB-320 (with its
 border and tiny-detector fallbacks), whatever ``model`` ('hog' or 'cnn') says, so boxes are
 siamface's, not dlib's HOG boxes; landmarks come from siamface's 68-point network, and
 ``model='small'`` returns the five points of dlib's 5-point model taken from them;

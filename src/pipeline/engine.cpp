@@ -25,6 +25,7 @@ struct Engine::Impl {
   ModelOptions options;
   std::unique_ptr<FaceDetector> detector;
   std::unique_ptr<FaceDetector> fallback_detector;  // null when off
+  std::unique_ptr<FaceDetector> confirming_detector;  // the SSD beside kRfb (subject_candidates), else null
   std::unique_ptr<LandmarkNet> landmarks;
   std::unique_ptr<RecognitionNet> recognition;       // null for kMobileFaceNet
   std::unique_ptr<MobileFaceNet> mobile_face_net;    // null for kDlib
@@ -36,6 +37,10 @@ namespace {
 std::vector<std::string> files_of(const std::string& model) {
   return {model + "-weights_manifest.json", model + ".bin"};
 }
+
+// RFB finds bystanders, half-hidden faces and patterns that the SSD passes over; the SSD is
+// loaded beside it to say which of several faces a one-face call may take (subject_candidates).
+bool has_confirming_detector(const ModelOptions& options) { return options.detector == DetectorKind::kRfb; }
 
 // The tiny detector is loaded beside another detector so that DetectOptions::tiny_fallback can
 // be chosen per call (its models are small: about 0.2 MB, 1 ms to load).
@@ -77,6 +82,7 @@ std::vector<std::string> required_files(const ModelOptions& options) {
     case DetectorKind::kHaar: files.push_back("haarcascade_frontalface_default.xml"); break;
     case DetectorKind::kRfb: files.push_back(kRfbDetectorFile); break;
   }
+  if (has_confirming_detector(options)) add(files_of("ssd_mobilenetv1_model"));
   return files;
 }
 
@@ -229,6 +235,7 @@ Engine Engine::open(const ModelOptions& options) {
     case DetectorKind::kRfb: impl->detector = make_rfb_detector(dir); break;
   }
   if (has_tiny_fallback(options)) impl->fallback_detector = make_tiny_face_detector(dir);
+  if (has_confirming_detector(options)) impl->confirming_detector = make_ssd_mobilenet_detector(dir);
   impl->landmarks = make_landmark_net(dir, options.landmarks);
   const auto weights_sha256 = [&](const std::string& file) {
     return options.verify_checksums ? expected_model_sha256(file) : sha256_hex_of_file(dir / file);
@@ -300,17 +307,14 @@ std::vector<Face> Engine::detect(const Image& image, const DetectOptions& detect
   return detect(image, PipelineOptions{.detect = detect_options});
 }
 
-std::vector<Face> Engine::detect(const Image& image, const PipelineOptions& pipeline) const {
-  if (image.empty()) throw Error(ErrorCode::kInvalidImage, "empty image");
-  check_landmark_options(pipeline.landmarks);
-  const DetectOptions& options = pipeline.detect;
-  const cv::Mat original = as_mat(image);
-  // `auto` enhancement brightens a dark photo for detection and landmarks (docs/accuracy.md "Poor and
-  // small faces": low-light recall and accuracy); quality is still measured on the original.
-  const cv::Mat bgr = pipeline.chip.enhancement.automatic ? enhance_for_detection(original) : original;
-  const float min_score = options.min_score >= 0 ? options.min_score : impl_->detector->default_min_score();
+namespace {
+
+// The boxes of one detector over `bgr`, with the passes DetectOptions asks for (upsampling, the
+// border pass, the tiny detector when nothing was found and `fallback` is given).
+std::vector<RawDetection> detect_boxes(const FaceDetector& detector, const FaceDetector* fallback, const cv::Mat& bgr,
+                                       const DetectOptions& options) {
+  const float min_score = options.min_score >= 0 ? options.min_score : detector.default_min_score();
   const float upsample = options.upsample > 0 ? std::min(options.upsample, kMaxUpsample) : auto_upsample_factor(bgr);
-  const FaceDetector& detector = *impl_->detector;
   std::vector<RawDetection> raw = upsample > 1.0F ? detect_upsampled(detector, bgr, min_score, upsample)
                                                   : detector.detect(bgr, min_score);
   const bool small_image = std::max(bgr.cols, bgr.rows) <= kBorderPassAlwaysMaxSide;
@@ -327,13 +331,30 @@ std::vector<Face> Engine::detect(const Image& image, const PipelineOptions& pipe
   }
   const bool border_when_empty = options.border_pass != BorderPass::kOff;
   if (raw.empty() && border_when_empty) raw = detect_with_border(detector, bgr, min_score);
-  if (raw.empty() && options.tiny_fallback && impl_->fallback_detector) {
-    const FaceDetector& fallback = *impl_->fallback_detector;
-    const float fallback_min_score = options.min_score >= 0 ? options.min_score : fallback.default_min_score();
-    raw = fallback.detect(bgr, fallback_min_score);
-    if (raw.empty() && border_when_empty) raw = detect_with_border(fallback, bgr, fallback_min_score);
+  if (raw.empty() && options.tiny_fallback && fallback) {
+    const float fallback_min_score = options.min_score >= 0 ? options.min_score : fallback->default_min_score();
+    raw = fallback->detect(bgr, fallback_min_score);
+    if (raw.empty() && border_when_empty) raw = detect_with_border(*fallback, bgr, fallback_min_score);
   }
   if (options.max_faces > 0 && static_cast<int>(raw.size()) > options.max_faces) raw.resize(options.max_faces);
+  return raw;
+}
+
+// `auto` enhancement brightens a dark photo for detection and landmarks (docs/accuracy.md "Poor and
+// small faces": low-light recall and accuracy); quality is still measured on the original.
+cv::Mat detection_view(const cv::Mat& original, const PipelineOptions& pipeline) {
+  return pipeline.chip.enhancement.automatic ? enhance_for_detection(original) : original;
+}
+
+}  // namespace
+
+std::vector<Face> Engine::detect(const Image& image, const PipelineOptions& pipeline) const {
+  if (image.empty()) throw Error(ErrorCode::kInvalidImage, "empty image");
+  check_landmark_options(pipeline.landmarks);
+  const cv::Mat original = as_mat(image);
+  const cv::Mat bgr = detection_view(original, pipeline);
+  const std::vector<RawDetection> raw =
+      detect_boxes(*impl_->detector, impl_->fallback_detector.get(), bgr, pipeline.detect);
 
   std::vector<Face> faces;
   faces.reserve(raw.size());
@@ -348,6 +369,37 @@ std::vector<Face> Engine::detect(const Image& image, const PipelineOptions& pipe
   return faces;
 }
 
+std::vector<int> Engine::subject_candidates(const Image& image, const std::vector<Face>& faces,
+                                            const PipelineOptions& options) const {
+  std::vector<int> all(faces.size());
+  for (std::size_t i = 0; i < faces.size(); ++i) all[i] = static_cast<int>(i);
+  if (faces.size() < 2 || !impl_->confirming_detector) return all;
+  // The SSD with the caller's passes but not the tiny fallback: a face only the tiny detector
+  // sees confirms nothing.
+  DetectOptions confirming = options.detect;
+  confirming.tiny_fallback = false;
+  confirming.max_faces = 0;
+  const std::vector<RawDetection> second_opinion =
+      detect_boxes(*impl_->confirming_detector, nullptr, detection_view(as_mat(image), options), confirming);
+  std::vector<int> confirmed;
+  for (const int i : all) {
+    const bool found_again = std::any_of(second_opinion.begin(), second_opinion.end(), [&](const RawDetection& d) {
+      return intersection_over_union(faces[i].box, d.box) >= kSubjectConfirmationIou;
+    });
+    if (found_again) confirmed.push_back(i);
+  }
+  return confirmed.empty() ? all : confirmed;
+}
+
+int Engine::choose_subject(const Image& image, const std::vector<Face>& faces, FaceChoice choice,
+                           const PipelineOptions& options) const {
+  const std::vector<int> candidates = subject_candidates(image, faces, options);
+  std::vector<Face> among;
+  for (const int i : candidates) among.push_back(faces[i]);
+  const int chosen = choose_face(among, image.width, image.height, choice);
+  return chosen < 0 ? -1 : candidates[chosen];
+}
+
 Face Engine::face_at(const Image& image, const Box& box, const PipelineOptions& options) const {
   if (image.empty()) throw Error(ErrorCode::kInvalidImage, "empty image");
   check_landmark_options(options.landmarks);
@@ -355,7 +407,7 @@ Face Engine::face_at(const Image& image, const Box& box, const PipelineOptions& 
                       box.right() > 0 && box.bottom() > 0;
   if (!inside) throw Error(ErrorCode::kInvalidArgument, "face box is empty or lies outside the image");
   const cv::Mat original = as_mat(image);
-  const cv::Mat bgr = options.chip.enhancement.automatic ? enhance_for_detection(original) : original;
+  const cv::Mat bgr = detection_view(original, options);
   Face face;
   face.box = box;
   face.landmarks = predict_landmarks(*impl_->landmarks, options.landmarks, bgr, box);

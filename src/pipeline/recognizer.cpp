@@ -209,12 +209,13 @@ EnrollResult prepare_enrollment_bytes(const Engine& engine, const std::string& p
       result.reason = kNoFaceFound;
       return result;
     }
-    if (faces.size() > 1 && !options.take_largest) {
+    const std::vector<int> candidates = engine.subject_candidates(image, faces, options.pipeline);
+    if (candidates.size() > 1 && !options.take_largest) {
       result.status = EnrollStatus::kSkipped;
-      result.reason = std::to_string(faces.size()) + " faces found (use --largest to take the largest)";
+      result.reason = std::to_string(candidates.size()) + " faces found (use --largest to take the largest)";
       return result;
     }
-    const Face& face = faces[choose_face(faces, image.width, image.height, FaceChoice::kLargest)];
+    const Face& face = faces[engine.choose_subject(image, faces, FaceChoice::kLargest, options.pipeline)];
     if (std::string failure = quality_gate_failure(face, options.gate); !failure.empty()) {
       result.status = EnrollStatus::kSkipped;
       result.reason = failure;

@@ -156,5 +156,32 @@ TEST(EngineDetectTest, FaceAtGivesTheLandmarksDetectGivesForTheSameBox) {
   }
 }
 
+// Engine::choose_subject: RFB also finds a bystander's face half hidden by an arm, larger than
+// the subject's, which the SSD passes over. A one-face call (enroll, verify) takes the face both
+// detectors find; identify still reports both; with the SSD alone there is no second opinion.
+TEST(EngineDetectTest, OneFaceCallsTakeTheFaceBothDetectorsFind) {
+  SIAMFACE_REQUIRE_MODELS();
+  SIAMFACE_REQUIRE_TESTDATA("lfw_dev/lfw-deepfunneled/Mark_Gottfried/Mark_Gottfried_0003.jpg");
+  const Image image = load_image(test::testdata_dir() / "lfw_dev/lfw-deepfunneled/Mark_Gottfried/Mark_Gottfried_0003.jpg");
+  const Engine rfb = Engine::open(ModelOptions{.detector = DetectorKind::kRfb});
+  const Engine ssd = Engine::open(ModelOptions{.detector = DetectorKind::kSsd});
+  const std::vector<Face> rfb_faces = rfb.detect(image);
+  const std::vector<Face> ssd_faces = ssd.detect(image);
+  ASSERT_EQ(ssd_faces.size(), 1U);
+  ASSERT_GE(rfb_faces.size(), 2U);
+  const int largest = choose_face(rfb_faces, image.width, image.height, FaceChoice::kLargest);
+  EXPECT_LT(intersection_over_union(rfb_faces[largest].box, ssd_faces[0].box), kSubjectConfirmationIou)
+      << "the size rule alone takes the bystander";
+  const std::vector<int> candidates = rfb.subject_candidates(image, rfb_faces);
+  ASSERT_EQ(candidates.size(), 1U);
+  const int subject = rfb.choose_subject(image, rfb_faces, FaceChoice::kLargest);
+  EXPECT_EQ(subject, candidates[0]);
+  EXPECT_GE(intersection_over_union(rfb_faces[subject].box, ssd_faces[0].box), 0.5F);
+  // The subject sits in the middle of the crop.
+  EXPECT_NEAR(rfb_faces[subject].box.center().x, image.width / 2.0F, image.width / 8.0F);
+  EXPECT_EQ(ssd.subject_candidates(image, ssd_faces).size(), 1U);
+  EXPECT_EQ(rfb.choose_subject(image, {}, FaceChoice::kLargest), -1);
+}
+
 }  // namespace
 }  // namespace siamface

@@ -25,7 +25,7 @@ inline constexpr int kExitError = 2;     // bad input, missing models, any failu
 struct EngineFlags {
   std::string models_dir = default_models_dir();
   std::string recognizer;  // empty: the gallery's recognizer, else ModelOptions' default
-  std::string detector = "ssd";
+  std::string detector = to_string(ModelOptions{}.detector);
   std::string landmarks = "full";
   float min_score = -1.0F;
   std::int64_t max_pixels = DecodeOptions{}.max_pixels;

@@ -214,7 +214,7 @@ int run_lfw(const LfwArgs& args) {
               } else {
                 const Image image = from_mat(detect_input);
                 const std::vector<Face> faces = engine.detect(image, pipeline);
-                const int index = choose_face(faces, image.width, image.height, choice);
+                const int index = engine.choose_subject(image, faces, choice, pipeline);
                 if (index >= 0) chosen = faces[index];
                 if (on_degraded) detected_on_degraded = true, chosen_on_degraded = chosen;
               }

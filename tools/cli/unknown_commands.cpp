@@ -250,7 +250,7 @@ void add_correction_commands(CLI::App& app, int& exit_code) {
       } else {
         const std::vector<Face> faces = engine.detect(image, pipeline);
         if (faces.empty()) throw Error(ErrorCode::kNotFound, "no face found in " + args->image);
-        face = faces[choose_face(faces, image.width, image.height, FaceChoice::kLargest)];
+        face = faces[engine.choose_subject(image, faces, FaceChoice::kLargest, pipeline)];
       }
       const Embedding embedding = engine.embed(image, face, pipeline.chip);
       const std::string id = gallery.add_negative(args->person, embedding, engine.model_info(), args->image);

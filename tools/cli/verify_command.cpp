@@ -19,7 +19,7 @@ nlohmann::json describe(const Engine& engine, const EngineFlags& flags, const st
   const Image image = load_image(path, flags.decode_options());
   const PipelineOptions pipeline = flags.pipeline_options();
   const std::vector<Face> faces = engine.detect(image, pipeline);
-  const int chosen = choose_face(faces, image.width, image.height, FaceChoice::kLargest);
+  const int chosen = engine.choose_subject(image, faces, FaceChoice::kLargest, pipeline);
   if (chosen < 0) throw Error(ErrorCode::kNoFace, "no face found in " + path);
   embedding = engine.embed(image, faces[chosen], pipeline.chip);
   nlohmann::json out = to_json(faces[chosen], /*with_landmarks=*/false);

@@ -197,7 +197,8 @@ int run_watch(const WatchArgs& args) {
     if (found.empty()) return;
     std::vector<Face> boxes;
     for (const FaceEmbedding& f : found) boxes.push_back(f.face);
-    const FaceEmbedding& best = found[choose_face(boxes, event.best_crop.width, event.best_crop.height, FaceChoice::kLargest)];
+    const FaceEmbedding& best =
+        found[engine.choose_subject(event.best_crop, boxes, FaceChoice::kLargest, tracker_options.identify.pipeline)];
     IdentifiedFace face;
     face.face = best.face;
     face.embedding = best.embedding;

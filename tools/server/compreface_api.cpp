@@ -110,7 +110,8 @@ void verify(ServerContext& context, const httplib::Request& request, httplib::Re
   if (source_faces.empty()) throw Error(ErrorCode::kNoFace, "no face found in source_image");
   std::vector<Face> boxes;
   for (const FaceEmbedding& f : source_faces) boxes.push_back(f.face);
-  const FaceEmbedding& chosen = source_faces[choose_face(boxes, source.width, source.height, FaceChoice::kLargest)];
+  const FaceEmbedding& chosen =
+      source_faces[loaded->engine.choose_subject(source, boxes, FaceChoice::kLargest, context.pipeline_options(det))];
   const std::vector<FaceEmbedding> target_faces = loaded->engine.analyze(target, context.pipeline_options(det, limit));
   if (target_faces.empty()) throw Error(ErrorCode::kNoFace, "no face found in target_image");
   std::vector<std::pair<float, json>> matches;

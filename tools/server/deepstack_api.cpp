@@ -100,7 +100,7 @@ void match(const ServerContext& context, const httplib::Request& request, httpli
     if (faces.empty()) throw HttpError(400, "no face found");
     std::vector<Face> boxes;
     for (const FaceEmbedding& f : faces) boxes.push_back(f.face);
-    embeddings[i] = faces[choose_face(boxes, image.width, image.height, FaceChoice::kLargest)].embedding;
+    embeddings[i] = faces[r.loaded->engine.choose_subject(image, boxes, FaceChoice::kLargest, context.pipeline_options())].embedding;
   }
   write_json(response, {{"success", true}, {"similarity", distance_to_confidence(euclidean_distance(embeddings[0], embeddings[1]))}});
 }

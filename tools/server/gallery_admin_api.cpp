@@ -251,7 +251,7 @@ void add_gallery_admin_routes(httplib::Server& server, ServerContext& context) {
     } else {
       const std::vector<Face> faces = loaded->engine.detect(image, pipeline);
       if (faces.empty()) throw Error(ErrorCode::kNoFace, "no face found in the image");
-      face = faces[choose_face(faces, image.width, image.height, FaceChoice::kLargest)];
+      face = faces[loaded->engine.choose_subject(image, faces, FaceChoice::kLargest, pipeline)];
     }
     const Embedding embedding = loaded->engine.embed(image, face, pipeline.chip);
     const std::string name = form.files.front().filename.empty() ? "upload" : form.files.front().filename;

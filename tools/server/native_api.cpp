@@ -72,7 +72,7 @@ FaceEmbedding largest_face(const Loaded& loaded, const Image& image, const Pipel
   if (faces.empty()) throw Error(ErrorCode::kNoFace, "no face found in " + what);
   std::vector<Face> boxes;
   for (const FaceEmbedding& f : faces) boxes.push_back(f.face);
-  return faces[choose_face(boxes, image.width, image.height, FaceChoice::kLargest)];
+  return faces[loaded.engine.choose_subject(image, boxes, FaceChoice::kLargest, options)];
 }
 
 void verify(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
