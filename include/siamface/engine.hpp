@@ -195,8 +195,8 @@ class Engine {
   // pass. identify and detect still report every face.
   std::vector<int> subject_candidates(const Image& image, const std::vector<Face>& faces,
                                       const PipelineOptions& options = {}) const;
-  // choose_face among subject_candidates: the index into `faces` of the face a one-face call
-  // takes, or -1 when `faces` is empty.
+  // The index into `faces` of the face a one-face call takes, or -1 when `faces` is empty:
+  // choose_face among subject_candidates.
   int choose_subject(const Image& image, const std::vector<Face>& faces, FaceChoice choice,
                      const PipelineOptions& options = {}) const;
 

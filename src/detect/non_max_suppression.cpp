@@ -24,4 +24,18 @@ std::vector<int> non_max_suppression(const std::vector<RawDetection>& detections
   return kept;
 }
 
+std::vector<RawDetection> drop_nested_detections(const std::vector<RawDetection>& detections, float inside_fraction) {
+  std::vector<RawDetection> kept;
+  for (const RawDetection& d : detections) {
+    const bool nested = std::any_of(detections.begin(), detections.end(), [&](const RawDetection& outer) {
+      if (&outer == &d || outer.score <= d.score || outer.box.area() <= d.box.area()) return false;
+      const float overlap_w = std::min(d.box.right(), outer.box.right()) - std::max(d.box.left, outer.box.left);
+      const float overlap_h = std::min(d.box.bottom(), outer.box.bottom()) - std::max(d.box.top, outer.box.top);
+      return overlap_w > 0 && overlap_h > 0 && overlap_w * overlap_h >= inside_fraction * d.box.area();
+    });
+    if (!nested) kept.push_back(d);
+  }
+  return kept;
+}
+
 }  // namespace siamface

@@ -336,6 +336,7 @@ std::vector<RawDetection> detect_boxes(const FaceDetector& detector, const FaceD
     raw = fallback->detect(bgr, fallback_min_score);
     if (raw.empty() && border_when_empty) raw = detect_with_border(*fallback, bgr, fallback_min_score);
   }
+  raw = drop_nested_detections(raw);
   if (options.max_faces > 0 && static_cast<int>(raw.size()) > options.max_faces) raw.resize(options.max_faces);
   return raw;
 }
@@ -369,35 +370,59 @@ std::vector<Face> Engine::detect(const Image& image, const PipelineOptions& pipe
   return faces;
 }
 
-std::vector<int> Engine::subject_candidates(const Image& image, const std::vector<Face>& faces,
-                                            const PipelineOptions& options) const {
-  std::vector<int> all(faces.size());
-  for (std::size_t i = 0; i < faces.size(); ++i) all[i] = static_cast<int>(i);
-  if (faces.size() < 2 || !impl_->confirming_detector) return all;
-  // The SSD with the caller's passes but not the tiny fallback: a face only the tiny detector
-  // sees confirms nothing.
+namespace {
+
+// For each of `faces`, the SSD detection that finds it too (the best IoU >= kSubjectConfirmationIou),
+// if any; empty when no second opinion is asked for (fewer than two faces, or no SSD beside the
+// detector).
+std::vector<std::optional<RawDetection>> second_opinion(const Engine::Impl& impl, const Image& image,
+                                                        const std::vector<Face>& faces, const PipelineOptions& options) {
+  if (faces.size() < 2 || !impl.confirming_detector) return {};
+  // The caller's passes but not the tiny fallback: a face only the tiny detector sees confirms nothing.
   DetectOptions confirming = options.detect;
   confirming.tiny_fallback = false;
   confirming.max_faces = 0;
-  const std::vector<RawDetection> second_opinion =
-      detect_boxes(*impl_->confirming_detector, nullptr, detection_view(as_mat(image), options), confirming);
-  std::vector<int> confirmed;
-  for (const int i : all) {
-    const bool found_again = std::any_of(second_opinion.begin(), second_opinion.end(), [&](const RawDetection& d) {
-      return intersection_over_union(faces[i].box, d.box) >= kSubjectConfirmationIou;
-    });
-    if (found_again) confirmed.push_back(i);
+  const std::vector<RawDetection> found =
+      detect_boxes(*impl.confirming_detector, nullptr, detection_view(as_mat(image), options), confirming);
+  std::vector<std::optional<RawDetection>> matches(faces.size());
+  for (std::size_t i = 0; i < faces.size(); ++i) {
+    float best = kSubjectConfirmationIou;
+    for (const RawDetection& d : found) {
+      const float iou = intersection_over_union(faces[i].box, d.box);
+      if (iou >= best) best = iou, matches[i] = d;
+    }
+  }
+  return matches;
+}
+
+}  // namespace
+
+std::vector<int> Engine::subject_candidates(const Image& image, const std::vector<Face>& faces,
+                                            const PipelineOptions& options) const {
+  const std::vector<std::optional<RawDetection>> matches = second_opinion(*impl_, image, faces, options);
+  std::vector<int> all, confirmed;
+  for (std::size_t i = 0; i < faces.size(); ++i) {
+    all.push_back(static_cast<int>(i));
+    if (!matches.empty() && matches[i]) confirmed.push_back(static_cast<int>(i));
   }
   return confirmed.empty() ? all : confirmed;
 }
 
 int Engine::choose_subject(const Image& image, const std::vector<Face>& faces, FaceChoice choice,
                            const PipelineOptions& options) const {
-  const std::vector<int> candidates = subject_candidates(image, faces, options);
+  const std::vector<std::optional<RawDetection>> matches = second_opinion(*impl_, image, faces, options);
+  // The choice among the confirmed faces uses RFB's own boxes and scores. Measured against the
+  // SSD's scores (its score gap then drops the central face of LFW crops, which the SSD scores
+  // low: LFW people 4+ rank-1 98.94 against 99.16 %) and the SSD's boxes too (99.01 %).
   std::vector<Face> among;
-  for (const int i : candidates) among.push_back(faces[i]);
-  const int chosen = choose_face(among, image.width, image.height, choice);
-  return chosen < 0 ? -1 : candidates[chosen];
+  std::vector<int> index_of;
+  for (std::size_t i = 0; i < matches.size(); ++i) {
+    if (!matches[i]) continue;
+    among.push_back(faces[i]);
+    index_of.push_back(static_cast<int>(i));
+  }
+  if (among.empty()) return choose_face(faces, image.width, image.height, choice);
+  return index_of[static_cast<std::size_t>(choose_face(among, image.width, image.height, choice))];
 }
 
 Face Engine::face_at(const Image& image, const Box& box, const PipelineOptions& options) const {

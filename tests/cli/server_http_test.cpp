@@ -134,7 +134,7 @@ TEST_F(ServerHttpTest, HealthIsServedWhileLoadingThenReportsModelAndGallery) {
   EXPECT_EQ(health.body["status"], "ok");
   EXPECT_NE(health.body["model"]["name"].get<std::string>().find("dlib"), std::string::npos);
   EXPECT_EQ(health.body["gallery"]["faces"], 0);
-  EXPECT_EQ(health.body["detector"], "ssd");
+  EXPECT_EQ(health.body["detector"], to_string(ModelOptions{}.detector));
 }
 
 TEST_F(ServerHttpTest, NativeDetectEmbedVerifyIdentify) {

@@ -141,8 +141,9 @@ TEST_F(UnknownCli, SplitMergeNotAndErrors) {
   // The same photo is now kept from being named penny (it is its own negative example).
   const auto probe = json_lines(cli("identify " + shell_quote(photo("penny", 3))).output);
   EXPECT_EQ(probe.at(0)["faces"][0]["name"], "unknown") << probe.at(0).dump();
-  // ...while penny's other photos still are penny.
-  EXPECT_EQ(json_lines(cli("identify " + shell_quote(photo("penny", 5))).output).at(0)["faces"][0]["name"], "penny");
+  // ...while penny's other photos still are penny. penny4: 0.37 from penny1-2, 0.45 from the
+  // negative example (penny5 lies 0.444-0.448 from all three, so which is nearest is a coin toss).
+  EXPECT_EQ(json_lines(cli("identify " + shell_quote(photo("penny", 4))).output).at(0)["faces"][0]["name"], "penny");
   // "Not penny" from an image.
   const auto not_image = cli("not penny " + shell_quote(photo("raj", 1)));
   ASSERT_EQ(not_image.exit_code, 0) << not_image.output;

@@ -27,7 +27,8 @@ inline std::string cache_key(const Engine& engine, const LabelledSet& set, Varia
   const std::string identity =
       exe.string() + '\n' + std::to_string(fs::file_size(exe)) + '\n' +
       std::to_string(fs::last_write_time(exe).time_since_epoch().count()) + '\n' + model.name + '\n' +
-      model.version + '\n' + model.weights_sha256 + '\n' + set.root.string() + '\n' +
+      model.version + '\n' + model.weights_sha256 + '\n' + to_string(engine.options().detector) + '\n' +
+      set.root.string() + '\n' +
       std::to_string(set.photos_per_person) + '\n' + std::to_string(static_cast<int>(variant));
   return std::to_string(std::hash<std::string>{}(identity));
 }

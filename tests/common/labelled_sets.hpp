@@ -80,8 +80,8 @@ inline std::vector<std::filesystem::path> photos_of(const LabelledSet& set) {
   return photos;
 }
 
-// Every photo of every person (sorted), embedded from its largest face. Photos without a
-// face are counted in `missed`.
+// Every photo of every person (sorted), embedded from the face enrolment takes (the largest the
+// detectors agree on: Engine::choose_subject). Photos without a face are counted in `missed`.
 inline std::vector<LabelledFace> embed_set(const Engine& engine, const LabelledSet& set, Variant variant,
                                            int* missed = nullptr) {
   namespace fs = std::filesystem;
@@ -90,7 +90,7 @@ inline std::vector<LabelledFace> embed_set(const Engine& engine, const LabelledS
   for (const fs::path& photo : photos) {
     const Image image = apply_variant(load_image(photo.string()), variant);
     const std::vector<Face> found = engine.detect(image);
-    const int chosen = choose_face(found, image.width, image.height, FaceChoice::kLargest);
+    const int chosen = engine.choose_subject(image, found, FaceChoice::kLargest);
     if (chosen < 0) {
       if (missed) ++*missed;
       continue;

@@ -28,7 +28,7 @@ TEST(EngineDetectTest, TinyFallbackFindsAFaceSsdMisses) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("lfw/lfw-deepfunneled/Mohammad_Fares/Mohammad_Fares_0001.jpg");
   const Image image = load_image(test::testdata_dir() / "lfw/lfw-deepfunneled/Mohammad_Fares/Mohammad_Fares_0001.jpg");
-  const Engine engine = Engine::open();
+  const Engine engine = Engine::open(ModelOptions{.detector = DetectorKind::kSsd});
   DetectOptions without_fallback;
   without_fallback.tiny_fallback = false;
   EXPECT_TRUE(engine.detect(image, without_fallback).empty());
@@ -45,7 +45,7 @@ TEST(EngineDetectTest, BorderPassFindsTheFaceFillingACropBesideABystander) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("lfw/lfw-deepfunneled/Tim_Allen/Tim_Allen_0003.jpg");
   const Image image = load_image(test::testdata_dir() / "lfw/lfw-deepfunneled/Tim_Allen/Tim_Allen_0003.jpg");
-  const Engine engine = Engine::open();
+  const Engine engine = Engine::open(ModelOptions{.detector = DetectorKind::kSsd});
   const auto central = [&](const std::vector<Face>& faces) {
     return std::count_if(faces.begin(), faces.end(), [&](const Face& f) {
       return std::abs(f.box.center().x - image.width / 2.0F) < image.width / 8.0F &&

@@ -47,7 +47,7 @@ std::vector<cv::Mat> chips_of(const Engine& engine, const std::vector<std::strin
   for (const std::string& name : names) {
     const Image image = load_image((test::testdata_dir() / kPhotos / name).string());
     const std::vector<Face> faces = engine.detect(image);
-    const int chosen = choose_face(faces, image.width, image.height, FaceChoice::kLargest);
+    const int chosen = engine.choose_subject(image, faces, FaceChoice::kLargest);
     EXPECT_GE(chosen, 0) << name;
     if (chosen >= 0) chips.push_back(extract_arcface_chip(as_mat(image), faces[chosen].landmarks).clone());
   }

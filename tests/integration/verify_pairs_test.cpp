@@ -12,10 +12,11 @@
 namespace siamface::test {
 namespace {
 
+// The face `siamface verify` takes: the largest of those both detectors find (Engine::choose_subject).
 Embedding embed_largest(const Engine& engine, const std::string& path) {
   const Image image = load_image(path);
   const std::vector<Face> faces = engine.detect(image);
-  const int chosen = choose_face(faces, image.width, image.height, FaceChoice::kLargest);
+  const int chosen = engine.choose_subject(image, faces, FaceChoice::kLargest);
   if (chosen < 0) throw Error(ErrorCode::kNoFace, "no face in " + path);
   return engine.embed(image, faces[chosen]);
 }

@@ -83,7 +83,10 @@ def test_any_strides_and_grey_images_are_accepted(engine, photo):
     width = image.shape[1]
     box = engine.detect(image)[0].box
     mirrored = engine.detect(image[:, ::-1])[0].box  # a view with a negative stride
-    assert abs(mirrored.left - (width - box.right)) < 4 and abs(mirrored.top - box.top) < 4
+    # A misread stride would give another box; the detector's own left-right asymmetry moves it by
+    # a few pixels (RFB: 4.8 px of a 315 px box).
+    tolerance = 0.03 * box.height
+    assert abs(mirrored.left - (width - box.right)) < tolerance and abs(mirrored.top - box.top) < tolerance
     grey = image.mean(axis=2).astype(np.uint8)
     assert len(engine.detect(grey)) == 1
     rgba = np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])

@@ -40,5 +40,26 @@ TEST(NonMaxSuppression, DisjointBoxesAllKeptSortedByScore) {
   EXPECT_EQ(non_max_suppression(dets, 0.0F), (std::vector<int>{1, 2, 0}));
 }
 
+// bernadette1.png: a 119x139 face at 1.00 and a 60x53 eye region at 0.72 inside it (IoU 0.19,
+// so NMS keeps both).
+TEST(DropNestedDetections, ABetterScoredLargerBoxSwallowsTheBoxInsideIt) {
+  const std::vector<RawDetection> dets = {det(12, 2, 120, 1.0F), det(19, 21, 55, 0.72F), det(200, 0, 30, 0.6F)};
+  const std::vector<RawDetection> kept = drop_nested_detections(dets);
+  ASSERT_EQ(kept.size(), 2U);
+  EXPECT_EQ(kept[0].box.left, 12.0F);
+  EXPECT_EQ(kept[1].box.left, 200.0F);  // a small face elsewhere stays
+}
+
+TEST(DropNestedDetections, KeepsOverlapsAndBetterScoredInnerBoxes) {
+  // Half inside: two faces side by side, cheek to cheek.
+  EXPECT_EQ(drop_nested_detections({det(0, 0, 100, 0.9F), det(60, 10, 60, 0.8F)}).size(), 2U);
+  // Inside but scoring higher than the outer box: the outer one is the doubtful one, and NMS's business.
+  EXPECT_EQ(drop_nested_detections({det(0, 0, 100, 0.7F), det(20, 20, 40, 0.9F)}).size(), 2U);
+  // Wholly inside is nested, 80 % is, 75 % is not.
+  EXPECT_EQ(drop_nested_detections({det(0, 0, 100, 0.9F), det(80, 0, 20, 0.5F), det(85, 50, 20, 0.5F)}).size(), 2U);
+  EXPECT_EQ(drop_nested_detections({det(0, 0, 100, 0.9F), det(84, 50, 20, 0.5F)}).size(), 1U);
+  EXPECT_TRUE(drop_nested_detections({}).empty());
+}
+
 }  // namespace
 }  // namespace siamface
