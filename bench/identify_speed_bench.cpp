@@ -253,7 +253,7 @@ int main(int argc, char** argv) {
       std::printf("(left out: %s: %s)\n", c.name.c_str(), e.what());  // e.g. bf16 on a CPU without it
     }
   }
-  // Today's default engine (RFB, every network on oneDNN), for the stage study.
+  // The default engine, for the stage study (which times the SSD and each network itself).
   const Engine& engine = engines.at({ModelOptions{}.detector, std::string()});
   const fs::path gallery_path = fs::temp_directory_path() / ("identify_speed_bench_" + std::to_string(::getpid()) + ".db");
   {
