@@ -370,59 +370,37 @@ std::vector<Face> Engine::detect(const Image& image, const PipelineOptions& pipe
   return faces;
 }
 
-namespace {
-
-// For each of `faces`, the SSD detection that finds it too (the best IoU >= kSubjectConfirmationIou),
-// if any; empty when no second opinion is asked for (fewer than two faces, or no SSD beside the
-// detector).
-std::vector<std::optional<RawDetection>> second_opinion(const Engine::Impl& impl, const Image& image,
-                                                        const std::vector<Face>& faces, const PipelineOptions& options) {
-  if (faces.size() < 2 || !impl.confirming_detector) return {};
+std::vector<int> Engine::subject_candidates(const Image& image, const std::vector<Face>& faces,
+                                            const PipelineOptions& options) const {
+  std::vector<int> all(faces.size());
+  for (std::size_t i = 0; i < faces.size(); ++i) all[i] = static_cast<int>(i);
+  if (faces.size() < 2 || !impl_->confirming_detector) return all;
   // The caller's passes but not the tiny fallback: a face only the tiny detector sees confirms nothing.
   DetectOptions confirming = options.detect;
   confirming.tiny_fallback = false;
   confirming.max_faces = 0;
   const std::vector<RawDetection> found =
-      detect_boxes(*impl.confirming_detector, nullptr, detection_view(as_mat(image), options), confirming);
-  std::vector<std::optional<RawDetection>> matches(faces.size());
-  for (std::size_t i = 0; i < faces.size(); ++i) {
-    float best = kSubjectConfirmationIou;
-    for (const RawDetection& d : found) {
-      const float iou = intersection_over_union(faces[i].box, d.box);
-      if (iou >= best) best = iou, matches[i] = d;
-    }
-  }
-  return matches;
-}
-
-}  // namespace
-
-std::vector<int> Engine::subject_candidates(const Image& image, const std::vector<Face>& faces,
-                                            const PipelineOptions& options) const {
-  const std::vector<std::optional<RawDetection>> matches = second_opinion(*impl_, image, faces, options);
-  std::vector<int> all, confirmed;
-  for (std::size_t i = 0; i < faces.size(); ++i) {
-    all.push_back(static_cast<int>(i));
-    if (!matches.empty() && matches[i]) confirmed.push_back(static_cast<int>(i));
+      detect_boxes(*impl_->confirming_detector, nullptr, detection_view(as_mat(image), options), confirming);
+  std::vector<int> confirmed;
+  for (const int i : all) {
+    const bool found_again = std::any_of(found.begin(), found.end(), [&](const RawDetection& d) {
+      return intersection_over_union(faces[i].box, d.box) >= kSubjectConfirmationIou;
+    });
+    if (found_again) confirmed.push_back(i);
   }
   return confirmed.empty() ? all : confirmed;
 }
 
 int Engine::choose_subject(const Image& image, const std::vector<Face>& faces, FaceChoice choice,
                            const PipelineOptions& options) const {
-  const std::vector<std::optional<RawDetection>> matches = second_opinion(*impl_, image, faces, options);
-  // The choice among the confirmed faces uses RFB's own boxes and scores. Measured against the
-  // SSD's scores (its score gap then drops the central face of LFW crops, which the SSD scores
-  // low: LFW people 4+ rank-1 98.94 against 99.16 %) and the SSD's boxes too (99.01 %).
+  // Among the candidates, RFB's own boxes and scores decide. Measured against the SSD's scores
+  // (its score gap then drops the central face of LFW crops, which the SSD scores low: LFW
+  // people 4+ rank-1 98.94 against 99.16 %) and the SSD's boxes too (99.01 %).
+  const std::vector<int> candidates = subject_candidates(image, faces, options);
   std::vector<Face> among;
-  std::vector<int> index_of;
-  for (std::size_t i = 0; i < matches.size(); ++i) {
-    if (!matches[i]) continue;
-    among.push_back(faces[i]);
-    index_of.push_back(static_cast<int>(i));
-  }
-  if (among.empty()) return choose_face(faces, image.width, image.height, choice);
-  return index_of[static_cast<std::size_t>(choose_face(among, image.width, image.height, choice))];
+  for (const int i : candidates) among.push_back(faces[static_cast<std::size_t>(i)]);
+  const int chosen = choose_face(among, image.width, image.height, choice);
+  return chosen < 0 ? -1 : candidates[static_cast<std::size_t>(chosen)];
 }
 
 Face Engine::face_at(const Image& image, const Box& box, const PipelineOptions& options) const {

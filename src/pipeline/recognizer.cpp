@@ -215,7 +215,10 @@ EnrollResult prepare_enrollment_bytes(const Engine& engine, const std::string& p
       result.reason = std::to_string(candidates.size()) + " faces found (use --largest to take the largest)";
       return result;
     }
-    const Face& face = faces[engine.choose_subject(image, faces, FaceChoice::kLargest, options.pipeline)];
+    // choose_subject's choice without asking the SSD a second time.
+    std::vector<Face> among;
+    for (const int i : candidates) among.push_back(faces[static_cast<std::size_t>(i)]);
+    const Face& face = among[static_cast<std::size_t>(choose_face(among, image.width, image.height, FaceChoice::kLargest))];
     if (std::string failure = quality_gate_failure(face, options.gate); !failure.empty()) {
       result.status = EnrollStatus::kSkipped;
       result.reason = failure;
