@@ -59,6 +59,9 @@ void check_pixel_limit(const char* format, std::int64_t width, std::int64_t heig
 
 namespace {
 
+// Where a DICOM file's "DICM" magic sits, after its free-form preamble.
+constexpr std::size_t kDicomMagicOffset = 128;
+
 enum class Format { kJpeg, kPng, kWebp, kGif, kBmp, kTiff, kHeif, kPbm, kPgm, kPpm };
 
 const char* format_name(Format format) {
@@ -440,6 +443,16 @@ Image decode_image(std::span<const std::uint8_t> bytes, const DecodeOptions& opt
                         "); expected JPEG, PNG, WebP, GIF, BMP, TIFF, HEIF/AVIF or PBM/PGM/PPM");
   }
   if (*format == Format::kHeif) return decode_heif(bytes, options);
+  // cv::imdecode picks its decoder by signature, not by our sniffed format. Every OpenCV 4.6
+  // signature sits at byte 0, where the sniff already decided, except DICOM's ("DICM" after a
+  // 128-byte preamble). A file whose own decoder refuses its header (a WebP that libwebp will
+  // not read) would fall through to GDCM, which aborts or allocates gigabytes on crafted data
+  // (found by fuzz/image_decode_fuzz.cpp). Such two-format files are refused outright.
+  if (ByteReader(bytes, *format).matches(kDicomMagicOffset, "DICM")) {
+    throw_invalid_image(std::string("ambiguous ") + format_name(*format) +
+                        " data: it also carries a DICOM signature at byte 128 (DICOM is not "
+                        "accepted)");
+  }
   const ByteReader reader(bytes, *format);
   const Dimensions d = header_dimensions(reader, *format);
   const char* name = format_name(*format);
