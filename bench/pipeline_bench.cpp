@@ -56,6 +56,13 @@ std::map<std::string, double> stage_medians(const std::vector<std::string>& file
       start = Clock::now();
       const auto found = detector->detect(bgr, detector->default_min_score());
       times["detect"].push_back(ms_since(start));
+      if (!found.empty()) {  // the engine's way: every face of the photo in one predict_all
+        std::vector<LandmarkRegion> regions;
+        for (const RawDetection& detection : found) regions.push_back({bgr, detection.box});
+        start = Clock::now();
+        landmarks->predict_all(regions);
+        times["landmarks batched (per face)"].push_back(ms_since(start) / static_cast<double>(found.size()));
+      }
       for (const RawDetection& detection : found) {
         start = Clock::now();
         const Landmarks points = landmarks->predict(bgr, detection.box);

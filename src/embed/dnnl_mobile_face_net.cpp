@@ -16,6 +16,7 @@
 #include "align/arcface_chip.hpp"
 #include "embed/dnnl_opencv_graph.hpp"
 #include "embed/dnnl_plans.hpp"
+#include "util/batches.hpp"
 #include "model/dnn_flops.hpp"
 #include "model/net_pool.hpp"
 #include "siamface/errors.hpp"
@@ -33,7 +34,7 @@ class DnnlMobileFaceNet final : public MobileFaceNet {
     check_mobile_face_net_chips(chips);
     std::vector<std::vector<float>> result;
     result.reserve(chips.size());
-    dnnl_plans::for_each_batch(chips.size(), [&](std::size_t first, std::size_t count) {
+    for_each_batch(chips.size(), [&](std::size_t first, std::size_t count) {
       const std::vector<cv::Mat> batch(chips.begin() + static_cast<std::ptrdiff_t>(first),
                                        chips.begin() + static_cast<std::ptrdiff_t>(first + count));
       const cv::Mat out = graph_->run(mobile_face_net_blob(batch)).at(0);  // N x 512, or N x 512 x 1 x 1

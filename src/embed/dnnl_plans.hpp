@@ -22,22 +22,6 @@
 
 namespace siamface::dnnl_plans {
 
-// Chips go through in batches of 8, 4, 2 and 1: at most four plans per thread count, each keeping
-// its workspaces (1-2 MB per face), however many faces a photo has; batch 8 runs 10-20 % faster
-// per face than 1.
-inline constexpr std::size_t kMaxBatch = 8;
-
-// Calls run_batch(first, count) over [0, total) in such batches.
-template <typename RunBatch>
-void for_each_batch(std::size_t total, RunBatch&& run_batch) {
-  for (std::size_t done = 0; done < total;) {
-    std::size_t batch = kMaxBatch;
-    while (batch > total - done) batch /= 2;
-    run_batch(done, batch);
-    done += batch;
-  }
-}
-
 // oneDNN runs on OpenMP, whose thread count is per calling thread: every call that builds or runs
 // primitives does so on the engine's intra-op count, as OpenCV's DNN does (set_intra_op_threads).
 class EngineThreads {

@@ -33,6 +33,7 @@
 #include "model/dnn_graph.hpp"
 #include "model/tfjs_weights.hpp"
 #include "embed/dnnl_plans.hpp"
+#include "util/batches.hpp"
 #include "siamface/errors.hpp"
 
 namespace siamface {
@@ -264,7 +265,7 @@ class DnnlRecognitionNet final : public RecognitionNet {
     std::vector<Embedding> result;
     result.reserve(chips.size());
     const dnnl_plans::EngineThreads threads;
-    dnnl_plans::for_each_batch(chips.size(), [&](std::size_t first, std::size_t count) {
+    for_each_batch(chips.size(), [&](std::size_t first, std::size_t count) {
       embed_batch(chips, first, count, result);
     });
     return result;

@@ -12,6 +12,10 @@
 // that lists itself overflowed the stack (found by fuzz/image_decode_fuzz.cpp). Those
 // references are read here from the 'iref' box first, and a cycle or a chain deeper than any
 // real file uses is refused before libheif sees the file.
+//
+// Sizes: libheif checks the 'ispe' property against its limit (set below), but allocates the
+// decoded picture by the codec's own parameter sets and a grid's or overlay's output size.
+// heif_boxes::check_coded_sizes reads those first.
 
 #include <libheif/heif.h>
 
@@ -22,17 +26,23 @@
 #include <memory>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "image/cv_image.hpp"
 #include "image/format_decoders.hpp"
+#include "image/heif_boxes.hpp"
 #include "siamface/errors.hpp"
 
 namespace siamface {
 
 namespace {
+
+using heif_boxes::Box;
+using heif_boxes::child_boxes;
+using heif_boxes::fourcc;
+using heif_boxes::meta_payload;
+using heif_boxes::read_be;
 
 struct ContextFree {
   void operator()(heif_context* context) const { heif_context_free(context); }
@@ -51,58 +61,12 @@ struct OptionsFree {
 // is no photo.
 constexpr int kMaxDerivationDepth = 8;
 
-// An ISO-BMFF box: its type and payload. Malformed boxes end the walk; libheif reports them.
-struct Box {
-  std::uint32_t type = 0;
-  std::span<const std::uint8_t> payload;
-};
-
-constexpr std::uint32_t fourcc(const char (&text)[5]) {
-  return std::uint32_t(std::uint8_t(text[0])) << 24 | std::uint32_t(std::uint8_t(text[1])) << 16 |
-         std::uint32_t(std::uint8_t(text[2])) << 8 | std::uint32_t(std::uint8_t(text[3]));
-}
-
-std::uint64_t read_be(std::span<const std::uint8_t> bytes, std::size_t at, std::size_t count) {
-  std::uint64_t value = 0;
-  for (std::size_t i = 0; i < count; ++i) value = value << 8 | bytes[at + i];
-  return value;
-}
-
-std::vector<Box> child_boxes(std::span<const std::uint8_t> bytes) {
-  std::vector<Box> boxes;
-  std::size_t pos = 0;
-  while (bytes.size() - pos >= 8) {
-    std::uint64_t size = read_be(bytes, pos, 4);
-    const auto type = static_cast<std::uint32_t>(read_be(bytes, pos + 4, 4));
-    std::size_t header = 8;
-    if (size == 1) {
-      if (bytes.size() - pos < 16) break;
-      size = read_be(bytes, pos + 8, 8);
-      header = 16;
-    } else if (size == 0) {
-      size = bytes.size() - pos;
-    }
-    if (size < header || size > bytes.size() - pos) break;
-    boxes.push_back({type, bytes.subspan(pos + header, static_cast<std::size_t>(size) - header)});
-    pos += static_cast<std::size_t>(size);
-  }
-  return boxes;
-}
-
 // The items each item makes libheif decode along with it: its 'dimg' sources, and the alpha
 // item that names it through 'auxl'. From every 'iref' box of the first 'meta' box.
 std::map<std::uint32_t, std::vector<std::uint32_t>> derivations(
     std::span<const std::uint8_t> file) {
   std::map<std::uint32_t, std::vector<std::uint32_t>> edges;
-  std::optional<Box> meta;
-  for (const Box& box : child_boxes(file)) {
-    if (box.type == fourcc("meta")) {
-      meta = box;
-      break;
-    }
-  }
-  if (!meta || meta->payload.size() < 4) return edges;
-  for (const Box& iref : child_boxes(meta->payload.subspan(4))) {  // after version and flags
+  for (const Box& iref : child_boxes(meta_payload(file))) {
     if (iref.type != fourcc("iref") || iref.payload.size() < 4) continue;
     const std::size_t id_size = iref.payload[0] == 0 ? 2 : 4;
     // libheif reads the references one after another and ignores the size in each one's box
@@ -232,6 +196,9 @@ Image decode_heif(std::span<const std::uint8_t> bytes, const DecodeOptions& opti
   if (coded_width > 0 && coded_height > 0) {
     check_pixel_limit(format, coded_width, coded_height, options.max_pixels);
   }
+
+  // What the codec and libheif will allocate by (the 'ispe' above is only the container's word).
+  heif_boxes::check_coded_sizes(bytes, format, options.max_pixels);
 
   const std::unique_ptr<heif_decoding_options, OptionsFree> decoding(heif_decoding_options_alloc());
   decoding->ignore_transformations = options.apply_exif_orientation ? 0 : 1;

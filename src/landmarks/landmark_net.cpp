@@ -15,6 +15,7 @@
 #include "model/net_pool.hpp"
 #include "model/tfjs_weights.hpp"
 #include "siamface/errors.hpp"
+#include "util/batches.hpp"
 #ifdef SIAMFACE_HAVE_ONEDNN
 #include "embed/dnnl_opencv_graph.hpp"
 #endif
@@ -132,12 +133,12 @@ cv::dnn::Net build_net(const ConvertedWeights& w, const Topology& topo) {
   return net;
 }
 
-// A BGR image of any size (Pixel: cv::Vec3b, or cv::Vec3f holding 0..255) -> normalized RGB NCHW
-// blob, after face-api's padToSquare(centered) and tf.image.resizeBilinear(alignCorners=false,
+// A BGR image of any size (Pixel: cv::Vec3b, or cv::Vec3f holding 0..255) -> one face's normalized
+// RGB planes of an NCHW blob, after face-api's padToSquare(centered) and tf.image.resizeBilinear(alignCorners=false,
 // halfPixelCenters=false). Reads only the pixels the 112 x 112 samples need: converting the whole
 // crop to float RGB first cost 6 ms per face at 24 MP.
 template <typename Pixel>
-cv::Mat make_blob(const cv::Mat& bgr) {
+void write_blob(const cv::Mat& bgr, float* planes) {
   const int height = bgr.rows, width = bgr.cols;
   const int side = std::max(height, width);
   // padToSquare: round(diff / 2) zeros appended after the image, the rest prepended.
@@ -153,8 +154,7 @@ cv::Mat make_blob(const cv::Mat& bgr) {
     return static_cast<float>(bgr.ptr<Pixel>(y)[x][2 - rgb_channel]);
   };
 
-  const int dims[] = {1, 3, kLandmarkInputSize, kLandmarkInputSize};
-  cv::Mat blob(4, dims, CV_32F);
+  constexpr int kPlane = kLandmarkInputSize * kLandmarkInputSize;
   const double ratio = static_cast<double>(side) / kLandmarkInputSize;
   for (int oy = 0; oy < kLandmarkInputSize; ++oy) {
     const double fy = ratio * oy;
@@ -170,18 +170,28 @@ cv::Mat make_blob(const cv::Mat& bgr) {
         const double top = sample(y0, x0, ch) + (sample(y0, x1, ch) - sample(y0, x0, ch)) * dx;
         const double bottom = sample(y1, x0, ch) + (sample(y1, x1, ch) - sample(y1, x0, ch)) * dx;
         const float value = static_cast<float>(top + (bottom - top) * dy);
-        blob.ptr<float>(0, ch)[oy * kLandmarkInputSize + ox] = (value - kMeanRgb[ch]) / 255.0F;
+        planes[ch * kPlane + oy * kLandmarkInputSize + ox] = (value - kMeanRgb[ch]) / 255.0F;
       }
     }
   }
-  return blob;
 }
 
-cv::Mat make_blob_of(const cv::Mat& bgr) {
-  return bgr.depth() == CV_8U ? make_blob<cv::Vec3b>(bgr) : make_blob<cv::Vec3f>(bgr);
+// Writes one face's 3 x 112 x 112 input at `planes` (CV_8UC3, or CV_32FC3 holding 0..255).
+void write_blob_of(const cv::Mat& bgr, float* planes) {
+  if (bgr.depth() == CV_8U) {
+    write_blob<cv::Vec3b>(bgr, planes);
+  } else {
+    write_blob<cv::Vec3f>(bgr, planes);
+  }
 }
 
-// Thread safety: predict() is const; each call leases its own cv::dnn::Net from the pool (or its
+// An N x 3 x 112 x 112 blob.
+cv::Mat make_blob(int batch) {
+  const int dims[] = {batch, 3, kLandmarkInputSize, kLandmarkInputSize};
+  return cv::Mat(4, dims, CV_32F);
+}
+
+// Thread safety: predict_all() is const; each call leases its own cv::dnn::Net from the pool (or its
 // own workspace of the oneDNN graph) and the weights are immutable.
 class FaceApiLandmarkNet final : public LandmarkNet {
  public:
@@ -205,40 +215,25 @@ class FaceApiLandmarkNet final : public LandmarkNet {
 #endif
   }
 
-  Landmarks predict(const cv::Mat& bgr, const Box& box) const override {
-    if (bgr.empty() || bgr.type() != CV_8UC3) {
-      throw Error(ErrorCode::kInvalidArgument, "landmarks: expected a non-empty CV_8UC3 image");
-    }
-    // Box.clipAtImageBorders, then floor of x, y, width and height.
-    const double clipped_x = std::max<double>(box.left, 0.0);
-    const double clipped_y = std::max<double>(box.top, 0.0);
-    const double clipped_w = std::min<double>(box.right() - clipped_x, bgr.cols - clipped_x);
-    const double clipped_h = std::min<double>(box.bottom() - clipped_y, bgr.rows - clipped_y);
-    const cv::Rect crop(static_cast<int>(std::floor(clipped_x)), static_cast<int>(std::floor(clipped_y)),
-                        static_cast<int>(std::floor(clipped_w)), static_cast<int>(std::floor(clipped_h)));
-    if (crop.width <= 0 || crop.height <= 0) {
-      throw Error(ErrorCode::kInvalidArgument, "landmarks: the face box lies outside the image");
-    }
-
-    const LandmarkRawOutput raw = run(make_blob_of(bgr(crop)));
-
-    // FaceLandmark68NetBase.postProcess: undo the centered padding in the 112 frame (it
-    // assumes diff/2 on each side, unrounded), then scale to the crop.
-    const double scale = static_cast<double>(kLandmarkInputSize) / std::max(crop.width, crop.height);
-    const double scaled_w = crop.width * scale, scaled_h = crop.height * scale;
-    const double pad_x = scaled_w < scaled_h ? std::abs(scaled_w - scaled_h) / 2 : 0.0;
-    const double pad_y = scaled_h < scaled_w ? std::abs(scaled_w - scaled_h) / 2 : 0.0;
-    // face-api then shifts by the unclipped detection box origin; we shift by the crop
-    // origin actually used, which is what the pixels were cut from (the two differ by the
-    // floor and, for boxes past the left/top border, by the clipping).
-    Landmarks landmarks{};
-    for (int i = 0; i < kLandmarkCount; ++i) {
-      const double rel_x = (raw[2 * i] * kLandmarkInputSize - pad_x) / scaled_w;
-      const double rel_y = (raw[2 * i + 1] * kLandmarkInputSize - pad_y) / scaled_h;
-      landmarks[i].x = static_cast<float>(rel_x * crop.width + crop.x);
-      landmarks[i].y = static_cast<float>(rel_y * crop.height + crop.y);
-    }
-    return landmarks;
+  std::vector<Landmarks> predict_all(const std::vector<LandmarkRegion>& regions) const override {
+    std::vector<cv::Rect> crops;
+    crops.reserve(regions.size());
+    for (const LandmarkRegion& region : regions) crops.push_back(crop_of(region.bgr, region.box));
+    std::vector<Landmarks> result;
+    result.reserve(regions.size());
+    for_each_batch(regions.size(), [&](std::size_t first, std::size_t count) {
+      cv::Mat blob = make_blob(static_cast<int>(count));
+      for (std::size_t i = 0; i < count; ++i) {
+        write_blob_of(regions[first + i].bgr(crops[first + i]), blob.ptr<float>(static_cast<int>(i)));
+      }
+      const cv::Mat out = run(blob);
+      for (std::size_t i = 0; i < count; ++i) {
+        LandmarkRawOutput raw{};
+        std::copy_n(out.ptr<float>() + i * raw.size(), raw.size(), raw.begin());
+        result.push_back(to_image(raw, crops[first + i]));
+      }
+    });
+    return result;
   }
 
   LandmarkRawOutput predict_input(const cv::Mat& bgr_112) const override {
@@ -246,11 +241,16 @@ class FaceApiLandmarkNet final : public LandmarkNet {
         (bgr_112.type() != CV_8UC3 && bgr_112.type() != CV_32FC3)) {
       throw Error(ErrorCode::kInvalidArgument, "landmarks: predict_input needs a 112x112 CV_8UC3 or CV_32FC3 image");
     }
-    return run(make_blob_of(bgr_112));
+    cv::Mat blob = make_blob(1);
+    write_blob_of(bgr_112, blob.ptr<float>(0));
+    LandmarkRawOutput raw{};
+    std::copy_n(run(blob).ptr<float>(), raw.size(), raw.begin());
+    return raw;
   }
 
  private:
-  LandmarkRawOutput run(const cv::Mat& blob) const {
+  // The raw outputs (N x 136) of an N x 3 x 112 x 112 blob.
+  cv::Mat run(const cv::Mat& blob) const {
     cv::Mat out;
 #ifdef SIAMFACE_HAVE_ONEDNN
     if (dnnl_) out = dnnl_->run(blob).at(0);
@@ -260,12 +260,47 @@ class FaceApiLandmarkNet final : public LandmarkNet {
       net->setInput(blob);
       out = net->forward();
     }
-    if (out.total() != 2 * kLandmarkCount) {
+    if (out.total() != static_cast<std::size_t>(blob.size[0]) * 2 * kLandmarkCount) {
       throw Error(ErrorCode::kInternal, std::string("landmarks: unexpected output size from ") + topo_.model);
     }
-    LandmarkRawOutput raw{};
-    std::copy_n(out.ptr<float>(), raw.size(), raw.begin());
-    return raw;
+    return out;
+  }
+
+  // The crop face-api takes for `box`: Box.clipAtImageBorders, then floor of x, y, width and height.
+  static cv::Rect crop_of(const cv::Mat& bgr, const Box& box) {
+    if (bgr.empty() || bgr.type() != CV_8UC3) {
+      throw Error(ErrorCode::kInvalidArgument, "landmarks: expected a non-empty CV_8UC3 image");
+    }
+    const double clipped_x = std::max<double>(box.left, 0.0);
+    const double clipped_y = std::max<double>(box.top, 0.0);
+    const double clipped_w = std::min<double>(box.right() - clipped_x, bgr.cols - clipped_x);
+    const double clipped_h = std::min<double>(box.bottom() - clipped_y, bgr.rows - clipped_y);
+    const cv::Rect crop(static_cast<int>(std::floor(clipped_x)), static_cast<int>(std::floor(clipped_y)),
+                        static_cast<int>(std::floor(clipped_w)), static_cast<int>(std::floor(clipped_h)));
+    if (crop.width <= 0 || crop.height <= 0) {
+      throw Error(ErrorCode::kInvalidArgument, "landmarks: the face box lies outside the image");
+    }
+    return crop;
+  }
+
+  // FaceLandmark68NetBase.postProcess: undo the centered padding in the 112 frame (it assumes
+  // diff/2 on each side, unrounded), then scale to the crop. face-api then shifts by the
+  // unclipped detection box origin; we shift by the crop origin actually used, which is what the
+  // pixels were cut from (the two differ by the floor and, for boxes past the left/top border, by
+  // the clipping).
+  static Landmarks to_image(const LandmarkRawOutput& raw, const cv::Rect& crop) {
+    const double scale = static_cast<double>(kLandmarkInputSize) / std::max(crop.width, crop.height);
+    const double scaled_w = crop.width * scale, scaled_h = crop.height * scale;
+    const double pad_x = scaled_w < scaled_h ? std::abs(scaled_w - scaled_h) / 2 : 0.0;
+    const double pad_y = scaled_h < scaled_w ? std::abs(scaled_w - scaled_h) / 2 : 0.0;
+    Landmarks landmarks{};
+    for (int i = 0; i < kLandmarkCount; ++i) {
+      const double rel_x = (raw[2 * i] * kLandmarkInputSize - pad_x) / scaled_w;
+      const double rel_y = (raw[2 * i + 1] * kLandmarkInputSize - pad_y) / scaled_h;
+      landmarks[i].x = static_cast<float>(rel_x * crop.width + crop.x);
+      landmarks[i].y = static_cast<float>(rel_y * crop.height + crop.y);
+    }
+    return landmarks;
   }
 
   std::shared_ptr<const ConvertedWeights> weights_;

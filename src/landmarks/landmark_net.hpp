@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <opencv2/core.hpp>
+#include <vector>
 
 #include "siamface/engine.hpp"
 #include "siamface/errors.hpp"
@@ -17,12 +18,23 @@ inline constexpr int kLandmarkInputSize = 112;
 // The nets' raw output: x0, y0, x1, y1, ... relative to the 112x112 input (0..1).
 using LandmarkRawOutput = std::array<float, 2 * kLandmarkCount>;
 
-// Thread safety: predict() and predict_input() are const and safe to call from many threads.
+// One face for LandmarkNet::predict_all: the face inside `box` of the CV_8UC3 image `bgr`.
+struct LandmarkRegion {
+  cv::Mat bgr;
+  Box box;
+};
+
+// Thread safety: predict(), predict_all() and predict_input() are const and safe to call from many
+// threads.
 class LandmarkNet {
  public:
   virtual ~LandmarkNet() = default;
   // Landmarks in original-image pixels for the face inside `box` of the CV_8UC3 image.
-  virtual Landmarks predict(const cv::Mat& bgr, const Box& box) const = 0;
+  Landmarks predict(const cv::Mat& bgr, const Box& box) const { return predict_all({{bgr, box}}).front(); }
+
+  // predict() for each region, in order, with the net run over them in batches (util/batches.hpp):
+  // a photo's faces and their mirror images cost less together than one call each.
+  virtual std::vector<Landmarks> predict_all(const std::vector<LandmarkRegion>& regions) const = 0;
 
   // Runs the net alone on an already prepared kLandmarkInputSize² BGR input (CV_8UC3, or
   // CV_32FC3 holding 0..255 values), with no crop, padding or resize: what face-api's
