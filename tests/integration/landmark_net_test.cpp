@@ -126,6 +126,42 @@ TEST(LandmarkNetTest, ConcurrentCallsGiveIdenticalResults) {
   }
 }
 
+// predict_all runs the regions in batches of 8, 4, 2, 1: eleven regions cross every batch edge.
+// Each answer must be the one predict() gives for its own region (to oneDNN's batch rounding), in
+// the caller's order, from different images too (the engine mixes a photo with mirrored crops).
+TEST(LandmarkNetTest, PredictAllMatchesOneCallPerRegionInOrder) {
+  SIAMFACE_REQUIRE_MODELS();
+  SIAMFACE_REQUIRE_TESTDATA(kObama);
+  const cv::Mat image = cv::imread((test::testdata_dir() / kObama).string(), cv::IMREAD_COLOR);
+  ASSERT_FALSE(image.empty());
+  cv::Mat mirrored;
+  cv::flip(image, mirrored, 1);
+  std::vector<LandmarkRegion> regions;
+  for (int i = 0; i < 11; ++i) {
+    const float shift = 8.0F * static_cast<float>(i);
+    const Box box{kObamaBox.left + shift, kObamaBox.top - shift / 2, kObamaBox.width - shift, kObamaBox.height};
+    regions.push_back({i % 3 == 2 ? mirrored : image, box});
+  }
+  for (const LandmarkKind kind : {LandmarkKind::kFull, LandmarkKind::kTiny}) {
+    const auto net = make_landmark_net(test::models_dir(), kind);
+    const std::vector<Landmarks> all = net->predict_all(regions);
+    ASSERT_EQ(all.size(), regions.size());
+    float spread = 0;  // how far apart two neighbouring regions' answers are: order must matter
+    for (std::size_t r = 0; r < regions.size(); ++r) {
+      const Landmarks one = net->predict(regions[r].bgr, regions[r].box);
+      for (int p = 0; p < kLandmarkCount; ++p) {
+        EXPECT_NEAR(all[r][p].x, one[p].x, 0.01F) << name_of(kind) << " region " << r << " point " << p;
+        EXPECT_NEAR(all[r][p].y, one[p].y, 0.01F) << name_of(kind) << " region " << r << " point " << p;
+        if (r > 0) spread = std::max(spread, std::abs(all[r][p].x - all[r - 1][p].x));
+      }
+    }
+    EXPECT_GT(spread, 1.0F) << name_of(kind);
+  }
+  const auto net = make_landmark_net(test::models_dir(), LandmarkKind::kFull);
+  EXPECT_TRUE(net->predict_all({}).empty());
+  EXPECT_THROW(net->predict_all({{image, kObamaBox}, {image, Box{5000, 5000, 10, 10}}}), Error);
+}
+
 TEST(LandmarkNetTest, PredictInputAndPredictAgreeOnA112Crop) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA(kObama);
