@@ -147,29 +147,41 @@ void write_blob(const cv::Mat& bgr, float* planes) {
   const int offset_x = width < height ? prepend : 0;
   const int offset_y = height < width ? prepend : 0;
 
-  auto sample = [&](int y, int x, int rgb_channel) -> float {  // the padded square image
+  // The pixel at (y, x) of the padded square image, or null in the zero padding.
+  auto pixel_at = [&](int y, int x) -> const Pixel* {
     y -= offset_y;
     x -= offset_x;
-    if (y < 0 || x < 0 || y >= height || x >= width) return 0.0F;
-    return static_cast<float>(bgr.ptr<Pixel>(y)[x][2 - rgb_channel]);
+    if (y < 0 || x < 0 || y >= height || x >= width) return nullptr;
+    return &bgr.ptr<Pixel>(y)[x];
   };
 
-  constexpr int kPlane = kLandmarkInputSize * kLandmarkInputSize;
+  // The two source rows (or columns) and the weight of each output row (or column): the same
+  // table serves both axes of the square. Computed once, not per pixel and channel.
+  struct Tap {
+    int near, far;
+    double weight;
+  };
+  std::array<Tap, kLandmarkInputSize> taps{};
   const double ratio = static_cast<double>(side) / kLandmarkInputSize;
+  for (int o = 0; o < kLandmarkInputSize; ++o) {
+    const double f = ratio * o;
+    const int near = static_cast<int>(std::floor(f));
+    taps[o] = {near, std::min(side - 1, static_cast<int>(std::ceil(f))), f - near};
+  }
+
+  constexpr int kPlane = kLandmarkInputSize * kLandmarkInputSize;
   for (int oy = 0; oy < kLandmarkInputSize; ++oy) {
-    const double fy = ratio * oy;
-    const int y0 = static_cast<int>(std::floor(fy));
-    const int y1 = std::min(side - 1, static_cast<int>(std::ceil(fy)));
-    const double dy = fy - y0;
+    const Tap& ty = taps[oy];
     for (int ox = 0; ox < kLandmarkInputSize; ++ox) {
-      const double fx = ratio * ox;
-      const int x0 = static_cast<int>(std::floor(fx));
-      const int x1 = std::min(side - 1, static_cast<int>(std::ceil(fx)));
-      const double dx = fx - x0;
+      const Tap& tx = taps[ox];
+      const Pixel* corners[4] = {pixel_at(ty.near, tx.near), pixel_at(ty.near, tx.far), pixel_at(ty.far, tx.near),
+                                 pixel_at(ty.far, tx.far)};
       for (int ch = 0; ch < 3; ++ch) {
-        const double top = sample(y0, x0, ch) + (sample(y0, x1, ch) - sample(y0, x0, ch)) * dx;
-        const double bottom = sample(y1, x0, ch) + (sample(y1, x1, ch) - sample(y1, x0, ch)) * dx;
-        const float value = static_cast<float>(top + (bottom - top) * dy);
+        float v[4];
+        for (int k = 0; k < 4; ++k) v[k] = corners[k] ? static_cast<float>((*corners[k])[2 - ch]) : 0.0F;
+        const double top = v[0] + (v[1] - v[0]) * tx.weight;
+        const double bottom = v[2] + (v[3] - v[2]) * tx.weight;
+        const float value = static_cast<float>(top + (bottom - top) * ty.weight);
         planes[ch * kPlane + oy * kLandmarkInputSize + ox] = (value - kMeanRgb[ch]) / 255.0F;
       }
     }
