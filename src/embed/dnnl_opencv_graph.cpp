@@ -44,7 +44,7 @@ struct Eltwise {
   bool sum = false;
 };
 
-enum class Kind { kConv, kEltwise, kAdd, kPool, kInnerProduct, kPrelu };
+enum class Kind { kConv, kEltwise, kAdd, kPool, kInnerProduct, kPrelu, kConcat };
 
 struct Node {
   Kind kind = Kind::kConv;
@@ -151,6 +151,13 @@ class GraphReader {
         const auto relu6 = layer.dynamicCast<cv::dnn::ReLU6Layer>();
         if (!relu6 || !(relu6->minValue <= relu6->maxValue)) fail(layer, "not OpenCV's ReLU6 layer");
         activation(id, layer, {dnnl::algorithm::eltwise_clip, relu6->minValue, relu6->maxValue});
+      } else if (type == "Power") {
+        // (shift + scale x)^power; only the affine case, which oneDNN's linear eltwise is.
+        const auto power = layer.dynamicCast<cv::dnn::PowerLayer>();
+        if (!power || power->power != 1.0F) fail(layer, "only a Power of exponent 1 (scale and shift) is supported");
+        activation(id, layer, {dnnl::algorithm::eltwise_linear, power->scale, power->shift});
+      } else if (type == "Concat") {
+        concat(id, layer);
       } else if (type == "PReLU") {
         prelu(id, layer);
       } else if (type == "Eltwise") {
@@ -360,6 +367,31 @@ class GraphReader {
     node.weights_dims = shape.flat ? memory::dims{1, shape.c} : memory::dims{1, shape.c, 1, 1};
     const bool in_place = producer_of_.count(node.src[0]) && only_reader(id, inputs[0]);
     node.dst = in_place ? node.src[0] : new_value(shape);
+    value_of_[id] = node.dst;
+    add_node(id, std::move(node));
+  }
+
+  // Channel concatenation of 4-D values (RFB's branches).
+  void concat(int id, const cv::Ptr<cv::dnn::Layer>& layer) {
+    const auto params = layer.dynamicCast<cv::dnn::ConcatLayer>();
+    const std::vector<int> inputs = inputs_of(id);
+    const cv::dnn::MatShape& out = out_shapes_.at(id)[0];
+    if (!params || params->padding || inputs.size() < 2 || out.size() != 4 || (params->axis != 1 && params->axis != -3)) {
+      fail(layer, "only a channel concatenation of 4-D values is supported");
+    }
+    Node node;
+    node.kind = Kind::kConcat;
+    node.name = layer->name;
+    int channels = 0;
+    for (int input : inputs) {
+      const int v = value(layer, input);
+      const ValueShape& shape = shape_of(v);
+      if (shape.flat || shape.h != out[2] || shape.w != out[3]) fail(layer, "inputs differ in height or width");
+      channels += shape.c;
+      node.src.push_back(v);
+    }
+    if (channels != out[1]) fail(layer, "the input channels do not add up to the output's");
+    node.dst = new_value({out[1], out[2], out[3], false});
     value_of_[id] = node.dst;
     add_node(id, std::move(node));
   }
@@ -601,6 +633,7 @@ class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
         case Kind::kPool: pool(node); break;
         case Kind::kInnerProduct: inner_product(i); break;
         case Kind::kPrelu: prelu(i); break;
+        case Kind::kConcat: concat(node); break;
       }
     }
     for (int value : model_.outputs) plan_->outputs.push_back(as_layout(tensor(value), plain(value)));
@@ -735,6 +768,27 @@ class PlanBuilder : dnnl_plans::PlanBuilderBase<Plan> {
     const int dst = add_tensor(pd.dst_desc());
     push(node, pd.impl_info_str(), dnnl::binary(pd), {{DNNL_ARG_SRC_0, a}, {DNNL_ARG_SRC_1, b}, {DNNL_ARG_DST, dst}},
          {}, pd.scratchpad_desc());
+    tensor_of_[static_cast<std::size_t>(node.dst)] = dst;
+  }
+
+  // Sources in their own layouts (oneDNN reorders as it copies), all of the first one's type.
+  void concat(const Node& node) {
+    std::vector<memory::desc> sources;
+    std::vector<std::pair<int, int>> args;
+    const Dt type = desc_of(tensor(node.src[0])).data_type();
+    for (std::size_t i = 0; i < node.src.size(); ++i) {
+      int source = tensor(node.src[i]);
+      if (desc_of(source).data_type() != type) {
+        source = as_layout(source, memory::desc(dims(node.src[i]), type, Tag::nchw));
+      }
+      sources.push_back(desc_of(source));
+      args.emplace_back(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), source);
+    }
+    const dnnl::concat::primitive_desc pd(memory::desc(dims(node.dst), type, Tag::any), 1, sources, engine_,
+                                          attr_with({}));
+    const int dst = add_tensor(pd.dst_desc());
+    args.emplace_back(DNNL_ARG_DST, dst);
+    push(node, pd.impl_info_str(), dnnl::concat(pd), std::move(args), {}, pd.scratchpad_desc());
     tensor_of_[static_cast<std::size_t>(node.dst)] = dst;
   }
 

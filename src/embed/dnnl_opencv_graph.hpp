@@ -5,9 +5,9 @@
 //
 // Supported layers: Convolution (groups, dilation, explicit or 'SAME'/'VALID' padding, the latter
 // asymmetric as OpenCV computes it: the end padding follows from the output shape), ReLU (with a
-// negative slope), ReLU6 (any bounds), PReLU (per-channel slopes), Eltwise plain sum of two inputs,
-// Pooling max/ave (global or not), InnerProduct, and Identity/Flatten/Reshape that only drop
-// trailing 1s. An activation whose input nothing else reads is fused into the layer before it
+// negative slope), ReLU6 (any bounds), PReLU (per-channel slopes), Power of exponent 1 (scale and
+// shift), Eltwise plain sum of two inputs, Concat along the channels, Pooling max/ave (global or
+// not), InnerProduct, and Identity/Flatten/Reshape that only drop trailing 1s. An activation whose input nothing else reads is fused into the layer before it
 // (post-op). PReLU is a step of its own (oneDNN 2.6 has the prelu post-op on its reference
 // convolution only), in place when nothing else reads its input. A sum one of whose inputs is a
 // convolution's output read by nothing else becomes that convolution's sum post-op, accumulated in
@@ -15,8 +15,8 @@
 // Layers no requested output depends on are skipped.
 //
 // Per batch size and thread count a plan (dnnl_plans::PlanSet), weights reordered once per layout,
-// the activations of one call packed into one arena. Used by the SSD detector, the landmark nets
-// and the MobileFaceNet (dnnl_mobile_face_net.cpp).
+// the activations of one call packed into one arena. Used by the SSD and RFB detectors, the
+// landmark nets and the MobileFaceNet (dnnl_mobile_face_net.cpp).
 //
 // Only compiled when the build has oneDNN (SIAMFACE_HAVE_ONEDNN); this header needs no oneDNN.
 #pragma once

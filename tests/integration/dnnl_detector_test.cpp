@@ -69,6 +69,17 @@ std::unique_ptr<FaceDetector> default_ssd() {
   return make_ssd_mobilenet_detector(test::models_dir());
 }
 
+// RFB-320 (the default detector) under a backend; null when this build has no oneDNN.
+std::unique_ptr<FaceDetector> rfb_or_null(const char* backend_name) {
+  const ScopedBackend backend(backend_name);
+  try {
+    return make_rfb_detector(test::models_dir());
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInvalidArgument) return nullptr;
+    throw;
+  }
+}
+
 std::unique_ptr<LandmarkNet> opencv_landmarks(LandmarkKind kind) {
   const ScopedBackend backend("opencv");
   return make_landmark_net(test::models_dir(), kind);
@@ -185,6 +196,37 @@ TEST(DnnlDetector, SsdDetectionsMatchOpenCv) {
               "difference %.2g px, max score difference %.2g%s\n",
               all.size(), detections, kMinScore, worst.box, worst.score,
               any_difference ? "" : " (bit-identical: is oneDNN really running?)");
+}
+
+// RFB on oneDNN stops at the head convolutions and decodes their outputs itself (transpose,
+// softmax, priors): the same detections as the whole graph on OpenCV DNN, whose own tail does it.
+TEST(DnnlDetector, RfbDetectionsMatchOpenCv) {
+  REQUIRE_PHOTOS();
+  const auto onednn = rfb_or_null("onednn");
+  SIAMFACE_REQUIRE_ONEDNN(onednn);
+  const auto opencv = rfb_or_null("opencv");
+  const auto by_default = rfb_or_null(nullptr);
+  const std::vector<Photo> all = photos();
+  ASSERT_GE(all.size(), 6U);
+  Differences worst;
+  std::size_t detections = 0;
+  for (const Photo& photo : all) {
+    const std::vector<RawDetection> expected = opencv->detect(photo.bgr, kMinScore);
+    const std::vector<RawDetection> actual = onednn->detect(photo.bgr, kMinScore);
+    const Differences d = compare(expected, actual, photo.name);
+    worst.box = std::max(worst.box, d.box);
+    worst.score = std::max(worst.score, d.score);
+    detections += expected.size();
+    const std::vector<RawDetection> defaulted = by_default->detect(photo.bgr, kMinScore);
+    ASSERT_EQ(defaulted.size(), actual.size()) << photo.name << ": the default backend is not oneDNN";
+    for (std::size_t i = 0; i < actual.size(); ++i) {
+      EXPECT_EQ(defaulted[i].score, actual[i].score) << photo.name << ": the default backend is not oneDNN";
+    }
+  }
+  EXPECT_GE(detections, all.size());  // every photo has a face
+  std::printf("[report] RFB oneDNN vs OpenCV DNN: %zu photos, %zu detections at min score %.1f, max box "
+              "difference %.2g px, max score difference %.2g\n",
+              all.size(), detections, kMinScore, worst.box, worst.score);
 }
 
 // The opt-in bf16 SSD (onednn-bf16) finds the faces the f32 reference finds, in nearly the same
