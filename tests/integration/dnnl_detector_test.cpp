@@ -164,20 +164,18 @@ double median(std::vector<double> values) {
 
 using test::ScopedCvThreads;
 
-TEST(DnnlDetector, SsdDetectionsMatchOpenCv) {
-  REQUIRE_PHOTOS();
-  const auto onednn = onednn_ssd();
-  SIAMFACE_REQUIRE_ONEDNN(onednn);
-  const auto opencv = opencv_ssd();
-  const auto by_default = default_ssd();
+// One detector on OpenCV DNN, on oneDNN and as built by default, over every photo: the same
+// detections (compare's bounds), the default being oneDNN bit for bit. Prints a report line.
+void expect_backends_agree(const char* detector, const FaceDetector& opencv, const FaceDetector& onednn,
+                           const FaceDetector& by_default) {
   const std::vector<Photo> all = photos();
   ASSERT_GE(all.size(), 6U);
   Differences worst;
   std::size_t detections = 0;
   bool any_difference = false;
   for (const Photo& photo : all) {
-    const std::vector<RawDetection> expected = opencv->detect(photo.bgr, kMinScore);
-    const std::vector<RawDetection> actual = onednn->detect(photo.bgr, kMinScore);
+    const std::vector<RawDetection> expected = opencv.detect(photo.bgr, kMinScore);
+    const std::vector<RawDetection> actual = onednn.detect(photo.bgr, kMinScore);
     const Differences d = compare(expected, actual, photo.name);
     worst.box = std::max(worst.box, d.box);
     worst.score = std::max(worst.score, d.score);
@@ -185,17 +183,24 @@ TEST(DnnlDetector, SsdDetectionsMatchOpenCv) {
     for (std::size_t i = 0; i < std::min(expected.size(), actual.size()); ++i) {
       any_difference = any_difference || expected[i].score != actual[i].score;
     }
-    const std::vector<RawDetection> defaulted = by_default->detect(photo.bgr, kMinScore);
+    const std::vector<RawDetection> defaulted = by_default.detect(photo.bgr, kMinScore);
     ASSERT_EQ(defaulted.size(), actual.size()) << photo.name << ": the default backend is not oneDNN";
     for (std::size_t i = 0; i < actual.size(); ++i) {
       EXPECT_EQ(defaulted[i].score, actual[i].score) << photo.name << ": the default backend is not oneDNN";
     }
   }
   EXPECT_GE(detections, all.size());  // every photo has a face
-  std::printf("[report] SSD oneDNN vs OpenCV DNN: %zu photos, %zu detections at min score %.1f, max box "
+  std::printf("[report] %s oneDNN vs OpenCV DNN: %zu photos, %zu detections at min score %.1f, max box "
               "difference %.2g px, max score difference %.2g%s\n",
-              all.size(), detections, kMinScore, worst.box, worst.score,
+              detector, all.size(), detections, kMinScore, worst.box, worst.score,
               any_difference ? "" : " (bit-identical: is oneDNN really running?)");
+}
+
+TEST(DnnlDetector, SsdDetectionsMatchOpenCv) {
+  REQUIRE_PHOTOS();
+  const auto onednn = onednn_ssd();
+  SIAMFACE_REQUIRE_ONEDNN(onednn);
+  expect_backends_agree("SSD", *opencv_ssd(), *onednn, *default_ssd());
 }
 
 // RFB on oneDNN stops at the head convolutions and decodes their outputs itself (transpose,
@@ -204,29 +209,7 @@ TEST(DnnlDetector, RfbDetectionsMatchOpenCv) {
   REQUIRE_PHOTOS();
   const auto onednn = rfb_or_null("onednn");
   SIAMFACE_REQUIRE_ONEDNN(onednn);
-  const auto opencv = rfb_or_null("opencv");
-  const auto by_default = rfb_or_null(nullptr);
-  const std::vector<Photo> all = photos();
-  ASSERT_GE(all.size(), 6U);
-  Differences worst;
-  std::size_t detections = 0;
-  for (const Photo& photo : all) {
-    const std::vector<RawDetection> expected = opencv->detect(photo.bgr, kMinScore);
-    const std::vector<RawDetection> actual = onednn->detect(photo.bgr, kMinScore);
-    const Differences d = compare(expected, actual, photo.name);
-    worst.box = std::max(worst.box, d.box);
-    worst.score = std::max(worst.score, d.score);
-    detections += expected.size();
-    const std::vector<RawDetection> defaulted = by_default->detect(photo.bgr, kMinScore);
-    ASSERT_EQ(defaulted.size(), actual.size()) << photo.name << ": the default backend is not oneDNN";
-    for (std::size_t i = 0; i < actual.size(); ++i) {
-      EXPECT_EQ(defaulted[i].score, actual[i].score) << photo.name << ": the default backend is not oneDNN";
-    }
-  }
-  EXPECT_GE(detections, all.size());  // every photo has a face
-  std::printf("[report] RFB oneDNN vs OpenCV DNN: %zu photos, %zu detections at min score %.1f, max box "
-              "difference %.2g px, max score difference %.2g\n",
-              all.size(), detections, kMinScore, worst.box, worst.score);
+  expect_backends_agree("RFB", *rfb_or_null("opencv"), *onednn, *rfb_or_null(nullptr));
 }
 
 // The opt-in bf16 SSD (onednn-bf16) finds the faces the f32 reference finds, in nearly the same
