@@ -45,15 +45,21 @@ std::unique_ptr<FaceDetector> opencv_ssd() {
   return make_ssd_mobilenet_detector(test::models_dir());
 }
 
-// The SSD under a backend the engine may refuse (kInvalidArgument): null then.
-std::unique_ptr<FaceDetector> ssd_or_null(const char* backend_name) {
+using MakeDetector = std::unique_ptr<FaceDetector> (*)(const fs::path&);
+
+// A detector built under a backend the engine may refuse (kInvalidArgument): null then.
+std::unique_ptr<FaceDetector> detector_or_null(MakeDetector make, const char* backend_name) {
   const ScopedBackend backend(backend_name);
   try {
-    return make_ssd_mobilenet_detector(test::models_dir());
+    return make(test::models_dir());
   } catch (const Error& e) {
     if (e.code() == ErrorCode::kInvalidArgument) return nullptr;
     throw;
   }
+}
+
+std::unique_ptr<FaceDetector> ssd_or_null(const char* backend_name) {
+  return detector_or_null(make_ssd_mobilenet_detector, backend_name);
 }
 
 // Null when this build has no oneDNN.
@@ -71,13 +77,7 @@ std::unique_ptr<FaceDetector> default_ssd() {
 
 // RFB-320 (the default detector) under a backend; null when this build has no oneDNN.
 std::unique_ptr<FaceDetector> rfb_or_null(const char* backend_name) {
-  const ScopedBackend backend(backend_name);
-  try {
-    return make_rfb_detector(test::models_dir());
-  } catch (const Error& e) {
-    if (e.code() == ErrorCode::kInvalidArgument) return nullptr;
-    throw;
-  }
+  return detector_or_null(make_rfb_detector, backend_name);
 }
 
 std::unique_ptr<LandmarkNet> opencv_landmarks(LandmarkKind kind) {
