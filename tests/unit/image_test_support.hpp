@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <exception>
+#include <fstream>
+#include <iterator>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <string>
@@ -36,6 +38,14 @@ inline cv::Mat gradient(int width, int height) {
     }
   }
   return m;
+}
+
+// An input the image_decode fuzzer found, kept as a seed of its corpus (fuzz/corpus/image_decode/).
+inline Bytes fuzz_finding(const std::string& name) {
+  const std::string path = std::string(SIAMFACE_SOURCE_DIR) + "/fuzz/corpus/image_decode/" + name;
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "missing fuzz seed " << path;
+  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 // Runs fn, expects Error with `code`, returns its message.
