@@ -448,12 +448,12 @@ Image decode_image(std::span<const std::uint8_t> bytes, const DecodeOptions& opt
   // 128-byte preamble). A file whose own decoder refuses its header (a WebP that libwebp will
   // not read) would fall through to GDCM, which aborts or allocates gigabytes on crafted data
   // (found by fuzz/image_decode_fuzz.cpp). Such two-format files are refused outright.
-  if (ByteReader(bytes, *format).matches(kDicomMagicOffset, "DICM")) {
+  const ByteReader reader(bytes, *format);
+  if (reader.matches(kDicomMagicOffset, "DICM")) {
     throw_invalid_image(std::string("ambiguous ") + format_name(*format) +
                         " data: it also carries a DICOM signature at byte 128 (DICOM is not "
                         "accepted)");
   }
-  const ByteReader reader(bytes, *format);
   const Dimensions d = header_dimensions(reader, *format);
   const char* name = format_name(*format);
   check_pixel_limit(name, d.width, d.height, options.max_pixels);
