@@ -16,6 +16,7 @@
 #include "model/model_files.hpp"
 #include "pipeline/augmented_chips.hpp"
 #include "pipeline/face_quality.hpp"
+#include "pipeline/subject_choice.hpp"
 #include "siamface/errors.hpp"
 #include "util/sha256.hpp"
 
@@ -423,10 +424,14 @@ int Engine::choose_subject(const Image& image, const std::vector<Face>& faces, F
   // Among the candidates, RFB's own boxes and scores decide. Measured against the SSD's scores
   // (its score gap then drops the central face of LFW crops, which the SSD scores low: LFW
   // people 4+ rank-1 98.94 against 99.16 %) and the SSD's boxes too (99.01 %).
-  const std::vector<int> candidates = subject_candidates(image, faces, options);
+  return choose_among(faces, subject_candidates(image, faces, options), image.width, image.height, choice);
+}
+
+int choose_among(const std::vector<Face>& faces, const std::vector<int>& candidates, int image_width,
+                 int image_height, FaceChoice choice) {
   std::vector<Face> among;
   for (const int i : candidates) among.push_back(faces[static_cast<std::size_t>(i)]);
-  const int chosen = choose_face(among, image.width, image.height, choice);
+  const int chosen = choose_face(among, image_width, image_height, choice);
   return chosen < 0 ? -1 : candidates[static_cast<std::size_t>(chosen)];
 }
 

@@ -9,6 +9,7 @@
 #include "siamface/errors.hpp"
 #include "siamface/image.hpp"
 #include "image/cv_image.hpp"
+#include "pipeline/subject_choice.hpp"
 #include "util/sha256.hpp"
 
 #include <opencv2/imgcodecs.hpp>
@@ -216,9 +217,8 @@ EnrollResult prepare_enrollment_bytes(const Engine& engine, const std::string& p
       return result;
     }
     // choose_subject's choice without asking the SSD a second time.
-    std::vector<Face> among;
-    for (const int i : candidates) among.push_back(faces[static_cast<std::size_t>(i)]);
-    const Face& face = among[static_cast<std::size_t>(choose_face(among, image.width, image.height, FaceChoice::kLargest))];
+    const Face& face =
+        faces[static_cast<std::size_t>(choose_among(faces, candidates, image.width, image.height, FaceChoice::kLargest))];
     if (std::string failure = quality_gate_failure(face, options.gate); !failure.empty()) {
       result.status = EnrollStatus::kSkipped;
       result.reason = failure;
