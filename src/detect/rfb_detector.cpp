@@ -100,11 +100,17 @@ class RfbDetector final : public FaceDetector {
   // `backend`: the embedding networks' choice (resolve_recognition_backend), which the detectors
   // follow; any oneDNN one runs RFB on oneDNN f32 (bf16 is not offered for it).
   RfbDetector(const std::filesystem::path& path, RecognitionBackend backend)
-      : path_(path.string()), pool_(onnx_net_pool(path)) {
+      : RfbDetector(path, std::make_shared<const std::vector<uchar>>(read_model_bytes(path)), backend) {}
+
+ private:
+  // The file is read once: its bytes serve the OpenCV pool and the oneDNN graph alike.
+  RfbDetector(const std::filesystem::path& path, const std::shared_ptr<const std::vector<uchar>>& bytes,
+              RecognitionBackend backend)
+      : path_(path.string()), pool_(onnx_net_pool(bytes)) {
 #ifdef SIAMFACE_HAVE_ONEDNN
     if (backend != RecognitionBackend::kOpenCv) {
       try {
-        cv::dnn::Net net = cv::dnn::readNetFromONNX(read_model_bytes(path));  // never run: DnnlGraph::from
+        cv::dnn::Net net = cv::dnn::readNetFromONNX(*bytes);  // never run: DnnlGraph::from
         heads_ = find_heads(net, path_);
         std::vector<std::string> outputs = heads_.score_convs;
         outputs.insert(outputs.end(), heads_.box_convs.begin(), heads_.box_convs.end());
@@ -118,6 +124,7 @@ class RfbDetector final : public FaceDetector {
 #endif
   }
 
+ public:
   std::vector<RawDetection> detect(const cv::Mat& bgr, float min_score) const override {
     const cv::Mat blob = cv::dnn::blobFromImage(bgr, 1.0 / 128, cv::Size(kInputWidth, kInputHeight),
                                                 cv::Scalar::all(127), /*swapRB=*/true, /*crop=*/false, CV_32F);

@@ -71,18 +71,22 @@ inline std::vector<uchar> read_model_bytes(const std::filesystem::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// A pool over an ONNX graph that OpenCV loads as it ships (MobileFaceNet, RFB-320): the file is
-// read once here and its bytes shared by every session the pool builds. Throws
+// A pool over an ONNX graph that OpenCV loads as it ships (MobileFaceNet, RFB-320): the file's
+// bytes, read once (here, or by a caller that needs them too), are shared by every session the
+// pool builds. Throws
 // Error(kModelMissing) when the file cannot be read; a graph OpenCV cannot parse throws
 // cv::Exception from the first lease().
-inline NetPool onnx_net_pool(const std::filesystem::path& path) {
-  auto bytes = std::make_shared<const std::vector<uchar>>(read_model_bytes(path));
+inline NetPool onnx_net_pool(std::shared_ptr<const std::vector<uchar>> bytes) {
   return NetPool([bytes] {
     cv::dnn::Net net = cv::dnn::readNetFromONNX(*bytes);
     net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
     net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
     return net;
   });
+}
+
+inline NetPool onnx_net_pool(const std::filesystem::path& path) {
+  return onnx_net_pool(std::make_shared<const std::vector<uchar>>(read_model_bytes(path)));
 }
 
 }  // namespace siamface
