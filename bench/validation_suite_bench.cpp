@@ -6,10 +6,15 @@
 //                                      [--border-pass auto|always|empty|off|needed] [--border-only-min-score S]
 //                                      [--sets lfw,lfw-portrait,dev,identities,lfw-identities,detection]
 //                                      [--detector ssd|rfb|tiny|haar]
+//                                      [--peer PYTHON|none] [--peer-jobs N]
 // --per-fold N: LFW View 2 pairs per fold and kind for the LFW rows (default 20: 400 pairs;
 // 300 = all 6,000). Rows: LFW as shipped, LFW crops pasted into larger photos with a body below
 // (the face must be found and chosen by the largest-face rule, as verify/enroll do), greyscale,
 // low resolution; lfw_dev pairs; the identity folders (open set); the photo sets.
+// --peer PYTHON: the real face_recognition (PyPI, the venv of scripts/setup.sh; default its
+// python when it exists, `none` turns it off) as an extra recognizer row on every verification
+// and identity set, on the same transformed photos, scored by the same functions
+// (bench/face_recognition_peer.hpp); --peer-jobs N single-threaded processes (default 2).
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -28,6 +33,7 @@
 #include "common/imglab_xml.hpp"
 #include "common/labelled_sets.hpp"
 #include "common/test_env.hpp"
+#include "face_recognition_peer.hpp"
 #include "eval/open_set.hpp"
 #include "eval/lfw_pairs.hpp"
 #include "eval/verification_protocol.hpp"
@@ -51,6 +57,9 @@ struct Options {
   DetectOptions detect;
   DetectorKind detector = ModelOptions{}.detector;
   std::string sets = "lfw,dev,identities,lfw-identities,detection";
+  std::string peer = "auto";  // --peer: the real face_recognition's python; "none": off
+  int peer_jobs = 2;
+  fs::path peer_python() const;
   bool wants(const std::string& set) const { return ("," + sets + ",").find("," + set + ",") != std::string::npos; }
 };
 
@@ -159,6 +168,80 @@ void print_row(const Row& r) {
   std::fflush(stdout);
 }
 
+// The real face_recognition's rows (issue 31, item 5): its own detection, face choice and
+// encoding on the same transformed photos (face_recognition_peer.hpp), scored by the same
+// functions as our recognizers' rows: accuracy_at the default 0.6, best_threshold / ten_fold,
+// and for identities open_set_trial with IdentifyOptions::default_decision_rule() (the quality it
+// sees is our measure_face_quality on the peer's box). A photo without a face makes its pairs wrong.
+void peer_verification_row(const std::string& set, const std::vector<std::string>& images,
+                           const std::vector<LfwPair>& pairs, const std::vector<peer::PeerPhoto>& peer, bool ten_folds) {
+  if (peer.empty()) return;
+  const auto index_of = [&](const std::string& name) {
+    return std::lower_bound(images.begin(), images.end(), name) - images.begin();
+  };
+  std::vector<ScoredPair> scored;
+  for (const LfwPair& p : pairs) {
+    const peer::PeerPhoto& a = peer[index_of(p.a)];
+    const peer::PeerPhoto& b = peer[index_of(p.b)];
+    ScoredPair s;
+    s.same = p.same, s.fold = p.fold, s.valid = a.found && b.found;
+    if (s.valid) s.distance = euclidean_distance(a.encoding, b.encoding);
+    scored.push_back(s);
+  }
+  Row row;
+  row.set = set;
+  row.recognizer = peer::kRecognizerName;
+  row.pairs = static_cast<int>(pairs.size());
+  row.acc_default = 100 * accuracy_at(scored, kDefaultThreshold);
+  row.acc_best = 100 * (ten_folds ? ten_fold(scored).mean_accuracy : accuracy_at(scored, best_threshold(scored)));
+  row.photos = static_cast<int>(images.size());
+  for (const peer::PeerPhoto& p : peer) row.missed += !p.found, row.wrong_choice += p.wrong_choice;
+  g_rows.push_back(row);
+  print_row(row);
+}
+
+void peer_identity_row(const std::string& set, const std::vector<fs::path>& photos,
+                       const std::vector<peer::PeerPhoto>& peer) {
+  if (peer.empty()) return;
+  std::vector<LabelledFace> faces;
+  std::vector<ScoredPair> scored;
+  for (std::size_t i = 0; i < photos.size(); ++i) {
+    if (peer[i].found) faces.push_back({photos[i].parent_path().filename().string(), peer[i].encoding, peer[i].quality});
+  }
+  for (std::size_t i = 0; i < photos.size(); ++i) {
+    for (std::size_t j = i + 1; j < photos.size(); ++j) {
+      ScoredPair s;
+      s.same = photos[i].parent_path() == photos[j].parent_path();
+      s.valid = peer[i].found && peer[j].found;
+      if (s.valid) s.distance = euclidean_distance(peer[i].encoding, peer[j].encoding);
+      scored.push_back(s);
+    }
+  }
+  const auto [first, second] = split_people(faces);
+  DecisionRule rule = IdentifyOptions::default_decision_rule();
+  OpenSetStats stats = open_set_trial(faces, first, rule);
+  stats += open_set_trial(faces, second, rule);
+  Row row;
+  row.set = set;
+  row.recognizer = peer::kRecognizerName;
+  row.pairs = static_cast<int>(scored.size());
+  row.acc_default = 100 * accuracy_at(scored, kDefaultThreshold);
+  row.acc_best = 100 * accuracy_at(scored, best_threshold(scored));
+  row.photos = static_cast<int>(photos.size());
+  for (const peer::PeerPhoto& p : peer) row.missed += !p.found;
+  row.rank1 = 100 * stats.rank1_rate(), row.named = 100 * stats.named_rate();
+  row.strangers = 100 * stats.stranger_accept_rate(), row.stranger_probes = stats.stranger_probes;
+  g_rows.push_back(row);
+  print_row(row);
+}
+
+fs::path Options::peer_python() const {
+  if (peer == "none" || peer.empty()) return {};
+  if (peer != "auto") return peer;
+  const fs::path python = peer::default_python();
+  return !python.empty() && fs::exists(python) ? python : fs::path();
+}
+
 // Verification rows for one list of pairs over photos under `root`.
 void verification_rows(const std::string& set, const std::vector<Engine>& engines, const Options& options,
                        const fs::path& root, const std::vector<LfwPair>& pairs, Transform transform, bool ten_folds) {
@@ -170,10 +253,12 @@ void verification_rows(const std::string& set, const std::vector<Engine>& engine
   // Crops: LFW's own convention picks the face nearest the centre; in a photo the product's
   // one-face rule (verify, enroll --largest, HTTP register) picks, and must pick the pasted face.
   const FaceChoice choice = transform == Transform::kPortrait ? FaceChoice::kLargest : FaceChoice::kNearestCenter;
+  peer::PeerBatch peer_batch(options.peer_python(), images.size(), options.peer_jobs);
   parallel_for(images.size(), [&](std::size_t i) {
     Box placed;
     const Image image = transformed(load_image((root / images[i]).string()), transform, &placed);
     results[i] = analyse(engines, options, image, choice, transform == Transform::kPortrait ? &placed : nullptr);
+    peer_batch.add(i, image, transform == Transform::kPortrait ? &placed : nullptr);
   });
   const auto index_of = [&](const std::string& name) {
     return std::lower_bound(images.begin(), images.end(), name) - images.begin();
@@ -200,6 +285,8 @@ void verification_rows(const std::string& set, const std::vector<Engine>& engine
     g_rows.push_back(row);
     print_row(row);
   }
+  peer_verification_row(set + (transform == Transform::kNone ? "" : std::string(", ") + to_string(transform)), images,
+                        pairs, peer_batch.run(choice == FaceChoice::kLargest ? "largest" : "center"), ten_folds);
 }
 
 // Identity folders: open set (one photo enrolled per person for half of the people, the other
@@ -208,9 +295,11 @@ void identity_rows(const std::vector<Engine>& engines, const Options& options, c
                    test::Variant variant) {
   const std::vector<fs::path> photos = test::photos_of(set);
   std::vector<PhotoResult> results(photos.size());
+  peer::PeerBatch peer_batch(options.peer_python(), photos.size(), options.peer_jobs);
   parallel_for(photos.size(), [&](std::size_t i) {
     const Image image = test::apply_variant(load_image(photos[i].string()), variant);
     results[i] = analyse(engines, options, image, FaceChoice::kLargest, nullptr);
+    peer_batch.add(i, image, nullptr);
   });
   int missed = 0;
   for (const PhotoResult& r : results) missed += !r.found;
@@ -247,6 +336,9 @@ void identity_rows(const std::vector<Engine>& engines, const Options& options, c
     g_rows.push_back(row);
     print_row(row);
   }
+  peer_identity_row(set.name + " (identities" +
+                        (variant == test::Variant::kOriginal ? std::string() : std::string(", ") + test::to_string(variant)) + ")",
+                    photos, peer_batch.run("largest"));
 }
 
 // Photo sets: labelled boxes found (IoU >= 0.3) and faces where none is labelled.
@@ -296,6 +388,8 @@ int main(int argc, char** argv) {
     else if (a == "--per-fold") options.per_fold = std::stoi(value());
     else if (a == "--sets") options.sets = value();
     else if (a == "--detector") options.detector = parse_detector_kind(value());
+    else if (a == "--peer") options.peer = value();
+    else if (a == "--peer-jobs") options.peer_jobs = std::stoi(value());
     else if (a == "--border-only-min-score") options.detect.border_only_min_score = std::stof(value());
     else if (a == "--border-pass") {
       options.detect.border_pass = parse_border_pass(value());
@@ -315,6 +409,9 @@ int main(int argc, char** argv) {
     engine_options.recognizer = r;
     engine_options.detector = options.detector;
     engines.push_back(Engine::open(engine_options));
+  }
+  if (const fs::path python = options.peer_python(); !python.empty()) {
+    std::fprintf(stderr, "the real face_recognition: %s %s (--peer none: off)\n", python.c_str(), peer::script_path().c_str());
   }
   std::printf("| set | recognizer | pairs | acc. at 0.6 %% | acc. best threshold %% | photos without a face | "
               "face-choice errors | open-set rank-1 %% | named %% | strangers accepted %% |\n");
