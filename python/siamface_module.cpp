@@ -164,12 +164,27 @@ const std::string kDefaultBorderPass = siamface::to_string(siamface::DetectOptio
   py::kw_only(), "min_score"_a = py::none(), "max_faces"_a = 0, "upsample"_a = 1.0F,          \
       "border_pass"_a = kDefaultBorderPass
 
-siamface::IdentifyOptions identify_options(const siamface::Gallery& gallery, std::size_t top_k,
-                                           std::optional<float> threshold, std::optional<float> margin,
+// The threshold to decide with (issue 31): a requested one only when it is stricter than
+// `own` (the gallery's, else the default), or when `allow_looser`; else `own`, with a
+// UserWarning. Needs the GIL.
+float checked_threshold(std::optional<float> requested, float own, bool allow_looser) {
+  if (!requested) return own;
+  if (*requested > own && !allow_looser) {
+    const std::string message = "threshold " + siamface::format_distance_threshold(*requested) +
+                                " is looser than the gallery's " + siamface::format_distance_threshold(own) +
+                                "; deciding with " + siamface::format_distance_threshold(own) +
+                                " (pass allow_looser_threshold=True to use it)";
+    if (PyErr_WarnEx(PyExc_UserWarning, message.c_str(), 1) != 0) throw py::error_already_set();
+    return own;
+  }
+  return *requested;
+}
+
+siamface::IdentifyOptions identify_options(std::size_t top_k, float threshold, std::optional<float> margin,
                                            const std::string& distance, const siamface::PipelineOptions& pipeline) {
   siamface::IdentifyOptions options;
   options.top_k = top_k;
-  options.rule.threshold = siamface::resolve_threshold(gallery, threshold, options.rule.threshold);
+  options.rule.threshold = threshold;
   if (margin) options.rule.margin = *margin;
   options.distance = siamface::parse_identity_distance(distance);
   options.pipeline = pipeline;
@@ -327,7 +342,12 @@ PYBIND11_MODULE(_siamface, m) {
       .def_readonly("person", &siamface::Decision::person)
       .def_readonly("distance", &siamface::Decision::distance)
       .def_readonly("threshold", &siamface::Decision::threshold)
-      .def_readonly("known", &siamface::Decision::known);
+      .def_readonly("known", &siamface::Decision::known)
+      .def_property_readonly("reason",
+                             [](const siamface::Decision& d) { return std::string(siamface::to_string(d.reason)); },
+                             "Why the face is unknown: above_threshold, negative_example, networks_disagree, "
+                             "ambiguous (see runner_up), name_taken, empty_gallery; 'none' when known")
+      .def_readonly("runner_up", &siamface::Decision::runner_up);
 
   py::class_<siamface::IdentifiedFace>(m, "IdentifiedFace")
       .def_readonly("face", &siamface::IdentifiedFace::face)
@@ -563,7 +583,10 @@ GIL is released while it computes, so threads run in parallel. Copies share the 
           "image"_a, SIAMFACE_DETECT_KWARGS, "detect + align + embed for every face: a list of FaceEmbedding.")
       .def(
           "verify",
-          [](const PyEngine& engine, const py::array& image_a, const py::array& image_b, float threshold) {
+          [](const PyEngine& engine, const py::array& image_a, const py::array& image_b,
+             std::optional<float> requested, bool allow_looser_threshold) {
+            const float threshold = checked_threshold(
+                requested, siamface::IdentifyOptions::default_decision_rule().threshold, allow_looser_threshold);
             const siamface::Image a = image_from_array(image_a);
             const siamface::Image b = image_from_array(image_b);
             py::gil_scoped_release release;
@@ -583,8 +606,9 @@ GIL is released while it computes, so threads run in parallel. Copies share the 
             result.same = result.distance < threshold;
             return result;
           },
-          "image_a"_a, "image_b"_a, py::kw_only(), "threshold"_a = 0.6F,
-          "Same person? Compares the largest face of each image; truthy when the distance is under the threshold.")
+          "image_a"_a, "image_b"_a, py::kw_only(), "threshold"_a = py::none(), "allow_looser_threshold"_a = false,
+          "Same person? Compares the largest face of each image; truthy when the distance is under the threshold "
+          "(0.6; a stricter one if given: a looser one needs allow_looser_threshold=True).")
       .def_property_readonly("embedding_size", &siamface::Engine::embedding_size)
       .def_property_readonly("recognizer",
                              [](const PyEngine& e) { return siamface::to_string(e.options().recognizer); })
@@ -786,21 +810,26 @@ The GIL is released while it works.
       .def(
           "identify",
           [](const GalleryHandle& g, const PyEngine& engine, const py::array& image, std::size_t top_k,
-             std::optional<float> threshold, std::optional<float> margin, const std::string& distance,
-             std::optional<float> min_score, int max_faces, float upsample, const std::string& border_pass) {
+             std::optional<float> threshold, bool allow_looser_threshold, std::optional<float> margin,
+             const std::string& distance, std::optional<float> min_score, int max_faces, float upsample,
+             const std::string& border_pass) {
             const siamface::Image pixels = image_from_array(image);
             auto gallery = g.get();
+            const float decide_with = checked_threshold(
+                threshold,
+                siamface::gallery_threshold(*gallery, siamface::IdentifyOptions::default_decision_rule().threshold),
+                allow_looser_threshold);
             py::gil_scoped_release release;
-            const auto options = identify_options(*gallery, top_k, threshold, margin, distance,
+            const auto options = identify_options(top_k, decide_with, margin, distance,
                                                   engine.with(detect_options(min_score, max_faces, upsample, border_pass)));
             return siamface::identify_image(engine, *gallery, pixels, options);
           },
-          "engine"_a, "image"_a, py::kw_only(), "top_k"_a = 3, "threshold"_a = py::none(), "margin"_a = py::none(),
-          "distance"_a = "min", "min_score"_a = py::none(), "max_faces"_a = 0, "upsample"_a = 1.0F,
+          "engine"_a, "image"_a, py::kw_only(), "top_k"_a = 3, "threshold"_a = py::none(),
+          "allow_looser_threshold"_a = false, "margin"_a = py::none(), "distance"_a = "min", "min_score"_a = py::none(), "max_faces"_a = 0, "upsample"_a = 1.0F,
           "border_pass"_a = kDefaultBorderPass,
           "Names every face of an RGB image, as `siamface identify`: the nearest identity under the threshold "
-          "(given, else the gallery's, else 0.6) and the margin (0.05) ahead of the next, one name per face, "
-          "else 'unknown'.");
+          "(the gallery's, else 0.6; a stricter one if given: a looser one needs allow_looser_threshold=True) "
+          "and the margin (0.05) ahead of the next, one name per face, else 'unknown'.");
 
   // ---- Tracker ----
   py::class_<TrackerHandle>(m, "Tracker", R"doc(
@@ -810,16 +839,14 @@ tracks in between, embeds only when that can change a track's identity, names ea
 Thread safety: one tracker follows one video; calls from several threads are serialised.
 )doc")
       .def(py::init([](const PyEngine& engine, const GalleryHandle* gallery, int detect_every,
-                       std::optional<float> threshold, std::optional<float> margin) {
+                       std::optional<float> threshold, bool allow_looser_threshold, std::optional<float> margin) {
              auto handle = std::make_unique<TrackerHandle>(engine, gallery ? gallery->get() : nullptr);
              siamface::TrackerOptions options;
              options.detect_every = detect_every;
-             if (handle->gallery) {
-               options.identify.rule.threshold =
-                   siamface::resolve_threshold(*handle->gallery, threshold, options.identify.rule.threshold);
-             } else if (threshold) {
-               options.identify.rule.threshold = *threshold;
-             }
+             const float own = handle->gallery
+                                   ? siamface::gallery_threshold(*handle->gallery, options.identify.rule.threshold)
+                                   : options.identify.rule.threshold;
+             options.identify.rule.threshold = checked_threshold(threshold, own, allow_looser_threshold);
              if (margin) options.identify.rule.margin = *margin;
              options.identify.pipeline = engine.pipeline;
              handle->tracker =
@@ -827,7 +854,7 @@ Thread safety: one tracker follows one video; calls from several threads are ser
              return handle;
            }),
            "engine"_a, "gallery"_a = py::none(), py::kw_only(), "detect_every"_a = 5, "threshold"_a = py::none(),
-           "margin"_a = py::none())
+           "allow_looser_threshold"_a = false, "margin"_a = py::none())
       .def(
           "process",
           [](TrackerHandle& t, const py::array& frame, std::int64_t frame_index, double timestamp_s) {

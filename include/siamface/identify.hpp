@@ -1,10 +1,12 @@
 // Deciding names from gallery matches: threshold, margin and one-to-one assignment.
 #pragma once
 
+#include <array>
 #include <limits>
 #include <string>
 #include <vector>
 
+#include "siamface/names.hpp"
 #include "siamface/types.hpp"
 
 namespace siamface {
@@ -18,6 +20,9 @@ struct Candidate {
   // Distance to the nearest negative example of this person ("this face is not X",
   // Gallery::mark_not / add_negative); infinity when there is none.
   float negative_distance = std::numeric_limits<float>::infinity();
+  // The fused recognizer only: the MobileFaceNet's own distance to the same stored face (on
+  // its 0.6 scale); NaN when not measured (other recognizers). See DecisionRule::agreement.
+  float second_network_distance = std::numeric_limits<float>::quiet_NaN();
 };
 
 // The correction rule: a probe within `threshold` of a negative example of X, and nearer to it
@@ -29,19 +34,54 @@ struct DecisionRule {
   // Accept only if the nearest *other* identity is at least this much further away
   // (0 turns the rule off).
   float margin = 0.0F;
+  // The margin for a face of poor quality (is_poor_quality: blurred, upscaled or dark), whose
+  // embedding lies closer to everyone's; below `margin` it changes nothing (docs/usage.md,
+  // "The decision rule"; docs/validation.md, "Open-set decisions").
+  float poor_quality_margin = 0.0F;
+  // Both networks must agree: a candidate with a second_network_distance (the fused
+  // recognizer) is accepted only if that distance is also under threshold * agreement (0: off).
+  float agreement = 0.0F;
   // Tighten the threshold for faces that carry less identity information (small, grey,
   // blurry): see effective_threshold().
   bool quality_adaptive = false;
 };
 
+// A face whose embedding carries little identity (issue 31): blurred or upscaled (variance of
+// the Laplacian under kPoorSharpness) or dark (mean luminance under kPoorBrightness).
+inline constexpr float kPoorSharpness = 40.0F;
+inline constexpr float kPoorBrightness = 50.0F;
+bool is_poor_quality(const FaceQuality& quality);
+
 // The threshold applied to one face under `rule`.
 float effective_threshold(const DecisionRule& rule, const FaceQuality& quality);
+
+// Why a face is unknown (Decision::reason), in the order the rule checks them.
+enum class UnknownReason {
+  kNone,             // named
+  kNoCandidate,      // the gallery holds nobody
+  kAboveThreshold,   // the nearest person is not under the threshold
+  kNegativeExample,  // the candidates under it were marked "not this person"
+  kNetworksDisagree, // the fused recognizer's MobileFaceNet finds the candidate too far
+  kAmbiguous,        // another person lies within the margin (Decision::runner_up)
+  kNameTaken,        // its person went to a nearer face of the same photo
+};
+inline constexpr std::array<EnumName<UnknownReason>, 7> kUnknownReasonNames{
+    {{UnknownReason::kNone, "none"},
+     {UnknownReason::kNoCandidate, "empty_gallery"},
+     {UnknownReason::kAboveThreshold, "above_threshold"},
+     {UnknownReason::kNegativeExample, "negative_example"},
+     {UnknownReason::kNetworksDisagree, "networks_disagree"},
+     {UnknownReason::kAmbiguous, "ambiguous"},
+     {UnknownReason::kNameTaken, "name_taken"}}};
+inline const char* to_string(UnknownReason value) { return name_of(kUnknownReasonNames, value); }
 
 struct Decision {
   std::string person = kUnknownPerson;  // kUnknownPerson when no candidate is accepted
   float distance = 0.0F;                // of the accepted candidate, else of the nearest one
   float threshold = 0.0F;               // the effective threshold used
   bool known = false;
+  UnknownReason reason = UnknownReason::kNone;  // kNone exactly when known
+  std::string runner_up;  // kAmbiguous: the other person within the margin
 };
 
 // Decides every face of one photo together. `candidates[i]` are face i's identities sorted

@@ -42,9 +42,15 @@ std::vector<IdentifiedFace> identify_image(const Engine& engine, const Gallery& 
 std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelInfo& model,
                                            const std::vector<FaceEmbedding>& faces, const IdentifyOptions& options);
 
-// The threshold to use: the per-call value if given, else the gallery's "threshold" setting,
-// else the rule's default.
-float resolve_threshold(const Gallery& gallery, std::optional<float> per_call, float fallback);
+// The threshold to use. The gallery's own threshold is its "threshold" setting, else
+// `fallback` (the rule's default). A per-call value may only make the decision stricter: a
+// looser one is clamped to the gallery's unless `allow_looser` (an explicit choice of the user,
+// never a client's default: DeepStack's min_confidence, a CLI --threshold, a Python threshold).
+float resolve_threshold(const Gallery& gallery, std::optional<float> per_call, float fallback,
+                        bool allow_looser = false);
+
+// The gallery's own threshold: its "threshold" setting, else `fallback`.
+float gallery_threshold(const Gallery& gallery, float fallback);
 
 // The recognizer to open for `gallery`: `per_call` if given, else the one its faces were made
 // with (recognizer_of), else `fallback` (an empty gallery, or a model this build does not know).

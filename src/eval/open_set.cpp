@@ -1,6 +1,9 @@
 #include "eval/open_set.hpp"
 
 #include <map>
+#include <string>
+
+#include "pipeline/fused_embedding.hpp"
 
 namespace siamface {
 
@@ -32,7 +35,16 @@ OpenSetStats open_set_trial(const std::vector<LabelledFace>& faces, const std::s
     if (is_enrolment[i]) continue;
     const std::vector<IdentityMatch> matches = index.search(faces[i].embedding, 2, distance);
     std::vector<Candidate> candidates;
-    for (const IdentityMatch& match : matches) candidates.push_back({match.person, match.distance});
+    for (const IdentityMatch& match : matches) {
+      Candidate candidate{match.person, match.distance};
+      // As identify_faces does for the fused recognizer (NaN for the others: no agreement check).
+      if (distance == IdentityDistance::kMin) {
+        const std::size_t enrolled_face = std::stoul(match.face_id.substr(4));  // "face<i>"
+        candidate.second_network_distance =
+            fused_second_network_distance(faces[i].embedding, faces[enrolled_face].embedding);
+      }
+      candidates.push_back(std::move(candidate));
+    }
     const Decision decision = decide_names({candidates}, {faces[i].quality}, rule).front();
     if (enrolled.count(faces[i].person)) {
       ++stats.known_probes;

@@ -9,6 +9,7 @@
 #include "siamface/errors.hpp"
 #include "siamface/image.hpp"
 #include "image/cv_image.hpp"
+#include "pipeline/fused_embedding.hpp"
 #include "pipeline/subject_choice.hpp"
 #include "util/sha256.hpp"
 
@@ -17,20 +18,27 @@
 
 namespace siamface {
 
-// Measured with bench/open_set_bench over the face-api.js, dlib johns and lfw_dev sets and
-// their greyscale and low-resolution copies (306 stranger probes, docs/accuracy.md "Keeping strangers
-// out"): a 0.05 margin cuts accepted strangers from 1.6% to 1.3% at no cost in named
-// people; the quality-adaptive threshold cost 2-18 points of named people and is off.
+// The margin and the quality-adaptive threshold: docs/accuracy.md, "Keeping strangers out"
+// (the adaptive threshold cost named people and is off).
 DecisionRule IdentifyOptions::default_decision_rule() {
   DecisionRule rule;
   rule.threshold = 0.6F;
   rule.margin = 0.05F;
+  // Issue 31 (docs/validation.md, "Open-set decisions"): both networks must agree, and a
+  // blurred, upscaled or dark face needs twice the margin.
+  rule.poor_quality_margin = 0.10F;
+  rule.agreement = 0.92F;
   rule.quality_adaptive = false;
   return rule;
 }
 
-float resolve_threshold(const Gallery& gallery, std::optional<float> per_call, float fallback) {
-  if (per_call) return *per_call;
+float resolve_threshold(const Gallery& gallery, std::optional<float> per_call, float fallback, bool allow_looser) {
+  const float own = gallery_threshold(gallery, fallback);
+  if (!per_call) return own;
+  return allow_looser ? *per_call : std::min(*per_call, own);
+}
+
+float gallery_threshold(const Gallery& gallery, float fallback) {
   if (const auto saved = gallery.setting(kThresholdSetting)) {
     try {
       return parse_distance_threshold(*saved, "gallery setting 'threshold'");
@@ -47,6 +55,29 @@ Recognizer resolve_recognizer(const Gallery& gallery, std::optional<Recognizer> 
   return fallback;
 }
 
+namespace {
+
+// The MobileFaceNet's distance from a fused query to the face `match` found (kMin), or to the
+// mean of its person's faces (kMean, which names no face).
+float second_network_distance(const Gallery& gallery, const IdentityMatch& match, const Embedding& query) {
+  Embedding reference;
+  if (!match.face_id.empty()) {
+    if (const auto face = gallery.face(match.face_id)) reference = face->embedding;
+  } else {
+    int count = 0;
+    for (const GalleryFace& face : gallery.faces_of(match.person)) {
+      if (reference.empty()) reference.assign(face.embedding.size(), 0.0F);
+      if (face.embedding.size() != reference.size()) continue;
+      for (std::size_t k = 0; k < reference.size(); ++k) reference[k] += face.embedding[k];
+      ++count;
+    }
+    for (float& x : reference) x /= static_cast<float>(std::max(count, 1));
+  }
+  return fused_second_network_distance(query, reference);
+}
+
+}  // namespace
+
 std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelInfo& model,
                                            const std::vector<FaceEmbedding>& faces, const IdentifyOptions& options) {
   std::vector<Embedding> queries;
@@ -58,6 +89,7 @@ std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelIn
 
   std::vector<std::vector<Candidate>> candidates(faces.size());
   std::vector<FaceQuality> qualities;
+  const bool fused = recognizer_of(model) == Recognizer::kFused;
   for (std::size_t i = 0; i < faces.size(); ++i) {
     // Negative examples ("this face is not X") of the candidates: the decision rule's input.
     const auto negatives = matches[i].empty() ? std::vector<std::pair<std::string, float>>{}
@@ -66,6 +98,11 @@ std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelIn
       Candidate candidate{match.person, match.distance};
       for (const auto& [person, distance] : negatives) {
         if (person == match.person) candidate.negative_distance = distance;
+      }
+      // Both networks must agree (DecisionRule::agreement): the MobileFaceNet's own distance to
+      // the matched face, read only for candidates that could be named.
+      if (fused && options.rule.agreement > 0 && match.distance < options.rule.threshold) {
+        candidate.second_network_distance = second_network_distance(gallery, match, queries[i]);
       }
       candidates[i].push_back(std::move(candidate));
     }

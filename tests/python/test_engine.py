@@ -59,7 +59,11 @@ def test_verify_compares_the_largest_faces(siamface, engine, photo):
     assert same.same and bool(same) and same.distance < same.threshold == pytest.approx(0.6)
     different = engine.verify(photo("obama.jpg"), photo("biden.jpg"))
     assert not different.same and different.distance > 0.6
-    assert engine.verify(photo("obama.jpg"), photo("biden.jpg"), threshold=2.0).same
+    # A looser threshold is the user's explicit choice only (issue 31): else 0.6 decides, with a warning.
+    with pytest.warns(UserWarning, match="looser"):
+        clamped = engine.verify(photo("obama.jpg"), photo("biden.jpg"), threshold=2.0)
+    assert not clamped.same and clamped.threshold == pytest.approx(0.6)
+    assert engine.verify(photo("obama.jpg"), photo("biden.jpg"), threshold=2.0, allow_looser_threshold=True).same
     with pytest.raises(siamface.Error) as raised:
         engine.verify(photo("obama.jpg"), np.zeros((100, 100, 3), np.uint8))
     assert raised.value.kind == "no_face" and "image_b" in str(raised.value)
@@ -168,6 +172,12 @@ def test_gallery_enroll_identify_and_manage_people(siamface, engine, images, pho
         gallery.threshold = 0.3
         assert gallery.threshold == pytest.approx(0.3)
         assert gallery.identify(engine, photo("obama3.jpg"))[0].decision.threshold == pytest.approx(0.3)
+        with pytest.warns(UserWarning, match="looser than the gallery's 0.3"):
+            clamped = gallery.identify(engine, photo("obama3.jpg"), threshold=0.9)
+        assert clamped[0].decision.threshold == pytest.approx(0.3)
+        chosen = gallery.identify(engine, photo("obama3.jpg"), threshold=0.9, allow_looser_threshold=True)
+        assert chosen[0].decision.threshold == pytest.approx(0.9)
+        assert gallery.identify(engine, photo("obama3.jpg"), threshold=0.2)[0].decision.threshold == pytest.approx(0.2)
         gallery.threshold = None
 
         assert gallery.remove_person("biden") == 1
@@ -175,7 +185,10 @@ def test_gallery_enroll_identify_and_manage_people(siamface, engine, images, pho
         with pytest.raises(siamface.Error) as raised:
             gallery.remove_person("biden")
         assert raised.value.kind == "not_found"
-        assert [f.name for f in gallery.identify(engine, photo("biden.jpg"))] == ["unknown"]
+        unknown = gallery.identify(engine, photo("biden.jpg"))
+        assert [f.name for f in unknown] == ["unknown"]
+        assert unknown[0].decision.reason in ("above_threshold", "networks_disagree", "ambiguous")
+        assert found[0].decision.reason == "none"
         with pytest.raises(siamface.Error) as raised:
             gallery.enroll(engine, "unknown", str(images / "biden.jpg"))
         assert raised.value.kind == "invalid_argument"

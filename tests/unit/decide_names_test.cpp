@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "siamface/identify.hpp"
+#include "siamface/recognizer.hpp"
 
 namespace siamface {
 namespace {
@@ -54,6 +55,78 @@ TEST(DecideNames, QualityAdaptiveThresholdIsStricterForSmallGreyFaces) {
   const auto decisions = decide_names({{{"ann", 0.55F}}, {{"bob", 0.55F}}}, {good, poor}, rule);
   EXPECT_EQ(decisions[0].person, "ann");
   EXPECT_EQ(decisions[1].person, kUnknownPerson);
+}
+
+Candidate fused(const std::string& person, float distance, float second_network_distance) {
+  Candidate c{person, distance};
+  c.second_network_distance = second_network_distance;
+  return c;
+}
+
+FaceQuality sharp() {
+  FaceQuality q;
+  q.face_size_px = 120;
+  q.sharpness = 200;
+  q.brightness = 120;
+  return q;
+}
+
+TEST(DecideNames, BothNetworksMustAgreeUnderTheDefaultRule) {
+  const DecisionRule rule = IdentifyOptions::default_decision_rule();
+  const float cap = rule.threshold * rule.agreement;
+  ASSERT_GT(rule.agreement, 0.0F);
+  // The fused distance alone would name both; the MobileFaceNet finds the second too far.
+  const auto decisions = decide_names({{fused("ann", 0.45F, cap - 0.01F)}, {fused("bob", 0.45F, cap + 0.01F)}},
+                                      {sharp(), sharp()}, rule);
+  EXPECT_EQ(decisions[0].person, "ann");
+  EXPECT_EQ(decisions[0].reason, UnknownReason::kNone);
+  EXPECT_EQ(decisions[1].person, kUnknownPerson);
+  EXPECT_EQ(decisions[1].reason, UnknownReason::kNetworksDisagree);
+  // Without a second network's distance (dlib or MobileFaceNet alone) there is nothing to check.
+  EXPECT_EQ(decide_names({{{"bob", 0.45F}}}, {sharp()}, rule)[0].person, "bob");
+  // The cap follows the threshold: a stricter gallery threshold makes it stricter too.
+  DecisionRule strict = rule;
+  strict.threshold = 0.5F;
+  EXPECT_EQ(decide_names({{fused("ann", 0.45F, cap - 0.01F)}}, {sharp()}, strict)[0].reason,
+            UnknownReason::kNetworksDisagree);
+}
+
+TEST(DecideNames, PoorFacesNeedTheWiderMargin) {
+  const DecisionRule rule = IdentifyOptions::default_decision_rule();
+  ASSERT_GT(rule.poor_quality_margin, rule.margin);
+  FaceQuality blurred = sharp();
+  blurred.sharpness = kPoorSharpness - 1;
+  FaceQuality dark = sharp();
+  dark.brightness = kPoorBrightness - 1;
+  EXPECT_FALSE(is_poor_quality(sharp()));
+  EXPECT_TRUE(is_poor_quality(blurred));
+  EXPECT_TRUE(is_poor_quality(dark));
+  EXPECT_FALSE(is_poor_quality(FaceQuality{})) << "unmeasured quality is not poor quality";
+  // The runner-up lies between the two margins: a sharp face is named, a blurred or dark one not.
+  const float gap = (rule.margin + rule.poor_quality_margin) / 2;
+  const std::vector<std::vector<Candidate>> candidates(3, {{"ann", 0.40F}, {"bob", 0.40F + gap}});
+  const auto decisions = decide_names(candidates, {sharp(), blurred, dark}, rule);
+  EXPECT_EQ(decisions[0].person, "ann");
+  for (int i : {1, 2}) {
+    EXPECT_EQ(decisions[i].person, kUnknownPerson);
+    EXPECT_EQ(decisions[i].reason, UnknownReason::kAmbiguous);
+    EXPECT_EQ(decisions[i].runner_up, "bob");
+  }
+}
+
+TEST(DecideNames, EveryUnknownFaceSaysWhy) {
+  DecisionRule rule = IdentifyOptions::default_decision_rule();
+  Candidate marked{"cid", 0.30F};
+  marked.negative_distance = 0.10F;
+  const auto decisions = decide_names({{}, {{"ann", 0.70F}}, {marked}, {{"dan", 0.20F}}, {{"dan", 0.25F}}},
+                                      std::vector<FaceQuality>(5, sharp()), rule);
+  EXPECT_EQ(decisions[0].reason, UnknownReason::kNoCandidate);
+  EXPECT_EQ(decisions[1].reason, UnknownReason::kAboveThreshold);
+  EXPECT_EQ(decisions[2].reason, UnknownReason::kNegativeExample);
+  EXPECT_EQ(decisions[3].person, "dan");
+  EXPECT_EQ(decisions[4].reason, UnknownReason::kNameTaken);
+  for (const Decision& d : decisions) EXPECT_EQ(d.known, d.reason == UnknownReason::kNone);
+  EXPECT_STREQ(to_string(UnknownReason::kAboveThreshold), "above_threshold");
 }
 
 TEST(DecideNames, MismatchedQualityCountIsAnError) {

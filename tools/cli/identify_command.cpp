@@ -15,7 +15,7 @@ namespace {
 
 struct IdentifyArgs {
   std::vector<std::string> inputs;
-  std::optional<float> threshold;
+  ThresholdFlags threshold;
   float margin = -1.0F;  // < 0: the default rule's
   std::string adaptive = "default";
   std::size_t top_k = 3;
@@ -49,7 +49,7 @@ int run_identify(const IdentifyArgs& args) {
   options.top_k = args.top_k;
   options.distance = parse_identity_distance(args.distance);
   options.pipeline = args.engine.pipeline_options();
-  options.rule.threshold = resolve_threshold(gallery, args.threshold, options.rule.threshold);
+  options.rule.threshold = args.threshold.resolve(gallery_threshold(gallery, options.rule.threshold));
   if (args.margin >= 0) options.rule.margin = args.margin;
   if (args.adaptive != "default") options.rule.quality_adaptive = args.adaptive == "on";
 
@@ -71,6 +71,8 @@ int run_identify(const IdentifyArgs& args) {
       out["known"] = face.decision.known;
       out["distance"] = face.decision.distance;
       out["threshold"] = face.decision.threshold;
+      if (!face.decision.known) out["reason"] = to_string(face.decision.reason);
+      if (!face.decision.runner_up.empty()) out["runner_up"] = face.decision.runner_up;
       out["top"] = nlohmann::json::array();
       for (const IdentityMatch& match : face.top) out["top"].push_back({{"person", match.person}, {"distance", match.distance}});
       line["faces"].push_back(std::move(out));
@@ -113,9 +115,7 @@ void add_identify_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<IdentifyArgs>();
   CLI::App* command = app.add_subcommand("identify", "Name every face in images or folders (recursive)");
   command->add_option("inputs", args->inputs, "Images or folders")->required();
-  command->add_option("--threshold", args->threshold,
-                      "Accept a name below this distance (default: the gallery's, else 0.6)")
-      ->check(CLI::Range(0.0F, 4.0F));
+  args->threshold.add_to(*command);
   command->add_option("--margin", args->margin, "Require the next other identity this much further (0: off)")
       ->check(CLI::Range(0.0F, 4.0F));
   command->add_option("--adaptive", args->adaptive, "Quality-adaptive threshold")

@@ -3,6 +3,7 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
+#include "siamface/recognizer.hpp"
 
 namespace siamface::cli {
 namespace {
@@ -10,7 +11,7 @@ namespace {
 struct VerifyArgs {
   std::string first;
   std::string second;
-  float threshold = 0.6F;
+  ThresholdFlags threshold;
   EngineFlags engine;
 };
 
@@ -35,9 +36,10 @@ int run_verify(const VerifyArgs& args) {
   line["a"] = describe(engine, args.engine, args.first, a);
   line["b"] = describe(engine, args.engine, args.second, b);
   const float distance = euclidean_distance(a, b);
-  const bool same = distance < args.threshold;
+  const float threshold = args.threshold.resolve(IdentifyOptions::default_decision_rule().threshold);
+  const bool same = distance < threshold;
   line["distance"] = distance;
-  line["threshold"] = args.threshold;
+  line["threshold"] = threshold;
   line["same"] = same;
   emit(line);
   return same ? kExitOk : kExitNegative;
@@ -51,8 +53,7 @@ void add_verify_command(CLI::App& app, int& exit_code) {
       "verify", "Compare the largest face of two photos. Exit 0: same person, 1: different, 2: error");
   command->add_option("a", args->first, "First image")->required();
   command->add_option("b", args->second, "Second image")->required();
-  command->add_option("--threshold", args->threshold, "Same person below this Euclidean distance")
-      ->check(CLI::Range(0.0F, 4.0F))->capture_default_str();
+  args->threshold.add_to(*command);
   args->engine.add_to(*command);
   args->engine.add_enhance_to(*command);
   set_runner(*command, [args] { return run_verify(*args); }, exit_code);

@@ -45,7 +45,7 @@ struct WatchArgs {
   int detect_every = 5;
   bool realtime = false;
   double reconnect_for_s = 30.0;
-  std::optional<float> threshold;
+  ThresholdFlags threshold;
   std::string distance = "min";
   std::string mqtt;    // mqtt://host:port/prefix: publish the events there too (docs/mqtt.md)
   std::string camera;  // this source's name in MQTT topics
@@ -170,7 +170,7 @@ int run_watch(const WatchArgs& args) {
   tracker_options.identify.distance = parse_identity_distance(args.distance);
   tracker_options.identify.pipeline = args.engine.pipeline_options();
   tracker_options.identify.rule.threshold =
-      resolve_threshold(gallery, args.threshold, tracker_options.identify.rule.threshold);
+      args.threshold.resolve(gallery_threshold(gallery, tracker_options.identify.rule.threshold));
   FaceTracker tracker(engine, &gallery, tracker_options);
 
   cv::VideoWriter writer;
@@ -354,9 +354,7 @@ void add_watch_command(CLI::App& app, int& exit_code) {
   command->add_option("--reconnect-for", args->reconnect_for_s,
                       "Streams: keep reopening for this many seconds without a frame, then end")
       ->check(CLI::Range(0.0, 86400.0))->capture_default_str();
-  command->add_option("--threshold", args->threshold,
-                      "Accept a name below this distance (default: the gallery's, else 0.6)")
-      ->check(CLI::Range(0.0F, 4.0F));
+  args->threshold.add_to(*command);
   command->add_option("--distance", args->distance, "Identity distance: min over its faces, or to their mean")
       ->check(CLI::IsMember({"min", "mean"}))->capture_default_str();
   command->add_option("--mqtt", args->mqtt, "Also publish the events to MQTT: mqtt://[user:pass@]host[:port]/prefix "

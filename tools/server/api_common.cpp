@@ -60,7 +60,8 @@ std::vector<IdentifiedFace> identify_upload(const ServerContext& context, const 
   IdentifyOptions options;
   options.top_k = std::max<std::size_t>(top_k, 1);
   options.pipeline = pipeline;
-  options.rule.threshold = resolve_threshold(*loaded.gallery, threshold, options.rule.threshold);
+  options.rule.threshold =
+      resolve_threshold(*loaded.gallery, threshold, options.rule.threshold, context.options().allow_looser_thresholds);
   std::vector<IdentifiedFace> faces = identify_image(loaded.engine, *loaded.gallery, image, options);
   if (context.options().on_identified) context.options().on_identified(faces);
   return faces;

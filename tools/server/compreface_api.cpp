@@ -87,8 +87,15 @@ void recognize(ServerContext& context, const httplib::Request& request, httplib:
   json result = json::array();
   for (const IdentifiedFace& face : faces) {
     json subjects_json = json::array();
-    for (std::size_t i = 0; i < face.top.size() && i < count; ++i) {
-      subjects_json.push_back({{"subject", face.top[i].person}, {"similarity", distance_to_confidence(face.top[i].distance)}});
+    if (context.options().allow_looser_thresholds) {
+      for (std::size_t i = 0; i < face.top.size() && i < count; ++i) {
+        subjects_json.push_back({{"subject", face.top[i].person}, {"similarity", distance_to_confidence(face.top[i].distance)}});
+      }
+    } else if (face.decision.known) {
+      // CompreFace's clients name a face by its first subject's similarity against their own
+      // cut (Double Take: 60 %), so a stranger's nearest subject is not listed at all: the
+      // decision is siamface's (issue 31). An unknown face has no subjects.
+      subjects_json.push_back({{"subject", face.decision.person}, {"similarity", distance_to_confidence(face.decision.distance)}});
     }
     json item = {{"box", box_json(face.face, image)}, {"subjects", subjects_json}};
     if (plugins.landmarks) item["landmarks"] = five_points(face.face);

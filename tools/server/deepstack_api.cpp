@@ -57,8 +57,9 @@ void recognize(const ServerContext& context, const httplib::Request& request, ht
   const std::optional<float> min_conf = min_confidence(request, r.form);
   const UploadedFile& file = image_field(r.form);
   const Image image = decode_upload(context, file.content);
-  // An explicit min_confidence becomes the decision threshold (through the inverse mapping);
-  // otherwise the gallery's saved threshold (or 0.6) decides.
+  // An explicit min_confidence becomes the decision threshold (through the inverse mapping)
+  // when it is stricter than the gallery's: Home Assistant's client always sends 0.45, a
+  // distance of 0.69, which must not loosen the gallery's 0.6 (resolve_threshold).
   std::optional<float> threshold;
   if (min_conf) threshold = confidence_to_distance(*min_conf);
   json predictions = json::array();

@@ -86,7 +86,8 @@ void verify(const ServerContext& context, const httplib::Request& request, httpl
   const FaceEmbedding a = largest_face(*loaded, decode_upload(context, files[0].content), options, "image1");
   const FaceEmbedding b = largest_face(*loaded, decode_upload(context, files[1].content), options, "image2");
   const std::optional<float> per_call = parse_threshold(query_or_json(request, "threshold"));
-  const float threshold = resolve_threshold(*loaded->gallery, per_call, IdentifyOptions::default_decision_rule().threshold);
+  const float threshold = resolve_threshold(*loaded->gallery, per_call, IdentifyOptions::default_decision_rule().threshold,
+                                            context.options().allow_looser_thresholds);
   const float distance = euclidean_distance(a.embedding, b.embedding);
   write_json(response, {{"distance", distance},
                         {"threshold", threshold},
@@ -127,6 +128,8 @@ void identify(const ServerContext& context, const httplib::Request& request, htt
     out["known"] = face.decision.known;
     out["distance"] = face.decision.distance;
     out["threshold"] = face.decision.threshold;
+    if (!face.decision.known) out["reason"] = to_string(face.decision.reason);
+    if (!face.decision.runner_up.empty()) out["runner_up"] = face.decision.runner_up;
     out["top"] = json::array();
     for (const IdentityMatch& match : face.top) {
       out["top"].push_back({{"person", match.person}, {"distance", match.distance}, {"face_id", match.face_id}});
