@@ -195,4 +195,6 @@ if ((BUILD)); then
   for target in ${SIAMFACE_BUILD_TARGETS:-}; do targets+=(--target "$target"); done
   cmake --build "$BUILD_DIR" -j"$(nproc)" "${targets[@]}"
 fi
+# dlib's float weights (--dlib-weights float): the .dat above in face-api's layout, remade when missing, older than the .dat or changed.
+[ -x "$BUILD_DIR/siamface-dlib-convert" ] && "$BUILD_DIR/siamface-dlib-convert" --models "$MODELS_DIR" --if-needed
 echo "setup: done (models in $MODELS_DIR, build in $BUILD_DIR)"

