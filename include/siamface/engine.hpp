@@ -33,6 +33,19 @@ enum class Recognizer { kDlib, kMobileFaceNet, kFused };
 inline constexpr std::array<EnumName<Recognizer>, 3> kRecognizerNames{
     {{Recognizer::kDlib, "dlib"}, {Recognizer::kMobileFaceNet, "mfn"}, {Recognizer::kFused, "fused"}}};
 
+// Which weights dlib's ResNet runs (the dlib and fused recognizers):
+//  kQuantised: face-api's copy (npm @vladmandic/face-api), 109 of its 117 tensors in 8 bits.
+//  kFloat:     dlib's own float32 file (PyPI face_recognition_models 0.3.0), which scripts/setup.sh
+//              converts into face-api's layout (build/siamface-dlib-convert); the embeddings are
+//              dlib's own to 3e-7 (tests/integration/dlib_float_weights_test.cpp; the 8-bit
+//              copy's differ from dlib's by up to 0.012).
+// kQuantised is the default: float does not win on every set of the validation suite
+// (docs/validation.md, "dlib's float weights"). The model name says which (ModelInfo), so a
+// gallery never mixes the two; `siamface reindex` converts one.
+enum class DlibWeights { kQuantised, kFloat };
+inline constexpr std::array<EnumName<DlibWeights>, 2> kDlibWeightsNames{
+    {{DlibWeights::kQuantised, "quantised"}, {DlibWeights::kFloat, "float"}}};
+
 enum class LandmarkKind { kFull, kTiny };
 inline constexpr std::array<EnumName<LandmarkKind>, 2> kLandmarkKindNames{
     {{LandmarkKind::kFull, "full"}, {LandmarkKind::kTiny, "tiny"}}};
@@ -46,10 +59,14 @@ inline constexpr std::array<EnumName<EmbedAugmentation>, 3> kEmbedAugmentationNa
 
 // Names from the tables above; the parse functions throw Error(kInvalidArgument) listing them.
 inline const char* to_string(Recognizer value) { return name_of(kRecognizerNames, value); }
+inline const char* to_string(DlibWeights value) { return name_of(kDlibWeightsNames, value); }
 inline const char* to_string(DetectorKind value) { return name_of(kDetectorKindNames, value); }
 inline const char* to_string(LandmarkKind value) { return name_of(kLandmarkKindNames, value); }
 inline const char* to_string(EmbedAugmentation value) { return name_of(kEmbedAugmentationNames, value); }
 inline Recognizer parse_recognizer(const std::string& name) { return parse_name(kRecognizerNames, name, "recognizer"); }
+inline DlibWeights parse_dlib_weights(const std::string& name) {
+  return parse_name(kDlibWeightsNames, name, "dlib weights");
+}
 inline DetectorKind parse_detector_kind(const std::string& name) { return parse_name(kDetectorKindNames, name, "detector"); }
 inline LandmarkKind parse_landmark_kind(const std::string& name) {
   return parse_name(kLandmarkKindNames, name, "landmark model");
@@ -67,6 +84,7 @@ std::string default_models_dir();
 struct ModelOptions {
   std::string models_dir = default_models_dir();
   Recognizer recognizer = Recognizer::kFused;
+  DlibWeights dlib_weights = DlibWeights::kQuantised;  // for kDlib and kFused
   // kRfb (Ultra-Light RFB-320) is the default: 10-14x faster than the SSD, and it finds the
   // small, grey and low-resolution faces the SSD misses; the SSD, loaded beside it, only says
   // which face a one-face call takes (Engine::subject_candidates). docs/speed.md, "RFB as the default".
@@ -162,6 +180,8 @@ struct FaceEmbedding {
 // The recognizer that produced a gallery's embeddings (from Engine::model_info() as stored),
 // or nullopt for a model this build does not know.
 std::optional<Recognizer> recognizer_of(const ModelInfo& model);
+// The dlib weights of a gallery's model (kDlib, kFused), or nullopt (kMobileFaceNet, unknown).
+std::optional<DlibWeights> dlib_weights_of(const ModelInfo& model);
 
 // Which face a one-face operation (verify, enrollment, LFW pairs) takes from a photo.
 enum class FaceChoice {

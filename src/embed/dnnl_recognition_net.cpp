@@ -79,8 +79,8 @@ FoldedConv fold_unit(const WeightMap& map, const std::string& prefix) {
   return conv;
 }
 
-Model load_model(const std::filesystem::path& models_dir) {
-  const WeightMap map = WeightMap::load(models_dir / kManifestFile, expected_tensors());
+Model load_model(const std::filesystem::path& manifest) {
+  const WeightMap map = WeightMap::load(manifest, expected_tensors());
   Model model;
   model.convs.push_back(fold_unit(map, "conv32_down"));
   for (const BlockSpec& block : kBlocks) {
@@ -375,13 +375,13 @@ class DnnlRecognitionNet final : public RecognitionNet {
 
 }  // namespace
 
-std::unique_ptr<RecognitionNet> make_dnnl_recognition_net(const std::filesystem::path& models_dir,
+std::unique_ptr<RecognitionNet> make_dnnl_recognition_net(const std::filesystem::path& manifest,
                                                           DnnlPrecision precision) {
   if (precision == DnnlPrecision::kBF16 && !has_native_bf16()) {
     throw Error(ErrorCode::kInvalidArgument,
                 "bf16 recognition needs a CPU with native bf16 (avx512_bf16 or AMX); oneDNN reports none");
   }
-  auto net = std::make_unique<DnnlRecognitionNet>(load_model(models_dir), precision);
+  auto net = std::make_unique<DnnlRecognitionNet>(load_model(manifest), precision);
   // Build the batch-1 plan now so unsupported primitives surface at load time, not on first use.
   net->embed({cv::Mat(kChipSize, kChipSize, CV_8UC3, cv::Scalar::all(0))});
   return net;

@@ -15,7 +15,8 @@ namespace siamface {
 // In kBF16 the 3-channel stem, the residualDown joins and the head stay f32 (cheap, not faster in
 // bf16). Throws Error(kInvalidArgument) for kBF16 when the CPU has no native bf16 support (oneDNN would
 // otherwise emulate it, slower than f32), and the WeightMap errors for missing/corrupt models.
-std::unique_ptr<RecognitionNet> make_dnnl_recognition_net(const std::filesystem::path& models_dir,
+// `manifest`: the weights' face-api manifest (make_recognition_net names it).
+std::unique_ptr<RecognitionNet> make_dnnl_recognition_net(const std::filesystem::path& manifest,
                                                           DnnlPrecision precision);
 
 }  // namespace siamface

@@ -52,8 +52,8 @@ struct Weights {
   cv::Mat fc;                 // [128, 256]
 };
 
-std::shared_ptr<const Weights> load_weights(const std::filesystem::path& models_dir) {
-  const WeightMap map = WeightMap::load(models_dir / kManifestFile, expected_tensors());
+std::shared_ptr<const Weights> load_weights(const std::filesystem::path& manifest) {
+  const WeightMap map = WeightMap::load(manifest, expected_tensors());
   auto weights = std::make_shared<Weights>();
   weights->stem = load_unit(map, "conv32_down");
   for (const BlockSpec& block : kBlocks) {
@@ -184,8 +184,8 @@ RecognitionBackend backend_from_environment() {
                                                "'; expected opencv, onednn or onednn-bf16");
 }
 
-std::unique_ptr<RecognitionNet> make_opencv_recognition_net(const std::filesystem::path& models_dir) {
-  auto net = std::make_unique<DnnRecognitionNet>(load_weights(models_dir));
+std::unique_ptr<RecognitionNet> make_opencv_recognition_net(const std::filesystem::path& manifest) {
+  auto net = std::make_unique<DnnRecognitionNet>(load_weights(manifest));
   // Build one session now so topology errors surface at load time, not on first use.
   net->embed({cv::Mat(kChipSize, kChipSize, CV_8UC3, cv::Scalar::all(0))});
   return net;
@@ -207,13 +207,14 @@ RecognitionBackend resolve_recognition_backend(RecognitionBackend requested) {
 }
 
 std::unique_ptr<RecognitionNet> make_recognition_net(const std::filesystem::path& models_dir,
-                                                     RecognitionBackend backend) {
+                                                     RecognitionBackend backend, const std::string& model) {
+  const std::filesystem::path manifest = models_dir / (model + "-weights_manifest.json");
   switch (resolve_recognition_backend(backend)) {
 #ifdef SIAMFACE_HAVE_ONEDNN
-    case RecognitionBackend::kOneDnn: return make_dnnl_recognition_net(models_dir, DnnlPrecision::kF32);
-    case RecognitionBackend::kOneDnnBf16: return make_dnnl_recognition_net(models_dir, DnnlPrecision::kBF16);
+    case RecognitionBackend::kOneDnn: return make_dnnl_recognition_net(manifest, DnnlPrecision::kF32);
+    case RecognitionBackend::kOneDnnBf16: return make_dnnl_recognition_net(manifest, DnnlPrecision::kBF16);
 #endif
-    default: return make_opencv_recognition_net(models_dir);
+    default: return make_opencv_recognition_net(manifest);
   }
 }
 

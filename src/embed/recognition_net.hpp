@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <opencv2/core.hpp>
+#include <string>
 #include <vector>
 
 #include "siamface/types.hpp"
@@ -45,9 +46,13 @@ enum class RecognitionBackend {
 RecognitionBackend resolve_recognition_backend(RecognitionBackend requested);
 
 // Reads and validates the weights (shapes, names) and builds one session so errors surface here.
+// `model` names the weights, `<model>-weights_manifest.json` and its shards in face-api's layout:
+// face-api's 8-bit copy (kQuantisedRecognitionModel) or dlib's float weights converted at setup
+// (kFloatRecognitionModel; model/model_files.hpp, ModelOptions::dlib_weights).
 // Throws Error(kModelMissing / kModelCorrupt), or Error(kInvalidArgument) for a backend this
 // build or CPU lacks.
 std::unique_ptr<RecognitionNet> make_recognition_net(const std::filesystem::path& models_dir,
-                                                     RecognitionBackend backend = RecognitionBackend::kAuto);
+                                                     RecognitionBackend backend = RecognitionBackend::kAuto,
+                                                     const std::string& model = "face_recognition_model");
 
 }  // namespace siamface

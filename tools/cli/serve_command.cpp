@@ -35,6 +35,7 @@ int run_serve(ServeArgs& args) {
   options.models = args.engine.model_options();
   options.pipeline = args.engine.pipeline_options();  // --upsample, --border-pass, ... apply to every request
   options.recognizer = args.engine.chosen_recognizer();
+  options.dlib_weights = args.engine.chosen_dlib_weights();
   options.max_pixels = args.engine.max_pixels;
   options.gallery_path = args.gallery.resolved_path();
   options.gallery_busy_timeout_ms = args.gallery.busy_timeout_ms;

@@ -112,6 +112,11 @@ std::shared_ptr<const Loaded> load(const ServerOptions& options) {
   auto gallery = std::make_unique<Gallery>(Gallery::open(path, gallery_options));
   ModelOptions models = options.models;
   models.recognizer = resolve_recognizer(*gallery, options.recognizer, options.models.recognizer);
+  if (options.dlib_weights) {
+    models.dlib_weights = *options.dlib_weights;
+  } else if (const auto model = gallery->model()) {
+    models.dlib_weights = dlib_weights_of(*model).value_or(models.dlib_weights);
+  }
   return std::make_shared<Loaded>(Loaded{Engine::open(models), std::move(gallery)});
 }
 

@@ -43,6 +43,8 @@ struct ServerOptions {
   PipelineOptions pipeline;
   // nullopt: the gallery's recognizer, else models.recognizer (resolve_recognizer).
   std::optional<Recognizer> recognizer;
+  // nullopt: the gallery's dlib weights (dlib_weights_of), else models.dlib_weights.
+  std::optional<DlibWeights> dlib_weights;
   // Called with every recognition's faces (all three APIs), e.g. to publish them to MQTT.
   // Must not throw; runs on the request's thread.
   std::function<void(const std::vector<IdentifiedFace>&)> on_identified;
