@@ -4,9 +4,9 @@
 // accepted, and for the photo sets faces found, false faces and face-choice errors.
 //   build/bench/validation_suite_bench [--testdata DIR] [--per-fold N] [--recognizers dlib,mfn,fused]
 //                                      [--border-pass auto|always|empty|off|needed] [--border-only-min-score S]
-//                                      [--sets lfw,lfw-portrait,dev,identities,lfw-identities,detection]
+//                                      [--sets lfw,lfw-plain,lfw-portrait,dev,identities,lfw-identities,detection]
 //                                      [--detector ssd|rfb|tiny|haar]
-//                                      [--peer PYTHON|none] [--peer-jobs N]
+//                                      [--peer PYTHON|none] [--peer-jobs N] [--dlib-weights quantised|float]
 // --per-fold N: LFW View 2 pairs per fold and kind for the LFW rows (default 20: 400 pairs;
 // 300 = all 6,000). Rows: LFW as shipped, LFW crops pasted into larger photos with a body below
 // (the face must be found and chosen by the largest-face rule, as verify/enroll do), greyscale,
@@ -15,6 +15,9 @@
 // python when it exists, `none` turns it off) as an extra recognizer row on every verification
 // and identity set, on the same transformed photos, scored by the same functions
 // (bench/face_recognition_peer.hpp); --peer-jobs N single-threaded processes (default 2).
+// --dlib-weights float: dlib's own float weights in the dlib and fused recognizers (rows
+// "dlib float", "fused float"; ModelOptions::dlib_weights), for the side-by-side table of
+// docs/validation.md.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -58,6 +61,12 @@ struct Options {
   DetectorKind detector = ModelOptions{}.detector;
   std::string sets = "lfw,dev,identities,lfw-identities,detection";
   std::string peer = "auto";  // --peer: the real face_recognition's python; "none": off
+  DlibWeights dlib_weights = ModelOptions{}.dlib_weights;
+  // A row's recognizer: "dlib", "fused float", ...
+  std::string recognizer_label(std::size_t e) const {
+    const bool float_row = dlib_weights == DlibWeights::kFloat && recognizers[e] != Recognizer::kMobileFaceNet;
+    return std::string(to_string(recognizers[e])) + (float_row ? " float" : "");
+  }
   int peer_jobs = 2;
   fs::path peer_python() const;
   bool wants(const std::string& set) const { return ("," + sets + ",").find("," + set + ",") != std::string::npos; }
@@ -277,7 +286,7 @@ void verification_rows(const std::string& set, const std::vector<Engine>& engine
     }
     Row row;
     row.set = set + (transform == Transform::kNone ? "" : std::string(", ") + to_string(transform));
-    row.recognizer = to_string(options.recognizers[e]);
+    row.recognizer = options.recognizer_label(e);
     row.pairs = static_cast<int>(pairs.size());
     row.acc_default = 100 * accuracy_at(scored, kDefaultThreshold);
     row.acc_best = 100 * (ten_folds ? ten_fold(scored).mean_accuracy : accuracy_at(scored, best_threshold(scored)));
@@ -326,7 +335,7 @@ void identity_rows(const std::vector<Engine>& engines, const Options& options, c
     Row row;
     row.set = set.name + " (identities" +
               (variant == test::Variant::kOriginal ? std::string() : std::string(", ") + test::to_string(variant)) + ")";
-    row.recognizer = to_string(options.recognizers[e]);
+    row.recognizer = options.recognizer_label(e);
     row.pairs = static_cast<int>(scored.size());
     row.acc_default = 100 * accuracy_at(scored, kDefaultThreshold);
     row.acc_best = 100 * accuracy_at(scored, best_threshold(scored));
@@ -390,6 +399,7 @@ int main(int argc, char** argv) {
     else if (a == "--detector") options.detector = parse_detector_kind(value());
     else if (a == "--peer") options.peer = value();
     else if (a == "--peer-jobs") options.peer_jobs = std::stoi(value());
+    else if (a == "--dlib-weights") options.dlib_weights = parse_dlib_weights(value());
     else if (a == "--border-only-min-score") options.detect.border_only_min_score = std::stof(value());
     else if (a == "--border-pass") {
       options.detect.border_pass = parse_border_pass(value());
@@ -407,6 +417,7 @@ int main(int argc, char** argv) {
   for (Recognizer r : options.recognizers) {
     ModelOptions engine_options;
     engine_options.recognizer = r;
+    engine_options.dlib_weights = options.dlib_weights;
     engine_options.detector = options.detector;
     engines.push_back(Engine::open(engine_options));
   }
@@ -420,8 +431,10 @@ int main(int argc, char** argv) {
   const auto pairs = read_lfw_pairs((lfw / "pairs.txt").string(), options.per_fold);
   const std::string lfw_name = "LFW View 2 (" + std::to_string(pairs.size()) + " pairs, 10-fold)";
   for (Transform t : {Transform::kNone, Transform::kPortrait, Transform::kGrey, Transform::kLowResolution}) {
-    // lfw-portrait: that row alone (the only LFW row whose photos exceed 512 px: 750 x 875).
-    if (options.wants("lfw") || (t == Transform::kPortrait && options.wants("lfw-portrait"))) {
+    // lfw-portrait: that row alone (the only LFW row whose photos exceed 512 px: 750 x 875);
+    // lfw-plain: the as-shipped row alone (the full 6,000 pairs with the real face_recognition).
+    if (options.wants("lfw") || (t == Transform::kPortrait && options.wants("lfw-portrait")) ||
+        (t == Transform::kNone && options.wants("lfw-plain"))) {
       verification_rows(lfw_name, engines, options, lfw / "lfw-deepfunneled", pairs, t, true);
     }
   }
