@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   std::vector<Rule> rules;
   for (float threshold : {0.60F, 0.55F, 0.52F, 0.50F, 0.48F, 0.45F})
     for (float margin : {0.0F, 0.05F, 0.08F})
-      for (bool adaptive : {false, true}) rules.push_back({"", {threshold, margin, adaptive}});
+      for (bool adaptive : {false, true}) rules.push_back({"", {.threshold = threshold, .margin = margin, .quality_adaptive = adaptive}});
 
   for (test::Variant variant : {test::Variant::kOriginal, test::Variant::kGrey, test::Variant::kLowResolution}) {
     std::vector<std::vector<LabelledFace>> sets;

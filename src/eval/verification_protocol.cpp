@@ -101,6 +101,17 @@ EqualErrorRate equal_error_rate(const std::vector<RocPoint>& roc) {
   return best;
 }
 
+RateInterval wilson_interval(std::size_t events, std::size_t trials) {
+  if (trials == 0) return {};
+  constexpr double kZ = 1.959964;  // 95 %, two-sided
+  const double n = static_cast<double>(trials);
+  const double p = static_cast<double>(events) / n;
+  const double z2 = kZ * kZ;
+  const double centre = (p + z2 / (2 * n)) / (1 + z2 / n);
+  const double half = kZ * std::sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n);
+  return {p, std::max(0.0, centre - half), std::min(1.0, centre + half)};
+}
+
 double threshold_at_far(const std::vector<RocPoint>& roc, double far) {
   double threshold = 0.0;
   for (const RocPoint& point : roc)

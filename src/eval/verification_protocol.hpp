@@ -2,6 +2,7 @@
 // Shared by `eval lfw` and `calibrate`.
 #pragma once
 
+#include <cstddef>
 #include <vector>
 
 namespace siamface {
@@ -49,5 +50,14 @@ EqualErrorRate equal_error_rate(const std::vector<RocPoint>& roc);
 
 // The largest threshold whose FAR does not exceed `far` (0 if none).
 double threshold_at_far(const std::vector<RocPoint>& roc, double far);
+
+// A rate measured as `events` of `trials`, with its 95 % Wilson score interval (which, unlike
+// the normal approximation, stays inside [0, 1] and is not empty at 0 events).
+struct RateInterval {
+  double rate = 0.0;
+  double low = 0.0;
+  double high = 1.0;
+};
+RateInterval wilson_interval(std::size_t events, std::size_t trials);
 
 }  // namespace siamface

@@ -16,6 +16,7 @@
 #include "model/model_files.hpp"
 #include "pipeline/augmented_chips.hpp"
 #include "pipeline/face_quality.hpp"
+#include "pipeline/fused_embedding.hpp"
 #include "pipeline/subject_choice.hpp"
 #include "siamface/errors.hpp"
 #include "util/sha256.hpp"
@@ -50,17 +51,9 @@ bool has_tiny_fallback(const ModelOptions& options) { return options.detector !=
 bool uses_dlib(Recognizer r) { return r != Recognizer::kMobileFaceNet; }
 bool uses_mobile_face_net(Recognizer r) { return r != Recognizer::kDlib; }
 
-// Fused embedding = [kFusedDlibWeight * dlib, kFusedMfnWeight * mfn]: squared distance
-// w * d_dlib^2 + (1 - w) * (s * d_mfn)^2 with w = 0.25 and s = 0.5 (the ratio of the two
-// networks' LFW thresholds), both chosen on the training folds of LFW View 2 (bench/
-// recognizer_fusion_bench.cpp; docs/validation.md).
-constexpr float kFusedDlibWeight = 0.5F;        // sqrt(0.25)
-constexpr float kFusedMfnWeight = 0.4330127F;   // sqrt(0.75) * 0.5
-// The MobileFaceNet alone: its unit vectors scaled by s, so that every recognizer's same-person
-// threshold sits near dlib's 0.6 (LFW: 1.21 * 0.5 = 0.61) and one default serves them all.
-constexpr float kMfnScale = 0.5F;
+// The fused layout and the MobileFaceNet's scale: pipeline/fused_embedding.hpp.
 
-// ModelInfo names: written by Engine::open, read back by recognizer_of.
+// ModelInfo names: written by Engine::open, read back by recognizer_of and dlib_weights_of.
 constexpr const char* kDlibModelName = "dlib_face_recognition_resnet_model_v1 (face-api port)";
 // dlib's own float weights (DlibWeights::kFloat): another name, so galleries never mix the two.
 constexpr const char* kDlibFloatModelName = "dlib_face_recognition_resnet_model_v1 (dlib float)";

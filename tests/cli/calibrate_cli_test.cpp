@@ -30,9 +30,11 @@ TEST_F(CalibrateCli, LabelledFolderGivesSeparatedDistributionsAndSavesTheThresho
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("lfw_dev/lfw-deepfunneled");
   const std::string gallery = (temp_ / "gallery.db").string();
+  // --force: ten people's 550 impostor pairs are too few to vouch for a looser threshold at
+  // FAR 1 % (TinyFolderDoesNotLoosenTheThreshold); this test is about what is measured and saved.
   const auto result = run_command(kCli + " calibrate --folder " +
                                   shell_quote((testdata_dir() / "lfw_dev/lfw-deepfunneled").string()) + " --out " +
-                                  shell_quote((temp_ / "plots").string()) + " --save --gallery " + shell_quote(gallery));
+                                  shell_quote((temp_ / "plots").string()) + " --save --force --gallery " + shell_quote(gallery));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const auto report = last_json_line(result.output);
   EXPECT_EQ(report["people"].get<int>(), 10);
@@ -51,6 +53,47 @@ TEST_F(CalibrateCli, LabelledFolderGivesSeparatedDistributionsAndSavesTheThresho
   const auto info = last_json_line(run_command(kCli + " gallery info --gallery " + shell_quote(gallery)).output);
   EXPECT_EQ(info["threshold_source"], "gallery");
   EXPECT_NEAR(info["threshold"].get<double>(), report["chosen_threshold"].get<double>(), 1e-4);
+}
+
+// Issue 34: five people, 16 photos, ~100 impostor pairs saved 0.669 and a stranger was named.
+TEST_F(CalibrateCli, TinyFolderDoesNotLoosenTheThreshold) {
+  SIAMFACE_REQUIRE_MODELS();
+  SIAMFACE_REQUIRE_TESTDATA("lfw_dev/lfw-deepfunneled");
+  std::size_t people = 0;
+  for (const auto& person : fs::directory_iterator(testdata_dir() / "lfw_dev/lfw-deepfunneled")) {
+    if (people++ == 5) break;
+    fs::create_directories(temp_ / "people" / person.path().filename());
+    for (const auto& photo : fs::directory_iterator(person.path())) {
+      fs::copy_file(photo.path(), temp_ / "people" / person.path().filename() / photo.path().filename());
+    }
+  }
+  const std::string gallery = shell_quote((temp_ / "gallery.db").string());
+  ASSERT_EQ(run_command(kCli + " gallery set-threshold 0.3 --gallery " + gallery).exit_code, 0);
+  const std::string calibrate = kCli + " calibrate --folder " + shell_quote((temp_ / "people").string()) + " --out " +
+                                shell_quote((temp_ / "plots").string()) + " --save --gallery " + gallery;
+  const auto refused = run_command(calibrate);
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  const auto report = last_json_line(refused.output);
+  EXPECT_LT(report["impostor_pairs"].get<int>(), 200);
+  EXPECT_FALSE(report["enough_impostor_pairs"].get<bool>());
+  EXPECT_FALSE(report["saved"].get<bool>());
+  const auto interval = report["false_accept_rate_ci95"];
+  ASSERT_EQ(interval.size(), 2U);
+  EXPECT_LE(interval[0].get<double>(), report["false_accept_rate_at_chosen"].get<double>());
+  EXPECT_GT(interval[1].get<double>(), 0.02) << "the upper end is what makes it too few";
+  EXPECT_NE(refused.output.find("95% interval"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("--force"), std::string::npos) << refused.output;
+  auto info = last_json_line(run_command(kCli + " gallery info --gallery " + gallery).output);
+  EXPECT_NEAR(info["threshold"].get<double>(), 0.3, 1e-6) << "the gallery's threshold is kept";
+
+  const auto forced = run_command(calibrate + " --force");
+  ASSERT_EQ(forced.exit_code, 0) << forced.output;
+  info = last_json_line(run_command(kCli + " gallery info --gallery " + gallery).output);
+  EXPECT_NEAR(info["threshold"].get<double>(), last_json_line(forced.output)["chosen_threshold"].get<double>(), 1e-4);
+
+  // A stricter threshold is saved from few pairs too: it can only name fewer people.
+  ASSERT_EQ(run_command(kCli + " gallery set-threshold 1.5 --gallery " + gallery).exit_code, 0);
+  EXPECT_EQ(run_command(calibrate).exit_code, 0);
 }
 
 TEST_F(CalibrateCli, NeedsSomeoneWithTwoPhotos) {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/run_command.hpp"
 #include "common/temp_dir_test.hpp"
@@ -34,6 +35,30 @@ TEST_F(CliTest, VerifySamePersonExitsZeroAndDifferentExitsOne) {
                                      shell_quote((obama_dir() / "biden.jpg").string()));
   EXPECT_EQ(different.exit_code, 1) << different.output;
   EXPECT_NE(different.output.find("\"same\":false"), std::string::npos) << different.output;
+}
+
+// Issue 34: `verify group.jpg portrait.png` said "different" when the person was not the
+// largest face of the group photo. Every pair is compared now: each of bbt1's four people is
+// found, each in another face, and the JSON has every distance.
+TEST_F(CliTest, VerifyFindsThePersonAnywhereInAGroupPhoto) {
+  SIAMFACE_REQUIRE_MODELS();
+  SIAMFACE_REQUIRE_TESTDATA("face-api.js/examples/images/bbt1.jpg");
+  const fs::path images = testdata_dir() / "face-api.js/examples/images";
+  std::set<int> faces_found;
+  for (const char* portrait : {"raj/raj1.png", "leonard/leonard1.png", "howard/howard2.png", "sheldon/sheldon2.png"}) {
+    const auto result = run_command(kCli + " verify " + shell_quote((images / "bbt1.jpg").string()) + " " +
+                                    shell_quote((images / portrait).string()));
+    EXPECT_EQ(result.exit_code, 0) << portrait << ": " << result.output;
+    const auto line = nlohmann::json::parse(result.output.substr(result.output.find('{')));
+    const std::size_t faces = line["a"]["faces_in_image"];
+    EXPECT_EQ(faces, 4U) << result.output;
+    ASSERT_EQ(line["distances"].size(), faces);
+    EXPECT_EQ(line["distances"][0].size(), 1U);
+    EXPECT_NEAR(line["distances"][line["a"]["face"].get<int>()][0].get<double>(), line["distance"].get<double>(), 1e-6);
+    EXPECT_NE(result.output.find("compared every pair of 4 x 1 faces"), std::string::npos) << result.output;
+    faces_found.insert(line["a"]["face"].get<int>());
+  }
+  EXPECT_EQ(faces_found.size(), 4U) << "each person is another face of the group photo";
 }
 
 TEST_F(CliTest, VerifyWithoutAFaceIsAnErrorNamingTheFile) {

@@ -147,7 +147,9 @@ TEST_F(UnknownCli, SplitMergeNotAndErrors) {
   // "Not penny" from an image.
   const auto not_image = cli("not penny " + shell_quote(photo("raj", 1)));
   ASSERT_EQ(not_image.exit_code, 0) << not_image.output;
-  EXPECT_TRUE(json_lines(not_image.output).at(0).contains("negative"));
+  const auto not_raj = json_lines(not_image.output).at(0);
+  EXPECT_EQ(not_raj["negatives"].size(), 1U) << not_raj.dump();
+  EXPECT_EQ(not_raj["chosen_because"], "the only face") << not_raj.dump();
 
   // Errors exit 2 with a message naming what is wrong.
   auto bad = cli("promote 9999 someone");
@@ -191,6 +193,46 @@ TEST_F(UnknownCli, SplitMergeNotAndErrors) {
   ASSERT_EQ(purged.exit_code, 0) << purged.output;
   EXPECT_EQ(json_lines(purged.output).at(0)["removed"], 1);
   EXPECT_TRUE(json_lines(cli("unknown list --json").output).empty());
+}
+
+// Issue 34: in a group photo `not` corrects the face the gallery names PERSON now, not the
+// largest one, and says which; with no such face among several it asks for --box.
+TEST_F(UnknownCli, NotCorrectsTheFaceCurrentlyGivenTheName) {
+  SIAMFACE_REQUIRE_MODELS();
+  SIAMFACE_REQUIRE_TESTDATA("face-api.js/examples/images/bbt1.jpg");
+  const std::string group = shell_quote((characters() / "bbt1.jpg").string());
+  ASSERT_EQ(cli("enroll --name leonard " + shell_quote(photo("leonard", 1))).exit_code, 0);
+  const auto before = json_lines(cli("identify " + group).output).at(0);
+  nlohmann::json named_box, largest_box;
+  double largest_area = 0;
+  for (const auto& face : before["faces"]) {
+    if (face["name"] == "leonard") named_box = face["box"];
+    const double area = face["box"]["width"].get<double>() * face["box"]["height"].get<double>();
+    if (area > largest_area) largest_area = area, largest_box = face["box"];
+  }
+  ASSERT_FALSE(named_box.is_null()) << "leonard must be named in bbt1 for this test: " << before.dump();
+  ASSERT_GE(before["faces"].size(), 3U);
+
+  const auto corrected = cli("not leonard " + group);
+  ASSERT_EQ(corrected.exit_code, 0) << corrected.output;
+  const auto report = json_lines(corrected.output).at(0);
+  EXPECT_EQ(report["chosen_because"], "named leonard");
+  ASSERT_EQ(report["negatives"].size(), 1U);
+  EXPECT_EQ(report["negatives"][0]["box"], named_box) << "the named face, not the largest " << largest_box.dump();
+  EXPECT_NE(corrected.output.find("is not leonard"), std::string::npos) << corrected.output;
+  for (const auto& face : json_lines(cli("identify " + group).output).at(0)["faces"]) {
+    EXPECT_NE(face["name"], "leonard") << "the correction took";
+  }
+
+  // Nobody is named leonard now and the photo has several faces: which one is meant?
+  const auto ambiguous = cli("not leonard " + group);
+  EXPECT_EQ(ambiguous.exit_code, 2);
+  EXPECT_NE(ambiguous.output.find("--box"), std::string::npos) << ambiguous.output;
+  // --box takes the JSON box identify printed.
+  const auto by_box = cli("not leonard " + group + " --box " + shell_quote(largest_box.dump()));
+  ASSERT_EQ(by_box.exit_code, 0) << by_box.output;
+  EXPECT_EQ(json_lines(by_box.output).at(0)["chosen_because"], "--box");
+  EXPECT_EQ(cli("not leonard " + group + " --box 1,2,three,4").exit_code, 2);
 }
 
 }  // namespace

@@ -68,5 +68,27 @@ TEST(VerificationProtocol, RocIsMonotonicWithEndpointsAndEqualErrorRate) {
   EXPECT_GE(strict, 0.5);
 }
 
+
+TEST(VerificationProtocol, WilsonIntervalBracketsTheRateAndNarrowsWithTrials) {
+  const RateInterval none = wilson_interval(0, 100);
+  EXPECT_EQ(none.rate, 0.0);
+  EXPECT_EQ(none.low, 0.0);
+  EXPECT_NEAR(none.high, 0.037, 0.001);  // z^2 / (n + z^2): not empty at 0 events
+  const RateInterval few = wilson_interval(1, 100);
+  const RateInterval many = wilson_interval(100, 10000);
+  EXPECT_DOUBLE_EQ(few.rate, many.rate);
+  EXPECT_LT(few.low, few.rate);
+  EXPECT_GT(few.high, few.rate);
+  EXPECT_LT(many.high - many.low, (few.high - few.low) / 5);
+  EXPECT_NEAR(many.low, 0.0082, 0.0002);
+  EXPECT_NEAR(many.high, 0.0122, 0.0002);
+  const RateInterval all = wilson_interval(5, 5);
+  EXPECT_EQ(all.high, 1.0);
+  EXPECT_LT(all.low, 1.0);
+  const RateInterval empty = wilson_interval(0, 0);
+  EXPECT_EQ(empty.low, 0.0);
+  EXPECT_EQ(empty.high, 1.0);
+}
+
 }  // namespace
 }  // namespace siamface

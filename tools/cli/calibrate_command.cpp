@@ -1,5 +1,6 @@
 // siamface calibrate [--folder DIR] : genuine/impostor distances, ROC, EER and thresholds at
 // fixed false-accept rates, from the gallery or a labelled folder tree; optionally saved.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -24,6 +25,7 @@ struct CalibrateArgs {
   std::string out_dir = "out/calibrate";
   double target_far = 0.01;
   bool save = false;
+  bool force = false;
   int jobs = 2;
   EngineFlags engine;
   GalleryFlags gallery;
@@ -99,6 +101,12 @@ int run_calibrate(const CalibrateArgs& args) {
   const double at_far_1 = threshold_at_far(roc, 0.01);
   const double at_far_01 = threshold_at_far(roc, 0.001);
   const double chosen = threshold_at_far(roc, args.target_far);
+  // How well the impostor pairs pin the false-accept rate down at the chosen threshold: a
+  // threshold for FAR 1 % from 100 impostor pairs rests on one pair (issue 34).
+  const auto false_accepts = static_cast<std::size_t>(
+      std::count_if(impostor.begin(), impostor.end(), [&](float d) { return d < chosen; }));
+  const RateInterval far_at_chosen = wilson_interval(false_accepts, impostor.size());
+  const bool enough_pairs = far_at_chosen.high <= 2 * args.target_far;
 
   std::error_code ec;
   fs::create_directories(args.out_dir, ec);
@@ -118,17 +126,39 @@ int run_calibrate(const CalibrateArgs& args) {
                         {"threshold_far_1e-3", at_far_01},
                         {"target_far", args.target_far},
                         {"chosen_threshold", chosen},
+                        {"false_accept_rate_at_chosen", far_at_chosen.rate},
+                        {"false_accept_rate_ci95", {far_at_chosen.low, far_at_chosen.high}},
+                        {"enough_impostor_pairs", enough_pairs},
                         {"plots", args.out_dir}};
   std::cerr << std::fixed << std::setprecision(3) << "calibrate: " << genuine.size() << " genuine, " << impostor.size()
             << " impostor pairs; EER " << 100 * eer.rate << "% at " << eer.threshold << "; threshold at FAR 1%: "
-            << at_far_1 << ", at FAR 0.1%: " << at_far_01 << "\n";
+            << at_far_1 << ", at FAR 0.1%: " << at_far_01 << "\n"
+            << "calibrate: at the chosen threshold " << chosen << " the false-accept rate is " << 100 * far_at_chosen.rate
+            << "% (" << false_accepts << " of " << impostor.size() << " impostor pairs; 95% interval "
+            << 100 * far_at_chosen.low << "-" << 100 * far_at_chosen.high << "%)\n";
+  if (!enough_pairs) {
+    std::cerr << "calibrate: too few impostor pairs to aim at a false-accept rate of " << 100 * args.target_far
+              << "%: the interval's upper end is over twice the target (more people and photos narrow it)\n";
+  }
+  int exit_code = kExitOk;
   if (args.save) {
-    gallery->set_setting(kThresholdSetting, format_distance_threshold(chosen));
-    out["saved_to"] = gallery->path();
-    std::cerr << "calibrate: saved threshold " << chosen << " in " << gallery->path() << '\n';
+    const float current = gallery_threshold(*gallery, IdentifyOptions::default_decision_rule().threshold);
+    if (!enough_pairs && chosen > current && !args.force) {
+      // A looser threshold from too little evidence names strangers: keep the current one.
+      out["saved"] = false;
+      out["kept_threshold"] = current;
+      std::cerr << "calibrate: not saved: " << chosen << " is looser than the gallery's " << current
+                << " and rests on too few impostor pairs (--force saves it anyway)\n";
+      exit_code = kExitNegative;
+    } else {
+      gallery->set_setting(kThresholdSetting, format_distance_threshold(chosen));
+      out["saved"] = true;
+      out["saved_to"] = gallery->path();
+      std::cerr << "calibrate: saved threshold " << chosen << " in " << gallery->path() << '\n';
+    }
   }
   emit(out);
-  return kExitOk;
+  return exit_code;
 }
 
 }  // namespace
@@ -142,7 +172,10 @@ void add_calibrate_command(CLI::App& app, int& exit_code) {
   command->add_option("--out", args->out_dir, "Where histogram.png, roc.png and roc.csv go")->capture_default_str();
   command->add_option("--target-far", args->target_far, "False-accept rate the saved threshold aims at")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  command->add_flag("--save", args->save, "Save the threshold at --target-far into the gallery");
+  command->add_flag("--save", args->save,
+                    "Save the threshold at --target-far into the gallery (a looser one only with enough impostor "
+                    "pairs: the 95% upper end of its false-accept rate at most twice the target)");
+  command->add_flag("--force", args->force, "With --save: save a looser threshold even from too few impostor pairs");
   command->add_option("-j,--jobs", args->jobs, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
   args->engine.add_to(*command);
   args->gallery.add_to(*command);

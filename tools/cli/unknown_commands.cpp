@@ -1,5 +1,6 @@
 // Unknown faces and corrections (docs/unknown-faces.md): siamface unknown list|purge, cluster,
 // promote, dismiss, merge, split, not.
+#include <charconv>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -31,14 +32,31 @@ nlohmann::json unknown_json(const UnknownFace& u) {
 }
 
 // "x,y,w,h" in pixels.
+// --box: the JSON box identify and detect print ({"left":..,"top":..,"width":..,"height":..}),
+// or its four numbers in that order, comma-separated. Locale-independent.
 Box parse_box(const std::string& text) {
-  const std::vector<std::string> parts = split_list(text);
   Box box;
-  try {
-    if (parts.size() != 4) throw std::invalid_argument("count");
-    box = {std::stof(parts[0]), std::stof(parts[1]), std::stof(parts[2]), std::stof(parts[3])};
-  } catch (const std::exception&) {
-    throw Error(ErrorCode::kInvalidArgument, "--box must be x,y,width,height in pixels, not '" + text + "'");
+  const Error bad(ErrorCode::kInvalidArgument,
+                  "--box must be identify's JSON box {\"left\",\"top\",\"width\",\"height\"} or left,top,width,height "
+                  "in pixels, not '" + text + "'");
+  if (!text.empty() && text.front() == '{') {
+    const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!json.is_object()) throw bad;
+    float* fields[] = {&box.left, &box.top, &box.width, &box.height};
+    const char* names[] = {"left", "top", "width", "height"};
+    for (int i = 0; i < 4; ++i) {
+      if (!json.contains(names[i]) || !json[names[i]].is_number()) throw bad;
+      *fields[i] = json[names[i]].get<float>();
+    }
+  } else {
+    const std::vector<std::string> parts = split_list(text);
+    if (parts.size() != 4) throw bad;
+    float* fields[] = {&box.left, &box.top, &box.width, &box.height};
+    for (int i = 0; i < 4; ++i) {
+      const std::string& part = parts[i];
+      const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), *fields[i]);
+      if (ec != std::errc() || end != part.data() + part.size()) throw bad;
+    }
   }
   if (!(box.width > 0 && box.height > 0)) throw Error(ErrorCode::kInvalidArgument, "--box: width and height must be positive");
   return box;
@@ -225,7 +243,9 @@ void add_correction_commands(CLI::App& app, int& exit_code) {
         "not", "Correct a wrong match: this face (an image, or --face ID of the gallery) is not PERSON");
     command->add_option("person", args->person, "The person it is not");
     command->add_option("image", args->image, "Photo of the face wrongly named PERSON");
-    command->add_option("--box", args->box, "Which face: x,y,width,height (default: the largest)");
+    command->add_option("--box", args->box,
+                        "Which face: identify's JSON box, or left,top,width,height (default: the face(s) the "
+                        "gallery names PERSON now, else the only face)");
     command->add_option("--face", args->face_id, "A gallery face that is not its person: removed and kept as a negative");
     args->gallery.add_to(*command);
     args->engine.add_to(*command);
@@ -244,17 +264,44 @@ void add_correction_commands(CLI::App& app, int& exit_code) {
       const Engine engine = Engine::open(args->engine.model_options_for(gallery));
       const Image image = load_image(args->image, args->engine.decode_options());
       const PipelineOptions pipeline = args->engine.pipeline_options();
-      Face face;
+      // The faces the correction is about, and why those (issue 34: a group photo's largest face
+      // is not necessarily the one wrongly named).
+      std::vector<FaceEmbedding> chosen;
+      std::string because;
       if (!args->box.empty()) {
-        face = engine.face_at(image, parse_box(args->box), pipeline);
+        const Face face = engine.face_at(image, parse_box(args->box), pipeline);
+        chosen.push_back({face, engine.embed(image, face, pipeline.chip)});
+        because = "--box";
       } else {
-        const std::vector<Face> faces = engine.detect(image, pipeline);
-        if (faces.empty()) throw Error(ErrorCode::kNotFound, "no face found in " + args->image);
-        face = faces[engine.choose_subject(image, faces, FaceChoice::kLargest, pipeline)];
+        IdentifyOptions options;
+        options.pipeline = pipeline;
+        options.rule.threshold = gallery_threshold(gallery, options.rule.threshold);
+        const std::vector<IdentifiedFace> faces = identify_image(engine, gallery, image, options);
+        if (faces.empty()) throw Error(ErrorCode::kNoFace, "no face found in " + args->image);
+        for (const IdentifiedFace& f : faces) {
+          if (f.decision.known && f.decision.person == args->person) chosen.push_back({f.face, f.embedding});
+        }
+        because = "named " + args->person;
+        if (chosen.empty() && faces.size() == 1) {
+          chosen.push_back({faces.front().face, faces.front().embedding});
+          because = "the only face";
+        }
+        if (chosen.empty()) {
+          nlohmann::json boxes = nlohmann::json::array();
+          for (const IdentifiedFace& f : faces) boxes.push_back({{"box", to_json(f.face.box)}, {"name", f.decision.person}});
+          throw Error(ErrorCode::kInvalidArgument, "no face of " + args->image + " is named " + args->person + " now, and it has " +
+                                                       std::to_string(faces.size()) + " faces: pick one with --box " +
+                                                       boxes.dump());
+        }
       }
-      const Embedding embedding = engine.embed(image, face, pipeline.chip);
-      const std::string id = gallery.add_negative(args->person, embedding, engine.model_info(), args->image);
-      emit({{"person", args->person}, {"negative", id}, {"box", to_json(face.box)}});
+      nlohmann::json negatives = nlohmann::json::array();
+      for (const FaceEmbedding& f : chosen) {
+        const std::string id = gallery.add_negative(args->person, f.embedding, engine.model_info(), args->image);
+        negatives.push_back({{"negative", id}, {"box", to_json(f.face.box)}});
+        std::cerr << "not: " << args->image << ": the face at " << to_json(f.face.box).dump() << " (" << because
+                  << ") is not " << args->person << '\n';
+      }
+      emit({{"person", args->person}, {"chosen_because", because}, {"negatives", negatives}});
       return kExitOk;
     }, exit_code);
   }
