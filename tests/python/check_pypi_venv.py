@@ -5,7 +5,8 @@
 2. The venv (SIAMFACE_VENV, else ${XDG_CACHE_HOME:-~/.cache}/siamface/venv) was made from
    Debian's /usr/bin/python3, and its installed distributions (importlib.metadata, run by the
    venv's own python) have exactly the pinned versions; `import dlib, face_recognition` works
-   there (dlib from the prebuilt dlib-bin wheel).
+   there (dlib from the prebuilt dlib-bin wheel), and bench/face_recognition_peer.py finds the
+   one face of face_recognition's obama.jpg with a 128-d encoding (when the test data is there).
 3. dlib_face_recognition_resnet_model_v1.dat in the models folder (SIAMFACE_MODELS, else
    ${XDG_CACHE_HOME:-~/.cache}/siamface/models) has the sha256 pinned in scripts/setup.sh, and so
    does the copy inside the venv's face_recognition_models package.
@@ -20,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 sys.dont_write_bytecode = True
 
@@ -135,6 +137,26 @@ else:
     print("venv: import dlib (%s) and face_recognition work" % dlib_version)
     if sha256_of(package_dat) != dat_pin.group(1):
         fail("%s inside the venv does not have the sha256 pinned in scripts/setup.sh" % package_dat)
+
+# 2b. bench/face_recognition_peer.py (what validation_suite_bench --peer runs) on one photo of
+# face_recognition's own tests, when the test data is there: one face, a 128-d encoding.
+testdata = os.environ.get("SIAMFACE_TESTDATA") or os.path.join(os.path.dirname(ROOT), "shared", "testdata")
+photo = os.path.join(testdata, "face_recognition_ageitgey", "tests", "test_images", "obama.jpg")
+if os.path.isfile(photo) and not failures:
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as f:
+        f.write(photo + "\n")
+        listing = f.name
+    try:
+        result = subprocess.run([python, os.path.join(ROOT, "bench", "face_recognition_peer.py"), listing],
+                                capture_output=True, text=True, timeout=300)
+    finally:
+        os.remove(listing)
+    lines = result.stdout.splitlines()
+    peer = json.loads(lines[0]) if result.returncode == 0 and len(lines) == 1 else None
+    if not peer or peer.get("faces") != 1 or len(peer.get("encoding") or []) != 128:
+        fail("bench/face_recognition_peer.py on %s: %s %s" % (photo, result.stdout[:300], result.stderr.strip()[-1000:]))
+    else:
+        print("venv: face_recognition_peer.py finds 1 face in obama.jpg, 128-d encoding, %.0f ms" % peer["ms"])
 
 # 3. The float weights in the models folder.
 models = os.environ.get("SIAMFACE_MODELS") or os.path.join(cache_dir(), "models")
