@@ -37,7 +37,8 @@ struct ServeConfig {
 };
 
 // The one `siamface serve` child process of the tests: `--port 0` on loopback, `--workers 8`
-// unless the arguments say otherwise; the port comes from its "listening" line.
+// unless the arguments say otherwise (`--port`, `--workers`); the port comes from its
+// "listening" line.
 class ServerProcess {
  public:
   explicit ServerProcess(const std::vector<std::string>& extra_args = {}) : ServerProcess(ServeConfig{extra_args}) {}
@@ -47,7 +48,10 @@ class ServerProcess {
     fs::create_directories(dir_);
     log_ = config.log.empty() ? dir_ / "server.log" : config.log;
     const fs::path gallery = config.gallery.empty() ? dir_ / "gallery.db" : config.gallery;
-    std::vector<std::string> args = {SIAMFACE_CLI_PATH, "serve", "--host", "127.0.0.1", "--port", "0"};
+    std::vector<std::string> args = {SIAMFACE_CLI_PATH, "serve", "--host", "127.0.0.1"};
+    if (std::find(config.args.begin(), config.args.end(), "--port") == config.args.end()) {  // else theirs
+      args.insert(args.end(), {"--port", "0"});
+    }
     if (std::find(config.args.begin(), config.args.end(), "--gallery") == config.args.end()) {  // else theirs
       args.insert(args.end(), {"--gallery", gallery.string()});
     }

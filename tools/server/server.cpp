@@ -1,7 +1,9 @@
 #include "server/server.hpp"
 
 #include <malloc.h>
+#include <netdb.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -104,6 +106,29 @@ nlohmann::json health_json(const ServerContext& context) {
           {"auth", context.auth_required()}};
 }
 
+// Whether binding host:port fails because something already uses it (httplib's bind only says
+// that it failed): a fresh socket with the same options tries the same addresses.
+bool port_in_use(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &found) != 0) return false;
+  bool in_use = false;
+  for (const addrinfo* a = found; a && !in_use; a = a->ai_next) {
+    const int sock = ::socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+    if (sock < 0) continue;
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    if (::bind(sock, a->ai_addr, a->ai_addrlen) != 0 && errno == EADDRINUSE) in_use = true;
+    ::close(sock);
+  }
+  ::freeaddrinfo(found);
+  return in_use;
+}
+
 std::shared_ptr<const Loaded> load(const ServerOptions& options) {
   GalleryOptions gallery_options;
   gallery_options.busy_timeout_ms = options.gallery_busy_timeout_ms;
@@ -172,9 +197,14 @@ int run_server(const ServerOptions& options) {
   // Debian's httplib (0.11) is compiled with a listen backlog of 5: a burst of clients overflows it,
   // and the kernel answers some of them with a reset (SYN cookies). Listening again on the same
   // socket only raises the backlog, so keep the socket to do that after the bind.
+  // httplib's default_socket_options sets SO_REUSEPORT, which lets a second server bind a port
+  // that one already listens on, and the kernel then shares the connections between the two
+  // (issue 34, item 5). SO_REUSEADDR alone still allows a restart while old connections linger
+  // in TIME_WAIT, but not a second listener.
   int listening_socket = -1;
   http.set_socket_options([&listening_socket](socket_t sock) {
-    httplib::default_socket_options(sock);
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     listening_socket = sock;
   });
   int port = options.port;
@@ -184,7 +214,12 @@ int run_server(const ServerOptions& options) {
     port = -1;
   }
   if (port < 0) {
-    std::cerr << "siamface serve: cannot bind " << options.host << ':' << options.port << '\n';
+    if (options.port != 0 && port_in_use(options.host, options.port)) {
+      std::cerr << "siamface serve: port " << options.port << " is in use on " << options.host
+                << " (another server listens there: stop it, or choose another --port)\n";
+    } else {
+      std::cerr << "siamface serve: cannot bind " << options.host << ':' << options.port << '\n';
+    }
     return 2;
   }
   if (listening_socket >= 0 && ::listen(listening_socket, SOMAXCONN) != 0) {
