@@ -232,6 +232,7 @@ TEST_F(GalleryAdminHttp, UnknownFacesClustersAndCorrections) {
 TEST_F(GalleryAdminHttp, EveryRouteNeedsTheKey) {
   const fs::path key_file = fs::temp_directory_path() / ("siamface_admin_key_" + std::to_string(::getpid()));
   std::ofstream(key_file) << "k3y\n";
+  fs::permissions(key_file, fs::perms::owner_read | fs::perms::owner_write);  // serve refuses others' access
   start({"--api-key-file", key_file.string()});
   fs::remove(key_file);
   const std::vector<std::pair<std::string, std::string>> routes = {

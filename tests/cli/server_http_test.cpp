@@ -372,6 +372,7 @@ TEST_F(ServerHttpTest, AuthNoneWrongRight) {
   REQUIRE_DATA();
   const fs::path key_file = fs::temp_directory_path() / ("siamface_key_" + std::to_string(::getpid()));
   std::ofstream(key_file) << "s3cret-key\n";
+  fs::permissions(key_file, fs::perms::owner_read | fs::perms::owner_write);  // serve refuses others' access
   start({"--api-key-file", key_file.string()});
   fs::remove(key_file);
 

@@ -1,4 +1,8 @@
 // siamface serve: the HTTP service (native, DeepStack and CompreFace APIs).
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -12,6 +16,8 @@
 namespace siamface::cli {
 namespace {
 
+constexpr const char* kApiKeyVariable = "SIAMFACE_API_KEY";
+
 struct ServeArgs {
   server::ServerOptions options;
   std::string api_key_file;
@@ -21,16 +27,38 @@ struct ServeArgs {
   GalleryFlags gallery;
 };
 
+// The key's first line from --api-key-file, which other users must not be able to read.
+std::string read_api_key_file(const std::string& file) {
+  struct stat info {};
+  if (::stat(file.c_str(), &info) != 0) throw Error(ErrorCode::kIo, "cannot read --api-key-file " + file);
+  if ((info.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
+    throw Error(ErrorCode::kInvalidArgument, "--api-key-file " + file + " has mode " + mode +
+                                                 ": other users may read or change it (chmod 600 " + file + ")");
+  }
+  std::ifstream in(file);
+  if (!in) throw Error(ErrorCode::kIo, "cannot read --api-key-file " + file);
+  std::string key;
+  std::getline(in, key);
+  while (!key.empty() && (key.back() == '\r' || key.back() == ' ')) key.pop_back();
+  if (key.empty()) throw Error(ErrorCode::kInvalidArgument, "--api-key-file " + file + " is empty");
+  return key;
+}
+
 int run_serve(ServeArgs& args) {
   server::ServerOptions options = args.options;
-  if (!args.api_key_file.empty()) {
-    std::ifstream in(args.api_key_file);
-    if (!in) throw Error(ErrorCode::kIo, "cannot read --api-key-file " + args.api_key_file);
-    std::getline(in, options.api_key);
-    while (!options.api_key.empty() && (options.api_key.back() == '\r' || options.api_key.back() == ' ')) {
-      options.api_key.pop_back();
-    }
-    if (options.api_key.empty()) throw Error(ErrorCode::kInvalidArgument, "--api-key-file " + args.api_key_file + " is empty");
+  // The key: --api-key (main() blanks it in the process's command line, but it was visible
+  // until then, and stays in shell history), else --api-key-file, else $SIAMFACE_API_KEY.
+  if (!options.api_key.empty()) {
+    std::cerr << "siamface serve: warning: a key given with --api-key can be read by other users (ps, "
+                 "/proc) while the server starts, and stays in shell history; prefer "
+              << kApiKeyVariable << " or --api-key-file (mode 0600)\n";
+  } else if (!args.api_key_file.empty()) {
+    options.api_key = read_api_key_file(args.api_key_file);
+  } else if (const char* env = std::getenv(kApiKeyVariable); env && *env) {
+    options.api_key = env;
+    std::cerr << "siamface serve: API key from " << kApiKeyVariable << '\n';
   }
   options.models = args.engine.model_options();
   options.pipeline = args.engine.pipeline_options();  // --upsample, --border-pass, ... apply to every request
@@ -67,9 +95,13 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   command->add_option("--host", o.host, "Address to bind")->capture_default_str();
   command->add_option("--port", o.port, "Port (0: any free port; see the 'listening' line)")
       ->check(CLI::Range(0, 65535))->capture_default_str();
-  auto* key = command->add_option("--api-key", o.api_key, "Require this key (native: x-api-key or Bearer; "
-                                                          "DeepStack: api_key field; CompreFace: x-api-key)");
-  command->add_option("--api-key-file", args->api_key_file, "Read the key from the first line of this file")
+  auto* key = command->add_option("--api-key", o.api_key,
+                                  "Require this key (native: x-api-key or Bearer; DeepStack: api_key field; "
+                                  "CompreFace: x-api-key). Other users can see it in ps while the server "
+                                  "starts: prefer --api-key-file or $" + std::string(kApiKeyVariable));
+  command->add_option("--api-key-file", args->api_key_file,
+                      "Read the key from the first line of this file (readable by its owner only: mode 0600 or "
+                      "0400); without either option, $" + std::string(kApiKeyVariable) + " when set")
       ->check(CLI::ExistingFile)->excludes(key);
   command->add_option("--workers", o.workers, "Requests that run the networks at once")->check(CLI::Range(1, 1024))
       ->capture_default_str();
