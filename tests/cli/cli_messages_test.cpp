@@ -1,4 +1,5 @@
-// Issue 34, item 8: what the CLI says when the user slips: a mistyped subcommand.
+// Issue 34, items 7 and 8: what the CLI says and writes when the user slips: a mistyped
+// subcommand, two inputs with one file name under --annotate.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -54,6 +55,46 @@ TEST_F(CliMessages, AMistypedCommandIsNamedWithTheNearestOne) {
   // Real commands and options are untouched.
   EXPECT_EQ(run_command(kCli + " --version").exit_code, 0);
   EXPECT_EQ(run_command(kCli + " gallery info --help").exit_code, 0);
+}
+
+// 9 photos in, 8 files out: two inputs with one file name in different folders overwrote each
+// other. Every command with --annotate keeps the inputs' paths below their common folder.
+TEST_F(CliMessages, AnnotateWritesOneFilePerInputEvenWhenNamesRepeat) {
+  SIAMFACE_REQUIRE_MODELS();
+  SIAMFACE_REQUIRE_TESTDATA("face_recognition_ageitgey/tests/test_images/obama.jpg");
+  const fs::path photos = temp_ / "photos";
+  for (const char* folder : {"ada", "bob", "bob/old"}) fs::create_directories(photos / folder);
+  fs::copy_file(obama_dir() / "obama.jpg", photos / "ada" / "1.jpg");
+  fs::copy_file(obama_dir() / "obama2.jpg", photos / "bob" / "1.jpg");
+  fs::copy_file(obama_dir() / "obama3.jpg", photos / "bob" / "old" / "1.jpg");
+  const std::string gallery = (temp_ / "gallery.db").string();
+  ASSERT_EQ(run_command(kCli + " gallery set-threshold 0.6 --gallery " + shell_quote(gallery)).exit_code, 0);
+
+  for (const std::string& command : std::vector<std::string>{"detect", "identify --gallery " + shell_quote(gallery)}) {
+    const fs::path out = temp_ / ("out_" + command.substr(0, command.find(' ')));
+    // A folder, and a file of it given again on its own: four inputs, four files.
+    const auto result = run_command(kCli + " " + command + " " + shell_quote(photos.string()) + " " +
+                                    shell_quote((photos / "bob" / "1.jpg").string()) + " --annotate " +
+                                    shell_quote(out.string()));
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    const auto lines = json_lines(result.output);
+    ASSERT_EQ(lines.size(), 4U) << result.output;
+    std::set<std::string> written;
+    for (const auto& line : lines) {
+      ASSERT_TRUE(line.contains("annotated")) << line.dump();
+      const std::string path = line["annotated"];
+      EXPECT_TRUE(fs::exists(path)) << path;
+      written.insert(path);
+    }
+    EXPECT_EQ(written.size(), 4U) << result.output;
+    EXPECT_TRUE(fs::exists(out / "ada" / "1.jpg")) << result.output;
+    EXPECT_TRUE(fs::exists(out / "bob" / "1.jpg")) << result.output;
+    EXPECT_TRUE(fs::exists(out / "bob" / "old" / "1.jpg")) << result.output;
+    EXPECT_TRUE(fs::exists(out / "bob" / "1-2.jpg")) << result.output;
+    int files = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(out)) files += entry.is_regular_file();
+    EXPECT_EQ(files, 4) << command;
+  }
 }
 
 }  // namespace

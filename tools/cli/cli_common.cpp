@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <set>
 
 #include "siamface/recognizer.hpp"
 
@@ -214,11 +215,46 @@ void emit(const nlohmann::json& line) {
   std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n' << std::flush;
 }
 
-std::string output_path_for(const std::string& input, const std::string& out_dir) {
+AnnotatedPaths::AnnotatedPaths(const std::vector<std::string>& files, const std::string& out_dir) {
+  if (files.empty() || out_dir.empty()) return;
+  std::vector<fs::path> absolute;
+  for (const std::string& file : files) absolute.push_back(fs::absolute(file).lexically_normal());
+  // The deepest folder holding every input.
+  fs::path common = absolute.front().parent_path();
+  for (const fs::path& file : absolute) {
+    const fs::path folder = file.parent_path();
+    fs::path shared;
+    for (auto a = common.begin(), b = folder.begin(); a != common.end() && b != folder.end() && *a == *b; ++a, ++b) {
+      shared /= *a;
+    }
+    common = shared;
+  }
+  std::set<std::string> used;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const fs::path relative = absolute[i].lexically_relative(common);
+    fs::path out = fs::path(out_dir) / relative;
+    for (int n = 2; !used.insert(out.string()).second; ++n) {
+      out = fs::path(out_dir) / relative.parent_path() /
+            (relative.stem().string() + "-" + std::to_string(n) + relative.extension().string());
+    }
+    outputs_[files[i]].push_back(out.string());
+  }
+}
+
+std::string AnnotatedPaths::take(const std::string& input) {
+  fs::path out;
+  {
+    std::lock_guard lock(mutex_);
+    auto found = outputs_.find(input);
+    if (found == outputs_.end() || found->second.empty()) {
+      throw Error(ErrorCode::kInternal, "no --annotate output was planned for " + input);
+    }
+    out = found->second.front();
+    found->second.pop_front();
+  }
   std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  if (ec) throw Error(ErrorCode::kIo, "cannot create output folder " + out_dir + ": " + ec.message());
-  const fs::path out = fs::path(out_dir) / fs::path(input).filename();
+  fs::create_directories(out.parent_path(), ec);
+  if (ec) throw Error(ErrorCode::kIo, "cannot create output folder " + out.parent_path().string() + ": " + ec.message());
   if (fs::exists(out, ec) && fs::equivalent(out, input, ec)) {
     throw Error(ErrorCode::kInvalidArgument, "refusing to overwrite the input " + input);
   }

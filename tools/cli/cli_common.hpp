@@ -3,7 +3,10 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <deque>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -84,8 +87,20 @@ nlohmann::json error_json(const Error& error);
 // Writes one JSON line to stdout and flushes.
 void emit(const nlohmann::json& line);
 
-// "out_dir/<file name>", creating out_dir. Refuses to overwrite the input itself.
-std::string output_path_for(const std::string& input, const std::string& out_dir);
+// Where --annotate writes each input (issue 34, item 7): under out_dir at its path relative to
+// the folder all inputs share (photos/ada/1.jpg and photos/bob/1.jpg: out/ada/1.jpg and
+// out/bob/1.jpg; one folder of photos: out/<file name>, as before), so two inputs with one file
+// name never overwrite each other; an input listed twice gets "<name>-2.<ext>". take() is
+// thread-safe, creates the output's folder and refuses to overwrite the input itself.
+class AnnotatedPaths {
+ public:
+  AnnotatedPaths(const std::vector<std::string>& files, const std::string& out_dir);
+  std::string take(const std::string& input);
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::deque<std::string>> outputs_;  // per input, in input order
+};
 
 }  // namespace siamface::cli
 

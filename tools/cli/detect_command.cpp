@@ -20,7 +20,9 @@ struct DetectArgs {
 
 int run_detect(const DetectArgs& args) {
   const Engine engine = Engine::open(args.engine.model_options());
-  return for_each_image(collect_images(args.inputs), args.jobs, [&](const std::string& file, nlohmann::json& line) {
+  const std::vector<std::string> files = collect_images(args.inputs);
+  AnnotatedPaths annotated(files, args.annotate_dir);
+  return for_each_image(files, args.jobs, [&](const std::string& file, nlohmann::json& line) {
     Image image = load_image(file, args.engine.decode_options());
     const PipelineOptions pipeline = args.engine.pipeline_options();
     const std::vector<Face> faces = engine.detect(image, pipeline);
@@ -48,7 +50,7 @@ int run_detect(const DetectArgs& args) {
       labels.push_back({face.box, "face", score, kDetectionColor, &face.landmarks});
     }
     draw_faces(image, labels);
-    const std::string out = output_path_for(file, args.annotate_dir);
+    const std::string out = annotated.take(file);
     save_image(image, out);
     line["annotated"] = out;
   });
@@ -62,7 +64,8 @@ void add_detect_command(CLI::App& app, int& exit_code) {
   command->add_option("inputs", args->inputs, "Images or folders (recursive)")->required();
   args->engine.add_to(*command);
   args->engine.add_enhance_to(*command);
-  command->add_option("--annotate", args->annotate_dir, "Write copies with boxes and landmarks here");
+  command->add_option("--annotate", args->annotate_dir,
+                      "Write copies with boxes and landmarks here, at the inputs' paths relative to their common folder");
   command->add_option("-j,--jobs", args->jobs, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
   set_runner(*command, [args] { return run_detect(*args); }, exit_code);
 }

@@ -53,6 +53,8 @@ int run_identify(const IdentifyArgs& args) {
   if (args.margin >= 0) options.rule.margin = args.margin;
   if (args.adaptive != "default") options.rule.quality_adaptive = args.adaptive == "on";
 
+  const std::vector<std::string> files = collect_images(args.inputs);
+  AnnotatedPaths annotated(files, args.annotate_dir);
   const auto describe = [&](const std::string& file, nlohmann::json& line) {
     Image image = load_image(file, args.engine.decode_options());
     const std::vector<IdentifiedFace> faces = identify_image(engine, gallery, image, options);
@@ -84,12 +86,12 @@ int run_identify(const IdentifyArgs& args) {
     }
     if (!args.annotate_dir.empty()) {
       draw_faces(image, labels);
-      const std::string out = output_path_for(file, args.annotate_dir);
+      const std::string out = annotated.take(file);
       save_image(image, out);
       line["annotated"] = out;
     }
   };
-  if (!args.csv) return for_each_image(collect_images(args.inputs), args.jobs, describe);
+  if (!args.csv) return for_each_image(files, args.jobs, describe);
 
 
   // face_recognition-compatible CSV rows: file,name,distance,top,right,bottom,left.
@@ -106,7 +108,7 @@ int run_identify(const IdentifyArgs& args) {
     }
     std::cout << std::flush;
   };
-  return for_each_image(collect_images(args.inputs), args.jobs, describe, csv_row);
+  return for_each_image(files, args.jobs, describe, csv_row);
 }
 
 }  // namespace
@@ -127,7 +129,8 @@ void add_identify_command(CLI::App& app, int& exit_code) {
   command->add_flag("--keep-unknown", args->keep_unknown,
                    "Keep the faces nobody was named for (embedding, thumbnail) for `siamface cluster`");
   command->add_flag("--csv", args->csv, "CSV: file,name,distance,top,right,bottom,left");
-  command->add_option("--annotate", args->annotate_dir, "Write labelled copies here");
+  command->add_option("--annotate", args->annotate_dir,
+                      "Write labelled copies here, at the inputs' paths relative to their common folder");
   command->add_option("-j,--jobs", args->jobs, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
   args->engine.add_to(*command);
   args->engine.add_enhance_to(*command);
