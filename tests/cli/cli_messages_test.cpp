@@ -1,5 +1,6 @@
-// Issue 34, items 7 and 8: what the CLI says and writes when the user slips: a mistyped
-// subcommand, two inputs with one file name under --annotate.
+// Issue 34, items 7, 8 and 9: what the CLI says and writes when the user slips: a mistyped
+// subcommand, two inputs with one file name under --annotate, and how long `embed`'s
+// embeddings are.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -95,6 +96,27 @@ TEST_F(CliMessages, AnnotateWritesOneFilePerInputEvenWhenNamesRepeat) {
     for (const auto& entry : fs::recursive_directory_iterator(out)) files += entry.is_regular_file();
     EXPECT_EQ(files, 4) << command;
   }
+}
+
+// README, --help and the HTTP docs said 128 values per face; the default recognizer gives 640.
+TEST_F(CliMessages, EmbedSaysWhichRecognizerAndHowManyValues) {
+  SIAMFACE_REQUIRE_MODELS();
+  SIAMFACE_REQUIRE_TESTDATA("face_recognition_ageitgey/tests/test_images/obama.jpg");
+  const std::string photo = shell_quote((obama_dir() / "obama.jpg").string());
+  for (const auto& [flags, recognizer, size] : std::vector<std::tuple<std::string, std::string, std::size_t>>{
+           {"", "fused", 640}, {"--recognizer dlib", "dlib", 128}, {"--recognizer mfn", "mfn", 512}}) {
+    const auto result = run_command(kCli + " embed " + photo + " " + flags);
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    const auto lines = json_lines(result.output);
+    ASSERT_EQ(lines.size(), 1U) << result.output;
+    EXPECT_EQ(lines[0]["recognizer"], recognizer) << result.output;
+    EXPECT_EQ(lines[0]["dimensions"], size) << result.output;
+    ASSERT_EQ(lines[0]["faces"].size(), 1U) << result.output;
+    EXPECT_EQ(lines[0]["faces"][0]["embedding"].size(), size) << flags;
+  }
+  const auto help = run_command(kCli + " embed --help");
+  EXPECT_NE(help.output.find("640 with the default fused"), std::string::npos) << help.output;
+  EXPECT_NE(help.output.find("128 with --recognizer dlib"), std::string::npos) << help.output;
 }
 
 }  // namespace

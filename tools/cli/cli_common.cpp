@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 void EngineFlags::add_to(CLI::App& command) {
   command.add_option("--models", models_dir, "Models directory (env SIAMFACE_MODELS)")->capture_default_str();
   command.add_option("--recognizer", recognizer,
-                     "Embedding network: dlib (ResNet, 128-d), mfn (MobileFaceNet, 512-d) or fused (both; "
+                     "Embedding network: dlib (ResNet, 128 values), mfn (MobileFaceNet, 512) or fused (both, 640; "
                      "`siamface models` lists them). Default: the gallery's, else " +
                          std::string(to_string(ModelOptions{}.recognizer)) + "; `reindex` converts a gallery")
       ->check(CLI::IsMember(names_of(kRecognizerNames)));
