@@ -338,3 +338,54 @@ TEST_F(WatchTest, KeepUnknownOnAnEmptyGalleryKeepsOneFacePerTrack) {
 }
 
 }  // namespace
+
+namespace {
+
+// Issue 34: --out wrote MPEG-4 Part 2 into .mp4, which browsers do not play. Where the FFmpeg
+// that OpenCV links has an H.264 encoder (Debian's ffmpeg has libx264) the file is H.264; the
+// run says which codec it used, and ffprobe agrees. Its missing folder is created.
+TEST_F(WatchTest, OutIsH264WhereTheEncoderHasItAndSaysWhichCodec) {
+  SIAMFACE_REQUIRE_MODELS();
+  SIAMFACE_REQUIRE_TESTDATA("face-api.js/examples/images");
+  const fs::path video = dir_ / "short.mp4";
+  make_video(video, {{crop("penny", 1), 1.0}});
+  const fs::path annotated = dir_ / "new_folder" / "below" / "annotated.mp4";
+  fs::remove_all(dir_ / "new_folder");
+  const auto result = run_command(std::string(SIAMFACE_CLI_PATH) + " watch " + shell_quote(video.string()) +
+                                  " --gallery " + shell_quote(gallery()) + " --out " + shell_quote(annotated.string()));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  ASSERT_TRUE(fs::exists(annotated)) << result.output;
+  const auto events = json_lines(result.output);
+  const nlohmann::json* summary = summary_of(events);
+  ASSERT_NE(summary, nullptr) << result.output;
+  const std::string codec = (*summary)["codec"];
+  EXPECT_NE(result.output.find("writing " + annotated.string() + " (" + codec + ")"), std::string::npos) << result.output;
+
+  const auto probe = run_command("ffprobe -v error -select_streams v:0 -show_entries stream=codec_name -of "
+                                 "default=noprint_wrappers=1:nokey=1 " + shell_quote(annotated.string()));
+  ASSERT_EQ(probe.exit_code, 0) << probe.output;
+  EXPECT_EQ(probe.output, codec + "\n");
+  const bool have_h264_encoder = run_command("ffmpeg -hide_banner -encoders 2>/dev/null | grep -q ' libx264 '").exit_code == 0;
+  if (have_h264_encoder) {
+    EXPECT_EQ(codec, "h264") << result.output;
+  } else {
+    EXPECT_EQ(codec, "mpeg4") << result.output;
+  }
+}
+
+// --out into a place that cannot hold the file said only "cannot write video": now it fails
+// before the models load and says why.
+TEST_F(WatchTest, OutWhereNoFolderCanBeMadeSaysWhy) {
+  const fs::path blocker = dir_ / "a_file";
+  std::ofstream(blocker) << "not a folder";
+  const fs::path out = blocker / "annotated.mp4";
+  const auto result = run_command(std::string(SIAMFACE_CLI_PATH) + " watch " + shell_quote((dir_ / "absent.mp4").string()) +
+                                  " --out " + shell_quote(out.string()));
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("cannot write video " + out.string() + ": cannot create its folder " + blocker.string()),
+            std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("Not a directory"), std::string::npos) << result.output;
+}
+
+}  // namespace

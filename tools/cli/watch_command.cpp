@@ -2,7 +2,9 @@
 // stream. JSON-lines track events on stdout; status and summary on stderr.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -69,11 +71,45 @@ Image to_image(const cv::Mat& bgr) {
 
 cv::Mat as_mat(Image& image) { return cv::Mat(image.height, image.width, CV_8UC3, image.bgr.data()); }
 
-int fourcc_for(const std::string& path) {
-  const std::string ext = fs::path(path).extension().string();
-  if (ext == ".avi") return cv::VideoWriter::fourcc('M', 'J', 'P', 'G');
-  if (ext == ".mkv" || ext == ".webm") return cv::VideoWriter::fourcc('V', 'P', '8', '0');
-  return cv::VideoWriter::fourcc('m', 'p', '4', 'v');
+// The codecs --out tries for its extension, best first, each with ffprobe's name for it. MP4
+// (and .mov, .m4v) gets H.264, which browsers play, when the FFmpeg that OpenCV links has an
+// H.264 encoder (Debian's: libx264); else MPEG-4 Part 2 (issue 34). The run says which.
+struct VideoCodec {
+  int fourcc;
+  const char* name;
+};
+
+std::vector<VideoCodec> codecs_for(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (ext == ".avi") return {{cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), "mjpeg"}};
+  if (ext == ".mkv" || ext == ".webm") return {{cv::VideoWriter::fourcc('V', 'P', '8', '0'), "vp8"}};
+  return {{cv::VideoWriter::fourcc('a', 'v', 'c', '1'), "h264"}, {cv::VideoWriter::fourcc('m', 'p', '4', 'v'), "mpeg4"}};
+}
+
+// --out's folder, created (with its parents) before the models load; a path that cannot be
+// written fails at once and says why.
+void prepare_output_folder(const std::string& out) {
+  const fs::path folder = fs::path(out).parent_path();
+  if (folder.empty()) return;
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  if (ec) throw Error(ErrorCode::kIo, "cannot write video " + out + ": cannot create its folder " + folder.string() + ": " + ec.message());
+  if (::access(folder.c_str(), W_OK) != 0) {
+    throw Error(ErrorCode::kIo, "cannot write video " + out + ": its folder " + folder.string() + " is not writable");
+  }
+}
+
+// Opens --out with the first codec its extension allows that the encoder has; the codec's name.
+std::string open_writer(cv::VideoWriter& writer, const std::string& out, double fps, cv::Size size) {
+  std::string tried;
+  for (const VideoCodec& codec : codecs_for(out)) {
+    if (writer.open(out, cv::CAP_FFMPEG, codec.fourcc, fps, size)) return codec.name;
+    tried += (tried.empty() ? "" : ", ") + std::string(codec.name);
+  }
+  throw Error(ErrorCode::kIo, "cannot write video " + out + ": OpenCV's FFmpeg could not open an encoder for " +
+                                  tried + " at " + std::to_string(size.width) + "x" + std::to_string(size.height) +
+                                  " (try another extension: .mp4, .mkv or .avi)");
 }
 
 nlohmann::json event_json(const TrackEvent& event) {
@@ -147,6 +183,7 @@ int run_watch(const WatchArgs& args) {
   std::unique_ptr<tools::MqttPublisher> mqtt;
   const std::string camera = args.camera.empty() ? tools::camera_name_for_source(args.source) : args.camera;
   if (!args.mqtt.empty()) mqtt = std::make_unique<tools::MqttPublisher>(tools::parse_mqtt_url(args.mqtt), source_options.on_notice);
+  if (!args.out.empty()) prepare_output_folder(args.out);
   VideoSource source(args.source, source_options);
   std::cerr << "siamface: watching " << to_string(source.kind()) << " " << args.source << " (" << source.width()
             << "x" << source.height() << " @ " << source.fps() << " fps)\n";
@@ -174,11 +211,10 @@ int run_watch(const WatchArgs& args) {
   FaceTracker tracker(engine, &gallery, tracker_options);
 
   cv::VideoWriter writer;
+  std::string out_codec;
   if (!args.out.empty()) {
-    if (!writer.open(args.out, cv::CAP_FFMPEG, fourcc_for(args.out), source.fps(),
-                     cv::Size(source.width(), source.height()))) {
-      throw Error(ErrorCode::kIo, "cannot write video " + args.out);
-    }
+    out_codec = open_writer(writer, args.out, source.fps(), cv::Size(source.width(), source.height()));
+    std::cerr << "siamface: writing " << args.out << " (" << out_codec << ")\n";
   }
   if (!args.unknown_dir.empty()) fs::create_directories(args.unknown_dir);
   if (args.snapshot_every > 0) fs::create_directories(args.snapshot_dir);
@@ -313,7 +349,10 @@ int run_watch(const WatchArgs& args) {
                               : nlohmann::json(nullptr)},
       {"end", stop_signal.requested() ? std::string("interrupted") : source.end_reason()},
   };
-  if (!args.out.empty()) summary["out"] = args.out;
+  if (!args.out.empty()) {
+    summary["out"] = args.out;
+    summary["codec"] = out_codec;
+  }
   emit(summary);
   std::fprintf(stderr,
                "%ssiamface: %lld frames in %.1f s (%.1f fps), %lld detection frames, %lld embeddings, %lld tracks, "
@@ -340,7 +379,9 @@ void add_watch_command(CLI::App& app, int& exit_code) {
   CLI::App* command = app.add_subcommand(
       "watch", "Identify and track faces in a video file, camera (0, /dev/video0) or rtsp/http(s) stream");
   command->add_option("source", args->source, "Video file, camera index or /dev/videoN, or stream URL")->required();
-  command->add_option("--out", args->out, "Write the annotated video here (same size and frame rate)");
+  command->add_option("--out", args->out,
+                      "Write the annotated video here (same size and frame rate; its folder is created): .mp4 in "
+                      "H.264 where the encoder has it, else MPEG-4 Part 2; .mkv/.webm VP8; .avi MJPEG");
   command->add_flag("--show", args->show, "Show a live window (needs a display)");
   command->add_option("--unknown-dir", args->unknown_dir, "Save one best-quality crop per unknown track here");
   command->add_flag("--keep-unknown", args->keep_unknown,
