@@ -1,6 +1,6 @@
 // Issue 34, items 7, 8 and 9: what the CLI says and writes when the user slips: a mistyped
-// subcommand, two inputs with one file name under --annotate, and how long `embed`'s
-// embeddings are.
+// subcommand, two inputs with one file name under --annotate, implausible thresholds, and how
+// long `embed`'s embeddings are.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -96,6 +96,33 @@ TEST_F(CliMessages, AnnotateWritesOneFilePerInputEvenWhenNamesRepeat) {
     for (const auto& entry : fs::recursive_directory_iterator(out)) files += entry.is_regular_file();
     EXPECT_EQ(files, 4) << command;
   }
+}
+
+// `verify --threshold 3` was accepted without a word; distances between strangers stay near 1.
+TEST_F(CliMessages, ImplausibleThresholdsGetAWarningThatSaysWhy) {
+  SIAMFACE_REQUIRE_MODELS();
+  SIAMFACE_REQUIRE_TESTDATA("face_recognition_ageitgey/tests/test_images/obama.jpg");
+  const std::string pair =
+      shell_quote((obama_dir() / "obama.jpg").string()) + " " + shell_quote((obama_dir() / "biden.jpg").string());
+  for (const std::string flags : {std::string("--threshold 3"), std::string("--threshold 3 --allow-looser-threshold")}) {
+    const auto loose = run_command(kCli + " verify " + pair + " " + flags);
+    EXPECT_NE(loose.output.find("warning: --threshold 3 is outside the useful range"), std::string::npos)
+        << loose.output;
+    EXPECT_NE(loose.output.find("nearly every stranger would be named"), std::string::npos) << loose.output;
+  }
+  const auto strict = run_command(kCli + " verify " + pair + " --threshold 0.1");
+  EXPECT_EQ(strict.exit_code, 1) << strict.output;
+  EXPECT_NE(strict.output.find("warning: --threshold 0.1 is outside"), std::string::npos) << strict.output;
+  EXPECT_NE(strict.output.find("hardly anyone would be named"), std::string::npos) << strict.output;
+
+  const auto sane = run_command(kCli + " verify " + pair + " --threshold 0.5");
+  EXPECT_EQ(sane.exit_code, 1) << sane.output;
+  EXPECT_EQ(sane.output.find("warning"), std::string::npos) << sane.output;
+
+  const std::string gallery = (temp_ / "gallery.db").string();
+  const auto saved = run_command(kCli + " gallery set-threshold 1.5 --gallery " + shell_quote(gallery));
+  EXPECT_EQ(saved.exit_code, 0) << saved.output;
+  EXPECT_NE(saved.output.find("warning: threshold 1.5 is outside"), std::string::npos) << saved.output;
 }
 
 // README, --help and the HTTP docs said 128 values per face; the default recognizer gives 640.

@@ -215,6 +215,21 @@ void emit(const nlohmann::json& line) {
   std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n' << std::flush;
 }
 
+bool warn_if_implausible_threshold(float threshold, const std::string& what) {
+  // Measured with `identify -k 40` on lfw_dev (one photo enrolled per person, two probes each)
+  // and on face-api.js's eight characters: different people at 0.56-1.06 (dlib) and 0.62-0.85
+  // (fused), the same person at 0.26-0.55.
+  constexpr float kLowest = 0.25F, kHighest = 1.0F;
+  if (threshold >= kLowest && threshold <= kHighest) return false;
+  std::cerr << "siamface: warning: " << what << ' ' << threshold << " is outside the useful range " << kLowest << "-"
+            << kHighest << " (default 0.6): "
+            << (threshold > kHighest
+                    ? "distances between different people lie at 0.56-1.06, so nearly every stranger would be named"
+                    : "photos of one person lie 0.26-0.55 apart, so hardly anyone would be named")
+            << '\n';
+  return true;
+}
+
 AnnotatedPaths::AnnotatedPaths(const std::vector<std::string>& files, const std::string& out_dir) {
   if (files.empty() || out_dir.empty()) return;
   std::vector<fs::path> absolute;

@@ -87,6 +87,11 @@ nlohmann::json error_json(const Error& error);
 // Writes one JSON line to stdout and flushes.
 void emit(const nlohmann::json& line);
 
+// Distances run 0..4, but a useful threshold lies near 0.6 (issue 34): above 1.0 nearly every
+// stranger would be named, below 0.25 hardly anyone. Warns on stderr, saying why, when
+// `threshold` (given as `what`, e.g. "--threshold") lies outside that range; true if it did.
+bool warn_if_implausible_threshold(float threshold, const std::string& what);
+
 // Where --annotate writes each input (issue 34, item 7): under out_dir at its path relative to
 // the folder all inputs share (photos/ada/1.jpg and photos/bob/1.jpg: out/ada/1.jpg and
 // out/bob/1.jpg; one folder of photos: out/<file name>, as before), so two inputs with one file

@@ -39,6 +39,7 @@ void add_gallery_command(CLI::App& app, int& exit_code) {
   set->add_option("threshold", *threshold, "Euclidean distance, 0..4")->required()->check(CLI::Range(0.0F, 4.0F));
   set_flags->add_to(*set);
   set_runner(*set, [set_flags, threshold] {
+    warn_if_implausible_threshold(*threshold, "threshold");
     Gallery gallery = set_flags->open(/*create=*/true);
     gallery.set_setting(kThresholdSetting, format_distance_threshold(*threshold));
     std::cerr << "threshold " << *threshold << " saved in " << gallery.path() << '\n';
