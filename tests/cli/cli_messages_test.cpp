@@ -1,6 +1,6 @@
 // Issue 34, items 7, 8 and 9: what the CLI says and writes when the user slips: a mistyped
-// subcommand, two inputs with one file name under --annotate, implausible thresholds, and how
-// long `embed`'s embeddings are.
+// subcommand, two inputs with one file name under --annotate, the CSV's header row, implausible
+// thresholds, and how long `embed`'s embeddings are.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -96,6 +96,28 @@ TEST_F(CliMessages, AnnotateWritesOneFilePerInputEvenWhenNamesRepeat) {
     for (const auto& entry : fs::recursive_directory_iterator(out)) files += entry.is_regular_file();
     EXPECT_EQ(files, 4) << command;
   }
+}
+
+TEST_F(CliMessages, CsvStartsWithAHeaderRow) {
+  SIAMFACE_REQUIRE_MODELS();
+  SIAMFACE_REQUIRE_TESTDATA("face_recognition_ageitgey/tests/test_images/obama.jpg");
+  const std::string gallery = (temp_ / "gallery.db").string();
+  ASSERT_EQ(run_command(kCli + " gallery set-threshold 0.6 --gallery " + shell_quote(gallery)).exit_code, 0);
+  const auto result = run_command(kCli + " identify --csv " + shell_quote((obama_dir() / "obama.jpg").string()) +
+                                  " --gallery " + shell_quote(gallery));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  std::vector<std::string> csv;  // stdout's lines (the output also holds stderr's "siamface: ..." notes)
+  std::istringstream lines(result.output);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("siamface", 0) != 0) csv.push_back(line);
+  }
+  ASSERT_EQ(csv.size(), 2U) << result.output;
+  const std::string& header = csv[0];
+  const std::string& row = csv[1];
+  EXPECT_EQ(header.rfind("file,name,distance,top,right,bottom,left", 0), 0U) << result.output;
+  EXPECT_EQ(std::count(header.begin(), header.end(), ','), std::count(row.begin(), row.end(), ','))
+      << "the header names every column\n" << result.output;
+  EXPECT_NE(row.find("obama.jpg,unknown,"), std::string::npos) << result.output;
 }
 
 // `verify --threshold 3` was accepted without a word; distances between strangers stay near 1.

@@ -28,6 +28,9 @@ struct IdentifyArgs {
   GalleryFlags gallery;
 };
 
+// --csv's columns: face_recognition's file,name,distance,top,right,bottom,left.
+constexpr const char* kCsvHeader = "file,name,distance,top,right,bottom,left";
+
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string out = "\"";
@@ -108,6 +111,7 @@ int run_identify(const IdentifyArgs& args) {
     }
     std::cout << std::flush;
   };
+  std::cout << kCsvHeader << '\n';  // issue 34: a header row, so the columns are named
   return for_each_image(files, args.jobs, describe, csv_row);
 }
 
@@ -128,7 +132,7 @@ void add_identify_command(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"min", "mean"}))->capture_default_str();
   command->add_flag("--keep-unknown", args->keep_unknown,
                    "Keep the faces nobody was named for (embedding, thumbnail) for `siamface cluster`");
-  command->add_flag("--csv", args->csv, "CSV: file,name,distance,top,right,bottom,left");
+  command->add_flag("--csv", args->csv, std::string("CSV, after a header row: ") + kCsvHeader);
   command->add_option("--annotate", args->annotate_dir,
                       "Write labelled copies here, at the inputs' paths relative to their common folder");
   command->add_option("-j,--jobs", args->jobs, "Worker threads")->check(CLI::Range(1, 256))->capture_default_str();
