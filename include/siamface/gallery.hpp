@@ -59,9 +59,17 @@ struct GalleryFace {
 
 enum class AddStatus { kAdded, kDuplicate };
 
+// A photo's face is stored at most once, under one person. Two faces of the same image (equal
+// image_sha256) are the same face when their boxes overlap this much (intersection over union);
+// another face of a group photo is a different one and may be stored under another person.
+inline constexpr float kSameFaceMinIou = 0.5F;
+
 struct AddOutcome {
   AddStatus status = AddStatus::kAdded;
   std::string face_id;  // the new face, or the existing one for a duplicate
+  // Who the face is stored under: the face's own person when added; for a duplicate the person
+  // who already has it, which may be another name ("already enrolled as Ada").
+  std::string person;
 };
 
 struct PersonSummary {
@@ -93,10 +101,21 @@ struct GalleryInfo {
   std::int64_t file_bytes = 0;     // database + WAL
 };
 
+// A face of an import that the gallery already holds under another name (counted in duplicates).
+struct ImportConflict {
+  std::string face_id;        // the face's id in the file
+  std::string person;         // its name in the file
+  std::string source_path;    // its source in the file
+  std::string stored_person;  // the name the gallery holds it under
+};
+
 struct ImportResult {
   std::size_t added = 0;
-  std::size_t duplicates = 0;  // same face id, or same person + image already present
+  // Not stored because the gallery holds the face already: the same face id, or the same face
+  // of the same image (kSameFaceMinIou) under any person.
+  std::size_t duplicates = 0;
   std::size_t negatives = 0;   // negative examples added (those already present are skipped)
+  std::vector<ImportConflict> other_person;  // the duplicates held under another name, in file order
 };
 
 struct GalleryOptions {
@@ -209,9 +228,12 @@ class Gallery {
 
   const std::string& path() const;
 
-  // One transaction for the whole batch: all faces are stored or none. A face whose person
-  // already has the same image_sha256 is reported kDuplicate and changes nothing. The first face
-  // added to an empty gallery fixes its model; another model throws Error(kModelMismatch).
+  // One transaction for the whole batch: all faces are stored or none. A face already stored is
+  // reported kDuplicate (with the existing face and its person) and changes nothing: the same
+  // image_sha256 with an overlapping box (kSameFaceMinIou) under any person, or the same
+  // image_sha256 under the same person (one face per person and photo). Faces earlier in the
+  // batch count. The first face added to an empty gallery fixes its model; another model
+  // throws Error(kModelMismatch).
   std::vector<AddOutcome> add_faces(const std::vector<GalleryFace>& batch);
   AddOutcome add_face(const GalleryFace& face);
 
@@ -240,7 +262,9 @@ class Gallery {
   // 0600; floats round-trip exactly.
   std::size_t export_jsonl(const std::string& file) const;
   // Validates every line first (Error(kInvalidArgument) naming the line number and field), then
-  // adds all faces in one transaction.
+  // adds all faces in one transaction, as add_faces does: a face the gallery already holds, under
+  // any person, is counted as a duplicate and not stored again (ImportResult::other_person
+  // lists those held under another name).
   ImportResult import_jsonl(const std::string& file);
   // The same from a stream; `label` names the input in error messages (the file name above).
   ImportResult import_jsonl(std::istream& in, const std::string& label);

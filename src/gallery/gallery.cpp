@@ -206,14 +206,16 @@ struct Gallery::Impl {
       if (current && !gallery::same_model(*current, in.model)) {
         gallery::throw_model_mismatch(location(), *current, in.model);
       }
-      if (auto existing = store->face_with_image(in.person, in.image_sha256)) {
-        outcomes.push_back({AddStatus::kDuplicate, std::move(*existing)});
+      if (auto existing = stored_face_like(in)) {
+        outcomes.push_back({AddStatus::kDuplicate, std::move(existing->id), std::move(existing->person)});
         continue;
       }
       // A given id (an import) that exists is the same face again; a generated one is retried.
-      if (!in.id.empty() && store->has_face_id(in.id)) {
-        outcomes.push_back({AddStatus::kDuplicate, in.id});
-        continue;
+      if (!in.id.empty()) {
+        if (auto existing = store->face(in.id)) {
+          outcomes.push_back({AddStatus::kDuplicate, in.id, std::move(existing->person)});
+          continue;
+        }
       }
       GalleryFace f = in;
       if (f.id.empty()) {
@@ -223,10 +225,29 @@ struct Gallery::Impl {
       }
       if (f.created_unix_ms == 0) f.created_unix_ms = now;
       store->insert_face(f);
-      outcomes.push_back({AddStatus::kAdded, f.id});
+      outcomes.push_back({AddStatus::kAdded, f.id, f.person});
       added.push_back(std::move(f));
     }
     return outcomes;
+  }
+
+  // The stored face that `in` would repeat, inside the open transaction: a photo's face is
+  // stored at most once, under one person. The same image with an overlapping box is the same
+  // face under whatever name it is stored (the best overlap wins); otherwise a face of the same
+  // image under the same person (one face per person and photo, UNIQUE(person, image_sha256)).
+  std::optional<gallery::ImageFace> stored_face_like(const GalleryFace& in) {
+    std::optional<gallery::ImageFace> same_face;
+    std::optional<gallery::ImageFace> same_person;
+    float best_iou = 0.0F;
+    for (gallery::ImageFace& stored : store->faces_of_image(in.image_sha256)) {
+      const float iou = intersection_over_union(stored.box, in.face.box);
+      if (iou >= kSameFaceMinIou && iou > best_iou) {
+        best_iou = iou;
+        same_face = stored;
+      }
+      if (!same_person && stored.person == in.person) same_person = std::move(stored);
+    }
+    return same_face ? same_face : same_person;
   }
 
   void index_add(const std::vector<GalleryFace>& added) {
@@ -463,8 +484,17 @@ ImportResult Gallery::import_jsonl(std::istream& in, const std::string& file) {
   {
     WriteScope txn(*im.store);
     for (const auto& [key, value] : parsed.header.settings) im.store->put_setting(key, value);
-    for (const AddOutcome& o : im.insert_locked(parsed.faces, added)) {
-      (o.status == AddStatus::kAdded ? result.added : result.duplicates)++;
+    const std::vector<AddOutcome> outcomes = im.insert_locked(parsed.faces, added);
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      if (outcomes[i].status == AddStatus::kAdded) {
+        ++result.added;
+        continue;
+      }
+      ++result.duplicates;
+      const GalleryFace& f = parsed.faces[i];
+      if (outcomes[i].person != f.person) {
+        result.other_person.push_back({f.id, f.person, f.source_path, outcomes[i].person});
+      }
     }
     if (!parsed.negatives.empty()) {
       std::set<std::string> present;

@@ -33,6 +33,13 @@ struct IndexSync {
 
 using Settings = std::vector<std::pair<std::string, std::string>>;
 
+// One stored face of a photo, as the same-face check needs it.
+struct ImageFace {
+  std::string id;
+  std::string person;
+  Box box;
+};
+
 // One unknown face as clustering needs it.
 struct UnknownRow {
   std::string id;
@@ -79,6 +86,8 @@ class Store {
   virtual std::int64_t count_faces_of(const std::string& person) = 0;
   virtual std::optional<std::string> face_with_image(const std::string& person, const std::string& image_sha256) = 0;
   virtual bool has_image(const std::string& image_sha256, const std::string* person) = 0;
+  // Every stored face of the photo with this SHA-256, under any person, oldest first.
+  virtual std::vector<ImageFace> faces_of_image(const std::string& image_sha256) = 0;
   virtual bool has_face_id(const std::string& id) = 0;
   virtual void insert_face(const GalleryFace& face) = 0;
   virtual std::size_t delete_person(const std::string& person) = 0;

@@ -333,6 +333,20 @@ class PostgresStore final : public Store {
     });
   }
 
+  std::vector<ImageFace> faces_of_image(const std::string& sha) override {
+    return run("look up an image", [&](pqxx::transaction_base& t) {
+      std::vector<ImageFace> out;
+      for (const auto& row : t.exec_params("SELECT id, person, box_left, box_top, box_width, box_height FROM faces "
+                                           "WHERE image_sha256 = $1 ORDER BY row_order",
+                                           sha)) {
+        out.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
+                       {float(row[2].as<double>()), float(row[3].as<double>()), float(row[4].as<double>()),
+                        float(row[5].as<double>())}});
+      }
+      return out;
+    });
+  }
+
   bool has_face_id(const std::string& id) override {
     return run("look up a face", [&](pqxx::transaction_base& t) {
       return !t.exec_params("SELECT 1 FROM faces WHERE id = $1", id).empty();

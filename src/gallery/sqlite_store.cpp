@@ -245,6 +245,20 @@ class SqliteStore final : public Store {
     return st.step();
   }
 
+  std::vector<ImageFace> faces_of_image(const std::string& sha) override {
+    Statement st(db_,
+                 "SELECT id, person, box_left, box_top, box_width, box_height FROM faces WHERE image_sha256 = ? "
+                 "ORDER BY rowid");
+    st.bind(1, sha);
+    std::vector<ImageFace> out;
+    while (st.step()) {
+      out.push_back({st.column_text(0), st.column_text(1),
+                     {float(st.column_double(2)), float(st.column_double(3)), float(st.column_double(4)),
+                      float(st.column_double(5))}});
+    }
+    return out;
+  }
+
   bool has_face_id(const std::string& id) override {
     Statement st(db_, "SELECT 1 FROM faces WHERE id = ?");
     st.bind(1, id);

@@ -138,11 +138,154 @@ TEST_P(GalleryBackends, SameImageForSamePersonIsDuplicate) {
   EXPECT_EQ(outcomes[0].status, AddStatus::kAdded);
   EXPECT_EQ(outcomes[1].status, AddStatus::kDuplicate);
   EXPECT_EQ(outcomes[1].face_id, outcomes[0].face_id);
+  // The same face of the same photo under another name is the face alice already has (issue 34).
   GalleryFace other = f;
   other.person = "bob";
-  EXPECT_EQ(g.add_face(other).status, AddStatus::kAdded);
-  EXPECT_EQ(g.face_count(), 3);
+  const AddOutcome renamed = g.add_face(other);
+  EXPECT_EQ(renamed.status, AddStatus::kDuplicate);
+  EXPECT_EQ(renamed.face_id, first.face_id);
+  EXPECT_EQ(renamed.person, "alice");
+  EXPECT_EQ(g.face_count(), 2);
   EXPECT_FALSE(g.has_image(test::sha_of("nothing")));
+}
+
+// Issue 34, item 1: a photo's face is stored at most once, under one person. Before, UNIQUE(person,
+// image_sha256) let the same photo be stored again under another name, and the two names then
+// tied on every probe of that person ("unknown").
+TEST_P(GalleryBackends, APhotosFaceIsStoredOnceUnderOnePerson) {
+  Gallery g = open_gallery("g.db");
+  GalleryFace ada = make_face("ada", 1);
+  ada.face.box = {100, 100, 80, 100};
+  const AddOutcome first = g.add_face(ada);
+  ASSERT_EQ(first.status, AddStatus::kAdded);
+  EXPECT_EQ(first.person, "ada");
+
+  // The same face under another name, with the very box or a box moved by a few pixels (another
+  // detector, a reindex): a duplicate that names ada, nothing stored.
+  GalleryFace again = make_face("person01", 1);
+  again.image_sha256 = ada.image_sha256;
+  for (const Box& box : {Box{100, 100, 80, 100}, Box{108, 94, 84, 104}}) {
+    again.face.box = box;
+    ASSERT_GE(intersection_over_union(box, ada.face.box), kSameFaceMinIou);
+    const AddOutcome o = g.add_face(again);
+    EXPECT_EQ(o.status, AddStatus::kDuplicate);
+    EXPECT_EQ(o.face_id, first.face_id);
+    EXPECT_EQ(o.person, "ada");
+  }
+  EXPECT_EQ(g.face_count(), 1);
+  EXPECT_FALSE(g.has_image(ada.image_sha256, "person01"));
+
+  // Another face of the same group photo (no overlap) is another person's: allowed.
+  GalleryFace bob = make_face("bob", 2);
+  bob.image_sha256 = ada.image_sha256;
+  bob.face.box = {300, 110, 80, 100};
+  const AddOutcome neighbour = g.add_face(bob);
+  EXPECT_EQ(neighbour.status, AddStatus::kAdded);
+  EXPECT_EQ(neighbour.person, "bob");
+  // A box overlapping bob's more than ada's is bob's face.
+  again.face.box = {290, 110, 90, 100};
+  EXPECT_EQ(g.add_face(again).person, "bob");
+  // One face per person and photo: a third face of that photo under ada is refused as ada's.
+  GalleryFace third = make_face("ada", 3);
+  third.image_sha256 = ada.image_sha256;
+  third.face.box = {500, 100, 80, 100};
+  const AddOutcome twice = g.add_face(third);
+  EXPECT_EQ(twice.status, AddStatus::kDuplicate);
+  EXPECT_EQ(twice.face_id, first.face_id);
+  EXPECT_EQ(twice.person, "ada");
+
+  // Within one batch the first name wins; the rest of the batch is stored.
+  GalleryFace carol = make_face("carol", 4);
+  GalleryFace dave = make_face("dave", 4);
+  dave.image_sha256 = carol.image_sha256;
+  dave.face.box = carol.face.box;
+  const auto outcomes = g.add_faces({carol, dave, make_face("dave", 5)});
+  ASSERT_EQ(outcomes.size(), 3U);
+  EXPECT_EQ(outcomes[0].status, AddStatus::kAdded);
+  EXPECT_EQ(outcomes[1].status, AddStatus::kDuplicate);
+  EXPECT_EQ(outcomes[1].face_id, outcomes[0].face_id);
+  EXPECT_EQ(outcomes[1].person, "carol");
+  EXPECT_EQ(outcomes[2].status, AddStatus::kAdded);
+  EXPECT_EQ(g.face_count(), 4);
+
+  // Another handle (another process or node) sees the same rule.
+  Gallery other = open_gallery("g.db");
+  EXPECT_EQ(other.add_face(again).status, AddStatus::kDuplicate);
+  EXPECT_EQ(other.face_count(), 4);
+}
+
+// The story of issue 34: rename a person, then enroll the folder that still has the old name.
+// Rename, merge and `not` keep the invariant too.
+TEST_P(GalleryBackends, RenameMergeAndNotKeepOneFacePerPhoto) {
+  Gallery g = open_gallery("g.db");
+  const std::vector<GalleryFace> folder = {make_face("person01", 1), make_face("person01", 2)};
+  g.add_faces(folder);
+  g.add_face(make_face("person02", 3));
+  ASSERT_EQ(g.rename_person("person01", "Ada"), 2U);
+  const auto outcomes = g.add_faces(folder);  // `enroll people/` again: folder person01/
+  for (const AddOutcome& o : outcomes) {
+    EXPECT_EQ(o.status, AddStatus::kDuplicate);
+    EXPECT_EQ(o.person, "Ada");
+  }
+  std::vector<PersonSummary> people = g.people();
+  ASSERT_EQ(people.size(), 2U);
+  EXPECT_EQ(people[0].person, "Ada");
+  EXPECT_EQ(people[0].face_count, 2);
+  EXPECT_EQ(people[1].person, "person02");
+  // Her probe finds one person only: no tie with a second name.
+  const auto top = g.search(folder[0].embedding, test_model(), 3);
+  ASSERT_GE(top.size(), 2U);
+  EXPECT_EQ(top[0].person, "Ada");
+  EXPECT_EQ(top[1].person, "person02");
+
+  // A gallery written before the rule can hold one photo under two names; renaming or merging one
+  // into the other keeps a single copy.
+  const std::string legacy_path = location("legacy.db");
+  {
+    Gallery legacy = open_gallery_at(legacy_path);
+    legacy.add_faces(folder);
+    legacy.rename_person("person01", "Ada");
+  }
+  if (GetParam() == Backend::kSqlite) {
+    // What the old code allowed, written behind the library's back.
+    exec_sql(legacy_path,
+             "INSERT INTO faces (id, person, source_path, image_sha256, box_left, box_top, box_width, box_height, "
+             "score, landmarks, face_size_px, brightness, contrast, sharpness, noise, yaw, grayscale, embedding, "
+             "model_name, model_version, model_weights_sha256, created_unix_ms) SELECT "
+             "'00000000-0000-4000-8000-00000000000' || rowid, 'person01', source_path, image_sha256, box_left, "
+             "box_top, box_width, box_height, score, landmarks, face_size_px, brightness, contrast, sharpness, noise, "
+             "yaw, grayscale, embedding, model_name, model_version, model_weights_sha256, created_unix_ms "
+             "FROM faces WHERE person = 'Ada'");
+    Gallery legacy = open_gallery_at(legacy_path);
+    ASSERT_EQ(legacy.face_count(), 4);
+    EXPECT_EQ(legacy.merge_people("person01", "Ada"), 0U);
+    EXPECT_EQ(legacy.face_count(), 2);
+    ASSERT_EQ(legacy.people().size(), 1U);
+    EXPECT_EQ(legacy.people()[0].face_count, 2);
+  }
+
+  // Merge: ann and bob appear in one group photo; merged, one face per photo stays.
+  GalleryFace ann = make_face("ann", 7);
+  ann.face.box = {0, 0, 50, 60};
+  GalleryFace bob = make_face("bob", 7);
+  bob.image_sha256 = ann.image_sha256;
+  bob.face.box = {200, 0, 50, 60};
+  g.add_faces({ann, bob, make_face("bob", 8)});
+  EXPECT_EQ(g.merge_people("bob", "ann"), 1U);
+  EXPECT_EQ(g.faces_of("ann").size(), 2U);
+
+  // `not`: "this face is not Ada" removes it and keeps a negative example; the photo may then be
+  // enrolled under the right name.
+  const std::string wrong = g.faces_of("Ada").front().id;
+  EXPECT_EQ(g.mark_not(wrong), "Ada");
+  GalleryFace right = folder.front();
+  right.person = "Bea";
+  const AddOutcome corrected = g.add_face(right);
+  EXPECT_EQ(corrected.status, AddStatus::kAdded);
+  EXPECT_EQ(corrected.person, "Bea");
+  // ... and under one name only.
+  right.person = "Ada";
+  EXPECT_EQ(g.add_face(right).person, "Bea");
 }
 
 TEST_P(GalleryBackends, BatchIsAllOrNothing) {
