@@ -52,8 +52,8 @@ struct GalleryFace {
   ModelInfo model;                    // must equal the gallery's model
   std::int64_t created_unix_ms = 0;   // set to now on add when 0
   // A small JPEG crop of the face (~112 px, make_face_thumbnail) stored beside the row; empty
-  // for faces enrolled before schema 3 or imported. Not read back by face()/faces_of(): see
-  // Gallery::face_thumbnail.
+  // for faces enrolled before schema 3 or imported from an export that had none. Not read back
+  // by face()/faces_of(): see Gallery::face_thumbnail. Exports carry it (base64).
   std::vector<std::uint8_t> thumbnail_jpeg;
 };
 
@@ -257,14 +257,15 @@ class Gallery {
   std::size_t remove_all();
 
   // JSON lines: a header line {"format":"siamface-gallery","version":1,"model":..,"settings":..}
-  // then one face per line, then one {"negative":{..}} line per correction. Unknown faces are
-  // not exported (a bounded, purgeable cache, not the gallery). The file is created with mode
-  // 0600; floats round-trip exactly.
+  // then one face per line (with its thumbnail as base64 "thumbnail_jpeg" when it has one),
+  // then one {"negative":{..}} line per correction. Unknown faces are not exported (a bounded,
+  // purgeable cache, not the gallery). The file is created with mode 0600; floats and
+  // thumbnails round-trip exactly.
   std::size_t export_jsonl(const std::string& file) const;
   // Validates every line first (Error(kInvalidArgument) naming the line number and field), then
   // adds all faces in one transaction, as add_faces does: a face the gallery already holds, under
   // any person, is counted as a duplicate and not stored again (ImportResult::other_person
-  // lists those held under another name).
+  // lists those held under another name). Files without thumbnails import as before.
   ImportResult import_jsonl(const std::string& file);
   // The same from a stream; `label` names the input in error messages (the file name above).
   ImportResult import_jsonl(std::istream& in, const std::string& label);

@@ -458,10 +458,13 @@ std::size_t Gallery::export_jsonl(const std::string& file) const {
     std::lock_guard lock(im.db_mutex);
     ReadScope read(*im.store);
     out.write(gallery::header_line({im.store->read_model(), im.store->settings()}) + "\n");
-    im.store->for_each_face(nullptr, [&](GalleryFace&& f) {
-      out.write(gallery::face_line(f) + "\n");
-      ++count;
-    });
+    im.store->for_each_face(
+        nullptr,
+        [&](GalleryFace&& f) {
+          out.write(gallery::face_line(f) + "\n");
+          ++count;
+        },
+        /*with_thumbnails=*/true);
     for (const NegativeExample& n : im.store->negatives(nullptr)) out.write(gallery::negative_line(n) + "\n");
   }
   out.finish();

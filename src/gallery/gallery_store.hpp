@@ -101,8 +101,10 @@ class Store {
   virtual void update_geometry(const std::string& id, const Face& face) = 0;
 
   virtual std::optional<GalleryFace> face(const std::string& id) = 0;
-  // Every face (or one person's), oldest first.
-  virtual void for_each_face(const std::string* person, const std::function<void(GalleryFace&&)>& visit) = 0;
+  // Every face (or one person's), oldest first; with_thumbnails also reads each face's
+  // thumbnail_jpeg (empty when it has none).
+  virtual void for_each_face(const std::string* person, const std::function<void(GalleryFace&&)>& visit,
+                             bool with_thumbnails = false) = 0;
   virtual std::vector<PersonSummary> people() = 0;  // by name
 
   virtual Settings settings() = 0;  // by key

@@ -1,8 +1,12 @@
 #include "gallery/jsonl_codec.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <istream>
+#include <optional>
 #include <set>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +18,58 @@ namespace siamface::gallery {
 using nlohmann::json;
 
 namespace {
+
+// Thumbnails travel as standard base64 with padding, in one canonical form, so a file the codec
+// accepts encodes back to the same bytes.
+constexpr char kBase64Alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+// A thumbnail is ~112 px (make_face_thumbnail): a few KiB. Far larger is not one.
+constexpr std::size_t kMaxThumbnailBytes = 256 * 1024;
+
+std::string base64_encode(const std::vector<std::uint8_t>& bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    const std::uint32_t n = (std::uint32_t{bytes[i]} << 16) |
+                            (i + 1 < bytes.size() ? std::uint32_t{bytes[i + 1]} << 8 : 0U) |
+                            (i + 2 < bytes.size() ? std::uint32_t{bytes[i + 2]} : 0U);
+    out += kBase64Alphabet[(n >> 18) & 63];
+    out += kBase64Alphabet[(n >> 12) & 63];
+    out += i + 1 < bytes.size() ? kBase64Alphabet[(n >> 6) & 63] : '=';
+    out += i + 2 < bytes.size() ? kBase64Alphabet[n & 63] : '=';
+  }
+  return out;
+}
+
+// nullopt unless `text` is exactly what base64_encode writes for some bytes.
+std::optional<std::vector<std::uint8_t>> base64_decode(const std::string& text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::vector<std::uint8_t> out;
+  out.reserve(text.size() / 4 * 3);
+  std::uint32_t n = 0;
+  int bits = 0;
+  std::size_t padding = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '=') {
+      if (i + 2 < text.size()) return std::nullopt;  // only in the last two places
+      ++padding;
+      continue;
+    }
+    if (padding > 0) return std::nullopt;  // data after padding
+    const char* at = std::char_traits<char>::find(kBase64Alphabet, 64, c);
+    if (!at) return std::nullopt;
+    n = (n << 6) | static_cast<std::uint32_t>(at - kBase64Alphabet);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<std::uint8_t>((n >> bits) & 0xFF));
+    }
+  }
+  // Canonical: the bits left over after the last byte are zero.
+  if ((n & ((1U << bits) - 1)) != 0) return std::nullopt;
+  if (base64_encode(out) != text) return std::nullopt;
+  return out;
+}
 
 json model_json(const ModelInfo& m) {
   return {{"name", m.name}, {"version", m.version}, {"weights_sha256", m.weights_sha256}};
@@ -49,6 +105,12 @@ json face_json(const GalleryFace& f) {
           {"embedding", embedding},
           {"model", model_json(f.model)},
           {"created_unix_ms", f.created_unix_ms}};
+}
+
+json face_json_with_thumbnail(const GalleryFace& f) {
+  json out = face_json(f);
+  if (!f.thumbnail_jpeg.empty()) out["thumbnail_jpeg"] = base64_encode(f.thumbnail_jpeg);
+  return out;
 }
 
 // Field readers for import: each names the line and the field on failure.
@@ -175,9 +237,22 @@ struct LineReader {
     f.embedding = embedding(obj, "");
     f.model = model(obj, "model");
     f.created_unix_ms = created(obj, "");
+    // Optional (exports before issue 34 have none): the face's thumbnail, a JPEG, as base64.
+    if (const auto it = obj.find("thumbnail_jpeg"); it != obj.end()) {
+      if (!it->is_string()) fail("thumbnail_jpeg", "must be a base64 string");
+      auto bytes = base64_decode(it->get<std::string>());
+      if (!bytes) fail("thumbnail_jpeg", "is not canonical base64 (standard alphabet, with padding)");
+      if (bytes->size() < 3 || (*bytes)[0] != 0xFF || (*bytes)[1] != 0xD8 || (*bytes)[2] != 0xFF) {
+        fail("thumbnail_jpeg", "is not a JPEG");
+      }
+      if (bytes->size() > kMaxThumbnailBytes) {
+        fail("thumbnail_jpeg", "is larger than " + std::to_string(kMaxThumbnailBytes) + " bytes");
+      }
+      f.thumbnail_jpeg = std::move(*bytes);
+    }
     refuse_unknown_keys(obj,
                         {"id", "person", "source_path", "image_sha256", "box", "score", "landmarks", "quality",
-                         "embedding", "model", "created_unix_ms"},
+                         "embedding", "model", "created_unix_ms", "thumbnail_jpeg"},
                         "");
     return f;
   }
@@ -195,7 +270,7 @@ std::string header_line(const ExportHeader& header) {
       .dump();
 }
 
-std::string face_line(const GalleryFace& face) { return face_json(face).dump(); }
+std::string face_line(const GalleryFace& face) { return face_json_with_thumbnail(face).dump(); }
 
 std::string negative_line(const NegativeExample& n) {
   return json{{"negative",

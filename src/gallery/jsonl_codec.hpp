@@ -1,7 +1,8 @@
 // The gallery's JSON-lines export format, apart from any database, so it can be tested and
 // fuzzed alone. A header line {"format":"siamface-gallery","version":1,"model":..,"settings":..}
 // then one face per line and one {"negative":{..}} line per negative example; floats
-// round-trip exactly. Version 1 files without negative lines read as before.
+// round-trip exactly. A face line carries its thumbnail as "thumbnail_jpeg" (canonical base64 of
+// a JPEG) when it has one. Version 1 files without negative lines or thumbnails read as before.
 #pragma once
 
 #include <iosfwd>

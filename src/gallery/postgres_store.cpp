@@ -678,13 +678,23 @@ class PostgresStore final : public Store {
     });
   }
 
-  void for_each_face(const std::string* person, const std::function<void(GalleryFace&&)>& visit) override {
+  void for_each_face(const std::string* person, const std::function<void(GalleryFace&&)>& visit,
+                     bool with_thumbnails) override {
     const pqxx::result r = run("read faces", [&](pqxx::transaction_base& t) {
-      const std::string select = std::string("SELECT ") + kFaceColumns + " FROM faces ";
+      // Column 22: the thumbnail (NULL when none).
+      const std::string select =
+          std::string("SELECT ") + kFaceColumns + (with_thumbnails ? ", thumbnail" : "") + " FROM faces ";
       return person ? t.exec_params(select + "WHERE person = $1 ORDER BY row_order", *person)
                     : t.exec(select + "ORDER BY row_order");
     });
-    for (const auto& row : r) visit(read_face(row));
+    for (const auto& row : r) {
+      GalleryFace f = read_face(row);
+      if (with_thumbnails && !row[22].is_null()) {
+        const pqxx::binarystring bytes(row[22]);
+        f.thumbnail_jpeg.assign(bytes.data(), bytes.data() + bytes.size());
+      }
+      visit(std::move(f));
+    }
   }
 
   std::vector<PersonSummary> people() override {

@@ -557,10 +557,23 @@ class SqliteStore final : public Store {
     return read_face(st, path_);
   }
 
-  void for_each_face(const std::string* person, const std::function<void(GalleryFace&&)>& visit) override {
-    Statement st(db_, select_faces(person ? "WHERE person = ? ORDER BY rowid" : "ORDER BY rowid").c_str());
+  void for_each_face(const std::string* person, const std::function<void(GalleryFace&&)>& visit,
+                     bool with_thumbnails) override {
+    // Column 22: the thumbnail (NULL when none, or in an older file opened read-only).
+    const bool thumbnails = with_thumbnails && schema3();
+    const std::string sql = std::string("SELECT ") + kFaceColumns +
+                            (thumbnails ? ", (SELECT jpeg FROM face_thumbnails WHERE face_id = faces.id)" : "") +
+                            " FROM faces " + (person ? "WHERE person = ? ORDER BY rowid" : "ORDER BY rowid");
+    Statement st(db_, sql.c_str());
     if (person) st.bind(1, *person);
-    while (st.step()) visit(read_face(st, path_));
+    while (st.step()) {
+      GalleryFace f = read_face(st, path_);
+      if (thumbnails && !st.is_null(22)) {
+        const auto blob = st.column_blob(22);
+        f.thumbnail_jpeg.assign(blob.begin(), blob.end());
+      }
+      visit(std::move(f));
+    }
   }
 
   std::vector<PersonSummary> people() override {

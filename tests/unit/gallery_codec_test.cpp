@@ -73,6 +73,46 @@ TEST(GalleryCodec, NegativeLinesRoundTripAndBadOnesNameTheField) {
   EXPECT_NE(error_for(extra).find("'negative.mood' is unknown"), std::string::npos);
 }
 
+// Issue 34: exports carry the face thumbnails the web page shows (base64 of the JPEG); files
+// without them still read.
+TEST(GalleryCodec, ThumbnailsRoundTripAsCanonicalBase64AndBadOnesNameTheField) {
+  GalleryFace face = make_face("alice", 1);
+  face.id = "0a1b2c3d-0000-4000-8000-000000000001";
+  const std::string head = gallery::header_line({test_model(), {}}) + "\n";
+  const std::string without = gallery::face_line(face);
+  EXPECT_EQ(without.find("thumbnail_jpeg"), std::string::npos) << without;
+  // Every length modulo 3 (both paddings and none), and every byte value.
+  for (std::size_t size : {3U, 4U, 5U, 300U}) {
+    face.thumbnail_jpeg = {0xFF, 0xD8, 0xFF};
+    for (std::size_t i = 3; i < size; ++i) face.thumbnail_jpeg.push_back(static_cast<std::uint8_t>(i * 37));
+    const std::string line = gallery::face_line(face);
+    ASSERT_NE(line.find("\"thumbnail_jpeg\":\"/9j/"), std::string::npos) << line;
+    std::istringstream in(head + line + "\n");
+    const gallery::ParsedExport parsed = gallery::parse_export(in, "mem.jsonl");
+    ASSERT_EQ(parsed.faces.size(), 1U);
+    EXPECT_EQ(parsed.faces[0].thumbnail_jpeg, face.thumbnail_jpeg) << size;
+    EXPECT_EQ(gallery::face_line(parsed.faces[0]), line);
+  }
+  {
+    std::istringstream in(head + without + "\n");
+    EXPECT_TRUE(gallery::parse_export(in, "old.jsonl").faces.at(0).thumbnail_jpeg.empty());
+  }
+  auto error_for = [&](const std::string& value) {
+    std::string line = without;
+    line.insert(line.size() - 1, ",\"thumbnail_jpeg\":" + value);
+    return message_of([&] {
+      std::istringstream bad(head + line + "\n");
+      gallery::parse_export(bad, "bad.jsonl");
+    });
+  };
+  EXPECT_NE(error_for("12").find("bad.jsonl:2: field 'thumbnail_jpeg' must be a base64 string"), std::string::npos);
+  for (const char* text : {"\"/9j/4A\"", "\"/9j/4B==\"", "\"/9j/4A=A\"", "\"/9j_4AAA\"", "\"/9j/ 4AA\""}) {
+    EXPECT_NE(error_for(text).find("'thumbnail_jpeg' is not canonical base64"), std::string::npos) << text;
+  }
+  EXPECT_NE(error_for("\"\"").find("'thumbnail_jpeg' is not a JPEG"), std::string::npos);
+  EXPECT_NE(error_for("\"iVBORw0KGgo=\"").find("'thumbnail_jpeg' is not a JPEG"), std::string::npos);  // a PNG
+}
+
 TEST(GalleryCodec, RefusesReservedOverlongAndInvalidUtf8PersonNames) {
   GalleryFace face = make_face("alice", 1);
   face.id = "0a1b2c3d-0000-4000-8000-000000000001";

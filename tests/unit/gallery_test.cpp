@@ -430,6 +430,61 @@ TEST_P(GalleryBackends, ExportImportRoundTripIsExact) {
   EXPECT_EQ(read_bytes(out), read_bytes(out2));
 }
 
+// Issue 34: an export keeps the thumbnails the web page shows, and an import keeps the one-face-
+// one-person rule, naming the faces the gallery holds under another name.
+TEST_P(GalleryBackends, ExportImportKeepsThumbnailsAndOneNamePerFace) {
+  Gallery a = open_gallery("a.db");
+  std::vector<GalleryFace> faces = {make_face("ada", 1), make_face("ada", 2), make_face("bob", 3)};
+  faces[0].thumbnail_jpeg = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0x00, 0xFF, 0xD9};
+  faces[2].thumbnail_jpeg = {0xFF, 0xD8, 0xFF, 0xDB, 0x42, 0xFF, 0xD9};
+  const auto ids = a.add_faces(faces);  // faces[1] has none (enrolled before thumbnails)
+  const std::string out = dir.file("export.jsonl");
+  ASSERT_EQ(a.export_jsonl(out), 3U);
+
+  Gallery b = open_gallery("b.db");
+  const ImportResult r = b.import_jsonl(out);
+  EXPECT_EQ(r.added, 3U);
+  EXPECT_TRUE(r.other_person.empty());
+  for (std::size_t i = 0; i < faces.size(); ++i) {
+    const auto thumbnail = b.face_thumbnail(ids[i].face_id);
+    if (faces[i].thumbnail_jpeg.empty()) {
+      EXPECT_FALSE(thumbnail.has_value()) << i;
+    } else {
+      ASSERT_TRUE(thumbnail.has_value()) << i;
+      EXPECT_EQ(*thumbnail, faces[i].thumbnail_jpeg) << i;
+    }
+  }
+  EXPECT_EQ(b.people_page(0, 10).second.at(0).thumbnail_face.value_or(""), ids[0].face_id);
+  // Exporting the imported gallery gives the same bytes.
+  const std::string out2 = dir.file("export2.jsonl");
+  b.export_jsonl(out2);
+  EXPECT_EQ(read_bytes(out), read_bytes(out2));
+
+  // A gallery that holds ada's photos under another name (enrolled there as "person01"): the
+  // import does not store them a second time, and says who has them.
+  Gallery c = open_gallery("c.db");
+  std::vector<GalleryFace> hers = {faces[0], faces[1]};
+  for (GalleryFace& f : hers) f.person = "person01";
+  c.add_faces(hers);
+  const ImportResult conflict = c.import_jsonl(out);
+  EXPECT_EQ(conflict.added, 1U);  // bob
+  EXPECT_EQ(conflict.duplicates, 2U);
+  ASSERT_EQ(conflict.other_person.size(), 2U);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(conflict.other_person[i].face_id, ids[i].face_id);
+    EXPECT_EQ(conflict.other_person[i].person, "ada");
+    EXPECT_EQ(conflict.other_person[i].source_path, faces[i].source_path);
+    EXPECT_EQ(conflict.other_person[i].stored_person, "person01");
+  }
+  EXPECT_EQ(c.face_count(), 3);
+  EXPECT_EQ(c.faces_of("ada").size(), 0U);
+  // The same file again: everything is present; ada's two still named.
+  const ImportResult again = c.import_jsonl(out);
+  EXPECT_EQ(again.added, 0U);
+  EXPECT_EQ(again.duplicates, 3U);
+  EXPECT_EQ(again.other_person.size(), 2U);
+}
+
 TEST_P(GalleryBackends, ImportReportsLineNumbersAndWritesNothing) {
   Gallery a = open_gallery("a.db");
   a.add_faces({make_face("alice", 1), make_face("bob", 2)});
