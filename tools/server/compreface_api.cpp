@@ -224,6 +224,11 @@ void add_compreface_routes(httplib::Server& server, ServerContext& context) {
     if (subject.empty()) throw HttpError(400, "Required request parameter 'subject' is not present", 26);
     const UploadedFile file = image_of(rq, "file");
     const AddOutcome outcome = enroll_upload(c, *loaded, subject, file, c.pipeline_options(det_threshold(rq)));
+    // A photo's face is stored once, under one subject: another subject's face is not saved again.
+    if (outcome.person != subject) {
+      throw HttpError(400, "this face is already saved for subject '" + outcome.person + "' (image_id " +
+                               outcome.face_id + ")");
+    }
     {
       std::lock_guard lock(c.subjects_mutex);
       c.empty_subjects.erase(subject);

@@ -47,8 +47,19 @@ void reg(const ServerContext& context, const httplib::Request& request, httplib:
   }
   if (records.empty()) throw HttpError(400, "no face detected");
   // One transaction: the request's faces are stored together or not at all (added or already
-  // present: both leave the face registered).
-  r.loaded->gallery->add_faces(records);
+  // present: both leave the face registered). A face the gallery holds under another userid is
+  // not registered twice (a photo's face is stored once, under one person): when that is every
+  // face of the request, the answer says so instead of "face added".
+  std::string held_by;
+  bool registered = false;
+  for (const AddOutcome& o : r.loaded->gallery->add_faces(records)) {
+    if (o.person == *userid) {
+      registered = true;
+    } else if (held_by.empty()) {
+      held_by = o.person;
+    }
+  }
+  if (!registered) throw HttpError(400, "face already registered as userid '" + held_by + "'");
   write_json(response, {{"success", true}, {"message", "face added"}});
 }
 

@@ -205,8 +205,14 @@ void add_native_routes(httplib::Server& server, ServerContext& context) {
     const std::vector<AddOutcome> outcomes = loaded->gallery->add_faces(records);
     json added = json::array();
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
-      added.push_back({{"file", record_files[i]}, {"face_id", outcomes[i].face_id},
-                       {"status", outcomes[i].status == AddStatus::kAdded ? "added" : "duplicate"}});
+      json item = {{"file", record_files[i]}, {"face_id", outcomes[i].face_id},
+                   {"status", outcomes[i].status == AddStatus::kAdded ? "added" : "duplicate"}};
+      // A photo's face is stored once, under one person: say who has it when that is someone else.
+      if (outcomes[i].status == AddStatus::kDuplicate) {
+        item["enrolled_as"] = outcomes[i].person;
+        if (outcomes[i].person != person) item["reason"] = "already enrolled as " + outcomes[i].person;
+      }
+      added.push_back(std::move(item));
     }
     write_json(response, {{"person", person}, {"added", added}, {"skipped", skipped}});
   }));
