@@ -69,8 +69,16 @@ const char* to_string(EnrollStatus status);
 struct EnrollResult {
   std::string source_path;
   EnrollStatus status = EnrollStatus::kFailed;
-  std::string reason;   // why skipped or failed; empty when enrolled
+  std::string reason;   // why skipped, failed or a duplicate, in words; empty when enrolled
+  // The same, machine-readable (what enroll's summary groups by): kSkipped "no_face",
+  // "several_faces", "face_too_small", "face_too_blurry", "head_turned"; kDuplicate
+  // "already_enrolled" (this person has this photo's face) or "enrolled_as_another_person";
+  // kFailed the error's code (to_string(ErrorCode): "invalid_image", "io_error", ...).
+  std::string reason_code;
   std::string face_id;  // when enrolled or duplicate
+  // kDuplicate: the person the gallery holds the face under (a photo's face is stored once, under
+  // one person: after `rename person01 Ada`, enrolling person01's photos again names "Ada" here).
+  std::string stored_person;
   std::optional<GalleryFace> face;  // the record to store (prepare_enrollment), before adding
 };
 
@@ -123,7 +131,8 @@ KeptUnknown keep_unknown_faces(Gallery& gallery, const ModelInfo& model, const I
                                const QualityGate& gate = {});
 
 // Stores the prepared results of one batch in one transaction and fills in status/face_id
-// (duplicates by image SHA-256 become kDuplicate).
+// (faces the gallery already holds, under any person, become kDuplicate with stored_person and
+// a reason: Gallery::add_faces).
 void commit_enrollments(Gallery& gallery, std::vector<EnrollResult>& batch);
 
 }  // namespace siamface

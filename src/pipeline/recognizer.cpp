@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "siamface/errors.hpp"
 #include "siamface/image.hpp"
@@ -147,17 +148,30 @@ std::string read_bytes(const std::string& path) {
 
 }  // namespace
 
-std::string quality_gate_failure(const Face& face, const QualityGate& gate) {
+namespace {
+
+// The quality gate's verdict: {reason code, reason in words}; both empty when the face passes.
+std::pair<std::string, std::string> quality_gate_check(const Face& face, const QualityGate& gate) {
   std::ostringstream reason;
   const FaceQuality& q = face.quality;
+  std::string code;
   if (q.face_size_px < gate.min_face_px) {
+    code = "face_too_small";
     reason << "face too small (" << std::lround(q.face_size_px) << " px < " << gate.min_face_px << ")";
   } else if (q.sharpness < gate.min_sharpness) {
+    code = "face_too_blurry";
     reason << "face too blurry (sharpness " << std::lround(q.sharpness) << " < " << gate.min_sharpness << ")";
   } else if (std::abs(q.yaw) > gate.max_abs_yaw) {
+    code = "head_turned";
     reason << "head turned too far (yaw " << q.yaw << ", limit " << gate.max_abs_yaw << ")";
   }
-  return reason.str();
+  return {code, reason.str()};
+}
+
+}  // namespace
+
+std::string quality_gate_failure(const Face& face, const QualityGate& gate) {
+  return quality_gate_check(face, gate).second;
 }
 
 std::vector<std::uint8_t> make_face_thumbnail(const Image& image, const Face& face, int size) {
@@ -230,6 +244,7 @@ EnrollResult prepare_enrollment(const Engine& engine, const std::string& person,
     result.source_path = path;
     result.status = EnrollStatus::kFailed;
     result.reason = e.what();
+    result.reason_code = to_string(e.code());
     return result;
   }
 }
@@ -245,20 +260,23 @@ EnrollResult prepare_enrollment_bytes(const Engine& engine, const std::string& p
     if (faces.empty()) {
       result.status = EnrollStatus::kSkipped;
       result.reason = kNoFaceFound;
+      result.reason_code = "no_face";
       return result;
     }
     const std::vector<int> candidates = engine.subject_candidates(image, faces, options.pipeline);
     if (candidates.size() > 1 && !options.take_largest) {
       result.status = EnrollStatus::kSkipped;
       result.reason = std::to_string(candidates.size()) + " faces found (use --largest to take the largest)";
+      result.reason_code = "several_faces";
       return result;
     }
     // choose_subject's choice without asking the SSD a second time.
     const Face& face =
         faces[static_cast<std::size_t>(choose_among(faces, candidates, image.width, image.height, FaceChoice::kLargest))];
-    if (std::string failure = quality_gate_failure(face, options.gate); !failure.empty()) {
+    if (auto [code, failure] = quality_gate_check(face, options.gate); !failure.empty()) {
       result.status = EnrollStatus::kSkipped;
-      result.reason = failure;
+      result.reason = std::move(failure);
+      result.reason_code = std::move(code);
       return result;
     }
     GalleryFace record;
@@ -289,8 +307,17 @@ void commit_enrollments(Gallery& gallery, std::vector<EnrollResult>& batch) {
     EnrollResult& result = batch[owners[j]];
     result.face_id = outcomes[j].face_id;
     if (outcomes[j].status == AddStatus::kDuplicate) {
+      // A photo's face is stored once, under one person: the name it has may not be this one
+      // (the person was renamed, or the photo sits in two people's folders).
       result.status = EnrollStatus::kDuplicate;
-      result.reason = "already enrolled (same image SHA-256)";
+      result.stored_person = outcomes[j].person;
+      if (result.stored_person == faces[j].person) {
+        result.reason = "already enrolled (same image SHA-256)";
+        result.reason_code = "already_enrolled";
+      } else {
+        result.reason = "already enrolled as " + result.stored_person + " (the same face of the same photo)";
+        result.reason_code = "enrolled_as_another_person";
+      }
     }
   }
 }

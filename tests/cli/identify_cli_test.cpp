@@ -111,7 +111,7 @@ TEST_F(IdentifyCli, ReenrollingTheSamePhotoChangesNothing) {
   const fs::path layout = one_shot_layout();
   ASSERT_EQ(cli("enroll " + shell_quote(layout.string())).exit_code, 0);
   const auto again = cli("enroll " + shell_quote(layout.string()));
-  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(again.exit_code, 1) << again.output;  // nothing new was stored (issue 34)
   EXPECT_NE(again.output.find("\"duplicates\":8"), std::string::npos) << again.output;
   EXPECT_NE(again.output.find("\"enrolled\":0"), std::string::npos) << again.output;
 }
@@ -243,7 +243,8 @@ TEST_F(IdentifyCli, KillDuringEnrollLeavesAUsableGalleryAndTwoWritersBothSucceed
   std::thread other([&] { run_command(kCli + " enroll " + shell_quote(layout) + " --gallery " + shell_quote(gallery_)); });
   const auto mine = cli("enroll " + shell_quote(johns));
   other.join();
-  EXPECT_EQ(mine.exit_code, 0) << mine.output;
+  // 1 when the killed run had already stored every photo (nothing new; issue 34), else 0.
+  EXPECT_TRUE(mine.exit_code == 0 || mine.exit_code == 1) << mine.output;
   const auto people = cli("people").output;
   for (const char* name : kCharacters) EXPECT_NE(people.find(name), std::string::npos) << people;
   EXPECT_NE(people.find("John_Simm"), std::string::npos) << people;

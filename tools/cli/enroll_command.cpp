@@ -1,9 +1,13 @@
 // siamface enroll DATA_DIR | --name NAME PHOTO... : one-shot enrolment into the gallery.
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "cli_common.hpp"
 #include "commands.hpp"
@@ -56,6 +60,22 @@ std::vector<Task> tasks_from_layout(const std::string& data_dir) {
   return tasks;
 }
 
+// The summary's words for EnrollResult::reason_code.
+std::string reason_in_words(const std::string& code) {
+  static const std::map<std::string, std::string> words = {
+      {"no_face", "no face found"},
+      {"several_faces", "several faces (--largest takes the largest)"},
+      {"face_too_small", "face too small (--min-face)"},
+      {"face_too_blurry", "face too blurry (--min-sharpness)"},
+      {"head_turned", "head turned too far (--max-yaw)"},
+      {"already_enrolled", "already enrolled"},
+      {"enrolled_as_another_person", "already enrolled under another name"},
+      {"invalid_person_name", "invalid person name"},
+  };
+  const auto it = words.find(code);
+  return it != words.end() ? it->second : code;
+}
+
 int run_enroll(const EnrollArgs& args) {
   std::vector<Task> tasks;
   if (!args.name.empty()) {
@@ -88,6 +108,8 @@ int run_enroll(const EnrollArgs& args) {
 
   std::map<EnrollStatus, int> counts;
   std::map<std::string, int> enrolled_per_person;
+  std::map<std::string, int> not_stored;           // reason code -> photos
+  std::map<std::string, int> enrolled_as_another;  // the name the gallery holds them under -> photos
   std::vector<EnrollResult> pending;
   Progress progress("enroll", tasks.size());
   std::size_t done = 0;
@@ -99,12 +121,18 @@ int run_enroll(const EnrollArgs& args) {
       if (result.status == EnrollStatus::kEnrolled || result.status == EnrollStatus::kDuplicate) {
         ++enrolled_per_person[person];
       }
+      if (result.status != EnrollStatus::kEnrolled) ++not_stored[result.reason_code];
+      const bool elsewhere = result.status == EnrollStatus::kDuplicate && result.face &&
+                             result.stored_person != result.face->person;
+      if (elsewhere) ++enrolled_as_another[result.stored_person];
       nlohmann::json line = {{"file", result.source_path}, {"status", to_string(result.status)}};
       if (result.face) line["person"] = result.face->person;
       if (!result.reason.empty()) line["reason"] = result.reason;
+      if (!result.reason_code.empty()) line["reason_code"] = result.reason_code;
       if (!result.face_id.empty()) line["face_id"] = result.face_id;
+      if (result.status == EnrollStatus::kDuplicate) line["enrolled_as"] = result.stored_person;
       emit(line);
-      if (result.status == EnrollStatus::kSkipped || result.status == EnrollStatus::kFailed) {
+      if (result.status == EnrollStatus::kSkipped || result.status == EnrollStatus::kFailed || elsewhere) {
         std::cerr << "siamface: " << to_string(result.status) << " " << result.source_path << ": " << result.reason
                   << '\n';
       }
@@ -119,6 +147,7 @@ int run_enroll(const EnrollArgs& args) {
           result.source_path = tasks[i].path;
           result.status = EnrollStatus::kFailed;
           result.reason = bad->second;
+          result.reason_code = "invalid_person_name";
           return result;
         }
         return prepare_enrollment(engine, tasks[i].person, tasks[i].path, options);
@@ -142,13 +171,40 @@ int run_enroll(const EnrollArgs& args) {
                                   {"duplicates", counts[EnrollStatus::kDuplicate]},
                                   {"skipped", counts[EnrollStatus::kSkipped]},
                                   {"failed", counts[EnrollStatus::kFailed]},
+                                  {"not_stored", not_stored},
+                                  {"enrolled_as_another_person", enrolled_as_another},
                                   {"people_without_faces", people_without_faces},
                                   {"gallery", gallery.path()}};
   std::cerr << "enroll: " << counts[EnrollStatus::kEnrolled] << " enrolled, " << counts[EnrollStatus::kDuplicate]
             << " already present, " << counts[EnrollStatus::kSkipped] << " skipped, "
             << counts[EnrollStatus::kFailed] << " failed -> " << gallery.path() << '\n';
+  if (!not_stored.empty()) {
+    // Most frequent reason first.
+    std::vector<std::pair<std::string, int>> reasons(not_stored.begin(), not_stored.end());
+    std::stable_sort(reasons.begin(), reasons.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    std::cerr << "enroll: not stored:";
+    const char* separator = " ";
+    for (const auto& [code, count] : reasons) {
+      std::cerr << separator << count << " " << reason_in_words(code);
+      if (code == "enrolled_as_another_person") {
+        const char* inner = " (";
+        for (const auto& [person, n] : enrolled_as_another) {
+          std::cerr << inner << n << " as " << person;
+          inner = ", ";
+        }
+        std::cerr << ")";
+      }
+      separator = ", ";
+    }
+    std::cerr << '\n';
+  }
   emit({{"summary", summary}});
-  return counts[EnrollStatus::kFailed] ? kExitError : kExitOk;
+  if (counts[EnrollStatus::kFailed]) return kExitError;
+  if (counts[EnrollStatus::kEnrolled] == 0) {
+    std::cerr << "enroll: nothing was enrolled (exit " << kExitNegative << ")\n";
+    return kExitNegative;
+  }
+  return kExitOk;
 }
 
 }  // namespace
@@ -156,7 +212,8 @@ int run_enroll(const EnrollArgs& args) {
 void add_enroll_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<EnrollArgs>();
   CLI::App* command = app.add_subcommand(
-      "enroll", "Enroll people: DATA_DIR/<person>/<photos>, or --name NAME PHOTO...; one face per photo");
+      "enroll", "Enroll people: DATA_DIR/<person>/<photos>, or --name NAME PHOTO...; one face per photo. "
+      "Exit 0 when a face was stored, 1 when none was (no face, several faces, already enrolled...), 2 on errors");
   command->add_option("inputs", args->inputs, "DATA_DIR, or the photos/folders of --name")->required();
   command->add_option("--name", args->name, "Enroll all given photos as this person");
   command->add_flag("--largest", args->largest, "Photos with several faces: take the largest one");
