@@ -317,4 +317,24 @@ int for_each_image(const std::vector<std::string>& files, int jobs,
   return failures ? kExitError : kExitOk;
 }
 
+void ThresholdFlags::add_to(CLI::App& command) {
+  command.add_option("--threshold", threshold,
+                     "Accept a name below this distance; stricter than the gallery's (else 0.6) only, "
+                     "unless --allow-looser-threshold")
+      ->check(CLI::Range(0.0F, 4.0F));
+  command.add_flag("--allow-looser-threshold", allow_looser,
+                   "Use a --threshold above the gallery's (more strangers will be named)");
+}
+
+float ThresholdFlags::resolve(float gallery_threshold) const {
+  if (!threshold) return gallery_threshold;
+  warn_if_implausible_threshold(*threshold, "--threshold");
+  if (*threshold > gallery_threshold && !allow_looser) {
+    std::cerr << "siamface: --threshold " << *threshold << " is looser than the gallery's " << gallery_threshold
+              << "; deciding with " << gallery_threshold << " (add --allow-looser-threshold to use it)\n";
+    return gallery_threshold;
+  }
+  return *threshold;
+}
+
 }  // namespace siamface::cli

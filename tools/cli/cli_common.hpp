@@ -71,6 +71,18 @@ struct GalleryFlags {
   Gallery open_read_only() const;
 };
 
+// --threshold and --allow-looser-threshold (issue 31): a threshold may make decisions stricter
+// than the gallery's; a looser one is used only with --allow-looser-threshold, else the
+// gallery's is kept and stderr says so.
+struct ThresholdFlags {
+  std::optional<float> threshold;
+  bool allow_looser = false;
+
+  void add_to(CLI::App& command);
+  // The threshold to decide with: resolve_threshold, with the warning when one is clamped.
+  float resolve(float gallery_threshold) const;
+};
+
 // The subcommand registry: each subcommand file adds itself through one of these.
 using CommandRunner = std::function<int()>;
 void set_runner(CLI::App& command, CommandRunner runner, int& exit_code);

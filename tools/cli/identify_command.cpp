@@ -28,8 +28,24 @@ struct IdentifyArgs {
   GalleryFlags gallery;
 };
 
-// --csv's columns: face_recognition's file,name,distance,top,right,bottom,left.
-constexpr const char* kCsvHeader = "file,name,distance,top,right,bottom,left";
+// What the annotation says under an unknown face (Decision::reason in words).
+std::string unknown_reason_in_words(const Decision& decision) {
+  std::ostringstream distance;
+  distance << std::fixed << std::setprecision(2) << decision.distance;
+  switch (decision.reason) {
+    case UnknownReason::kNoCandidate: return "gallery empty";
+    case UnknownReason::kAboveThreshold: return "no match: dist " + distance.str();
+    case UnknownReason::kNegativeExample: return "marked not this person";
+    case UnknownReason::kNetworksDisagree: return "networks disagree";
+    case UnknownReason::kAmbiguous: return "unsure: near " + decision.runner_up;
+    case UnknownReason::kNameTaken: return "name taken by another face";
+    case UnknownReason::kNone: break;
+  }
+  return "No matching faces";
+}
+
+// --csv's columns: face_recognition's file,name,distance,top,right,bottom,left, then the reason.
+constexpr const char* kCsvHeader = "file,name,distance,top,right,bottom,left,reason";
 
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
@@ -85,7 +101,8 @@ int run_identify(const IdentifyArgs& args) {
       distance << "dist " << std::fixed << std::setprecision(2) << face.decision.distance;
       labels.push_back(face.decision.known
                            ? FaceLabel{face.face.box, face.decision.person, distance.str(), kKnownColor, nullptr}
-                           : FaceLabel{face.face.box, kUnknownPerson, "No matching faces", kUnknownColor, nullptr});
+                           : FaceLabel{face.face.box, kUnknownPerson, unknown_reason_in_words(face.decision),
+                                       kUnknownColor, nullptr});
     }
     if (!args.annotate_dir.empty()) {
       draw_faces(image, labels);
@@ -97,17 +114,18 @@ int run_identify(const IdentifyArgs& args) {
   if (!args.csv) return for_each_image(files, args.jobs, describe);
 
 
-  // face_recognition-compatible CSV rows: file,name,distance,top,right,bottom,left.
+  // face_recognition-compatible CSV rows: file,name,distance,top,right,bottom,left, then why an
+  // unknown face is unknown (empty for a named one).
   const auto csv_row = [](const nlohmann::json& line) {
     if (!line.contains("faces")) return;
     const std::string file = csv_field(line["file"].get<std::string>());
-    if (line["faces"].empty()) std::cout << file << ",no_persons_found,,,,,\n";
+    if (line["faces"].empty()) std::cout << file << ",no_persons_found,,,,,,\n";
     for (const auto& face : line["faces"]) {
       const auto& box = face["box"];
       const double left = box["left"], top = box["top"], width = box["width"], height = box["height"];
       std::cout << file << ',' << csv_field(face["name"].get<std::string>()) << ',' << std::fixed
                 << std::setprecision(4) << face["distance"].get<double>() << std::setprecision(0) << ',' << top << ','
-                << left + width << ',' << top + height << ',' << left << '\n';
+                << left + width << ',' << top + height << ',' << left << ',' << face.value("reason", "") << '\n';
     }
     std::cout << std::flush;
   };

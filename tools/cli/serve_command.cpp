@@ -115,6 +115,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(1, 300))->capture_default_str();
   command->add_option("--max-body-bytes", o.max_body_bytes, "Larger request bodies get 413")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  command->add_flag("--allow-looser-thresholds", o.allow_looser_thresholds,
+                    "Let request parameters loosen the gallery's threshold (DeepStack min_confidence, native "
+                    "threshold), and CompreFace's recognize list the nearest subjects of unknown faces too");
   command->add_option("--max-faces", o.max_faces, "Faces per image (highest scores; 0: no limit)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   command->add_option("--request-timeout-s", o.request_timeout_s, "Read/write timeout per request")

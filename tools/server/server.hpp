@@ -45,6 +45,10 @@ struct ServerOptions {
   std::optional<Recognizer> recognizer;
   // nullopt: the gallery's dlib weights (dlib_weights_of), else models.dlib_weights.
   std::optional<DlibWeights> dlib_weights;
+  // Request parameters (DeepStack min_confidence, the native threshold) may only make a
+  // decision stricter than the gallery's threshold, and CompreFace's recognize lists only the
+  // subject the decision accepts, unless the user starts the server with this (issue 31).
+  bool allow_looser_thresholds = false;
   // Called with every recognition's faces (all three APIs), e.g. to publish them to MQTT.
   // Must not throw; runs on the request's thread.
   std::function<void(const std::vector<IdentifiedFace>&)> on_identified;
