@@ -135,6 +135,16 @@ TEST_F(EnrollCli, ExitCodeSaysWhetherAFaceWasStoredAndTheSummaryGroupsTheReasons
                           shell_quote(lfw_dev("Martha_Burk", 1).string()));
   EXPECT_EQ(broken.exit_code, 2) << broken.output;
   EXPECT_EQ(summary_of(broken)["enrolled"], 1) << broken.output;
+
+  // --largest says which face of the group photo it took: the JSON box identify prints.
+  const auto largest = cli("enroll --name Crowd --largest " + shell_quote(group_photo().string()));
+  ASSERT_EQ(largest.exit_code, 0) << largest.output;
+  const auto lines = json_lines(largest.output);
+  ASSERT_FALSE(lines.empty()) << largest.output;
+  const json& taken = lines.front();
+  ASSERT_TRUE(taken.contains("box")) << taken;
+  for (const char* field : {"left", "top", "width", "height"}) EXPECT_TRUE(taken["box"][field].is_number()) << taken;
+  EXPECT_GT(taken["box"]["width"].get<double>(), 20.0) << taken;
 }
 
 // Issue 34, item 1, the story as a user met it: rename person01 to "Ada", then `enroll people/`

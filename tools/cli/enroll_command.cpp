@@ -126,7 +126,10 @@ int run_enroll(const EnrollArgs& args) {
                              result.stored_person != result.face->person;
       if (elsewhere) ++enrolled_as_another[result.stored_person];
       nlohmann::json line = {{"file", result.source_path}, {"status", to_string(result.status)}};
-      if (result.face) line["person"] = result.face->person;
+      if (result.face) {
+        line["person"] = result.face->person;
+        line["box"] = to_json(result.face->face.box);  // which face was taken (issue 34)
+      }
       if (!result.reason.empty()) line["reason"] = result.reason;
       if (!result.reason_code.empty()) line["reason_code"] = result.reason_code;
       if (!result.face_id.empty()) line["face_id"] = result.face_id;
