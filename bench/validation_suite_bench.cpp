@@ -209,39 +209,54 @@ void peer_verification_row(const std::string& set, const std::vector<std::string
   print_row(row);
 }
 
-void peer_identity_row(const std::string& set, const std::vector<fs::path>& photos,
-                       const std::vector<peer::PeerPhoto>& peer) {
-  if (peer.empty()) return;
+// One identity-folder row: every pair of photos verified, and the one-shot open set (half the
+// people enrolled from one photo each, every other photo probed, both halves). `embeddings[i]`
+// is photo i's embedding, or null when no face was found; the same scoring for every recognizer.
+void identity_row(const std::string& set, const std::string& recognizer, const std::vector<fs::path>& photos,
+                  const std::vector<const Embedding*>& embeddings, const std::vector<FaceQuality>& qualities) {
   std::vector<LabelledFace> faces;
   std::vector<ScoredPair> scored;
+  int missed = 0;
   for (std::size_t i = 0; i < photos.size(); ++i) {
-    if (peer[i].found) faces.push_back({photos[i].parent_path().filename().string(), peer[i].encoding, peer[i].quality});
+    missed += !embeddings[i];
+    if (embeddings[i]) faces.push_back({photos[i].parent_path().filename().string(), *embeddings[i], qualities[i]});
   }
   for (std::size_t i = 0; i < photos.size(); ++i) {
     for (std::size_t j = i + 1; j < photos.size(); ++j) {
       ScoredPair s;
       s.same = photos[i].parent_path() == photos[j].parent_path();
-      s.valid = peer[i].found && peer[j].found;
-      if (s.valid) s.distance = euclidean_distance(peer[i].encoding, peer[j].encoding);
+      s.valid = embeddings[i] && embeddings[j];
+      if (s.valid) s.distance = euclidean_distance(*embeddings[i], *embeddings[j]);
       scored.push_back(s);
     }
   }
   const auto [first, second] = split_people(faces);
-  DecisionRule rule = IdentifyOptions::default_decision_rule();
+  const DecisionRule rule = IdentifyOptions::default_decision_rule();
   OpenSetStats stats = open_set_trial(faces, first, rule);
   stats += open_set_trial(faces, second, rule);
   Row row;
   row.set = set;
-  row.recognizer = peer::kRecognizerName;
+  row.recognizer = recognizer;
   row.pairs = static_cast<int>(scored.size());
   row.acc_default = 100 * accuracy_at(scored, kDefaultThreshold);
   row.acc_best = 100 * accuracy_at(scored, best_threshold(scored));
-  row.photos = static_cast<int>(photos.size());
-  for (const peer::PeerPhoto& p : peer) row.missed += !p.found;
+  row.photos = static_cast<int>(photos.size()), row.missed = missed;
   row.rank1 = 100 * stats.rank1_rate(), row.named = 100 * stats.named_rate();
   row.strangers = 100 * stats.stranger_accept_rate(), row.stranger_probes = stats.stranger_probes;
   g_rows.push_back(row);
   print_row(row);
+}
+
+void peer_identity_row(const std::string& set, const std::vector<fs::path>& photos,
+                       const std::vector<peer::PeerPhoto>& peer) {
+  if (peer.empty()) return;
+  std::vector<const Embedding*> embeddings;
+  std::vector<FaceQuality> qualities;
+  for (const peer::PeerPhoto& p : peer) {
+    embeddings.push_back(p.found ? &p.encoding : nullptr);
+    qualities.push_back(p.quality);
+  }
+  identity_row(set, peer::kRecognizerName, photos, embeddings, qualities);
 }
 
 fs::path Options::peer_python() const {
@@ -310,44 +325,17 @@ void identity_rows(const std::vector<Engine>& engines, const Options& options, c
     results[i] = analyse(engines, options, image, FaceChoice::kLargest, nullptr);
     peer_batch.add(i, image, nullptr);
   });
-  int missed = 0;
-  for (const PhotoResult& r : results) missed += !r.found;
+  const std::string name =
+      set.name + " (identities" +
+      (variant == test::Variant::kOriginal ? std::string() : std::string(", ") + test::to_string(variant)) + ")";
+  std::vector<FaceQuality> qualities;
+  for (const PhotoResult& r : results) qualities.push_back(r.quality);
   for (std::size_t e = 0; e < engines.size(); ++e) {
-    std::vector<LabelledFace> faces;
-    std::vector<ScoredPair> scored;
-    for (std::size_t i = 0; i < photos.size(); ++i) {
-      if (!results[i].found) continue;
-      faces.push_back({photos[i].parent_path().filename().string(), results[i].by_recognizer[e], results[i].quality});
-    }
-    for (std::size_t i = 0; i < photos.size(); ++i) {
-      for (std::size_t j = i + 1; j < photos.size(); ++j) {
-        ScoredPair s;
-        s.same = photos[i].parent_path() == photos[j].parent_path();
-        s.valid = results[i].found && results[j].found;
-        if (s.valid) s.distance = euclidean_distance(results[i].by_recognizer[e], results[j].by_recognizer[e]);
-        scored.push_back(s);
-      }
-    }
-    const auto [first, second] = split_people(faces);
-    DecisionRule rule = IdentifyOptions::default_decision_rule();
-    OpenSetStats stats = open_set_trial(faces, first, rule);
-    stats += open_set_trial(faces, second, rule);
-    Row row;
-    row.set = set.name + " (identities" +
-              (variant == test::Variant::kOriginal ? std::string() : std::string(", ") + test::to_string(variant)) + ")";
-    row.recognizer = options.recognizer_label(e);
-    row.pairs = static_cast<int>(scored.size());
-    row.acc_default = 100 * accuracy_at(scored, kDefaultThreshold);
-    row.acc_best = 100 * accuracy_at(scored, best_threshold(scored));
-    row.photos = static_cast<int>(photos.size()), row.missed = missed;
-    row.rank1 = 100 * stats.rank1_rate(), row.named = 100 * stats.named_rate();
-    row.strangers = 100 * stats.stranger_accept_rate(), row.stranger_probes = stats.stranger_probes;
-    g_rows.push_back(row);
-    print_row(row);
+    std::vector<const Embedding*> embeddings;
+    for (const PhotoResult& r : results) embeddings.push_back(r.found ? &r.by_recognizer[e] : nullptr);
+    identity_row(name, options.recognizer_label(e), photos, embeddings, qualities);
   }
-  peer_identity_row(set.name + " (identities" +
-                        (variant == test::Variant::kOriginal ? std::string() : std::string(", ") + test::to_string(variant)) + ")",
-                    photos, peer_batch.run("largest"));
+  peer_identity_row(name, photos, peer_batch.run("largest"));
 }
 
 // Photo sets: labelled boxes found (IoU >= 0.3) and faces where none is labelled.
