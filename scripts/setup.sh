@@ -30,7 +30,9 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   libopencv-dev opencv-data libsqlite3-dev sqlite3 libssl-dev
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev ffmpeg curl wrk
-  clang-14 libclang-rt-14-dev libdlib-dev nodejs npm ccache
+  # clang-14 and its sanitizer runtimes and OpenMP (the asan preset, scripts/sanitize.sh: OpenMP is
+  # required, and clang finds it only with libomp-14-dev, which no other package pulls in).
+  clang-14 libclang-rt-14-dev libomp-14-dev libdlib-dev nodejs npm ccache
   # OpenBLAS as the system BLAS, as on most users' machines: it starts threads before main(),
   # which the signal-handling tests must survive (issue 22).
   libopenblas0-pthread
