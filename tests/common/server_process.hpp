@@ -41,7 +41,7 @@ struct ServeConfig {
 // "listening" line.
 class ServerProcess {
  public:
-  explicit ServerProcess(const std::vector<std::string>& extra_args = {}) : ServerProcess(ServeConfig{extra_args}) {}
+  explicit ServerProcess(const std::vector<std::string>& extra_args = {}) : ServerProcess(ServeConfig{extra_args, {}, {}}) {}
   explicit ServerProcess(ServeConfig config) {
     namespace fs = std::filesystem;
     dir_ = fs::temp_directory_path() / ("siamface_server_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
