@@ -16,7 +16,11 @@ rm -f "$GALLERY" "$GALLERY-wal" "$GALLERY-shm"
 
 for photo in "$MODELS_DIR"/samples/sample*.jpg; do
   name="person-from-$(basename "$photo" .jpg)"
-  "$SIAMFACE" enroll --largest --name "$name" "$photo" --gallery "$GALLERY" >/dev/null
+  # Exit 1: nothing stored from this photo (its largest face fails the quality gate, e.g. a
+  # profile in sample2); stderr says why and the demo goes on. Exit 2 is an error: stop.
+  status=0
+  "$SIAMFACE" enroll --largest --name "$name" "$photo" --gallery "$GALLERY" >/dev/null || status=$?
+  if [ "$status" -gt 1 ]; then exit "$status"; fi
 done
 "$SIAMFACE" people --gallery "$GALLERY"
 "$SIAMFACE" identify "$MODELS_DIR/samples" --gallery "$GALLERY" --annotate "$OUT_DIR/annotated" >"$OUT_DIR/identify.jsonl"
