@@ -19,6 +19,7 @@
 #include "common/test_env.hpp"
 #include "degrade/degrade.hpp"
 #include "image/cv_image.hpp"
+#include "pipeline/fused_embedding.hpp"
 #include "siamface/engine.hpp"
 #include "siamface/image.hpp"
 
@@ -103,10 +104,9 @@ int main(int argc, char** argv) {
             const Face& face = found[chosen];
             const Embedding fused = engine.embed(image, face);
             std::vector<float> parts(fused.size());
-            // Back to dlib's embedding and MobileFaceNet's unit vector (the fused one is
-            // [0.5 dlib, 0.4330127 mfn_unit], src/pipeline/engine.cpp).
+            // Back to dlib's embedding and the MobileFaceNet's unit vector (pipeline/fused_embedding.hpp).
             for (std::size_t k = 0; k < fused.size(); ++k) {
-              parts[k] = fused[k] / (k < kDlibEmbeddingSize ? 0.5F : 0.4330127F);
+              parts[k] = fused[k] / (k < kDlibEmbeddingSize ? kFusedDlibWeight : kFusedMfnWeight);
             }
             const FaceQuality& q = face.quality;
             std::lock_guard<std::mutex> lock(write_mutex);

@@ -168,16 +168,15 @@ const std::string kDefaultBorderPass = siamface::to_string(siamface::DetectOptio
 // `own` (the gallery's, else the default), or when `allow_looser`; else `own`, with a
 // UserWarning. Needs the GIL.
 float checked_threshold(std::optional<float> requested, float own, bool allow_looser) {
-  if (!requested) return own;
-  if (*requested > own && !allow_looser) {
+  const float decided = siamface::decision_threshold(requested, own, allow_looser);
+  if (requested && decided != *requested) {
     const std::string message = "threshold " + siamface::format_distance_threshold(*requested) +
                                 " is looser than the gallery's " + siamface::format_distance_threshold(own) +
-                                "; deciding with " + siamface::format_distance_threshold(own) +
+                                "; deciding with " + siamface::format_distance_threshold(decided) +
                                 " (pass allow_looser_threshold=True to use it)";
     if (PyErr_WarnEx(PyExc_UserWarning, message.c_str(), 1) != 0) throw py::error_already_set();
-    return own;
   }
-  return *requested;
+  return decided;
 }
 
 siamface::IdentifyOptions identify_options(std::size_t top_k, float threshold, std::optional<float> margin,

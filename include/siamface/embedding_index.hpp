@@ -64,6 +64,9 @@ class EmbeddingIndex {
   std::size_t dimensions() const;     // floats per embedding: fixed by the first add, 0 while empty
   std::size_t person_count() const;   // identities with at least one row
   bool contains(const std::string& face_id) const;
+  // The stored embedding `match` was measured against: its face's row when it names one (kMin),
+  // else its person's mean (kMean). Empty when the index holds neither any more.
+  Embedding matched_embedding(const IdentityMatch& match) const;
   // Approximate bytes held in all (matrix, face ids, identity slots, centroids, lookups, and the
   // approximate index once built).
   std::size_t memory_bytes() const;

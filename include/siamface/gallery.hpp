@@ -290,6 +290,9 @@ class Gallery {
   std::vector<std::vector<IdentityMatch>> search_batch(
       std::span<const Embedding> queries, const ModelInfo& model, std::size_t k,
       IdentityDistance mode = IdentityDistance::kMin) const;
+  // The stored embedding a search match was measured against (EmbeddingIndex::matched_embedding),
+  // from memory: no database read. Empty when the face or person has gone since.
+  Embedding matched_embedding(const IdentityMatch& match) const;
 
   // --- Unknown faces, clusters and corrections (docs/unknown-faces.md), on both backends.
   // Each write is one transaction.

@@ -52,6 +52,11 @@ float resolve_threshold(const Gallery& gallery, std::optional<float> per_call, f
 // The gallery's own threshold: its "threshold" setting, else `fallback`.
 float gallery_threshold(const Gallery& gallery, float fallback);
 
+// The rule resolve_threshold applies, for callers that hold `own` already (the CLI and Python
+// warn when it replaced a request): `requested` when given and stricter than `own`, or when
+// `allow_looser`; else `own`. Thread safety: a pure function.
+float decision_threshold(std::optional<float> requested, float own, bool allow_looser);
+
 // The recognizer to open for `gallery`: `per_call` if given, else the one its faces were made
 // with (recognizer_of), else `fallback` (an empty gallery, or a model this build does not know).
 Recognizer resolve_recognizer(const Gallery& gallery, std::optional<Recognizer> per_call, Recognizer fallback);

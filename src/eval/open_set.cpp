@@ -1,7 +1,6 @@
 #include "eval/open_set.hpp"
 
 #include <map>
-#include <string>
 
 #include "pipeline/fused_embedding.hpp"
 
@@ -38,11 +37,7 @@ OpenSetStats open_set_trial(const std::vector<LabelledFace>& faces, const std::s
     for (const IdentityMatch& match : matches) {
       Candidate candidate{match.person, match.distance};
       // As identify_faces does for the fused recognizer (NaN for the others: no agreement check).
-      if (distance == IdentityDistance::kMin) {
-        const std::size_t enrolled_face = std::stoul(match.face_id.substr(4));  // "face<i>"
-        candidate.second_network_distance =
-            fused_second_network_distance(faces[i].embedding, faces[enrolled_face].embedding);
-      }
+      candidate.second_network_distance = fused_second_network_distance(faces[i].embedding, index.matched_embedding(match));
       candidates.push_back(std::move(candidate));
     }
     const Decision decision = decide_names({candidates}, {faces[i].quality}, rule).front();

@@ -638,6 +638,11 @@ std::vector<std::vector<IdentityMatch>> Gallery::search_batch(std::span<const Em
   return impl_->index.search_batch(queries, k, mode);
 }
 
+Embedding Gallery::matched_embedding(const IdentityMatch& match) const {
+  std::shared_lock lock(impl_->index_mutex);
+  return impl_->index.matched_embedding(match);
+}
+
 namespace {
 
 std::int64_t parse_setting_int(const std::optional<std::string>& text, std::int64_t fallback, const char* key) {

@@ -541,6 +541,17 @@ bool EmbeddingIndex::contains(const std::string& face_id) const {
   return impl_->id_row.count(face_id) > 0;
 }
 
+Embedding EmbeddingIndex::matched_embedding(const IdentityMatch& match) const {
+  const auto& im = *impl_;
+  const float* values = nullptr;
+  if (!match.face_id.empty()) {
+    if (const auto it = im.id_row.find(match.face_id); it != im.id_row.end()) values = im.matrix.data() + it->second * im.dims;
+  } else if (const auto it = im.person_slot.find(match.person); it != im.person_slot.end() && im.slot_count[it->second] > 0) {
+    values = im.centroid.data() + std::size_t{it->second} * im.dims;
+  }
+  return values ? Embedding(values, values + im.dims) : Embedding{};
+}
+
 std::size_t EmbeddingIndex::memory_bytes() const {
   const auto& im = *impl_;
   std::size_t bytes = im.matrix.capacity() * sizeof(float) +

@@ -33,10 +33,13 @@ DecisionRule IdentifyOptions::default_decision_rule() {
   return rule;
 }
 
+float decision_threshold(std::optional<float> requested, float own, bool allow_looser) {
+  if (!requested) return own;
+  return allow_looser ? *requested : std::min(*requested, own);
+}
+
 float resolve_threshold(const Gallery& gallery, std::optional<float> per_call, float fallback, bool allow_looser) {
-  const float own = gallery_threshold(gallery, fallback);
-  if (!per_call) return own;
-  return allow_looser ? *per_call : std::min(*per_call, own);
+  return decision_threshold(per_call, gallery_threshold(gallery, fallback), allow_looser);
 }
 
 float gallery_threshold(const Gallery& gallery, float fallback) {
@@ -55,29 +58,6 @@ Recognizer resolve_recognizer(const Gallery& gallery, std::optional<Recognizer> 
   if (const auto model = gallery.model()) return recognizer_of(*model).value_or(fallback);
   return fallback;
 }
-
-namespace {
-
-// The MobileFaceNet's distance from a fused query to the face `match` found (kMin), or to the
-// mean of its person's faces (kMean, which names no face).
-float second_network_distance(const Gallery& gallery, const IdentityMatch& match, const Embedding& query) {
-  Embedding reference;
-  if (!match.face_id.empty()) {
-    if (const auto face = gallery.face(match.face_id)) reference = face->embedding;
-  } else {
-    int count = 0;
-    for (const GalleryFace& face : gallery.faces_of(match.person)) {
-      if (reference.empty()) reference.assign(face.embedding.size(), 0.0F);
-      if (face.embedding.size() != reference.size()) continue;
-      for (std::size_t k = 0; k < reference.size(); ++k) reference[k] += face.embedding[k];
-      ++count;
-    }
-    for (float& x : reference) x /= static_cast<float>(std::max(count, 1));
-  }
-  return fused_second_network_distance(query, reference);
-}
-
-}  // namespace
 
 std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelInfo& model,
                                            const std::vector<FaceEmbedding>& faces, const IdentifyOptions& options) {
@@ -103,7 +83,7 @@ std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelIn
       // Both networks must agree (DecisionRule::agreement): the MobileFaceNet's own distance to
       // the matched face, read only for candidates that could be named.
       if (fused && options.rule.agreement > 0 && match.distance < options.rule.threshold) {
-        candidate.second_network_distance = second_network_distance(gallery, match, queries[i]);
+        candidate.second_network_distance = fused_second_network_distance(queries[i], gallery.matched_embedding(match));
       }
       candidates[i].push_back(std::move(candidate));
     }

@@ -241,6 +241,13 @@ TEST(EmbeddingIndex, EmptyAndExactMatch) {
   EXPECT_EQ(mean[0].person, "bob");
   EXPECT_NEAR(mean[1].distance, euclidean_distance(a, b) / 2, 1e-5F);
   EXPECT_TRUE(mean[1].face_id.empty());
+  // What each match was measured against: the face's row (kMin), the person's mean (kMean).
+  EXPECT_EQ(index.matched_embedding(top[0]), a);
+  const Embedding alice_mean = index.matched_embedding(mean[1]);
+  ASSERT_EQ(alice_mean.size(), kDims);
+  EXPECT_NEAR(euclidean_distance(alice_mean, b), mean[1].distance, 1e-5F);
+  EXPECT_TRUE(index.matched_embedding({"carol", 0.0F, ""}).empty());
+  EXPECT_TRUE(index.matched_embedding({"alice", 0.0F, "9"}).empty());
   EXPECT_EQ(index.person_count(), 2U);
   EXPECT_GE(index.memory_bytes(), 3 * sizeof(Embedding));
   index.clear();

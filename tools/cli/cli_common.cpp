@@ -327,14 +327,13 @@ void ThresholdFlags::add_to(CLI::App& command) {
 }
 
 float ThresholdFlags::resolve(float gallery_threshold) const {
-  if (!threshold) return gallery_threshold;
-  warn_if_implausible_threshold(*threshold, "--threshold");
-  if (*threshold > gallery_threshold && !allow_looser) {
+  if (threshold) warn_if_implausible_threshold(*threshold, "--threshold");
+  const float decided = decision_threshold(threshold, gallery_threshold, allow_looser);
+  if (threshold && decided != *threshold) {
     std::cerr << "siamface: --threshold " << *threshold << " is looser than the gallery's " << gallery_threshold
-              << "; deciding with " << gallery_threshold << " (add --allow-looser-threshold to use it)\n";
-    return gallery_threshold;
+              << "; deciding with " << decided << " (add --allow-looser-threshold to use it)\n";
   }
-  return *threshold;
+  return decided;
 }
 
 }  // namespace siamface::cli
