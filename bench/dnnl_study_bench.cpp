@@ -312,17 +312,17 @@ int main(int argc, char** argv) {
     std::printf("oneDNN %d.%d.%d, effective CPU ISA %s; OpenCV %s\n", v->major, v->minor, v->patch,
                 isa_name(dnnl::get_effective_cpu_isa()), CV_VERSION);
 
-    using siamface::RecognitionBackend;
-    const auto resnet_opencv = siamface::make_recognition_net(models, RecognitionBackend::kOpenCv);
-    const auto resnet_f32 = siamface::make_recognition_net(models, RecognitionBackend::kOneDnn);
+    using siamface::InferenceBackend;
+    const auto resnet_opencv = siamface::make_recognition_net(models, InferenceBackend::kOpenCv);
+    const auto resnet_f32 = siamface::make_recognition_net(models, InferenceBackend::kOneDnn);
     std::unique_ptr<siamface::RecognitionNet> resnet_bf16;
     try {
-      resnet_bf16 = siamface::make_recognition_net(models, RecognitionBackend::kOneDnnBf16);
+      resnet_bf16 = siamface::make_recognition_net(models, InferenceBackend::kOneDnnBf16);
     } catch (const siamface::Error& e) {
       std::printf("bf16 left out: %s\n", e.what());
     }
-    const auto mfn_opencv = siamface::make_mobile_face_net(models, RecognitionBackend::kOpenCv);
-    const auto mfn_f32 = siamface::make_mobile_face_net(models, RecognitionBackend::kOneDnn);
+    const auto mfn_opencv = siamface::make_mobile_face_net(models, InferenceBackend::kOpenCv);
+    const auto mfn_f32 = siamface::make_mobile_face_net(models, InferenceBackend::kOneDnn);
 
     struct Network {
       std::string name;

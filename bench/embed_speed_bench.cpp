@@ -152,22 +152,22 @@ int main(int argc, char** argv) {
     Row row;
   };
   std::vector<Backend> resnets;
-  for (const auto backend : {siamface::RecognitionBackend::kAuto, siamface::RecognitionBackend::kOpenCv,
-                             siamface::RecognitionBackend::kOneDnnBf16}) {
+  for (const auto backend : {siamface::InferenceBackend::kAuto, siamface::InferenceBackend::kOpenCv,
+                             siamface::InferenceBackend::kOneDnnBf16}) {
     try {
       auto net = siamface::make_recognition_net(models, backend);
       const std::string name = std::string("siamface ResNet (") + net->backend_name() + ")";
       const bool seen = std::any_of(resnets.begin(), resnets.end(), [&](const Backend& b) { return b.row.name == name; });
       if (!seen) resnets.push_back({std::move(net), Row{name, 0, {}}});
     } catch (const siamface::Error& e) {
-      std::printf("(no %s: %s)\n", backend == siamface::RecognitionBackend::kOneDnnBf16 ? "bf16" : "backend", e.what());
+      std::printf("(no %s: %s)\n", backend == siamface::InferenceBackend::kOneDnnBf16 ? "bf16" : "backend", e.what());
     }
   }
   const auto& resnet = resnets.front().net;
   std::vector<std::unique_ptr<siamface::MobileFaceNet>> mobiles;  // the product's first
   mobiles.push_back(siamface::make_mobile_face_net(models));
   if (std::string(mobiles.front()->backend_name()) != "OpenCV DNN") {
-    mobiles.push_back(siamface::make_mobile_face_net(models, siamface::RecognitionBackend::kOpenCv));
+    mobiles.push_back(siamface::make_mobile_face_net(models, siamface::InferenceBackend::kOpenCv));
   }
   const auto& mobile = mobiles.front();
   siamface::dlib_face_resnet dlib_net;

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "detect/face_detector.hpp"
-#include "embed/recognition_net.hpp"
+#include "model/inference_backend.hpp"
 #ifdef SIAMFACE_HAVE_ONEDNN
-#include "embed/dnnl_opencv_graph.hpp"
+#include "model/dnnl_opencv_graph.hpp"
 #endif
 #include "model/model_files.hpp"
 #include "model/net_pool.hpp"
@@ -97,18 +97,18 @@ Heads find_heads(cv::dnn::Net& net, const std::string& label) {
 
 class RfbDetector final : public FaceDetector {
  public:
-  // `backend`: the embedding networks' choice (resolve_recognition_backend), which the detectors
+  // `backend`: the embedding networks' choice (resolve_inference_backend), which the detectors
   // follow; any oneDNN one runs RFB on oneDNN f32 (bf16 is not offered for it).
-  RfbDetector(const std::filesystem::path& path, RecognitionBackend backend)
+  RfbDetector(const std::filesystem::path& path, InferenceBackend backend)
       : RfbDetector(path, std::make_shared<const std::vector<uchar>>(read_model_bytes(path)), backend) {}
 
  private:
   // The file is read once: its bytes serve the OpenCV pool and the oneDNN graph alike.
   RfbDetector(const std::filesystem::path& path, const std::shared_ptr<const std::vector<uchar>>& bytes,
-              RecognitionBackend backend)
+              InferenceBackend backend)
       : path_(path.string()), pool_(onnx_net_pool(bytes)) {
 #ifdef SIAMFACE_HAVE_ONEDNN
-    if (backend != RecognitionBackend::kOpenCv) {
+    if (backend != InferenceBackend::kOpenCv) {
       try {
         cv::dnn::Net net = cv::dnn::readNetFromONNX(*bytes);  // never run: DnnlGraph::from
         heads_ = find_heads(net, path_);
@@ -233,7 +233,7 @@ class RfbDetector final : public FaceDetector {
 std::unique_ptr<FaceDetector> make_rfb_detector(const std::filesystem::path& models_dir) {
   const std::filesystem::path path = models_dir / kRfbDetectorFile;
   // resolve first: an unknown $SIAMFACE_RECOGNITION_BACKEND fails before the graph is read.
-  const RecognitionBackend backend = resolve_recognition_backend(RecognitionBackend::kAuto);
+  const InferenceBackend backend = resolve_inference_backend(InferenceBackend::kAuto);
   auto detector = std::make_unique<RfbDetector>(path, backend);  // reads the file: kModelMissing
   try {
     (void)detector->detect(cv::Mat(kInputHeight, kInputWidth, CV_8UC3, cv::Scalar::all(127)), 1.0F);  // fails now if the graph is wrong

@@ -11,9 +11,9 @@
 
 #include "detect/face_detector.hpp"
 #include "detect/square_input.hpp"
-#include "embed/recognition_net.hpp"
+#include "model/inference_backend.hpp"
 #ifdef SIAMFACE_HAVE_ONEDNN
-#include "embed/dnnl_opencv_graph.hpp"
+#include "model/dnnl_opencv_graph.hpp"
 #endif
 #include "model/dnn_graph.hpp"
 #include "model/model_files.hpp"
@@ -267,19 +267,19 @@ float sigmoid(float v) { return 1.0F / (1.0F + std::exp(-v)); }
 // its own workspace of the oneDNN graph) and the decoded weights are immutable.
 class SsdMobilenetDetector final : public FaceDetector {
  public:
-  // `backend`: the embedding networks' choice (resolve_recognition_backend), which the SSD follows:
+  // `backend`: the embedding networks' choice (resolve_inference_backend), which the SSD follows:
   // oneDNN runs the network at the default 512 input in f32 (the same outputs to float rounding),
   // and in bf16 under the opt-in onednn-bf16 (x1.9-2.1 on a CPU with native bf16; the same
   // labelled faces, docs/speed.md); other input sizes, a study path, stay on OpenCV DNN.
-  SsdMobilenetDetector(std::shared_ptr<const SsdParams> params, RecognitionBackend backend, const std::string& label)
+  SsdMobilenetDetector(std::shared_ptr<const SsdParams> params, InferenceBackend backend, const std::string& label)
       : params_(std::move(params)), pool_([params = params_] { return build_graph(*params).net; }) {
     // A net that has never run: OpenCV fuses layers (and may rescale weights) on the first forward.
     SsdGraph graph = build_graph(*params_);
     output_names_ = graph.outputs;
 #ifdef SIAMFACE_HAVE_ONEDNN
-    if (backend != RecognitionBackend::kOpenCv) {
+    if (backend != InferenceBackend::kOpenCv) {
       const DnnlPrecision precision =
-          backend == RecognitionBackend::kOneDnnBf16 ? DnnlPrecision::kBF16 : DnnlPrecision::kF32;
+          backend == InferenceBackend::kOneDnnBf16 ? DnnlPrecision::kBF16 : DnnlPrecision::kF32;
       dnnl_ = DnnlGraph::from(graph.net, {1, 3, kInputSize, kInputSize}, graph.outputs, label, precision);
     }
 #else
@@ -406,7 +406,7 @@ class SsdMobilenetDetector final : public FaceDetector {
 
 std::unique_ptr<FaceDetector> make_ssd_mobilenet_detector(const std::filesystem::path& models_dir) {
   // resolve first: an unknown $SIAMFACE_RECOGNITION_BACKEND fails before the weights are read.
-  const RecognitionBackend backend = resolve_recognition_backend(RecognitionBackend::kAuto);
+  const InferenceBackend backend = resolve_inference_backend(InferenceBackend::kAuto);
   return std::make_unique<SsdMobilenetDetector>(load_params(models_dir), backend,
                                                 (models_dir / "ssd_mobilenetv1_model.bin").string());
 }

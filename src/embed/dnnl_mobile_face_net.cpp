@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "align/arcface_chip.hpp"
-#include "embed/dnnl_opencv_graph.hpp"
-#include "embed/dnnl_plans.hpp"
+#include "model/dnnl_opencv_graph.hpp"
+#include "model/dnnl_plans.hpp"
 #include "util/batches.hpp"
 #include "model/dnn_flops.hpp"
 #include "model/net_pool.hpp"

@@ -32,7 +32,7 @@
 #include "embed/recognition_net_spec.hpp"
 #include "model/dnn_graph.hpp"
 #include "model/tfjs_weights.hpp"
-#include "embed/dnnl_plans.hpp"
+#include "model/dnnl_plans.hpp"
 #include "util/batches.hpp"
 #include "siamface/errors.hpp"
 

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "embed/dnnl_opencv_graph.hpp"
+#include "model/dnnl_opencv_graph.hpp"
 #include "embed/recognition_net.hpp"
 
 namespace siamface {

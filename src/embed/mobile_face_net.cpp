@@ -77,11 +77,11 @@ std::vector<float> unit_length(const float* values) {
 }
 
 std::unique_ptr<MobileFaceNet> make_mobile_face_net(const std::filesystem::path& models_dir,
-                                                    RecognitionBackend backend) {
+                                                    InferenceBackend backend) {
 #ifdef SIAMFACE_HAVE_ONEDNN
-  if (resolve_recognition_backend(backend) != RecognitionBackend::kOpenCv) return make_dnnl_mobile_face_net(models_dir);
+  if (resolve_inference_backend(backend) != InferenceBackend::kOpenCv) return make_dnnl_mobile_face_net(models_dir);
 #else
-  resolve_recognition_backend(backend);  // rejects a oneDNN backend this build lacks
+  resolve_inference_backend(backend);  // rejects a oneDNN backend this build lacks
 #endif
   const std::filesystem::path path = models_dir / kMobileFaceNetFile;
   auto net = std::make_unique<OnnxMobileFaceNet>(path);  // reads the file: kModelMissing

@@ -174,16 +174,6 @@ cv::Mat recognition_blob(const std::vector<cv::Mat>& chips) {
 
 namespace {
 
-RecognitionBackend backend_from_environment() {
-  const char* value = std::getenv("SIAMFACE_RECOGNITION_BACKEND");
-  if (value == nullptr || *value == '\0') return RecognitionBackend::kAuto;
-  if (std::strcmp(value, "opencv") == 0) return RecognitionBackend::kOpenCv;
-  if (std::strcmp(value, "onednn") == 0) return RecognitionBackend::kOneDnn;
-  if (std::strcmp(value, "onednn-bf16") == 0) return RecognitionBackend::kOneDnnBf16;
-  throw Error(ErrorCode::kInvalidArgument, std::string("SIAMFACE_RECOGNITION_BACKEND is '") + value +
-                                               "'; expected opencv, onednn or onednn-bf16");
-}
-
 std::unique_ptr<RecognitionNet> make_opencv_recognition_net(const std::filesystem::path& manifest) {
   auto net = std::make_unique<DnnRecognitionNet>(load_weights(manifest));
   // Build one session now so topology errors surface at load time, not on first use.
@@ -193,26 +183,13 @@ std::unique_ptr<RecognitionNet> make_opencv_recognition_net(const std::filesyste
 
 }  // namespace
 
-RecognitionBackend resolve_recognition_backend(RecognitionBackend requested) {
-  RecognitionBackend backend = requested == RecognitionBackend::kAuto ? backend_from_environment() : requested;
-#ifdef SIAMFACE_HAVE_ONEDNN
-  if (backend == RecognitionBackend::kAuto) backend = RecognitionBackend::kOneDnn;
-#else
-  if (backend == RecognitionBackend::kOneDnn || backend == RecognitionBackend::kOneDnnBf16) {
-    throw Error(ErrorCode::kInvalidArgument, "this build has no oneDNN (configure with libdnnl-dev installed)");
-  }
-  if (backend == RecognitionBackend::kAuto) backend = RecognitionBackend::kOpenCv;
-#endif
-  return backend;
-}
-
 std::unique_ptr<RecognitionNet> make_recognition_net(const std::filesystem::path& models_dir,
-                                                     RecognitionBackend backend, const std::string& model) {
+                                                     InferenceBackend backend, const std::string& model) {
   const std::filesystem::path manifest = models_dir / (model + "-weights_manifest.json");
-  switch (resolve_recognition_backend(backend)) {
+  switch (resolve_inference_backend(backend)) {
 #ifdef SIAMFACE_HAVE_ONEDNN
-    case RecognitionBackend::kOneDnn: return make_dnnl_recognition_net(manifest, DnnlPrecision::kF32);
-    case RecognitionBackend::kOneDnnBf16: return make_dnnl_recognition_net(manifest, DnnlPrecision::kBF16);
+    case InferenceBackend::kOneDnn: return make_dnnl_recognition_net(manifest, DnnlPrecision::kF32);
+    case InferenceBackend::kOneDnnBf16: return make_dnnl_recognition_net(manifest, DnnlPrecision::kBF16);
 #endif
     default: return make_opencv_recognition_net(manifest);
   }

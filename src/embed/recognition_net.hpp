@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "model/inference_backend.hpp"
 #include "siamface/types.hpp"
 
 namespace siamface {
@@ -30,21 +31,6 @@ class RecognitionNet {
 void check_recognition_chips(const std::vector<cv::Mat>& chips);
 cv::Mat recognition_blob(const std::vector<cv::Mat>& chips);
 
-enum class RecognitionBackend {
-  kAuto,        // oneDNN f32 when this build has it, else OpenCV DNN; $SIAMFACE_RECOGNITION_BACKEND
-                // ("opencv", "onednn", "onednn-bf16") overrides it, for comparisons. Both networks.
-  kOpenCv,      // OpenCV DNN: the reference implementation
-  kOneDnn,      // oneDNN f32: the same embeddings to 1e-6, 2-3x faster (docs/speed.md)
-  kOneDnnBf16,  // oneDNN bf16 (CPUs with avx512_bf16 or AMX only; opt-in): the ResNet (embeddings
-                // move by ~0.006) and the SSD detector (x1.9-2.1, the same labelled faces) in bf16
-};
-
-// The backend that runs for `requested`: kAuto resolved through $SIAMFACE_RECOGNITION_BACKEND and
-// what this build has. The MobileFaceNet, the SSD and the landmark nets follow the same choice;
-// bf16 is the ResNet's and the SSD's only (bf16 landmarks cost LFW a pair, docs/speed.md).
-// Throws Error(kInvalidArgument) for an unknown variable value or a backend this build lacks.
-RecognitionBackend resolve_recognition_backend(RecognitionBackend requested);
-
 // Reads and validates the weights (shapes, names) and builds one session so errors surface here.
 // `model` names the weights, `<model>-weights_manifest.json` and its shards in face-api's layout:
 // face-api's 8-bit copy (kQuantisedRecognitionModel) or dlib's float weights converted at setup
@@ -52,7 +38,7 @@ RecognitionBackend resolve_recognition_backend(RecognitionBackend requested);
 // Throws Error(kModelMissing / kModelCorrupt), or Error(kInvalidArgument) for a backend this
 // build or CPU lacks.
 std::unique_ptr<RecognitionNet> make_recognition_net(const std::filesystem::path& models_dir,
-                                                     RecognitionBackend backend = RecognitionBackend::kAuto,
+                                                     InferenceBackend backend = InferenceBackend::kAuto,
                                                      const std::string& model = "face_recognition_model");
 
 }  // namespace siamface

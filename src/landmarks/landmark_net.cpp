@@ -10,14 +10,14 @@
 #include <string>
 #include <vector>
 
-#include "embed/recognition_net.hpp"
+#include "model/inference_backend.hpp"
 #include "model/dnn_graph.hpp"
 #include "model/net_pool.hpp"
 #include "model/tfjs_weights.hpp"
 #include "siamface/errors.hpp"
 #include "util/batches.hpp"
 #ifdef SIAMFACE_HAVE_ONEDNN
-#include "embed/dnnl_opencv_graph.hpp"
+#include "model/dnnl_opencv_graph.hpp"
 #endif
 
 namespace siamface {
@@ -207,15 +207,15 @@ cv::Mat make_blob(int batch) {
 // own workspace of the oneDNN graph) and the weights are immutable.
 class FaceApiLandmarkNet final : public LandmarkNet {
  public:
-  // `backend`: the embedding networks' choice (resolve_recognition_backend), which the landmark
+  // `backend`: the embedding networks' choice (resolve_inference_backend), which the landmark
   // nets follow: any oneDNN one runs them on oneDNN f32 (the same points to float rounding).
-  FaceApiLandmarkNet(std::shared_ptr<const ConvertedWeights> weights, Topology topo, RecognitionBackend backend,
+  FaceApiLandmarkNet(std::shared_ptr<const ConvertedWeights> weights, Topology topo, InferenceBackend backend,
                      const std::string& label)
       : weights_(std::move(weights)),
         topo_(topo),
         pool_([w = weights_, topo] { return build_net(*w, topo); }) {
 #ifdef SIAMFACE_HAVE_ONEDNN
-    if (backend != RecognitionBackend::kOpenCv) {
+    if (backend != InferenceBackend::kOpenCv) {
       // A net that has never run: OpenCV fuses layers on the first forward.
       cv::dnn::Net net = build_net(*weights_, topo_);
       const std::vector<std::string> outputs = net.getUnconnectedOutLayersNames();
@@ -353,7 +353,7 @@ Landmarks landmarks_in_input_frame(const LandmarkRawOutput& raw) {
 
 std::unique_ptr<LandmarkNet> make_landmark_net(const std::filesystem::path& models_dir, LandmarkKind kind) {
   // resolve first: an unknown $SIAMFACE_RECOGNITION_BACKEND fails before the weights are read.
-  const RecognitionBackend backend = resolve_recognition_backend(RecognitionBackend::kAuto);
+  const InferenceBackend backend = resolve_inference_backend(InferenceBackend::kAuto);
   const Topology topo = topology_of(kind);
   const std::filesystem::path manifest = models_dir / (std::string(topo.model) + "-weights_manifest.json");
   const WeightMap weights = WeightMap::load(manifest, tensor_specs(topo));

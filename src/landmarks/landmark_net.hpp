@@ -7,7 +7,7 @@
 #include <opencv2/core.hpp>
 #include <vector>
 
-#include "siamface/engine.hpp"
+#include "siamface/options.hpp"
 #include "siamface/errors.hpp"
 #include "siamface/types.hpp"
 

@@ -9,7 +9,7 @@
 
 #include <opencv2/core.hpp>
 
-#include "siamface/engine.hpp"
+#include "siamface/options.hpp"
 #include "siamface/enhance.hpp"
 #include "siamface/types.hpp"
 

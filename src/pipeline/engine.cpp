@@ -7,6 +7,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "align/face_chip.hpp"
+#include "detect/detection_passes.hpp"
 #include "detect/face_detector.hpp"
 #include "embed/mobile_face_net.hpp"
 #include "embed/recognition_net.hpp"
@@ -86,95 +87,7 @@ std::vector<std::string> required_files(const ModelOptions& options) {
   return files;
 }
 
-// Detections of several passes over one image as one list: NMS keeps the better-scored box of
-// a face found more than once.
-std::vector<RawDetection> suppress_repeats(const std::vector<RawDetection>& all) {
-  std::vector<RawDetection> kept;
-  for (const int i : non_max_suppression(all, 0.4F)) kept.push_back(all[i]);
-  return kept;
-}
-
-std::vector<RawDetection> merge_passes(std::vector<RawDetection> first, const std::vector<RawDetection>& second) {
-  first.insert(first.end(), second.begin(), second.end());
-  return suppress_repeats(first);
-}
-
-// Small faces. The detectors shrink every image to a ~512 px square input, so a face that
-// spans few pixels there is missed. Upsampling by `factor` makes the detector see the image
-// `factor` times larger: a small image is enlarged whole (bicubic), a large one is cut into
-// overlapping square tiles of side max(w, h) / factor, each detected on its own, and merged
-// with the whole-image pass by NMS.
-constexpr float kDetectorInputPx = 512.0F;
-constexpr float kMaxUpsample = 4.0F;
-constexpr float kTileOverlap = 0.3F;  // of the tile side; faces up to this size sit whole in a tile
-
-float auto_upsample_factor(const cv::Mat& bgr) {
-  const float factor = static_cast<float>(std::max(bgr.cols, bgr.rows)) / kDetectorInputPx;
-  return factor >= 1.5F ? std::min(factor, kMaxUpsample) : 1.0F;
-}
-
-std::vector<RawDetection> detect_upsampled(const FaceDetector& detector, const cv::Mat& bgr, float min_score,
-                                           float factor) {
-  std::vector<RawDetection> all = detector.detect(bgr, min_score);
-  const int long_side = std::max(bgr.cols, bgr.rows);
-  if (long_side * factor <= 2 * kDetectorInputPx) {
-    cv::Mat big;
-    cv::resize(bgr, big, cv::Size(), factor, factor, cv::INTER_CUBIC);
-    for (RawDetection d : detector.detect(big, min_score)) {
-      d.box = {d.box.left / factor, d.box.top / factor, d.box.width / factor, d.box.height / factor};
-      all.push_back(d);
-    }
-  } else {
-    const int tile = std::max(32, static_cast<int>(std::ceil(long_side / factor)));
-    const int stride = std::max(16, static_cast<int>(tile * (1.0F - kTileOverlap)));
-    const auto starts = [&](int extent) {
-      std::vector<int> s;
-      for (int p = 0;; p += stride) {
-        if (p + tile >= extent) {
-          s.push_back(std::max(0, extent - tile));
-          break;
-        }
-        s.push_back(p);
-      }
-      return s;
-    };
-    constexpr float kEdgePx = 2.0F;
-    for (const int y : starts(bgr.rows)) {
-      for (const int x : starts(bgr.cols)) {
-        const cv::Rect rect(x, y, std::min(tile, bgr.cols - x), std::min(tile, bgr.rows - y));
-        for (RawDetection d : detector.detect(bgr(rect), min_score)) {
-          // A box cut by an inner tile edge is a partial face; a neighbour or the whole pass has it.
-          const bool cut = (d.box.left < kEdgePx && x > 0) || (d.box.top < kEdgePx && y > 0) ||
-                           (d.box.right() > rect.width - kEdgePx && rect.x + rect.width < bgr.cols) ||
-                           (d.box.bottom() > rect.height - kEdgePx && rect.y + rect.height < bgr.rows);
-          if (cut) continue;
-          d.box.left += static_cast<float>(x);
-          d.box.top += static_cast<float>(y);
-          all.push_back(d);
-        }
-      }
-    }
-  }
-  return suppress_repeats(all);
-}
-
 }  // namespace
-
-bool border_pass_needed(const std::vector<Face>& faces, int width, int height) {
-  // Crops and thumbnails (LFW's 250 px): always, as kAuto; the rule below cost LFW a pair there.
-  if (std::max(width, height) <= kBorderPassCropMaxSide) return true;
-  const float short_side = static_cast<float>(std::min(width, height));
-  for (const Face& face : faces) {
-    // NMS keeps the better-scored box of a face both passes find: an unsure first-pass face
-    // may get its box from the framed pass (on LFW pasted into photos, skipping that moved a pair).
-    if (face.score < kBorderPassSureScore) return true;
-    const Box& box = face.box;
-    const float margin = std::min({box.left, box.top, static_cast<float>(width) - box.right(),
-                                   static_cast<float>(height) - box.bottom()});
-    if (margin < 0.1F * short_side || std::max(box.width, box.height) > 0.25F * short_side) return true;
-  }
-  return false;
-}
 
 std::optional<Recognizer> recognizer_of(const ModelInfo& model) {
   if (starts_with(model.name, kFusedModelPrefix)) return Recognizer::kFused;
@@ -283,7 +196,7 @@ Engine Engine::open(const ModelOptions& options) {
     }
   }
   if (uses_dlib(options.recognizer)) {
-    impl->recognition = make_recognition_net(dir, RecognitionBackend::kAuto, dlib_model_files(options.dlib_weights));
+    impl->recognition = make_recognition_net(dir, InferenceBackend::kAuto, dlib_model_files(options.dlib_weights));
   }
   if (uses_mobile_face_net(options.recognizer)) impl->mobile_face_net = make_mobile_face_net(dir);
   return Engine(std::move(impl));
@@ -354,38 +267,6 @@ std::vector<Face> Engine::detect(const Image& image, const DetectOptions& detect
 
 namespace {
 
-// The boxes of one detector over `bgr`, with the passes DetectOptions asks for (upsampling, the
-// border pass, the tiny detector when nothing was found and `fallback` is given).
-std::vector<RawDetection> detect_boxes(const FaceDetector& detector, const FaceDetector* fallback, const cv::Mat& bgr,
-                                       const DetectOptions& options) {
-  const float min_score = options.min_score >= 0 ? options.min_score : detector.default_min_score();
-  const float upsample = options.upsample > 0 ? std::min(options.upsample, kMaxUpsample) : auto_upsample_factor(bgr);
-  std::vector<RawDetection> raw = upsample > 1.0F ? detect_upsampled(detector, bgr, min_score, upsample)
-                                                  : detector.detect(bgr, min_score);
-  const bool small_image = std::max(bgr.cols, bgr.rows) <= kBorderPassAlwaysMaxSide;
-  bool border_always = options.border_pass == BorderPass::kAlways ||
-                       (options.border_pass == BorderPass::kAuto && small_image);
-  if (options.border_pass == BorderPass::kNeeded && small_image && !raw.empty()) {
-    std::vector<Face> first_pass(raw.size());
-    for (std::size_t i = 0; i < raw.size(); ++i) first_pass[i] = Face{.box = raw[i].box, .score = raw[i].score};
-    border_always = border_pass_needed(first_pass, bgr.cols, bgr.rows);
-  }
-  if (border_always && !raw.empty()) {
-    raw = merge_passes(raw, confirmed_border_detections(detect_with_border(detector, bgr, min_score), raw,
-                                                        std::max(min_score, options.border_only_min_score)));
-  }
-  const bool border_when_empty = options.border_pass != BorderPass::kOff;
-  if (raw.empty() && border_when_empty) raw = detect_with_border(detector, bgr, min_score);
-  if (raw.empty() && options.tiny_fallback && fallback) {
-    const float fallback_min_score = options.min_score >= 0 ? options.min_score : fallback->default_min_score();
-    raw = fallback->detect(bgr, fallback_min_score);
-    if (raw.empty() && border_when_empty) raw = detect_with_border(*fallback, bgr, fallback_min_score);
-  }
-  raw = drop_nested_detections(raw);
-  if (options.max_faces > 0 && static_cast<int>(raw.size()) > options.max_faces) raw.resize(options.max_faces);
-  return raw;
-}
-
 // `auto` enhancement brightens a dark photo for detection and landmarks (docs/accuracy.md "Poor and
 // small faces": low-light recall and accuracy); quality is still measured on the original.
 cv::Mat detection_view(const cv::Mat& original, const PipelineOptions& pipeline) {
@@ -400,7 +281,7 @@ std::vector<Face> Engine::detect(const Image& image, const PipelineOptions& pipe
   const cv::Mat original = as_mat(image);
   const cv::Mat bgr = detection_view(original, pipeline);
   const std::vector<RawDetection> raw =
-      detect_boxes(*impl_->detector, impl_->fallback_detector.get(), bgr, pipeline.detect);
+      detect_with_passes(*impl_->detector, impl_->fallback_detector.get(), bgr, pipeline.detect);
 
   std::vector<Box> boxes;
   boxes.reserve(raw.size());
@@ -429,7 +310,7 @@ std::vector<int> Engine::subject_candidates(const Image& image, const std::vecto
   confirming.tiny_fallback = false;
   confirming.max_faces = 0;
   const std::vector<RawDetection> found =
-      detect_boxes(*impl_->confirming_detector, nullptr, detection_view(as_mat(image), options), confirming);
+      detect_with_passes(*impl_->confirming_detector, nullptr, detection_view(as_mat(image), options), confirming);
   std::vector<int> confirmed;
   for (const int i : all) {
     const bool found_again = std::any_of(found.begin(), found.end(), [&](const RawDetection& d) {

@@ -140,14 +140,14 @@ TEST_F(DlibFloatWeights, OurNetworkWithTheConvertedWeightsComputesDlibsEmbedding
   ASSERT_EQ(chips.size(), std::size(kPhotos));
   const std::vector<Embedding> theirs = dlib_embeddings(chips);
   ASSERT_EQ(theirs.size(), chips.size());
-  const auto quantised = make_recognition_net(test::models_dir(), RecognitionBackend::kOpenCv)->embed(chips);
+  const auto quantised = make_recognition_net(test::models_dir(), InferenceBackend::kOpenCv)->embed(chips);
   const float quantised_diff = max_abs_diff(quantised, theirs);
 
-  std::vector<RecognitionBackend> backends = {RecognitionBackend::kOpenCv};
-  if (resolve_recognition_backend(RecognitionBackend::kAuto) != RecognitionBackend::kOpenCv) {
-    backends.push_back(RecognitionBackend::kOneDnn);
+  std::vector<InferenceBackend> backends = {InferenceBackend::kOpenCv};
+  if (resolve_inference_backend(InferenceBackend::kAuto) != InferenceBackend::kOpenCv) {
+    backends.push_back(InferenceBackend::kOneDnn);
   }
-  for (const RecognitionBackend backend : backends) {
+  for (const InferenceBackend backend : backends) {
     const auto net = make_recognition_net(temp_, backend, kFloatRecognitionModel);
     const std::vector<Embedding> ours = net->embed(chips);
     const float diff = max_abs_diff(ours, theirs);

@@ -109,13 +109,13 @@ TEST_F(MobileFaceNet, OneDnnGivesTheOpenCvEmbeddingsInBatchesAndAlone) {
   SIAMFACE_REQUIRE_TESTDATA(kPhotos);
   std::unique_ptr<siamface::MobileFaceNet> onednn;
   try {
-    onednn = make_mobile_face_net(test::models_dir(), RecognitionBackend::kOneDnn);
+    onednn = make_mobile_face_net(test::models_dir(), InferenceBackend::kOneDnn);
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kInvalidArgument) throw;
   }
   SIAMFACE_REQUIRE_ONEDNN(onednn);
   EXPECT_STREQ(onednn->backend_name(), "oneDNN f32");
-  const auto reference = make_mobile_face_net(test::models_dir(), RecognitionBackend::kOpenCv);
+  const auto reference = make_mobile_face_net(test::models_dir(), InferenceBackend::kOpenCv);
   EXPECT_STREQ(reference->backend_name(), "OpenCV DNN");
   EXPECT_EQ(onednn->flops_per_chip(), reference->flops_per_chip());
 

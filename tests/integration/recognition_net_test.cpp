@@ -241,7 +241,7 @@ TEST(RecognitionNet, SamePersonIsCloserThanDifferentPerson) {
 
 // The oneDNN ResNet (the default when the build has oneDNN) against the OpenCV DNN reference,
 // on image-like and real face chips, batched (11 chips: plans of 8, 2 and 1) and one at a time.
-std::unique_ptr<RecognitionNet> onednn_net_or_skip(RecognitionBackend backend) {
+std::unique_ptr<RecognitionNet> onednn_net_or_skip(InferenceBackend backend) {
   try {
     return make_recognition_net(test::models_dir(), backend);
   } catch (const Error& e) {
@@ -264,10 +264,10 @@ std::vector<cv::Mat> comparison_chips() {
 TEST(RecognitionNet, OneDnnGivesTheOpenCvEmbeddingsInBatchesAndAlone) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("lfw_dev/lfw-deepfunneled");
-  const auto onednn = onednn_net_or_skip(RecognitionBackend::kOneDnn);
+  const auto onednn = onednn_net_or_skip(InferenceBackend::kOneDnn);
   SIAMFACE_REQUIRE_ONEDNN(onednn);
   EXPECT_STREQ(onednn->backend_name(), "oneDNN f32");
-  const auto reference = make_recognition_net(test::models_dir(), RecognitionBackend::kOpenCv);
+  const auto reference = make_recognition_net(test::models_dir(), InferenceBackend::kOpenCv);
   EXPECT_STREQ(reference->backend_name(), "OpenCV DNN");
   EXPECT_EQ(onednn->flops_per_chip(), reference->flops_per_chip());
   const std::vector<cv::Mat> chips = comparison_chips();
@@ -279,9 +279,9 @@ TEST(RecognitionNet, OneDnnGivesTheOpenCvEmbeddingsInBatchesAndAlone) {
 TEST(RecognitionNet, OneDnnBf16StaysNearTheReferenceWhereTheCpuHasIt) {
   SIAMFACE_REQUIRE_MODELS();
   SIAMFACE_REQUIRE_TESTDATA("lfw_dev/lfw-deepfunneled");
-  const auto bf16 = onednn_net_or_skip(RecognitionBackend::kOneDnnBf16);
+  const auto bf16 = onednn_net_or_skip(InferenceBackend::kOneDnnBf16);
   if (!bf16) GTEST_SKIP() << "no oneDNN in this build, or no native bf16 on this CPU (avx512_bf16 / AMX)";
-  const auto reference = make_recognition_net(test::models_dir(), RecognitionBackend::kOpenCv);
+  const auto reference = make_recognition_net(test::models_dir(), InferenceBackend::kOpenCv);
   const std::vector<cv::Mat> chips = comparison_chips();
   const auto expected = reference->embed(chips);
   const auto got = bf16->embed(chips);
@@ -298,9 +298,9 @@ TEST(RecognitionNet, OneDnnRunsOnTheThreadCountTheEngineSet) {
   SIAMFACE_REQUIRE_MODELS();
   const test::ScopedCvThreads one(1);
   const std::size_t before = test::process_thread_count();  // OpenBLAS may have started its pool before main
-  const auto onednn = onednn_net_or_skip(RecognitionBackend::kOneDnn);  // runs one chip to check itself
+  const auto onednn = onednn_net_or_skip(InferenceBackend::kOneDnn);  // runs one chip to check itself
   if (!onednn) GTEST_SKIP() << "this build has no oneDNN";
-  const auto mobile = make_mobile_face_net(test::models_dir(), RecognitionBackend::kOneDnn);
+  const auto mobile = make_mobile_face_net(test::models_dir(), InferenceBackend::kOneDnn);
   std::vector<cv::Mat> chips, small_chips;
   for (unsigned i = 0; i < 9; ++i) {
     chips.push_back(random_chip(60 + i));

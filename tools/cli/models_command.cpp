@@ -48,9 +48,9 @@ int run_models(const ModelsArgs& args) {
   if (!args.json) {
     std::cout << "models directory: " << args.models_dir << "\n";
     // The engine every network runs on (docs/architecture.md, "Models").
-    const RecognitionBackend backend = resolve_recognition_backend(RecognitionBackend::kAuto);
-    const char* engine = backend == RecognitionBackend::kOpenCv       ? "OpenCV DNN"
-                         : backend == RecognitionBackend::kOneDnnBf16 ? "oneDNN, the ResNet and the SSD in bf16"
+    const InferenceBackend backend = resolve_inference_backend(InferenceBackend::kAuto);
+    const char* engine = backend == InferenceBackend::kOpenCv       ? "OpenCV DNN"
+                         : backend == InferenceBackend::kOneDnnBf16 ? "oneDNN, the ResNet and the SSD in bf16"
                                                                       : "oneDNN";
     std::cout << "networks run on: " << engine << " (SIAMFACE_RECOGNITION_BACKEND=opencv|onednn|onednn-bf16 chooses)\n";
   }

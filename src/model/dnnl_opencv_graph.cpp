@@ -4,7 +4,7 @@
 //
 // Thread safety: shared and immutable after creation: the model, the reordered weights and each
 // batch-size plan (created lazily under the PlanSet's mutex). Per call: a leased Workspace.
-#include "embed/dnnl_opencv_graph.hpp"
+#include "model/dnnl_opencv_graph.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "embed/dnnl_plans.hpp"
+#include "model/dnnl_plans.hpp"
 #include "siamface/errors.hpp"
 
 namespace siamface {
