@@ -1,6 +1,7 @@
 // The storage seam under Gallery: one implementation per backend (SQLite file, PostgreSQL).
-// Gallery (gallery.cpp) owns the rules (validation, duplicates, the model check, merges, the
-// in-memory index); a Store only runs row-level statements and reports what others changed.
+// Gallery (gallery.cpp, unknown_faces.cpp, corrections.cpp) owns the rules (validation,
+// duplicates, the model check, merges, the in-memory index); a Store only runs row-level
+// statements and reports what others changed.
 // Thread safety: none; Gallery serialises every call with its db mutex.
 #pragma once
 
