@@ -64,11 +64,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (form.file(text_field) != nullptr) __builtin_trap();  // text fields never become files
   }
 
-  // Native API multipart: the same split with its own text fields.
+  // Native API multipart: the same split with its own text fields; read once, the query string
+  // first, then the form.
   const FormData native_form = split_form(parts, kNativeTextFields);
   attempt([&] { parse_top_k(native_form.field("top_k")); });
   attempt([&] { parse_threshold(native_form.field("threshold")); });
   attempt([&] { parse_min_score(native_form.field("min_score")); });
+  attempt([&] { parse_keep_unknown(native_form.field("keep_unknown")); });
+  RequestFields native_request;
+  native_request.content_type = "multipart/form-data; boundary=fuzz";
+  native_request.params = query_params;
+  native_request.parts = parts;
+  const NativeRequest native = parse_native_request(native_request, {"image"});
+  if (native.images.value().size() != native_form.files.size()) __builtin_trap();  // a form never fails
+  attempt([&] {
+    if (native.top_k.value() != parse_top_k(query("top_k") ? query("top_k") : native_form.field("top_k"))) __builtin_trap();
+  });
+  attempt([&] { native.threshold.value(); });
+  attempt([&] { native.min_score.value(); });
+  attempt([&] { native.keep_unknown.value(); });
+  if (native.name.value() != (query("name") ? query("name") : native_form.field("name"))) __builtin_trap();
 
   // CompreFace query parameters, and a file sent as base64 JSON.
   attempt([&] { parse_det_prob_threshold(query("det_prob_threshold")); });

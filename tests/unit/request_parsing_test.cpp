@@ -154,5 +154,76 @@ TEST(RequestParsing, FacePluginsAreACommaList) {
   EXPECT_FALSE(parse_face_plugins(std::nullopt).landmarks);
 }
 
+// The message a Parsed value's read throws (empty when it holds a value).
+template <typename T>
+std::string error_of(const Parsed<T>& parsed) {
+  try {
+    parsed.value();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(RequestParsing, NativeParamsComeFromTheQueryThenTheFormThenTheJsonBody) {
+  RequestFields multipart;
+  multipart.content_type = "multipart/form-data; boundary=x";
+  multipart.params = {{"top_k", "5"}};
+  // Text fields stay text even with a file name; the other parts are the images.
+  multipart.parts = {{"top_k", "", "", "9"},
+                     {"threshold", "t.txt", "application/octet-stream", "0.5"},
+                     {"image", "a.jpg", "image/jpeg", "JPEG"}};
+  const NativeRequest from_form = parse_native_request(multipart, {"image"});
+  EXPECT_EQ(from_form.top_k.value(), 5U);
+  EXPECT_EQ(from_form.threshold.value(), 0.5F);
+  EXPECT_EQ(from_form.min_score.value(), -1.0F);
+  EXPECT_FALSE(from_form.keep_unknown.value());
+  ASSERT_EQ(from_form.images.value().size(), 1U);
+  EXPECT_EQ(from_form.images.value().front().content, "JPEG");
+
+  RequestFields json;
+  json.content_type = "application/json";
+  json.body = R"({"image":"aGVsbG8=","top_k":7,"keep_unknown":true,"name":"ada","min_score":"0.9"})";
+  json.params = {{"min_score", "0.3"}};
+  const NativeRequest from_json = parse_native_request(json, {"image"});
+  EXPECT_EQ(from_json.top_k.value(), 7U);
+  EXPECT_TRUE(from_json.keep_unknown.value());
+  EXPECT_EQ(from_json.min_score.value(), 0.3F);
+  EXPECT_EQ(from_json.name.value(), "ada");
+  ASSERT_EQ(from_json.images.value().size(), 1U);
+  EXPECT_EQ(from_json.images.value().front().content, "hello");
+
+  RequestFields raw;
+  raw.content_type = "image/png";
+  raw.body = "PNG";
+  const NativeRequest from_body = parse_native_request(raw, {"image"});
+  ASSERT_EQ(from_body.images.value().size(), 1U);
+  EXPECT_EQ(from_body.images.value().front().field, "body");
+  EXPECT_EQ(from_body.images.value().front().content_type, "image/png");
+  EXPECT_EQ(from_body.images.value().front().content, "PNG");
+  EXPECT_TRUE(parse_native_request(RequestFields{}, {"image"}).images.value().empty());
+}
+
+TEST(RequestParsing, NativeErrorsWaitForTheValueThatHasThem) {
+  RequestFields bad_body;
+  bad_body.content_type = "application/json";
+  bad_body.body = "[1]";
+  bad_body.params = {{"name", "ada"}};
+  const NativeRequest request = parse_native_request(bad_body, {"image"});
+  EXPECT_EQ(request.name.value(), "ada");  // from the query: the body is never needed
+  EXPECT_EQ(error_of(request.images), "request body is not a JSON object");
+  EXPECT_EQ(error_of(request.top_k), "request body is not a JSON object");
+
+  RequestFields bad_values;
+  bad_values.content_type = "application/json";
+  bad_values.body = R"({"image":"*","top_k":"0","keep_unknown":"yes","threshold":[1]})";
+  const NativeRequest faults = parse_native_request(bad_values, {"image"});
+  EXPECT_EQ(error_of(faults.images), "JSON field 'image' is not valid base64");
+  EXPECT_NE(error_of(faults.top_k).find("top_k must be an integer between 1 and 1000"), std::string::npos);
+  EXPECT_EQ(error_of(faults.keep_unknown), "keep_unknown must be true or false");
+  EXPECT_EQ(error_of(faults.threshold), "JSON field 'threshold' must be a string or a number");
+  EXPECT_EQ(faults.min_score.value(), -1.0F);
+}
+
 }  // namespace
 }  // namespace siamface::server

@@ -1,5 +1,5 @@
-// Shared pieces of the siamface subcommands: engine flags, input collection, JSON codecs,
-// and the single mapping from errors to exit codes.
+// Shared pieces of the siamface subcommands: engine flags, input collection, the JSON codecs
+// (common/json_codecs.hpp, shared with the server) and the single mapping from errors to exit codes.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/json_codecs.hpp"
 #include "siamface/engine.hpp"
 #include "siamface/gallery.hpp"
 #include "siamface/errors.hpp"
@@ -91,9 +92,7 @@ void set_runner(CLI::App& command, CommandRunner runner, int& exit_code);
 // files with image extensions. Missing paths are returned too, so they get reported.
 std::vector<std::string> collect_images(const std::vector<std::string>& paths);
 
-nlohmann::json to_json(const Box& box);
-nlohmann::json to_json(const Face& face, bool with_landmarks = true);
-nlohmann::json to_json(const Embedding& embedding);
+using tools::to_json;
 nlohmann::json error_json(const Error& error);
 
 // Writes one JSON line to stdout and flushes.

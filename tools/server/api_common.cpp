@@ -8,14 +8,22 @@
 
 namespace siamface::server {
 
-FormData read_form(const httplib::Request& request, const std::vector<std::string>& text_fields) {
-  std::vector<FormPart> parts;
-  for (const auto& [name, part] : request.files) {
-    parts.push_back({name, part.filename, part.content_type, part.content});
-  }
-  FormData form = split_form(parts, text_fields);
+RequestFields request_fields(const httplib::Request& request) {
+  RequestFields fields;
+  fields.content_type = request.get_header_value("Content-Type");
+  fields.body = request.body;
   // application/x-www-form-urlencoded bodies land in params (with the query string).
-  for (const auto& [name, value] : request.params) form.fields.emplace_back(name, value);
+  fields.params.assign(request.params.begin(), request.params.end());
+  for (const auto& [name, part] : request.files) {
+    fields.parts.push_back({name, part.filename, part.content_type, part.content});
+  }
+  return fields;
+}
+
+FormData read_form(const httplib::Request& request, const std::vector<std::string>& text_fields) {
+  RequestFields fields = request_fields(request);
+  FormData form = split_form(std::move(fields.parts), text_fields);
+  for (auto& [name, value] : fields.params) form.fields.emplace_back(std::move(name), std::move(value));
   return form;
 }
 
@@ -60,8 +68,8 @@ std::vector<IdentifiedFace> identify_upload(const ServerContext& context, const 
   IdentifyOptions options;
   options.top_k = std::max<std::size_t>(top_k, 1);
   options.pipeline = pipeline;
-  options.rule.threshold =
-      resolve_threshold(*loaded.gallery, threshold, options.rule.threshold, context.options().allow_looser_thresholds);
+  options.threshold = threshold;  // identify_image resolves it against the gallery's
+  options.allow_looser_threshold = context.options().allow_looser_thresholds;
   std::vector<IdentifiedFace> faces = identify_image(loaded.engine, *loaded.gallery, image, options);
   if (context.options().on_identified) context.options().on_identified(faces);
   return faces;
@@ -81,6 +89,30 @@ Handler with_inference_slot(const ServerContext& context, Handler handler) {
     const InferenceGate::Slot slot = context.enter_inference();
     handler(request, response);
   };
+}
+
+void add_routes(httplib::Server& server, ServerContext& context, Dialect dialect, const std::vector<Route>& routes,
+                Authorize authorize) {
+  for (const Route& route : routes) {
+    Handler handler = [&context, body = route.handler](const httplib::Request& request, httplib::Response& response) {
+      body(context, request, response);
+    };
+    if (route.runs_networks) handler = with_inference_slot(context, std::move(handler));
+    if (authorize) {
+      handler = [&context, authorize, inner = std::move(handler)](const httplib::Request& request,
+                                                                 httplib::Response& response) {
+        authorize(context, request);
+        inner(request, response);
+      };
+    }
+    httplib::Server::Handler wrapped = guarded(dialect, std::move(handler));
+    switch (route.method) {
+      case Method::kGet: server.Get(route.pattern, std::move(wrapped)); break;
+      case Method::kPost: server.Post(route.pattern, std::move(wrapped)); break;
+      case Method::kPut: server.Put(route.pattern, std::move(wrapped)); break;
+      case Method::kDelete: server.Delete(route.pattern, std::move(wrapped)); break;
+    }
+  }
 }
 
 void check_key(const ServerContext& context, const std::string& given, const std::string& message) {

@@ -3,6 +3,7 @@
 
 #include <httplib.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -13,6 +14,9 @@
 #include "siamface/recognizer.hpp"
 
 namespace siamface::server {
+
+// The plain values the parsers of request_parsing.hpp read (copies of the multipart parts).
+RequestFields request_fields(const httplib::Request& request);
 
 // Multipart parts plus url-encoded/query parameters as one form. `text_fields` are never files.
 FormData read_form(const httplib::Request& request, const std::vector<std::string>& text_fields);
@@ -48,6 +52,25 @@ std::size_t keep_unknown_if_enabled(const Loaded& loaded, const Image& image, co
 // InferenceGate (HttpError 503 with Retry-After when the line is full).
 Handler with_inference_slot(const ServerContext& context, Handler handler);
 
+enum class Method { kGet, kPost, kPut, kDelete };
+
+using RouteHandler = std::function<void(ServerContext&, const httplib::Request&, httplib::Response&)>;
+
+// One row of an API's route table. A route that runs the networks waits for its place in the
+// server's InferenceGate before its handler runs (with_inference_slot).
+struct Route {
+  Method method;
+  std::string pattern;
+  RouteHandler handler;
+  bool runs_networks = false;
+};
+
+// Registers the routes in table order (httplib takes the first pattern that matches), each
+// guarded() in `dialect`. `authorize`, when given, runs first: before the line for the networks.
+using Authorize = void (*)(const ServerContext&, const httplib::Request&);
+void add_routes(httplib::Server& server, ServerContext& context, Dialect dialect, const std::vector<Route>& routes,
+                Authorize authorize = nullptr);
+
 // Throws HttpError(401, message) unless no key is configured or `given` matches.
 void check_key(const ServerContext& context, const std::string& given, const std::string& message);
 
@@ -77,7 +100,7 @@ void add_compreface_routes(httplib::Server& server, ServerContext& context);
 // The web page at / and /assets/, /login, /logout, /session, and the rule (before routing) that
 // refuses requests that change data from other sites (web_ui.cpp, docs/web-ui.md).
 void add_web_routes(httplib::Server& server, ServerContext& context);
-// Before add_native_routes: it answers GET /v1/people in both its forms (gallery_admin_api.cpp).
+// The gallery management routes, GET /v1/people in both its forms among them (gallery_admin_api.cpp).
 void add_gallery_admin_routes(httplib::Server& server, ServerContext& context);
 
 }  // namespace siamface::server

@@ -27,17 +27,27 @@ json body_json(const httplib::Request& request) {
   return body;
 }
 
+// The files of a request, read once: a JSON object of base64 strings, or a multipart form.
+struct Uploads {
+  std::optional<json> body;  // for an application/json request
+  FormData form;             // otherwise
+};
+
+Uploads read_uploads(const httplib::Request& request) {
+  if (is_json(request)) return {body_json(request), {}};
+  return {std::nullopt, read_form(request, {})};
+}
+
 // A file sent as multipart `field` or as JSON {"field":"<base64>"}.
-UploadedFile image_of(const httplib::Request& request, const std::string& field) {
-  if (is_json(request)) {
-    const json body = body_json(request);
+UploadedFile image_of(const Uploads& uploads, const std::string& field) {
+  if (uploads.body) {
+    const json& body = *uploads.body;
     if (!body.contains(field) || !body[field].is_string()) {
       throw HttpError(400, "JSON field '" + field + "' (base64 image) is missing", 26);
     }
     return {field, field, "", decode_base64(body[field].get_ref<const std::string&>(), "JSON field '" + field + "'")};
   }
-  const FormData form = read_form(request, {});
-  if (const UploadedFile* file = form.file(field)) return *file;
+  if (const UploadedFile* file = uploads.form.file(field)) return *file;
   throw HttpError(400, "Required request part '" + field + "' is not present", 26);
 }
 
@@ -76,7 +86,7 @@ std::vector<std::string> subjects(ServerContext& context, const Loaded& loaded) 
 
 void recognize(ServerContext& context, const httplib::Request& request, httplib::Response& response) {
   const auto loaded = begin(context, request);
-  const UploadedFile file = image_of(request, "file");
+  const UploadedFile file = image_of(read_uploads(request), "file");
   const int limit = parse_face_limit(query(request, "limit"));
   const std::size_t count = parse_prediction_count(query(request, "prediction_count"));
   const FacePlugins plugins = parse_face_plugins(query(request, "face_plugins"));
@@ -107,8 +117,9 @@ void recognize(ServerContext& context, const httplib::Request& request, httplib:
 
 void verify(ServerContext& context, const httplib::Request& request, httplib::Response& response) {
   const auto loaded = begin(context, request);
-  const UploadedFile source_file = image_of(request, "source_image");
-  const UploadedFile target_file = image_of(request, "target_image");
+  const Uploads uploads = read_uploads(request);
+  const UploadedFile source_file = image_of(uploads, "source_image");
+  const UploadedFile target_file = image_of(uploads, "target_image");
   const float det = det_threshold(request);
   const int limit = parse_face_limit(query(request, "limit"));
   const Image source = decode_upload(context, source_file.content);
@@ -133,144 +144,152 @@ void verify(ServerContext& context, const httplib::Request& request, httplib::Re
                                                  {"face_matches", face_matches}}})}});
 }
 
+void add_subject(ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = begin(context, request);
+  const std::string subject = subject_from_body(request);
+  const auto names = subjects(context, *loaded);
+  if (std::find(names.begin(), names.end(), subject) != names.end()) {
+    throw HttpError(400, "Subject '" + subject + "' already exists", 43);
+  }
+  {
+    std::lock_guard lock(context.subjects_mutex);
+    context.empty_subjects.insert(subject);
+  }
+  write_json(response, {{"subject", subject}}, 201);
+}
+
+void list_subjects(ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = begin(context, request);
+  write_json(response, {{"subjects", subjects(context, *loaded)}});
+}
+
+void rename_subject(ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = begin(context, request);
+  const std::string from = request.matches[1];
+  const std::string to = subject_from_body(request);
+  bool found = false;
+  {
+    std::lock_guard lock(context.subjects_mutex);
+    if (context.empty_subjects.erase(from) > 0) {
+      found = true;
+      if (loaded->gallery->faces_of(to).empty()) context.empty_subjects.insert(to);
+    }
+  }
+  if (!loaded->gallery->faces_of(from).empty()) {
+    loaded->gallery->rename_person(from, to);  // merges into an existing subject
+    std::lock_guard lock(context.subjects_mutex);
+    context.empty_subjects.erase(to);
+    found = true;
+  }
+  if (!found) throw HttpError(404, "Subject '" + from + "' not found", 34);
+  write_json(response, {{"updated", true}});
+}
+
+void delete_subject(ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = begin(context, request);
+  const std::string subject = request.matches[1];
+  bool found = false;
+  {
+    std::lock_guard lock(context.subjects_mutex);
+    found = context.empty_subjects.erase(subject) > 0;
+  }
+  if (!loaded->gallery->faces_of(subject).empty()) {
+    loaded->gallery->remove_person(subject);
+    found = true;
+  }
+  if (!found) throw HttpError(404, "Subject '" + subject + "' not found", 34);
+  write_json(response, {{"subject", subject}});
+}
+
+void delete_all_subjects(ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = begin(context, request);
+  const std::size_t count = subjects(context, *loaded).size();
+  {
+    std::lock_guard lock(context.subjects_mutex);
+    context.empty_subjects.clear();
+  }
+  loaded->gallery->remove_all();
+  write_json(response, {{"deleted", count}});
+}
+
+void add_face(ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = begin(context, request);
+  const std::string subject = request.has_param("subject") ? request.get_param_value("subject") : "";
+  if (subject.empty()) throw HttpError(400, "Required request parameter 'subject' is not present", 26);
+  const UploadedFile file = image_of(read_uploads(request), "file");
+  const AddOutcome outcome = enroll_upload(context, *loaded, subject, file, context.pipeline_options(det_threshold(request)));
+  // A photo's face is stored once, under one subject: another subject's face is not saved again.
+  if (outcome.person != subject) {
+    throw HttpError(400, "this face is already saved for subject '" + outcome.person + "' (image_id " +
+                             outcome.face_id + ")");
+  }
+  {
+    std::lock_guard lock(context.subjects_mutex);
+    context.empty_subjects.erase(subject);
+  }
+  write_json(response, {{"image_id", outcome.face_id}, {"subject", subject}}, 201);
+}
+
+void list_faces(ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = begin(context, request);
+  const auto [page, size] = parse_page_request(query(request, "page"), query(request, "size"));
+  const std::string only = request.has_param("subject") ? request.get_param_value("subject") : "";
+  std::vector<std::pair<std::string, std::string>> all;  // (image_id, subject)
+  for (const PersonSummary& p : loaded->gallery->people()) {
+    if (!only.empty() && p.person != only) continue;
+    for (const GalleryFace& f : loaded->gallery->faces_of(p.person)) all.emplace_back(f.id, f.person);
+  }
+  json faces = json::array();
+  const auto total = static_cast<std::int64_t>(all.size());
+  for (std::int64_t i = page * size; i < std::min(total, (page + 1) * size); ++i) {
+    faces.push_back({{"image_id", all[i].first}, {"subject", all[i].second}});
+  }
+  write_json(response, {{"faces", faces},
+                        {"page_number", page},
+                        {"page_size", size},
+                        {"total_pages", (total + size - 1) / size},
+                        {"total_elements", total}});
+}
+
+void delete_faces_of_subject(ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = begin(context, request);
+  const std::string subject = request.has_param("subject") ? request.get_param_value("subject") : "";
+  if (subject.empty()) throw HttpError(400, "Required request parameter 'subject' is not present", 26);
+  std::size_t deleted = 0;
+  if (!loaded->gallery->faces_of(subject).empty()) deleted = loaded->gallery->remove_person(subject);
+  write_json(response, {{"deleted", deleted}});
+}
+
+void delete_face(ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = begin(context, request);
+  const std::string id = request.matches[1];
+  const auto face = loaded->gallery->face(id);
+  if (!face) throw HttpError(404, "Face with id '" + id + "' not found", 35);
+  loaded->gallery->remove_face(id);
+  write_json(response, {{"image_id", id}, {"subject", face->person}});
+}
+
 }  // namespace
 
+// Each handler checks the API key itself (begin), after any wait for the networks.
 void add_compreface_routes(httplib::Server& server, ServerContext& context) {
-  using Body = void (*)(ServerContext&, const httplib::Request&, httplib::Response&);
-  const auto bound = [&context](Body body) -> Handler {
-    return [&context, body](const httplib::Request& rq, httplib::Response& rs) { body(context, rq, rs); };
-  };
-  const auto route = [&bound](Body body) { return guarded(Dialect::kCompreFace, bound(body)); };
-  const auto inference_route = [&context, &bound](Body body) {
-    return guarded(Dialect::kCompreFace, with_inference_slot(context, bound(body)));
-  };
-  server.Post("/api/v1/recognition/recognize", inference_route(recognize));
-  server.Post("/api/v1/verification/verify", inference_route(verify));
-
-  // Subjects.
-  server.Post(kSubjects, route([](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
-    const auto loaded = begin(c, rq);
-    const std::string subject = subject_from_body(rq);
-    const auto names = subjects(c, *loaded);
-    if (std::find(names.begin(), names.end(), subject) != names.end()) {
-      throw HttpError(400, "Subject '" + subject + "' already exists", 43);
-    }
-    {
-      std::lock_guard lock(c.subjects_mutex);
-      c.empty_subjects.insert(subject);
-    }
-    write_json(rs, {{"subject", subject}}, 201);
-  }));
-  const auto list = [](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
-    const auto loaded = begin(c, rq);
-    write_json(rs, {{"subjects", subjects(c, *loaded)}});
-  };
-  server.Get(kSubjects, route(list));
-  server.Get(std::string(kSubjects) + "/", route(list));
-  server.Put(std::string(kSubjects) + "/([^/]+)", route([](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
-    const auto loaded = begin(c, rq);
-    const std::string from = rq.matches[1];
-    const std::string to = subject_from_body(rq);
-    bool found = false;
-    {
-      std::lock_guard lock(c.subjects_mutex);
-      if (c.empty_subjects.erase(from) > 0) {
-        found = true;
-        if (loaded->gallery->faces_of(to).empty()) c.empty_subjects.insert(to);
-      }
-    }
-    if (!loaded->gallery->faces_of(from).empty()) {
-      loaded->gallery->rename_person(from, to);  // merges into an existing subject
-      std::lock_guard lock(c.subjects_mutex);
-      c.empty_subjects.erase(to);
-      found = true;
-    }
-    if (!found) throw HttpError(404, "Subject '" + from + "' not found", 34);
-    write_json(rs, {{"updated", true}});
-  }));
-  const auto delete_subject = [](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
-    const auto loaded = begin(c, rq);
-    const std::string subject = rq.matches[1];
-    bool found = false;
-    {
-      std::lock_guard lock(c.subjects_mutex);
-      found = c.empty_subjects.erase(subject) > 0;
-    }
-    if (!loaded->gallery->faces_of(subject).empty()) {
-      loaded->gallery->remove_person(subject);
-      found = true;
-    }
-    if (!found) throw HttpError(404, "Subject '" + subject + "' not found", 34);
-    write_json(rs, {{"subject", subject}});
-  };
-  server.Delete(std::string(kSubjects) + "/([^/]+)", route(delete_subject));
-  const auto delete_all = [](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
-    const auto loaded = begin(c, rq);
-    const std::size_t count = subjects(c, *loaded).size();
-    {
-      std::lock_guard lock(c.subjects_mutex);
-      c.empty_subjects.clear();
-    }
-    loaded->gallery->remove_all();
-    write_json(rs, {{"deleted", count}});
-  };
-  server.Delete(kSubjects, route(delete_all));
-  server.Delete(std::string(kSubjects) + "/", route(delete_all));
-
-  // Faces.
-  server.Post(kFaces, inference_route([](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
-    const auto loaded = begin(c, rq);
-    const std::string subject = rq.has_param("subject") ? rq.get_param_value("subject") : "";
-    if (subject.empty()) throw HttpError(400, "Required request parameter 'subject' is not present", 26);
-    const UploadedFile file = image_of(rq, "file");
-    const AddOutcome outcome = enroll_upload(c, *loaded, subject, file, c.pipeline_options(det_threshold(rq)));
-    // A photo's face is stored once, under one subject: another subject's face is not saved again.
-    if (outcome.person != subject) {
-      throw HttpError(400, "this face is already saved for subject '" + outcome.person + "' (image_id " +
-                               outcome.face_id + ")");
-    }
-    {
-      std::lock_guard lock(c.subjects_mutex);
-      c.empty_subjects.erase(subject);
-    }
-    write_json(rs, {{"image_id", outcome.face_id}, {"subject", subject}}, 201);
-  }));
-  server.Get(kFaces, route([](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
-    const auto loaded = begin(c, rq);
-    const auto [page, size] = parse_page_request(query(rq, "page"), query(rq, "size"));
-    const std::string only = rq.has_param("subject") ? rq.get_param_value("subject") : "";
-    std::vector<std::pair<std::string, std::string>> all;  // (image_id, subject)
-    for (const PersonSummary& p : loaded->gallery->people()) {
-      if (!only.empty() && p.person != only) continue;
-      for (const GalleryFace& f : loaded->gallery->faces_of(p.person)) all.emplace_back(f.id, f.person);
-    }
-    json faces = json::array();
-    const auto total = static_cast<std::int64_t>(all.size());
-    for (std::int64_t i = page * size; i < std::min(total, (page + 1) * size); ++i) {
-      faces.push_back({{"image_id", all[i].first}, {"subject", all[i].second}});
-    }
-    write_json(rs, {{"faces", faces},
-                    {"page_number", page},
-                    {"page_size", size},
-                    {"total_pages", (total + size - 1) / size},
-                    {"total_elements", total}});
-  }));
-  server.Delete(kFaces, route([](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
-    const auto loaded = begin(c, rq);
-    const std::string subject = rq.has_param("subject") ? rq.get_param_value("subject") : "";
-    if (subject.empty()) throw HttpError(400, "Required request parameter 'subject' is not present", 26);
-    std::size_t deleted = 0;
-    if (!loaded->gallery->faces_of(subject).empty()) deleted = loaded->gallery->remove_person(subject);
-    write_json(rs, {{"deleted", deleted}});
-  }));
-  server.Delete(std::string(kFaces) + "/([^/]+)", route([](ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
-    const auto loaded = begin(c, rq);
-    const std::string id = rq.matches[1];
-    const auto face = loaded->gallery->face(id);
-    if (!face) throw HttpError(404, "Face with id '" + id + "' not found", 35);
-    loaded->gallery->remove_face(id);
-    write_json(rs, {{"image_id", id}, {"subject", face->person}});
-  }));
+  const std::string subject = std::string(kSubjects) + "/([^/]+)";
+  add_routes(server, context, Dialect::kCompreFace,
+             {
+                 {Method::kPost, "/api/v1/recognition/recognize", recognize, /*runs_networks=*/true},
+                 {Method::kPost, "/api/v1/verification/verify", verify, true},
+                 {Method::kPost, kSubjects, add_subject},
+                 {Method::kGet, kSubjects, list_subjects},
+                 {Method::kGet, std::string(kSubjects) + "/", list_subjects},
+                 {Method::kPut, subject, rename_subject},
+                 {Method::kDelete, subject, delete_subject},
+                 {Method::kDelete, kSubjects, delete_all_subjects},
+                 {Method::kDelete, std::string(kSubjects) + "/", delete_all_subjects},
+                 {Method::kPost, kFaces, add_face, true},
+                 {Method::kGet, kFaces, list_faces},
+                 {Method::kDelete, kFaces, delete_faces_of_subject},
+                 {Method::kDelete, std::string(kFaces) + "/([^/]+)", delete_face},
+             });
 }
 
 }  // namespace siamface::server

@@ -117,38 +117,38 @@ void match(const ServerContext& context, const httplib::Request& request, httpli
   write_json(response, {{"success", true}, {"similarity", distance_to_confidence(euclidean_distance(embeddings[0], embeddings[1]))}});
 }
 
+void list_faces(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const DeepStackRequest r = begin(context, request);
+  json names = json::array();
+  for (const PersonSummary& p : r.loaded->gallery->people()) names.push_back(p.person);
+  write_json(response, {{"success", true}, {"faces", names}});
+}
+
+void delete_face(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const DeepStackRequest r = begin(context, request);
+  const auto userid = param(request, r.form, "userid");
+  if (!userid || userid->empty()) throw HttpError(400, "userid not specified");
+  try {
+    r.loaded->gallery->remove_person(*userid);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kNotFound) throw;  // DeepStack answers success for unknown users
+  }
+  write_json(response, {{"success", true}});
+}
+
 }  // namespace
 
+// Each handler checks the API key itself (begin), after any wait for the networks.
 void add_deepstack_routes(httplib::Server& server, ServerContext& context) {
-  using Body = void (*)(const ServerContext&, const httplib::Request&, httplib::Response&);
-  const auto bound = [&context](Body body) -> Handler {
-    return [&context, body](const httplib::Request& rq, httplib::Response& rs) { body(context, rq, rs); };
-  };
-  const auto route = [&bound](Body body) { return guarded(Dialect::kDeepStack, bound(body)); };
-  const auto inference_route = [&context, &bound](Body body) {
-    return guarded(Dialect::kDeepStack, with_inference_slot(context, bound(body)));
-  };
-  server.Post("/v1/vision/face/register", inference_route(reg));
-  server.Post("/v1/vision/face/recognize", inference_route(recognize));
-  server.Post("/v1/vision/face", inference_route(detect));
-  server.Post("/v1/vision/face/match", inference_route(match));
-  server.Post("/v1/vision/face/list", route([](const ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
-    const DeepStackRequest r = begin(c, rq);
-    json names = json::array();
-    for (const PersonSummary& p : r.loaded->gallery->people()) names.push_back(p.person);
-    write_json(rs, {{"success", true}, {"faces", names}});
-  }));
-  server.Post("/v1/vision/face/delete", route([](const ServerContext& c, const httplib::Request& rq, httplib::Response& rs) {
-    const DeepStackRequest r = begin(c, rq);
-    const auto userid = param(rq, r.form, "userid");
-    if (!userid || userid->empty()) throw HttpError(400, "userid not specified");
-    try {
-      r.loaded->gallery->remove_person(*userid);
-    } catch (const Error& e) {
-      if (e.code() != ErrorCode::kNotFound) throw;  // DeepStack answers success for unknown users
-    }
-    write_json(rs, {{"success", true}});
-  }));
+  add_routes(server, context, Dialect::kDeepStack,
+             {
+                 {Method::kPost, "/v1/vision/face/register", reg, /*runs_networks=*/true},
+                 {Method::kPost, "/v1/vision/face/recognize", recognize, true},
+                 {Method::kPost, "/v1/vision/face", detect, true},
+                 {Method::kPost, "/v1/vision/face/match", match, true},
+                 {Method::kPost, "/v1/vision/face/list", list_faces},
+                 {Method::kPost, "/v1/vision/face/delete", delete_face},
+             });
 }
 
 }  // namespace siamface::server

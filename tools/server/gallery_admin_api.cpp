@@ -164,175 +164,203 @@ std::string calibration_svg(const Gallery& gallery) {
   return svg.str();
 }
 
+// The paged form when offset or limit is given, the original {"people": [...]} otherwise (older
+// clients).
+void list_people(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = context.require_loaded();
+  if (!request.has_param("offset") && !request.has_param("limit")) {
+    json people = json::array();
+    for (const PersonSummary& p : loaded->gallery->people()) people.push_back({{"name", p.person}, {"faces", p.face_count}});
+    write_json(response, {{"people", people}});
+    return;
+  }
+  const Page page = page_of(request);
+  const auto [total, items] = loaded->gallery->people_page(page.offset, page.limit);
+  json out = json::array();
+  for (const auto& p : items) {
+    out.push_back({{"name", p.person},
+                   {"faces", p.face_count},
+                   {"thumbnail", p.thumbnail_face ? json("/v1/faces/" + *p.thumbnail_face + "/thumbnail") : json(nullptr)}});
+  }
+  write_json(response, page_json(total, page, std::move(out)));
+}
+
+void person_faces_page(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = context.require_loaded();
+  const std::string person = request.matches[1];
+  const Page page = page_of(request);
+  const std::vector<GalleryFace> faces = loaded->gallery->faces_of(person);
+  if (faces.empty()) throw Error(ErrorCode::kNotFound, "no person named '" + person + "'");
+  json items = json::array();
+  for (std::size_t i = static_cast<std::size_t>(page.offset); i < faces.size() && items.size() < static_cast<std::size_t>(page.limit); ++i) {
+    items.push_back({{"id", faces[i].id},
+                     {"source", faces[i].source_path},
+                     {"added", faces[i].created_unix_ms},
+                     {"thumbnail", "/v1/faces/" + faces[i].id + "/thumbnail"}});
+  }
+  write_json(response, page_json(static_cast<std::int64_t>(faces.size()), page, std::move(items)));
+}
+
+void face_thumbnail(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const std::string id = request.matches[1];
+  write_jpeg(response, context.require_loaded()->gallery->face_thumbnail(id), "face '" + id + "'");
+}
+
+void mark_face_not(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const std::string id = request.matches[1];
+  const std::string person = context.require_loaded()->gallery->mark_not(id);
+  write_json(response, {{"person", person}, {"face", id}});
+}
+
+void merge_person(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const std::string from = request.matches[1];
+  const std::string into = required_string(parse_json_object(request.body), "into");
+  const std::size_t moved = context.require_loaded()->gallery->merge_people(from, into);
+  write_json(response, {{"from", from}, {"into", into}, {"moved", moved}});
+}
+
+void split_person(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const std::string person = request.matches[1];
+  const json body = parse_json_object(request.body);
+  const std::vector<std::string> faces = string_list(body, "faces", /*required=*/true);
+  const std::string to = required_string(body, "to");
+  const std::size_t moved = context.require_loaded()->gallery->split_faces(person, faces, to);
+  write_json(response, {{"from", person}, {"to", to}, {"moved", moved}});
+}
+
+// A photo of someone who is not `person`: its face (the largest, or the one at the given box)
+// becomes a negative example of that person.
+void mark_person_not(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = context.require_loaded();
+  const std::string person = request.matches[1];
+  const FormData form = read_form(request, {"x", "y", "width", "height"});
+  if (form.files.size() != 1) throw Error(ErrorCode::kInvalidArgument, "send one multipart file field 'image'");
+  const Image image = decode_upload(context, form.files.front().content);
+  const PipelineOptions pipeline = context.pipeline_options();
+  Face face;
+  const auto x = param(request, form, "x"), y = param(request, form, "y");
+  const auto w = param(request, form, "width"), h = param(request, form, "height");
+  if (x || y || w || h) {
+    if (!(x && y && w && h)) throw Error(ErrorCode::kInvalidArgument, "give all of x, y, width and height, or none");
+    const Box box{parse_float_param("x", *x, -1e6F, 1e6F), parse_float_param("y", *y, -1e6F, 1e6F),
+                  parse_float_param("width", *w, 1.0F, 1e6F), parse_float_param("height", *h, 1.0F, 1e6F)};
+    face = loaded->engine.face_at(image, box, pipeline);
+  } else {
+    const std::vector<Face> faces = loaded->engine.detect(image, pipeline);
+    if (faces.empty()) throw Error(ErrorCode::kNoFace, "no face found in the image");
+    face = faces[loaded->engine.choose_subject(image, faces, FaceChoice::kLargest, pipeline)];
+  }
+  const Embedding embedding = loaded->engine.embed(image, face, pipeline.chip);
+  const std::string name = form.files.front().filename.empty() ? "upload" : form.files.front().filename;
+  const std::string id = loaded->gallery->add_negative(person, embedding, loaded->engine.model_info(), "http:" + name);
+  write_json(response, {{"person", person}, {"negative", id}, {"box", box_fields(face.box, image.width, image.height)}});
+}
+
+void list_unknown(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const Page page = page_of(request);
+  const UnknownPage unknown = context.require_loaded()->gallery->list_unknown(page.offset, page.limit);
+  json items = json::array();
+  for (const UnknownFace& u : unknown.items) items.push_back(unknown_json(u));
+  write_json(response, page_json(unknown.total, page, std::move(items)));
+}
+
+void unknown_thumbnail(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const std::string id = request.matches[1];
+  write_jpeg(response, context.require_loaded()->gallery->unknown_thumbnail(id), "unknown face '" + id + "'");
+}
+
+void refresh_clusters(const ServerContext& context, const httplib::Request&, httplib::Response& response) {
+  const ClusterResult result = context.require_loaded()->gallery->cluster_unknown();
+  write_json(response, {{"clusters", result.clusters}, {"faces", result.faces}, {"kept_ids", result.kept_ids}});
+}
+
+void list_clusters(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const Page page = page_of(request);
+  const ClusterPage clusters = context.require_loaded()->gallery->clusters(page.offset, page.limit, 12);
+  json items = json::array();
+  for (const UnknownCluster& c : clusters.items) {
+    json faces = json::array(), close = json::array();
+    for (const UnknownFace& u : c.faces) faces.push_back(unknown_json(u));
+    for (const ClosePair& p : c.close) close.push_back({{"cluster", p.cluster}, {"distance", p.distance}});
+    items.push_back({{"cluster", c.id}, {"size", c.size}, {"faces", faces}, {"close", close}});
+  }
+  write_json(response, page_json(clusters.total, page, std::move(items)));
+}
+
+void promote_cluster(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const std::int64_t cluster = cluster_id_of(request.matches[1]);
+  const json body = parse_json_object(request.body);
+  const std::string person = required_string(body, "person");
+  const std::vector<std::string> faces = string_list(body, "faces", /*required=*/false);
+  const std::vector<std::string> ids = context.require_loaded()->gallery->promote_cluster(cluster, person, faces);
+  write_json(response, {{"cluster", cluster}, {"person", person}, {"faces", ids}});
+}
+
+void dismiss_cluster(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const std::int64_t cluster = cluster_id_of(request.matches[1]);
+  const std::size_t removed = context.require_loaded()->gallery->dismiss_cluster(cluster);
+  write_json(response, {{"cluster", cluster}, {"removed", removed}});
+}
+
+void get_settings(const ServerContext& context, const httplib::Request&, httplib::Response& response) {
+  write_json(response, settings_json(*context.require_loaded()->gallery));
+}
+
+void put_settings(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = context.require_loaded();
+  const json body = parse_json_object(request.body);
+  // Everything is checked before anything is written.
+  std::vector<std::pair<std::string, std::string>> changes;
+  for (const auto& [key, value] : body.items()) {
+    if (key == "threshold") {
+      if (!value.is_number()) throw Error(ErrorCode::kInvalidArgument, "'threshold' must be a number");
+      const std::string text = format_distance_threshold(value.get<float>());
+      parse_distance_threshold(text, "threshold");
+      changes.emplace_back(kThresholdSetting, text);
+    } else if (key == "keep_unknown") {
+      if (!value.is_boolean()) throw Error(ErrorCode::kInvalidArgument, "'keep_unknown' must be true or false");
+      changes.emplace_back(kKeepUnknownSetting, value.get<bool>() ? "true" : "false");
+    } else if (key == "unknown_max_faces" || key == "unknown_max_age_days") {
+      if (!value.is_number_integer() || value.get<std::int64_t>() < 1 || value.get<std::int64_t>() > 999'999'999) {
+        throw Error(ErrorCode::kInvalidArgument, "'" + key + "' must be a whole number from 1 to 999999999");
+      }
+      changes.emplace_back(key, std::to_string(value.get<std::int64_t>()));
+    } else {
+      throw Error(ErrorCode::kInvalidArgument, "unknown setting '" + key +
+                                                   "' (threshold, keep_unknown, unknown_max_faces, unknown_max_age_days)");
+    }
+  }
+  for (const auto& [key, value] : changes) loaded->gallery->set_setting(key, value);
+  write_json(response, settings_json(*loaded->gallery));
+}
+
+void calibration_plot(const ServerContext& context, const httplib::Request&, httplib::Response& response) {
+  response.set_content(calibration_svg(*context.require_loaded()->gallery), "image/svg+xml");
+}
+
 }  // namespace
 
 void add_gallery_admin_routes(httplib::Server& server, ServerContext& context) {
-  const auto route = [&context](auto body) {
-    return guarded(Dialect::kNative, [&context, body](const httplib::Request& request, httplib::Response& response) {
-      authorize_native(context, request);
-      body(request, response);
-    });
-  };
-  const auto gallery_of = [&context] { return context.require_loaded(); };
-
-  // Registered before the native routes: the paged form when offset or limit is given, the
-  // original {"people": [...]} otherwise (older clients).
-  server.Get("/v1/people", route([gallery_of](const httplib::Request& request, httplib::Response& response) {
-    const auto loaded = gallery_of();
-    if (!request.has_param("offset") && !request.has_param("limit")) {
-      json people = json::array();
-      for (const PersonSummary& p : loaded->gallery->people()) people.push_back({{"name", p.person}, {"faces", p.face_count}});
-      write_json(response, {{"people", people}});
-      return;
-    }
-    const Page page = page_of(request);
-    const auto [total, items] = loaded->gallery->people_page(page.offset, page.limit);
-    json out = json::array();
-    for (const auto& p : items) {
-      out.push_back({{"name", p.person},
-                     {"faces", p.face_count},
-                     {"thumbnail", p.thumbnail_face ? json("/v1/faces/" + *p.thumbnail_face + "/thumbnail") : json(nullptr)}});
-    }
-    write_json(response, page_json(total, page, std::move(out)));
-  }));
-  server.Get(R"(/v1/people/([^/]+)/faces)", route([gallery_of](const httplib::Request& request, httplib::Response& response) {
-    const auto loaded = gallery_of();
-    const std::string person = request.matches[1];
-    const Page page = page_of(request);
-    const std::vector<GalleryFace> faces = loaded->gallery->faces_of(person);
-    if (faces.empty()) throw Error(ErrorCode::kNotFound, "no person named '" + person + "'");
-    json items = json::array();
-    for (std::size_t i = static_cast<std::size_t>(page.offset); i < faces.size() && items.size() < static_cast<std::size_t>(page.limit); ++i) {
-      items.push_back({{"id", faces[i].id},
-                       {"source", faces[i].source_path},
-                       {"added", faces[i].created_unix_ms},
-                       {"thumbnail", "/v1/faces/" + faces[i].id + "/thumbnail"}});
-    }
-    write_json(response, page_json(static_cast<std::int64_t>(faces.size()), page, std::move(items)));
-  }));
-  server.Get(R"(/v1/faces/([^/]+)/thumbnail)", route([gallery_of](const httplib::Request& request, httplib::Response& response) {
-    const std::string id = request.matches[1];
-    write_jpeg(response, gallery_of()->gallery->face_thumbnail(id), "face '" + id + "'");
-  }));
-  server.Post(R"(/v1/faces/([^/]+)/not)", route([gallery_of](const httplib::Request& request, httplib::Response& response) {
-    const std::string id = request.matches[1];
-    const std::string person = gallery_of()->gallery->mark_not(id);
-    write_json(response, {{"person", person}, {"face", id}});
-  }));
-  server.Post(R"(/v1/people/([^/]+)/merge)", route([gallery_of](const httplib::Request& request, httplib::Response& response) {
-    const std::string from = request.matches[1];
-    const std::string into = required_string(parse_json_object(request.body), "into");
-    const std::size_t moved = gallery_of()->gallery->merge_people(from, into);
-    write_json(response, {{"from", from}, {"into", into}, {"moved", moved}});
-  }));
-  server.Post(R"(/v1/people/([^/]+)/split)", route([gallery_of](const httplib::Request& request, httplib::Response& response) {
-    const std::string person = request.matches[1];
-    const json body = parse_json_object(request.body);
-    const std::vector<std::string> faces = string_list(body, "faces", /*required=*/true);
-    const std::string to = required_string(body, "to");
-    const std::size_t moved = gallery_of()->gallery->split_faces(person, faces, to);
-    write_json(response, {{"from", person}, {"to", to}, {"moved", moved}});
-  }));
-  server.Post(R"(/v1/people/([^/]+)/not)", route(with_inference_slot(context, [&context, gallery_of](const httplib::Request& request, httplib::Response& response) {
-    const auto loaded = gallery_of();
-    const std::string person = request.matches[1];
-    const FormData form = read_form(request, {"x", "y", "width", "height"});
-    if (form.files.size() != 1) throw Error(ErrorCode::kInvalidArgument, "send one multipart file field 'image'");
-    const Image image = decode_upload(context, form.files.front().content);
-    const PipelineOptions pipeline = context.pipeline_options();
-    Face face;
-    const auto x = param(request, form, "x"), y = param(request, form, "y");
-    const auto w = param(request, form, "width"), h = param(request, form, "height");
-    if (x || y || w || h) {
-      if (!(x && y && w && h)) throw Error(ErrorCode::kInvalidArgument, "give all of x, y, width and height, or none");
-      const Box box{parse_float_param("x", *x, -1e6F, 1e6F), parse_float_param("y", *y, -1e6F, 1e6F),
-                    parse_float_param("width", *w, 1.0F, 1e6F), parse_float_param("height", *h, 1.0F, 1e6F)};
-      face = loaded->engine.face_at(image, box, pipeline);
-    } else {
-      const std::vector<Face> faces = loaded->engine.detect(image, pipeline);
-      if (faces.empty()) throw Error(ErrorCode::kNoFace, "no face found in the image");
-      face = faces[loaded->engine.choose_subject(image, faces, FaceChoice::kLargest, pipeline)];
-    }
-    const Embedding embedding = loaded->engine.embed(image, face, pipeline.chip);
-    const std::string name = form.files.front().filename.empty() ? "upload" : form.files.front().filename;
-    const std::string id = loaded->gallery->add_negative(person, embedding, loaded->engine.model_info(), "http:" + name);
-    write_json(response, {{"person", person}, {"negative", id}, {"box", box_fields(face.box, image.width, image.height)}});
-  })));
-
-  server.Get("/v1/unknown", route([gallery_of](const httplib::Request& request, httplib::Response& response) {
-    const Page page = page_of(request);
-    const UnknownPage unknown = gallery_of()->gallery->list_unknown(page.offset, page.limit);
-    json items = json::array();
-    for (const UnknownFace& u : unknown.items) items.push_back(unknown_json(u));
-    write_json(response, page_json(unknown.total, page, std::move(items)));
-  }));
-  server.Get(R"(/v1/unknown/([^/]+)/thumbnail)", route([gallery_of](const httplib::Request& request, httplib::Response& response) {
-    const std::string id = request.matches[1];
-    write_jpeg(response, gallery_of()->gallery->unknown_thumbnail(id), "unknown face '" + id + "'");
-  }));
-  server.Post("/v1/clusters/refresh", route([gallery_of](const httplib::Request&, httplib::Response& response) {
-    const ClusterResult result = gallery_of()->gallery->cluster_unknown();
-    write_json(response, {{"clusters", result.clusters}, {"faces", result.faces}, {"kept_ids", result.kept_ids}});
-  }));
-  server.Get("/v1/clusters", route([gallery_of](const httplib::Request& request, httplib::Response& response) {
-    const Page page = page_of(request);
-    const ClusterPage clusters = gallery_of()->gallery->clusters(page.offset, page.limit, 12);
-    json items = json::array();
-    for (const UnknownCluster& c : clusters.items) {
-      json faces = json::array(), close = json::array();
-      for (const UnknownFace& u : c.faces) faces.push_back(unknown_json(u));
-      for (const ClosePair& p : c.close) close.push_back({{"cluster", p.cluster}, {"distance", p.distance}});
-      items.push_back({{"cluster", c.id}, {"size", c.size}, {"faces", faces}, {"close", close}});
-    }
-    write_json(response, page_json(clusters.total, page, std::move(items)));
-  }));
-  server.Post(R"(/v1/clusters/([^/]+)/promote)", route([gallery_of](const httplib::Request& request, httplib::Response& response) {
-    const std::int64_t cluster = cluster_id_of(request.matches[1]);
-    const json body = parse_json_object(request.body);
-    const std::string person = required_string(body, "person");
-    const std::vector<std::string> faces = string_list(body, "faces", /*required=*/false);
-    const std::vector<std::string> ids = gallery_of()->gallery->promote_cluster(cluster, person, faces);
-    write_json(response, {{"cluster", cluster}, {"person", person}, {"faces", ids}});
-  }));
-  server.Delete(R"(/v1/clusters/([^/]+))", route([gallery_of](const httplib::Request& request, httplib::Response& response) {
-    const std::int64_t cluster = cluster_id_of(request.matches[1]);
-    const std::size_t removed = gallery_of()->gallery->dismiss_cluster(cluster);
-    write_json(response, {{"cluster", cluster}, {"removed", removed}});
-  }));
-
-  server.Get("/v1/settings", route([gallery_of](const httplib::Request&, httplib::Response& response) {
-    write_json(response, settings_json(*gallery_of()->gallery));
-  }));
-  server.Put("/v1/settings", route([gallery_of](const httplib::Request& request, httplib::Response& response) {
-    const auto loaded = gallery_of();
-    const json body = parse_json_object(request.body);
-    // Everything is checked before anything is written.
-    std::vector<std::pair<std::string, std::string>> changes;
-    for (const auto& [key, value] : body.items()) {
-      if (key == "threshold") {
-        if (!value.is_number()) throw Error(ErrorCode::kInvalidArgument, "'threshold' must be a number");
-        const std::string text = format_distance_threshold(value.get<float>());
-        parse_distance_threshold(text, "threshold");
-        changes.emplace_back(kThresholdSetting, text);
-      } else if (key == "keep_unknown") {
-        if (!value.is_boolean()) throw Error(ErrorCode::kInvalidArgument, "'keep_unknown' must be true or false");
-        changes.emplace_back(kKeepUnknownSetting, value.get<bool>() ? "true" : "false");
-      } else if (key == "unknown_max_faces" || key == "unknown_max_age_days") {
-        if (!value.is_number_integer() || value.get<std::int64_t>() < 1 || value.get<std::int64_t>() > 999'999'999) {
-          throw Error(ErrorCode::kInvalidArgument, "'" + key + "' must be a whole number from 1 to 999999999");
-        }
-        changes.emplace_back(key, std::to_string(value.get<std::int64_t>()));
-      } else {
-        throw Error(ErrorCode::kInvalidArgument, "unknown setting '" + key +
-                                                     "' (threshold, keep_unknown, unknown_max_faces, unknown_max_age_days)");
-      }
-    }
-    for (const auto& [key, value] : changes) loaded->gallery->set_setting(key, value);
-    write_json(response, settings_json(*loaded->gallery));
-  }));
-  server.Get("/v1/calibration.svg", route([gallery_of](const httplib::Request&, httplib::Response& response) {
-    response.set_content(calibration_svg(*gallery_of()->gallery), "image/svg+xml");
-  }));
+  add_routes(server, context, Dialect::kNative,
+             {
+                 {Method::kGet, "/v1/people", list_people},
+                 {Method::kGet, R"(/v1/people/([^/]+)/faces)", person_faces_page},
+                 {Method::kGet, R"(/v1/faces/([^/]+)/thumbnail)", face_thumbnail},
+                 {Method::kPost, R"(/v1/faces/([^/]+)/not)", mark_face_not},
+                 {Method::kPost, R"(/v1/people/([^/]+)/merge)", merge_person},
+                 {Method::kPost, R"(/v1/people/([^/]+)/split)", split_person},
+                 {Method::kPost, R"(/v1/people/([^/]+)/not)", mark_person_not, /*runs_networks=*/true},
+                 {Method::kGet, "/v1/unknown", list_unknown},
+                 {Method::kGet, R"(/v1/unknown/([^/]+)/thumbnail)", unknown_thumbnail},
+                 {Method::kPost, "/v1/clusters/refresh", refresh_clusters},
+                 {Method::kGet, "/v1/clusters", list_clusters},
+                 {Method::kPost, R"(/v1/clusters/([^/]+)/promote)", promote_cluster},
+                 {Method::kDelete, R"(/v1/clusters/([^/]+))", dismiss_cluster},
+                 {Method::kGet, "/v1/settings", get_settings},
+                 {Method::kPut, "/v1/settings", put_settings},
+                 {Method::kGet, "/v1/calibration.svg", calibration_plot},
+             },
+             authorize_native);
 }
 
 }  // namespace siamface::server

@@ -1,7 +1,7 @@
 // The native JSON API under /v1/ (see docs/http-api.md).
 #include <nlohmann/json.hpp>
 
-#include "cli/cli_common.hpp"
+#include "common/json_codecs.hpp"
 #include "server/api_common.hpp"
 #include "util/sha256.hpp"
 
@@ -10,25 +10,13 @@ namespace {
 
 using nlohmann::json;
 
-bool is_json(const httplib::Request& request) {
-  return request.get_header_value("Content-Type").rfind("application/json", 0) == 0;
+// The request read once (parse_native_request), with the images of `image_fields` when it is JSON.
+NativeRequest read_request(const httplib::Request& request, const std::vector<std::string>& image_fields) {
+  return parse_native_request(request_fields(request), image_fields);
 }
 
-json parse_json_body(const httplib::Request& request) { return parse_json_object(request.body); }
-
-// Images of a request: multipart files, JSON {"<field>":"<base64>"} / {"images":[..]}, or a raw
-// image body (Content-Type image/*).
-std::vector<UploadedFile> images_of(const httplib::Request& request, const std::vector<std::string>& json_fields) {
-  if (request.is_multipart_form_data()) return read_form(request, kNativeTextFields).files;
-  if (is_json(request)) return images_from_json(parse_json_body(request), json_fields);
-  if (request.get_header_value("Content-Type").rfind("image/", 0) == 0) {
-    return {{"body", "body", request.get_header_value("Content-Type"), request.body}};
-  }
-  return {};
-}
-
-UploadedFile one_image(const httplib::Request& request) {
-  std::vector<UploadedFile> files = images_of(request, {"image"});
+const UploadedFile& one_image(const NativeRequest& request) {
+  const std::vector<UploadedFile>& files = request.images.value();
   if (files.empty()) {
     throw Error(ErrorCode::kInvalidArgument,
                 "no image: send multipart field 'image', JSON {\"image\":\"<base64>\"} or an image/* body");
@@ -37,33 +25,31 @@ UploadedFile one_image(const httplib::Request& request) {
   return files.front();
 }
 
-std::optional<std::string> query_or_json(const httplib::Request& request, const std::string& name) {
-  if (request.has_param(name.c_str())) return request.get_param_value(name.c_str());
-  if (request.is_multipart_form_data()) {
-    if (auto value = read_form(request, {name}).field(name)) return value;
-  }
-  if (is_json(request)) return json_param(parse_json_body(request), name);
-  return std::nullopt;
-}
-
-float min_score_param(const httplib::Request& request) { return parse_min_score(query_or_json(request, "min_score")); }
-
-void detect(const ServerContext& context, const httplib::Request& request, httplib::Response& response, bool embed) {
+void detect(const ServerContext& context, const httplib::Request& http, httplib::Response& response, bool embed) {
   const auto loaded = context.require_loaded();
-  const UploadedFile file = one_image(request);
+  const NativeRequest request = read_request(http, {"image"});
+  const UploadedFile& file = one_image(request);
   const Image image = decode_upload(context, file.content);
   json faces = json::array();
-  const PipelineOptions options = context.pipeline_options(min_score_param(request));
+  const PipelineOptions options = context.pipeline_options(request.min_score.value());
   if (embed) {
     for (const FaceEmbedding& f : loaded->engine.analyze(image, options)) {
-      json out = cli::to_json(f.face, /*with_landmarks=*/true);
-      out["embedding"] = cli::to_json(f.embedding);
+      json out = tools::to_json(f.face, /*with_landmarks=*/true);
+      out["embedding"] = tools::to_json(f.embedding);
       faces.push_back(std::move(out));
     }
   } else {
-    for (const Face& face : loaded->engine.detect(image, options)) faces.push_back(cli::to_json(face, true));
+    for (const Face& face : loaded->engine.detect(image, options)) faces.push_back(tools::to_json(face, true));
   }
   write_json(response, {{"width", image.width}, {"height", image.height}, {"faces", faces}});
+}
+
+void detect_faces(const ServerContext& context, const httplib::Request& http, httplib::Response& response) {
+  detect(context, http, response, /*embed=*/false);
+}
+
+void embed_faces(const ServerContext& context, const httplib::Request& http, httplib::Response& response) {
+  detect(context, http, response, /*embed=*/true);
 }
 
 FaceEmbedding largest_face(const Loaded& loaded, const Image& image, const PipelineOptions& options,
@@ -75,17 +61,18 @@ FaceEmbedding largest_face(const Loaded& loaded, const Image& image, const Pipel
   return faces[loaded.engine.choose_subject(image, boxes, FaceChoice::kLargest, options)];
 }
 
-void verify(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+void verify(const ServerContext& context, const httplib::Request& http, httplib::Response& response) {
   const auto loaded = context.require_loaded();
-  std::vector<UploadedFile> files = images_of(request, {"image1", "image2"});
+  const NativeRequest request = read_request(http, {"image1", "image2"});
+  const std::vector<UploadedFile>& files = request.images.value();
   if (files.size() != 2) {
     throw Error(ErrorCode::kInvalidArgument,
                 "verify needs exactly two images (fields image1 and image2), got " + std::to_string(files.size()));
   }
-  const PipelineOptions options = context.pipeline_options(min_score_param(request));
+  const PipelineOptions options = context.pipeline_options(request.min_score.value());
   const FaceEmbedding a = largest_face(*loaded, decode_upload(context, files[0].content), options, "image1");
   const FaceEmbedding b = largest_face(*loaded, decode_upload(context, files[1].content), options, "image2");
-  const std::optional<float> per_call = parse_threshold(query_or_json(request, "threshold"));
+  const std::optional<float> per_call = request.threshold.value();
   const float threshold = resolve_threshold(*loaded->gallery, per_call, IdentifyOptions::default_decision_rule().threshold,
                                             context.options().allow_looser_thresholds);
   const float distance = euclidean_distance(a.embedding, b.embedding);
@@ -93,26 +80,25 @@ void verify(const ServerContext& context, const httplib::Request& request, httpl
                         {"threshold", threshold},
                         {"same", distance < threshold},
                         {"confidence", distance_to_confidence(distance)},
-                        {"face1", cli::to_json(a.face, false)},
-                        {"face2", cli::to_json(b.face, false)}});
+                        {"face1", tools::to_json(a.face, false)},
+                        {"face2", tools::to_json(b.face, false)}});
 }
 
-void identify(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+void identify(const ServerContext& context, const httplib::Request& http, httplib::Response& response) {
   const auto loaded = context.require_loaded();
-  const UploadedFile file = one_image(request);
-  const std::size_t top_k = parse_top_k(query_or_json(request, "top_k"));
-  const std::optional<float> threshold = parse_threshold(query_or_json(request, "threshold"));
+  const NativeRequest request = read_request(http, {"image"});
+  const UploadedFile& file = one_image(request);
+  const std::size_t top_k = request.top_k.value();
+  const std::optional<float> threshold = request.threshold.value();
   const Image image = decode_upload(context, file.content);
   // keep_unknown=true records the unnamed faces, when the gallery's keep_unknown setting allows it.
-  const auto keep = query_or_json(request, "keep_unknown");
-  if (keep && *keep != "true" && *keep != "false") throw Error(ErrorCode::kInvalidArgument, "keep_unknown must be true or false");
-  const bool keep_unknown = keep == "true";
+  const bool keep_unknown = request.keep_unknown.value();
   if (keep_unknown && !loaded->gallery->unknown_policy().keep) {
     throw Error(ErrorCode::kInvalidArgument,
                 "keep_unknown=true, but this gallery does not keep unknown faces: PUT /v1/settings {\"keep_unknown\": true}");
   }
   const std::vector<IdentifiedFace> identified =
-      identify_upload(context, *loaded, image, context.pipeline_options(min_score_param(request)), top_k, threshold);
+      identify_upload(context, *loaded, image, context.pipeline_options(request.min_score.value()), top_k, threshold);
   json kept = nullptr;
   if (keep_unknown) {
     const auto* data = reinterpret_cast<const std::uint8_t*>(file.content.data());
@@ -123,7 +109,7 @@ void identify(const ServerContext& context, const httplib::Request& request, htt
   }
   json faces = json::array();
   for (const IdentifiedFace& face : identified) {
-    json out = cli::to_json(face.face, /*with_landmarks=*/false);
+    json out = tools::to_json(face.face, /*with_landmarks=*/false);
     out["name"] = face.decision.person;
     out["known"] = face.decision.known;
     out["distance"] = face.decision.distance;
@@ -146,99 +132,101 @@ json face_summary(const GalleryFace& face) {
           {"person", face.person},
           {"source", face.source_path},
           {"image_sha256", face.image_sha256},
-          {"box", cli::to_json(face.face.box)},
+          {"box", tools::to_json(face.face.box)},
           {"created_unix_ms", face.created_unix_ms}};
+}
+
+void person_faces(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = context.require_loaded();
+  const std::string person = request.matches[1];
+  const std::vector<GalleryFace> faces = loaded->gallery->faces_of(person);
+  if (faces.empty()) throw Error(ErrorCode::kNotFound, "no person named '" + person + "'");
+  json out = json::array();
+  for (const GalleryFace& f : faces) out.push_back(face_summary(f));
+  write_json(response, {{"name", person}, {"faces", out}});
+}
+
+void add_person_faces(const ServerContext& context, const httplib::Request& http, httplib::Response& response) {
+  const auto loaded = context.require_loaded();
+  const std::string person = http.matches[1];
+  check_person_name(person);
+  const NativeRequest request = read_request(http, {"image", "images"});
+  const std::vector<UploadedFile>& files = request.images.value();
+  if (files.empty()) throw Error(ErrorCode::kInvalidArgument, "no image files in the request");
+  std::vector<GalleryFace> records;
+  std::vector<std::string> record_files;
+  json skipped = json::array();
+  for (const UploadedFile& file : files) {
+    const std::string name = file.filename.empty() ? file.field : file.filename;
+    try {
+      records.push_back(prepare_upload(context, *loaded, person, file, context.pipeline_options()));
+      record_files.push_back(name);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNoFace && e.code() != ErrorCode::kInvalidImage) throw;
+      skipped.push_back({{"file", name}, {"reason", e.what()}});
+    }
+  }
+  if (records.empty()) throw Error(ErrorCode::kNoFace, "no face found in any uploaded image");
+  // One transaction: the request's faces are stored together or not at all.
+  const std::vector<AddOutcome> outcomes = loaded->gallery->add_faces(records);
+  json added = json::array();
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    json item = {{"file", record_files[i]}, {"face_id", outcomes[i].face_id},
+                 {"status", outcomes[i].status == AddStatus::kAdded ? "added" : "duplicate"}};
+    // A photo's face is stored once, under one person: say who has it when that is someone else.
+    if (outcomes[i].status == AddStatus::kDuplicate) {
+      item["enrolled_as"] = outcomes[i].person;
+      if (outcomes[i].person != person) item["reason"] = "already enrolled as " + outcomes[i].person;
+    }
+    added.push_back(std::move(item));
+  }
+  write_json(response, {{"person", person}, {"added", added}, {"skipped", skipped}});
+}
+
+void delete_person(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = context.require_loaded();
+  const std::string person = request.matches[1];
+  const std::size_t removed = loaded->gallery->remove_person(person);
+  write_json(response, {{"person", person}, {"deleted", removed}});
+}
+
+void rename_person(const ServerContext& context, const httplib::Request& http, httplib::Response& response) {
+  const auto loaded = context.require_loaded();
+  const std::string from = http.matches[1];
+  const std::optional<std::string> to = read_request(http, {}).name.value();
+  if (!to) throw Error(ErrorCode::kInvalidArgument, "rename needs the new name: JSON {\"name\":\"NEW\"}");
+  check_person_name(*to);
+  const std::size_t moved = loaded->gallery->rename_person(from, *to);
+  write_json(response, {{"from", from}, {"to", *to}, {"moved", moved}});
+}
+
+void delete_face(const ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = context.require_loaded();
+  const std::string id = request.matches[1];
+  const auto face = loaded->gallery->face(id);
+  if (!face) throw Error(ErrorCode::kNotFound, "no face with id '" + id + "'");
+  loaded->gallery->remove_face(id);
+  write_json(response, {{"face_id", id}, {"person", face->person}, {"deleted", true}});
 }
 
 }  // namespace
 
+// GET /v1/people, in both its forms, is gallery_admin_api.cpp's.
 void add_native_routes(httplib::Server& server, ServerContext& context) {
-  const auto route = [&context](auto body) {
-    return guarded(Dialect::kNative, [&context, body](const httplib::Request& request, httplib::Response& response) {
-      authorize_native(context, request);
-      body(request, response);
-    });
-  };
-  // Authorised first, then in line for the networks.
-  const auto inference_route = [&context, &route](auto body) { return route(with_inference_slot(context, body)); };
-  server.Post("/v1/detect", inference_route([&context](const auto& rq, auto& rs) { detect(context, rq, rs, false); }));
-  server.Post("/v1/embed", inference_route([&context](const auto& rq, auto& rs) { detect(context, rq, rs, true); }));
-  server.Post("/v1/verify", inference_route([&context](const auto& rq, auto& rs) { verify(context, rq, rs); }));
-  server.Post("/v1/identify", inference_route([&context](const auto& rq, auto& rs) { identify(context, rq, rs); }));
-
-  server.Get("/v1/people", route([&context](const httplib::Request&, httplib::Response& response) {
-    const auto loaded = context.require_loaded();
-    json people = json::array();
-    for (const PersonSummary& p : loaded->gallery->people()) people.push_back({{"name", p.person}, {"faces", p.face_count}});
-    write_json(response, {{"people", people}});
-  }));
-  server.Get(R"(/v1/people/([^/]+))", route([&context](const httplib::Request& request, httplib::Response& response) {
-    const auto loaded = context.require_loaded();
-    const std::string person = request.matches[1];
-    const std::vector<GalleryFace> faces = loaded->gallery->faces_of(person);
-    if (faces.empty()) throw Error(ErrorCode::kNotFound, "no person named '" + person + "'");
-    json out = json::array();
-    for (const GalleryFace& f : faces) out.push_back(face_summary(f));
-    write_json(response, {{"name", person}, {"faces", out}});
-  }));
-  server.Post(R"(/v1/people/([^/]+)/faces)", inference_route([&context](const httplib::Request& request, httplib::Response& response) {
-    const auto loaded = context.require_loaded();
-    const std::string person = request.matches[1];
-    check_person_name(person);
-    const std::vector<UploadedFile> files = images_of(request, {"image", "images"});
-    if (files.empty()) throw Error(ErrorCode::kInvalidArgument, "no image files in the request");
-    std::vector<GalleryFace> records;
-    std::vector<std::string> record_files;
-    json skipped = json::array();
-    for (const UploadedFile& file : files) {
-      const std::string name = file.filename.empty() ? file.field : file.filename;
-      try {
-        records.push_back(prepare_upload(context, *loaded, person, file, context.pipeline_options()));
-        record_files.push_back(name);
-      } catch (const Error& e) {
-        if (e.code() != ErrorCode::kNoFace && e.code() != ErrorCode::kInvalidImage) throw;
-        skipped.push_back({{"file", name}, {"reason", e.what()}});
-      }
-    }
-    if (records.empty()) throw Error(ErrorCode::kNoFace, "no face found in any uploaded image");
-    // One transaction: the request's faces are stored together or not at all.
-    const std::vector<AddOutcome> outcomes = loaded->gallery->add_faces(records);
-    json added = json::array();
-    for (std::size_t i = 0; i < outcomes.size(); ++i) {
-      json item = {{"file", record_files[i]}, {"face_id", outcomes[i].face_id},
-                   {"status", outcomes[i].status == AddStatus::kAdded ? "added" : "duplicate"}};
-      // A photo's face is stored once, under one person: say who has it when that is someone else.
-      if (outcomes[i].status == AddStatus::kDuplicate) {
-        item["enrolled_as"] = outcomes[i].person;
-        if (outcomes[i].person != person) item["reason"] = "already enrolled as " + outcomes[i].person;
-      }
-      added.push_back(std::move(item));
-    }
-    write_json(response, {{"person", person}, {"added", added}, {"skipped", skipped}});
-  }));
-  server.Delete(R"(/v1/people/([^/]+))", route([&context](const httplib::Request& request, httplib::Response& response) {
-    const auto loaded = context.require_loaded();
-    const std::string person = request.matches[1];
-    const std::size_t removed = loaded->gallery->remove_person(person);
-    write_json(response, {{"person", person}, {"deleted", removed}});
-  }));
-  server.Put(R"(/v1/people/([^/]+))", route([&context](const httplib::Request& request, httplib::Response& response) {
-    const auto loaded = context.require_loaded();
-    const std::string from = request.matches[1];
-    const auto to = query_or_json(request, "name");
-    if (!to) throw Error(ErrorCode::kInvalidArgument, "rename needs the new name: JSON {\"name\":\"NEW\"}");
-    check_person_name(*to);
-    const std::size_t moved = loaded->gallery->rename_person(from, *to);
-    write_json(response, {{"from", from}, {"to", *to}, {"moved", moved}});
-  }));
-  server.Delete(R"(/v1/faces/([^/]+))", route([&context](const httplib::Request& request, httplib::Response& response) {
-    const auto loaded = context.require_loaded();
-    const std::string id = request.matches[1];
-    const auto face = loaded->gallery->face(id);
-    if (!face) throw Error(ErrorCode::kNotFound, "no face with id '" + id + "'");
-    loaded->gallery->remove_face(id);
-    write_json(response, {{"face_id", id}, {"person", face->person}, {"deleted", true}});
-  }));
+  // Authorised first, then in line for the networks (the routes that run them).
+  add_routes(server, context, Dialect::kNative,
+             {
+                 {Method::kPost, "/v1/detect", detect_faces, /*runs_networks=*/true},
+                 {Method::kPost, "/v1/embed", embed_faces, true},
+                 {Method::kPost, "/v1/verify", verify, true},
+                 {Method::kPost, "/v1/identify", identify, true},
+                 {Method::kGet, R"(/v1/people/([^/]+))", person_faces},
+                 {Method::kPost, R"(/v1/people/([^/]+)/faces)", add_person_faces, true},
+                 {Method::kDelete, R"(/v1/people/([^/]+))", delete_person},
+                 {Method::kPut, R"(/v1/people/([^/]+))", rename_person},
+                 {Method::kDelete, R"(/v1/faces/([^/]+))", delete_face},
+             },
+             authorize_native);
 }
 
 }  // namespace siamface::server

@@ -48,17 +48,59 @@ const UploadedFile* FormData::file(std::string_view name) const {
   return nullptr;
 }
 
-FormData split_form(const std::vector<FormPart>& parts, const std::vector<std::string>& text_fields) {
+FormData split_form(std::vector<FormPart> parts, const std::vector<std::string>& text_fields) {
   FormData form;
-  for (const FormPart& part : parts) {
+  for (FormPart& part : parts) {
     const bool forced_text = std::find(text_fields.begin(), text_fields.end(), part.name) != text_fields.end();
     if (!forced_text && (!part.filename.empty() || !is_text_type(part.content_type))) {
-      form.files.push_back({part.name, part.filename, part.content_type, part.content});
+      form.files.push_back(
+          {std::move(part.name), std::move(part.filename), std::move(part.content_type), std::move(part.content)});
     } else {
-      form.fields.emplace_back(part.name, part.content);
+      form.fields.emplace_back(std::move(part.name), std::move(part.content));
     }
   }
   return form;
+}
+
+bool is_json_content(std::string_view content_type) { return content_type.rfind("application/json", 0) == 0; }
+
+bool is_multipart_content(std::string_view content_type) {
+  return content_type.rfind("multipart/form-data", 0) == 0;
+}
+
+NativeRequest parse_native_request(RequestFields request, const std::vector<std::string>& image_fields) {
+  const bool multipart = is_multipart_content(request.content_type);
+  const bool json = !multipart && is_json_content(request.content_type);
+  FormData form = multipart ? split_form(std::move(request.parts), kNativeTextFields) : FormData{};
+  const auto body = Parsed<nlohmann::json>::of([&] { return json ? parse_json_object(request.body) : nlohmann::json(); });
+  const auto param = [&](const std::string& name) {
+    return Parsed<std::optional<std::string>>::of([&]() -> std::optional<std::string> {
+      for (const auto& [key, value] : request.params) {
+        if (key == name) return value;
+      }
+      if (multipart) return form.field(name);
+      if (json) return json_param(body.value(), name);
+      return std::nullopt;
+    });
+  };
+  // Each value is parsed from its text only when the text could be read.
+  const auto parsed = [](const Parsed<std::optional<std::string>>& text, auto parse) {
+    return Parsed<decltype(parse(text.value()))>::of([&] { return parse(text.value()); });
+  };
+  auto images = Parsed<std::vector<UploadedFile>>::of([&]() -> std::vector<UploadedFile> {
+    if (multipart) return std::move(form.files);
+    if (json) return images_from_json(body.value(), image_fields);
+    if (request.content_type.rfind("image/", 0) == 0) {
+      return {{"body", "body", request.content_type, std::string(request.body)}};
+    }
+    return {};
+  });
+  return {std::move(images),
+          parsed(param("top_k"), parse_top_k),
+          parsed(param("threshold"), parse_threshold),
+          parsed(param("min_score"), parse_min_score),
+          parsed(param("keep_unknown"), parse_keep_unknown),
+          param("name")};
 }
 
 nlohmann::json parse_json_object(std::string_view body) {
@@ -172,6 +214,13 @@ std::optional<float> parse_threshold(const std::optional<std::string>& text) {
 
 float parse_min_score(const std::optional<std::string>& text) {
   return text ? parse_float_param("min_score", *text, 0.0F, 1.0F) : -1.0F;
+}
+
+bool parse_keep_unknown(const std::optional<std::string>& text) {
+  if (text && *text != "true" && *text != "false") {
+    throw Error(ErrorCode::kInvalidArgument, "keep_unknown must be true or false");
+  }
+  return text == "true";
 }
 
 std::optional<float> parse_min_confidence(const std::optional<std::string>& text) {

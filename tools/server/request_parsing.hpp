@@ -3,10 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace siamface::server {
@@ -36,7 +38,7 @@ struct FormData {
   const UploadedFile* file(std::string_view name) const;           // the first with that name
 };
 
-FormData split_form(const std::vector<FormPart>& parts, const std::vector<std::string>& text_fields);
+FormData split_form(std::vector<FormPart> parts, const std::vector<std::string>& text_fields);
 
 // Form fields each API always reads as text, even when sent with a file name or content type.
 inline const std::vector<std::string> kNativeTextFields = {"top_k", "threshold", "min_score", "name", "keep_unknown"};
@@ -54,6 +56,62 @@ std::vector<UploadedFile> images_from_json(const nlohmann::json& body, const std
 // Throws Error(kInvalidArgument) for an array or object.
 std::optional<std::string> json_param(const nlohmann::json& body, const std::string& name);
 
+// What the parsers read of an HTTP request, as plain values: the server fills it from httplib's
+// request (request_fields in api_common.cpp), the tests and fuzzers by hand.
+struct RequestFields {
+  std::string content_type;  // the Content-Type header
+  std::string_view body;     // the raw body; must outlive the parse
+  // The query string and a url-encoded body, in httplib's order; a lookup takes the first.
+  std::vector<std::pair<std::string, std::string>> params;
+  std::vector<FormPart> parts;  // the parts of a multipart/form-data body
+};
+
+bool is_json_content(std::string_view content_type);       // application/json
+bool is_multipart_content(std::string_view content_type);  // multipart/form-data
+
+// A value parsed from a request up front, or the error its parse raised. value() throws that
+// error, so a request with several faults is answered with the one its handler reaches first,
+// as when each value was parsed where it was used.
+template <typename T>
+class Parsed {
+ public:
+  template <typename Parse>
+  static Parsed of(Parse&& parse) {
+    Parsed parsed;
+    try {
+      parsed.value_.emplace(parse());
+    } catch (...) {
+      parsed.error_ = std::current_exception();
+    }
+    return parsed;
+  }
+
+  const T& value() const {
+    if (error_) std::rethrow_exception(error_);
+    return *value_;
+  }
+
+ private:
+  Parsed() = default;
+
+  std::optional<T> value_;
+  std::exception_ptr error_;
+};
+
+// A request of the native API, read once. Each parameter comes from the query string (or a
+// url-encoded body) first, then a multipart text field, then the JSON body. The images are the
+// multipart files, the base64 strings of `image_fields` in a JSON body (images_from_json), or a
+// raw image/* body (one file named "body").
+struct NativeRequest {
+  Parsed<std::vector<UploadedFile>> images;
+  Parsed<std::size_t> top_k;                 // parse_top_k
+  Parsed<std::optional<float>> threshold;    // parse_threshold
+  Parsed<float> min_score;                   // parse_min_score
+  Parsed<bool> keep_unknown;                 // parse_keep_unknown
+  Parsed<std::optional<std::string>> name;   // as sent (PUT /v1/people/NAME: the new name)
+};
+NativeRequest parse_native_request(RequestFields request, const std::vector<std::string>& image_fields);
+
 // Strict base64 (standard or URL-safe alphabet, padding optional, whitespace ignored); a
 // "data:...;base64," prefix is accepted. Throws Error(kInvalidArgument) naming `what`.
 std::string decode_base64(std::string_view text, std::string_view what);
@@ -69,6 +127,7 @@ std::int64_t parse_int_param(std::string_view name, std::string_view text, std::
 std::size_t parse_top_k(const std::optional<std::string>& text);              // 1..1000, default 3
 std::optional<float> parse_threshold(const std::optional<std::string>& text);  // distance 0..4
 float parse_min_score(const std::optional<std::string>& text);  // 0..1; -1 (the detector's own) when absent
+bool parse_keep_unknown(const std::optional<std::string>& text);  // "true" or "false"; false when absent
 // DeepStack.
 std::optional<float> parse_min_confidence(const std::optional<std::string>& text);  // 0..1
 // CompreFace query parameters; an empty value counts as absent there.

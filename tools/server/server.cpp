@@ -188,7 +188,7 @@ int run_server(const ServerOptions& options) {
     const nlohmann::json body = health_json(context);
     write_json(response, body, body["status"] == "ok" ? 200 : 503);
   }));
-  add_gallery_admin_routes(http, context);  // issue 20; first: it owns GET /v1/people
+  add_gallery_admin_routes(http, context);  // issue 20; it owns GET /v1/people
   add_native_routes(http, context);
   add_deepstack_routes(http, context);
   add_compreface_routes(http, context);

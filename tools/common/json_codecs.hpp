@@ -1,0 +1,17 @@
+// The JSON shapes of the library's result types, shared by the CLI's output lines and the
+// server's native API, so that both print a face the same way (docs/http-api.md).
+// Thread safety: stateless functions, safe to call concurrently.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "siamface/types.hpp"
+
+namespace siamface::tools {
+
+nlohmann::json to_json(const Box& box);  // {"left","top","width","height"}
+// {"box","score","quality"}, and the 68 "landmarks" as [x, y] pairs when asked.
+nlohmann::json to_json(const Face& face, bool with_landmarks = true);
+nlohmann::json to_json(const Embedding& embedding);  // an array of numbers
+
+}  // namespace siamface::tools
