@@ -6,13 +6,13 @@
 #include <chrono>
 #include <vector>
 
+#include "util/elapsed.hpp"
+
 namespace siamface::bench {
 
 using Clock = std::chrono::steady_clock;
 
-inline double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
+using siamface::ms_since;
 
 inline double median(std::vector<double> values) {
   if (values.empty()) return 0.0;

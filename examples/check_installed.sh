@@ -58,6 +58,10 @@ echo "$out"
 grep -q "enrol .*sample1.jpg: enrolled" <<< "$out"
 grep -q "enrol .*sample3.jpg: enrolled" <<< "$out"
 grep -q -- "-> alice (distance 0.0" <<< "$out"
+# The README's example on that gallery: the same face, named with the gallery's threshold.
+out=$("$work/build/identify_photo" "$work/gallery.db" "$models/samples/sample1.jpg")
+echo "$out"
+grep -q "^alice 0.0" <<< "$out"
 # The video loop on a 1 s clip of a sample photo (ffmpeg, installed by setup): the faces
 # must appear as tracks and be counted frame by frame.
 if command -v ffmpeg > /dev/null; then

@@ -39,11 +39,8 @@ int main(int argc, char** argv) {
                   r.reason.c_str());
     }
 
-    siamface::IdentifyOptions options;
-    options.rule.threshold =
-        siamface::resolve_threshold(gallery, std::nullopt, options.rule.threshold);
-    const auto faces =
-        siamface::identify_image(engine, gallery, siamface::load_image(argv[2]), options);
+    // Default options: the gallery's saved threshold (else 0.6) and the default decision rule.
+    const auto faces = siamface::identify_image(engine, gallery, siamface::load_image(argv[2]), {});
     std::printf("%s: %zu face(s)\n", argv[2], faces.size());
     for (const siamface::IdentifiedFace& f : faces) {
       std::printf("face box=(%.0f,%.0f %.0fx%.0f) -> %s (distance %.3f, threshold %.2f)\n",

@@ -23,11 +23,13 @@ namespace siamface::python {
 
 namespace {
 
-siamface::IdentifyOptions identify_options(std::size_t top_k, float threshold, std::optional<float> margin,
-                                           const std::string& distance, const siamface::PipelineOptions& pipeline) {
+siamface::IdentifyOptions identify_options(std::size_t top_k, std::optional<float> threshold, bool allow_looser_threshold,
+                                           std::optional<float> margin, const std::string& distance,
+                                           const siamface::PipelineOptions& pipeline) {
   siamface::IdentifyOptions options;
   options.top_k = top_k;
-  options.rule.threshold = threshold;
+  options.threshold = threshold;  // identify_image resolves it against the gallery's
+  options.allow_looser_threshold = allow_looser_threshold;
   if (margin) options.rule.margin = *margin;
   options.distance = siamface::parse_identity_distance(distance);
   options.pipeline = pipeline;
@@ -267,12 +269,15 @@ The GIL is released while it works.
              const std::string& border_pass) {
             const siamface::Image pixels = image_from_array(image);
             auto gallery = g.get();
-            const float decide_with = checked_threshold(
-                threshold,
-                siamface::gallery_threshold(*gallery, siamface::IdentifyOptions::default_decision_rule().threshold),
-                allow_looser_threshold);
+            // The gallery's threshold is read here for the warning only, under the GIL.
+            if (threshold) {
+              (void)checked_threshold(
+                  threshold,
+                  siamface::gallery_threshold(*gallery, siamface::IdentifyOptions::default_decision_rule().threshold),
+                  allow_looser_threshold);
+            }
             py::gil_scoped_release release;
-            const auto options = identify_options(top_k, decide_with, margin, distance,
+            const auto options = identify_options(top_k, threshold, allow_looser_threshold, margin, distance,
                                                   engine.with(detect_options(min_score, max_faces, upsample, border_pass)));
             return siamface::identify_image(engine, *gallery, pixels, options);
           },

@@ -43,10 +43,15 @@ Thread safety: one tracker follows one video; calls from several threads are ser
              auto handle = std::make_unique<TrackerHandle>(engine, gallery ? gallery->get() : nullptr);
              siamface::TrackerOptions options;
              options.detect_every = detect_every;
-             const float own = handle->gallery
-                                   ? siamface::gallery_threshold(*handle->gallery, options.identify.rule.threshold)
-                                   : options.identify.rule.threshold;
-             options.identify.rule.threshold = checked_threshold(threshold, own, allow_looser_threshold);
+             // FaceTracker resolves the threshold against the gallery; read here for the warning only.
+             if (threshold) {
+               const float own = handle->gallery
+                                     ? siamface::gallery_threshold(*handle->gallery, options.identify.rule.threshold)
+                                     : options.identify.rule.threshold;
+               (void)checked_threshold(threshold, own, allow_looser_threshold);
+             }
+             options.identify.threshold = threshold;
+             options.identify.allow_looser_threshold = allow_looser_threshold;
              if (margin) options.identify.rule.margin = *margin;
              options.identify.pipeline = engine.pipeline;
              handle->tracker =

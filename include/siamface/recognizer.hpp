@@ -16,7 +16,13 @@ namespace siamface {
 
 struct IdentifyOptions {
   std::size_t top_k = 3;
+  // rule.threshold is the default for a gallery that has not saved one: see `threshold`.
   DecisionRule rule = default_decision_rule();
+  // The caller's threshold. Unset: the gallery's own (its "threshold" setting, else
+  // rule.threshold). Set: used where it is stricter than the gallery's; a looser one only with
+  // allow_looser_threshold (resolve_threshold), and then as given, without reading the gallery.
+  std::optional<float> threshold;
+  bool allow_looser_threshold = false;
   IdentityDistance distance = IdentityDistance::kMin;
   PipelineOptions pipeline;
 
@@ -31,9 +37,9 @@ struct IdentifiedFace {
   std::vector<IdentityMatch> top;  // nearest identities, closest first
 };
 
-// Identifies every face of `image`. `options.rule.threshold` is used as given; callers apply
-// the gallery's saved threshold first (resolve_threshold). Throws Error(kModelMismatch) when
-// the gallery holds another model's embeddings.
+// Identifies every face of `image`, deciding with the threshold IdentifyOptions::threshold
+// resolves against `gallery`. Throws Error(kModelMismatch) when the gallery holds another
+// model's embeddings.
 // Thread safety: safe to call concurrently (Engine and Gallery are).
 std::vector<IdentifiedFace> identify_image(const Engine& engine, const Gallery& gallery, const Image& image,
                                            const IdentifyOptions& options);
@@ -46,6 +52,8 @@ std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelIn
 // `fallback` (the rule's default). A per-call value may only make the decision stricter: a
 // looser one is clamped to the gallery's unless `allow_looser` (an explicit choice of the user,
 // never a client's default: DeepStack's min_confidence, a CLI --threshold, a Python threshold).
+// A per-call value with `allow_looser` is returned as given, without reading the gallery.
+// identify_image and identify_faces call it; one-to-one comparisons (verify) call it themselves.
 float resolve_threshold(const Gallery& gallery, std::optional<float> per_call, float fallback,
                         bool allow_looser = false);
 

@@ -33,7 +33,7 @@ struct TrackerOptions {
   // with its nearest identity at least this far above it.
   float unknown_confidence_margin = 0.05F;
   bool keep_best_crop = false;     // keep each track's best-quality face crop (for --unknown-dir)
-  IdentifyOptions identify;        // threshold, margin, distance mode, detector options
+  IdentifyOptions identify;        // threshold (resolved against the gallery once, by the constructor), margin, ...
 };
 
 enum class TrackEventKind { kAppeared, kIdentified, kIdentityChanged, kEnded };

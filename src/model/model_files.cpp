@@ -44,7 +44,7 @@ const std::vector<ModelRecord>& model_catalogue() {
        "npm @vladmandic/face-api@1.7.15", "MIT (package); dlib's model: public domain (CC0)",
        "dlib_face_recognition_resnet_model_v1 by Davis King, trained on about 3 million faces (FaceScrub, "
        "the VGG face dataset and web images), ported to TF.js and quantised to 8 bits by face-api"},
-      {"recognizer dlib, float weights (--dlib-weights float)",
+      {"recognizer dlib, float weights (ModelOptions::dlib_weights float)",
        "dlib_float_recognition_model.bin dlib_float_recognition_model-weights_manifest.json",
        "made by scripts/setup.sh (build/siamface-dlib-convert) from the .dat below",
        "public domain (CC0 1.0), as dlib's model",
@@ -90,7 +90,7 @@ void verify_model_file(const std::filesystem::path& models_dir, const std::strin
   if (!std::filesystem::is_regular_file(path, ec)) {
     throw Error(ErrorCode::kModelMissing,
                 "model file not found: " + path.string() +
-                    " (run scripts/setup.sh to install the models, or set --models / SIAMFACE_MODELS)");
+                    " (run scripts/setup.sh to install the models, or set ModelOptions::models_dir / SIAMFACE_MODELS)");
   }
   if (!check_sha256) return;
   const std::string expected = expected_model_sha256(file_name);

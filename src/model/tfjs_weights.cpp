@@ -31,7 +31,7 @@ std::string read_file_bytes(const std::filesystem::path& path) {
   if (!in) {
     throw Error(ErrorCode::kModelMissing,
                 "model file not found: " + path.string() +
-                    " (run scripts/setup.sh, or point --models / SIAMFACE_MODELS at the models)");
+                    " (run scripts/setup.sh, or point ModelOptions::models_dir / SIAMFACE_MODELS at the models)");
   }
   std::ostringstream buffer;
   buffer << in.rdbuf();

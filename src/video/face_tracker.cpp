@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "siamface/errors.hpp"
+#include "util/elapsed.hpp"
 #include "video/tracker_logic.hpp"
 
 namespace siamface {
@@ -27,10 +28,6 @@ using tracking::kNoTrack;
 using tracking::Thumbnail;
 using tracking::view_quality;
 using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 // The box grown by 25% a side, clipped to the frame, copied out.
 Image crop_face(const Image& frame, const Box& box) {
@@ -380,6 +377,14 @@ FaceTracker::FaceTracker(const Engine& engine, const Gallery* gallery, const Tra
     : impl_(std::make_unique<Impl>(engine, gallery, options)) {
   if (options.detect_every < 1) throw Error(ErrorCode::kInvalidArgument, "tracker: detect_every must be >= 1");
   if (options.max_missed < 0) throw Error(ErrorCode::kInvalidArgument, "tracker: max_missed must be >= 0");
+  if (gallery != nullptr) {
+    // Once, here, not on every frame: a video goes on through a PostgreSQL gallery's outage
+    // (vote() asks only the in-memory index), so the saved threshold is read before it starts.
+    IdentifyOptions& identify = impl_->options.identify;
+    identify.threshold =
+        resolve_threshold(*gallery, identify.threshold, identify.rule.threshold, identify.allow_looser_threshold);
+    identify.allow_looser_threshold = true;  // resolved: used as given from now on
+  }
 }
 
 FaceTracker::~FaceTracker() = default;

@@ -102,6 +102,9 @@ TEST_F(CliTest, MissingModelDirectoryIsAClearError) {
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.output.find("models directory not found"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("scripts/setup.sh"), std::string::npos) << result.output;
+  // The CLI's flag, not the library's option name (tools/cli/cli_terms.hpp).
+  EXPECT_NE(result.output.find("--models / SIAMFACE_MODELS"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("ModelOptions::"), std::string::npos) << result.output;
 }
 
 TEST_F(CliTest, ChangedModelFileIsRefusedByChecksumAndNamed) {

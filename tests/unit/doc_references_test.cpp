@@ -154,4 +154,25 @@ TEST(DocReferences, TheCheckFindsBrokenOnes) {
   EXPECT_EQ(broken.find("Code"), std::string::npos) << broken;
 }
 
+// The README's library example is a compiled one (issue 35): the first ```cpp block under
+// "Using the library" is examples/identify_photo.cpp, byte for byte, so it cannot drift from
+// code that builds (ctest install_examples builds and runs it).
+TEST(DocReferences, ReadmeLibraryExampleIsTheCompiledExample) {
+  std::ifstream readme_in(kSource / "README.md"), example_in(kSource / "examples" / "identify_photo.cpp");
+  ASSERT_TRUE(readme_in && example_in);
+  std::stringstream readme, example;
+  readme << readme_in.rdbuf();
+  example << example_in.rdbuf();
+  const std::string text = readme.str();
+  const std::size_t section = text.find("## Using the library");
+  ASSERT_NE(section, std::string::npos);
+  const std::string fence = "```cpp\n";
+  const std::size_t start = text.find(fence, section);
+  ASSERT_NE(start, std::string::npos);
+  const std::size_t stop = text.find("```", start + fence.size());
+  ASSERT_NE(stop, std::string::npos);
+  EXPECT_EQ(text.substr(start + fence.size(), stop - start - fence.size()), example.str())
+      << "README.md's library example differs from examples/identify_photo.cpp: quote the file whole";
+}
+
 }  // namespace

@@ -304,14 +304,22 @@ void ThresholdFlags::add_to(CLI::App& command) {
                    "Use a --threshold above the gallery's (more strangers will be named)");
 }
 
-float ThresholdFlags::resolve(float gallery_threshold) const {
+float ThresholdFlags::resolve(float own) const {
   if (threshold) warn_if_implausible_threshold(*threshold, "--threshold");
-  const float decided = decision_threshold(threshold, gallery_threshold, allow_looser);
+  const float decided = decision_threshold(threshold, own, allow_looser);
   if (threshold && decided != *threshold) {
-    std::cerr << "siamface: --threshold " << *threshold << " is looser than the gallery's " << gallery_threshold
+    std::cerr << "siamface: --threshold " << *threshold << " is looser than the gallery's " << own
               << "; deciding with " << decided << " (add --allow-looser-threshold to use it)\n";
   }
   return decided;
+}
+
+void ThresholdFlags::apply_to(IdentifyOptions& options, const Gallery& gallery) const {
+  options.threshold = threshold;
+  options.allow_looser_threshold = allow_looser;
+  // The gallery's threshold is read here for the warnings only (identify_image resolves it
+  // itself), and so that a damaged setting stops the run before any photo.
+  (void)resolve(gallery_threshold(gallery, options.rule.threshold));
 }
 
 }  // namespace siamface::cli

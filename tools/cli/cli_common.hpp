@@ -17,6 +17,7 @@
 #include "siamface/gallery.hpp"
 #include "siamface/errors.hpp"
 #include "siamface/image.hpp"
+#include "siamface/recognizer.hpp"
 
 namespace siamface::cli {
 
@@ -80,8 +81,12 @@ struct ThresholdFlags {
   bool allow_looser = false;
 
   void add_to(CLI::App& command);
-  // The threshold to decide with: resolve_threshold, with the warning when one is clamped.
-  float resolve(float gallery_threshold) const;
+  // Puts the request into `options` (identify_image resolves it against the gallery) and says
+  // on stderr when the gallery's threshold will replace a looser --threshold.
+  void apply_to(IdentifyOptions& options, const Gallery& gallery) const;
+  // The threshold a comparison without a gallery (verify) decides with against `own`, with the
+  // same warnings: decision_threshold.
+  float resolve(float own) const;
 };
 
 // The subcommand registry: each subcommand file adds itself through one of these.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli_common.hpp"
+#include "cli_terms.hpp"
 #include "commands.hpp"
 #include "parallel_map.hpp"
 #include "progress.hpp"
@@ -130,14 +131,14 @@ int run_enroll(const EnrollArgs& args) {
         line["person"] = result.face->person;
         line["box"] = to_json(result.face->face.box);  // which face was taken (issue 34)
       }
-      if (!result.reason.empty()) line["reason"] = result.reason;
+      const std::string reason = in_cli_terms(result.reason);
+      if (!reason.empty()) line["reason"] = reason;
       if (!result.reason_code.empty()) line["reason_code"] = result.reason_code;
       if (!result.face_id.empty()) line["face_id"] = result.face_id;
       if (result.status == EnrollStatus::kDuplicate) line["enrolled_as"] = result.stored_person;
       emit(line);
       if (result.status == EnrollStatus::kSkipped || result.status == EnrollStatus::kFailed || elsewhere) {
-        std::cerr << "siamface: " << to_string(result.status) << " " << result.source_path << ": " << result.reason
-                  << '\n';
+        std::cerr << "siamface: " << to_string(result.status) << " " << result.source_path << ": " << reason << '\n';
       }
     }
     pending.clear();

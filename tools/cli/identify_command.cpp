@@ -68,7 +68,7 @@ int run_identify(const IdentifyArgs& args) {
   options.top_k = args.top_k;
   options.distance = parse_identity_distance(args.distance);
   options.pipeline = args.engine.pipeline_options();
-  options.rule.threshold = args.threshold.resolve(gallery_threshold(gallery, options.rule.threshold));
+  args.threshold.apply_to(options, gallery);
   if (args.margin >= 0) options.rule.margin = args.margin;
   if (args.adaptive != "default") options.rule.quality_adaptive = args.adaptive == "on";
 

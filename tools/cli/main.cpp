@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli_common.hpp"
+#include "cli_terms.hpp"
 #include "commands.hpp"
 
 namespace {
@@ -106,7 +107,7 @@ int main(int argc, char** argv) {
     const int status = app.exit(e);
     return status == 0 ? cli::kExitOk : cli::kExitError;
   } catch (const Error& e) {
-    std::cerr << "siamface: error: " << e.what() << '\n';
+    std::cerr << "siamface: error: " << cli::in_cli_terms(e.what()) << '\n';
     return cli::kExitError;
   } catch (const std::exception& e) {
     std::cerr << "siamface: internal error: " << e.what() << '\n';

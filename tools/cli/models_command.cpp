@@ -7,7 +7,8 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
-#include "embed/recognition_net.hpp"
+#include "cli_terms.hpp"
+#include "model/inference_backend.hpp"
 #include "model/model_files.hpp"
 
 namespace siamface::cli {
@@ -34,12 +35,12 @@ int run_models(const ModelsArgs& args) {
     std::istringstream names(model.files);
     for (std::string name; names >> name;) files[name] = file_state(args.models_dir, name);
     if (args.json) {
-      std::cout << nlohmann::json{{"role", model.role}, {"files", files}, {"package", model.package},
+      std::cout << nlohmann::json{{"role", in_cli_terms(model.role)}, {"files", files}, {"package", model.package},
                                   {"licence", model.licence}, {"origin", model.origin}}
                        .dump()
                 << '\n';
     } else {
-      std::cout << model.role << "\n  package: " << model.package << "\n  licence: " << model.licence
+      std::cout << in_cli_terms(model.role) << "\n  package: " << model.package << "\n  licence: " << model.licence
                 << "\n  origin:  " << model.origin << "\n  files:   ";
       for (const auto& [name, state] : files.items()) std::cout << name << " (" << state.get<std::string>() << ") ";
       std::cout << "\n";

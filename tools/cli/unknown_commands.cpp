@@ -275,7 +275,6 @@ void add_correction_commands(CLI::App& app, int& exit_code) {
       } else {
         IdentifyOptions options;
         options.pipeline = pipeline;
-        options.rule.threshold = gallery_threshold(gallery, options.rule.threshold);
         const std::vector<IdentifiedFace> faces = identify_image(engine, gallery, image, options);
         if (faces.empty()) throw Error(ErrorCode::kNoFace, "no face found in " + args->image);
         for (const IdentifiedFace& f : faces) {

@@ -25,9 +25,11 @@
 #include "common/mqtt_publisher.hpp"
 #include "common/stop_signal.hpp"
 #include "commands.hpp"
+#include "image/cv_image.hpp"
 #include "siamface/recognizer.hpp"
 #include "siamface/render.hpp"
 #include "siamface/tracker.hpp"
+#include "util/elapsed.hpp"
 #include "video/video_source.hpp"
 
 namespace siamface::cli {
@@ -54,22 +56,6 @@ struct WatchArgs {
   EngineFlags engine;
   GalleryFlags gallery;
 };
-
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-Image to_image(const cv::Mat& bgr) {
-  Image image;
-  image.width = bgr.cols;
-  image.height = bgr.rows;
-  image.bgr.resize(static_cast<std::size_t>(bgr.cols) * bgr.rows * 3);
-  const cv::Mat continuous = bgr.isContinuous() ? bgr : bgr.clone();
-  std::copy(continuous.data, continuous.data + image.bgr.size(), image.bgr.begin());
-  return image;
-}
-
-cv::Mat as_mat(Image& image) { return cv::Mat(image.height, image.width, CV_8UC3, image.bgr.data()); }
 
 // The codecs --out tries for its extension, best first, each with ffprobe's name for it. MP4
 // (and .mov, .m4v) gets H.264, which browsers play, when the FFmpeg that OpenCV links has an
@@ -157,28 +143,293 @@ std::vector<FaceLabel> labels_for(const std::vector<TrackedFace>& faces) {
   return labels;
 }
 
-int run_watch(const WatchArgs& args) {
-  if (args.show) {
-    const char* display = std::getenv("DISPLAY");
-    const char* wayland = std::getenv("WAYLAND_DISPLAY");
-    if ((!display || !*display) && (!wayland || !*wayland)) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "--show needs a display, but neither DISPLAY nor WAYLAND_DISPLAY is set "
-                  "(use --out FILE or --snapshot-every N instead)");
-    }
+// --show without a display fails before anything opens.
+void check_display(const WatchArgs& args) {
+  if (!args.show) return;
+  const char* display = std::getenv("DISPLAY");
+  const char* wayland = std::getenv("WAYLAND_DISPLAY");
+  if ((!display || !*display) && (!wayland || !*wayland)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "--show needs a display, but neither DISPLAY nor WAYLAND_DISPLAY is set "
+                "(use --out FILE or --snapshot-every N instead)");
   }
-  // Ctrl-C / SIGTERM end the run cleanly: live tracks end, events and output are flushed.
-  tools::StopSignal stop_signal;
-  // The source first: a missing file or dead camera fails before the models load.
-  const bool terminal = ::isatty(STDERR_FILENO) == 1;
-  VideoSourceOptions source_options;
-  source_options.realtime = args.realtime;
-  source_options.reconnect_give_up_s = args.reconnect_for_s;
-  source_options.cancel = stop_signal.flag();
-  source_options.on_notice = [terminal](const std::string& message) {
+}
+
+VideoSourceOptions source_options_for(const WatchArgs& args, const tools::StopSignal& stop_signal, bool terminal) {
+  VideoSourceOptions options;
+  options.realtime = args.realtime;
+  options.reconnect_give_up_s = args.reconnect_for_s;
+  options.cancel = stop_signal.flag();
+  options.on_notice = [terminal](const std::string& message) {
     std::fprintf(stderr, "%ssiamface: %s\n", terminal ? "\r\033[K" : "", message.c_str());
     std::fflush(stderr);
   };
+  return options;
+}
+
+// The gallery and the engine for its recognizer. A PostgreSQL gallery whose server is away is
+// waited for (up to a minute) instead of failing. --keep-unknown writes (and may create) the
+// gallery, and an empty one is fine then.
+struct Recognition {
+  Gallery gallery;
+  Engine engine;
+  double open_ms = 0;
+};
+
+Recognition open_recognition(const WatchArgs& args) {
+  const auto start = Clock::now();
+  Gallery gallery = tools::retry_while_unavailable(
+      "opening the gallery",
+      [&] { return args.keep_unknown ? args.gallery.open(/*create=*/true) : args.gallery.open_read_only(); },
+      {.max_delay = std::chrono::milliseconds(5000), .budget = std::chrono::seconds(60)});
+  Engine engine = Engine::open(args.engine.model_options_for(gallery));
+  if (gallery.face_count() == 0 && !args.keep_unknown) {
+    std::cerr << "siamface: the gallery " << gallery.path() << " is empty: every face will be unknown\n";
+  }
+  return {std::move(gallery), std::move(engine), ms_since(start)};
+}
+
+TrackerOptions tracker_options_for(const WatchArgs& args, const Gallery& gallery) {
+  TrackerOptions options;
+  options.detect_every = args.detect_every;
+  options.keep_best_crop = !args.unknown_dir.empty() || args.keep_unknown;
+  options.identify.distance = parse_identity_distance(args.distance);
+  options.identify.pipeline = args.engine.pipeline_options();
+  args.threshold.apply_to(options.identify, gallery);
+  return options;
+}
+
+// Where the annotated frames go: --out (a video), --snapshot-every (JPEG files), --show (a window).
+class FrameOutputs {
+ public:
+  FrameOutputs(const WatchArgs& args, const VideoSource& source) : args_(args) {
+    if (!args.out.empty()) {
+      codec_ = open_writer(writer_, args.out, source.fps(), cv::Size(source.width(), source.height()));
+      std::cerr << "siamface: writing " << args.out << " (" << codec_ << ")\n";
+    }
+    if (!args.unknown_dir.empty()) fs::create_directories(args.unknown_dir);
+    if (args.snapshot_every > 0) fs::create_directories(args.snapshot_dir);
+    if (args.show) cv::namedWindow(kWindow, cv::WINDOW_AUTOSIZE);
+  }
+
+  // Whether frame number `frames` (1-based) is drawn at all.
+  bool wants_picture(std::int64_t frames) const {
+    return writer_.isOpened() || args_.show || is_snapshot(frames);
+  }
+
+  void write(const Image& image, std::int64_t frames, std::int64_t frame_index) {
+    if (writer_.isOpened()) writer_.write(as_mat(image));
+    if (is_snapshot(frames)) {
+      std::ostringstream name;
+      name << "frame_" << std::setw(6) << std::setfill('0') << frame_index << ".jpg";
+      save_image(image, (fs::path(args_.snapshot_dir) / name.str()).string());
+    }
+  }
+
+  // Shows the frame; false when the viewer pressed q or Esc.
+  bool show(const Image& image) {
+    if (!args_.show) return true;
+    cv::imshow(kWindow, as_mat(image));
+    const int key = cv::waitKey(1);
+    return key != 'q' && key != 27;
+  }
+
+  void close() {
+    if (writer_.isOpened()) writer_.release();
+    if (args_.show) cv::destroyWindow(kWindow);
+  }
+
+  const std::string& codec() const { return codec_; }
+
+ private:
+  static constexpr const char* kWindow = "siamface watch";
+  bool is_snapshot(std::int64_t frames) const { return args_.snapshot_every > 0 && frames % args_.snapshot_every == 0; }
+
+  const WatchArgs& args_;
+  cv::VideoWriter writer_;
+  std::string codec_;
+};
+
+// Track events out: a JSON line each (stdout, MQTT), with an unknown track's best view saved
+// (--unknown-dir) or kept in the gallery (--keep-unknown).
+class EventSink {
+ public:
+  EventSink(const WatchArgs& args, Recognition& recognition, const TrackerOptions& tracker_options,
+            tools::MqttPublisher* mqtt, std::string camera)
+      : args_(args), recognition_(recognition), pipeline_(tracker_options.identify.pipeline), mqtt_(mqtt),
+        camera_(std::move(camera)) {}
+
+  void flush(std::vector<TrackEvent>& events) {
+    for (TrackEvent& event : events) {
+      nlohmann::json line = event_json(event);
+      const bool unknown_ended =
+          event.kind == TrackEventKind::kEnded && event.name == kUnknownPerson && !event.best_crop.empty();
+      if (unknown_ended && !args_.unknown_dir.empty()) {
+        const std::string path =
+            (fs::path(args_.unknown_dir) / ("track_" + std::to_string(event.track_id) + ".jpg")).string();
+        save_image(event.best_crop, path);
+        line["crop"] = path;
+        ++unknown_crops_;
+      }
+      if (unknown_ended && args_.keep_unknown) keep_track(event, line);
+      emit(line);
+      if (mqtt_) mqtt_->publish_track_event(camera_, line);
+    }
+    events.clear();
+  }
+
+  std::int64_t unknown_crops() const { return unknown_crops_; }
+  std::int64_t unknown_kept() const { return unknown_kept_; }
+
+ private:
+  // One face per unknown track: its best view, re-detected in the padded crop and embedded,
+  // keyed by the track so a track is kept once (docs/unknown-faces.md).
+  void keep_track(const TrackEvent& event, nlohmann::json& line) {
+    const Engine& engine = recognition_.engine;
+    const std::vector<FaceEmbedding> found = engine.analyze(event.best_crop, pipeline_);
+    if (found.empty()) return;
+    std::vector<Face> boxes;
+    for (const FaceEmbedding& f : found) boxes.push_back(f.face);
+    const FaceEmbedding& best = found[engine.choose_subject(event.best_crop, boxes, FaceChoice::kLargest, pipeline_)];
+    IdentifiedFace face;
+    face.face = best.face;
+    face.embedding = best.embedding;
+    const std::string track = args_.source + "#track" + std::to_string(event.track_id);
+    const KeptUnknown kept =
+        keep_unknown_faces(recognition_.gallery, engine.model_info(), event.best_crop, {face}, track, "track:" + track, "");
+    unknown_kept_ += static_cast<std::int64_t>(kept.kept);
+    line["unknown_kept"] = kept.kept;
+  }
+
+  const WatchArgs& args_;
+  Recognition& recognition_;
+  const PipelineOptions pipeline_;
+  tools::MqttPublisher* mqtt_;
+  const std::string camera_;
+  std::int64_t unknown_crops_ = 0;
+  std::int64_t unknown_kept_ = 0;
+};
+
+// The frame loop's own counters and times (the tracker keeps the stages').
+struct LoopStats {
+  std::int64_t frames = 0;
+  double read_ms = 0, render_ms = 0, write_ms = 0;
+  double seconds = 0;
+};
+
+// The status line on a terminal, at most twice a second.
+class StatusLine {
+ public:
+  explicit StatusLine(bool terminal) : terminal_(terminal), at_(Clock::now()) {}
+
+  void update(const VideoFrame& frame, std::int64_t frames, std::size_t live_faces, const VideoSource& source) {
+    const double since = std::chrono::duration<double>(Clock::now() - at_).count();
+    if (!terminal_ || since < 0.5) return;
+    std::fprintf(stderr, "\r\033[Kframe %lld  %.1f fps  faces %zu  dropped %lld", static_cast<long long>(frame.index),
+                 (frames - frames_) / since, live_faces, static_cast<long long>(source.dropped_frames()));
+    std::fflush(stderr);
+    at_ = Clock::now();
+    frames_ = frames;
+  }
+
+ private:
+  bool terminal_;
+  Clock::time_point at_;
+  std::int64_t frames_ = 0;
+};
+
+// Reads, tracks, reports and draws every frame until the source ends, Ctrl-C, or q in the window.
+LoopStats run_frames(VideoSource& source, FaceTracker& tracker, EventSink& sink, FrameOutputs& outputs,
+                     const tools::StopSignal& stop_signal, bool terminal) {
+  LoopStats stats;
+  const auto run_start = Clock::now();
+  StatusLine status(terminal);
+  std::vector<TrackEvent> events;
+  VideoFrame frame;
+  while (!stop_signal.requested()) {
+    auto start = Clock::now();
+    if (!source.read(frame)) break;
+    stats.read_ms += ms_since(start);
+    if (frame.bgr.cols != source.width() || frame.bgr.rows != source.height()) {
+      // A reopened stream may change size; the writer needs the first one.
+      cv::Mat resized;
+      cv::resize(frame.bgr, resized, cv::Size(source.width(), source.height()));
+      frame.bgr = resized;
+    }
+    Image image = from_mat(frame.bgr);
+    const std::vector<TrackedFace> faces = tracker.process(image, frame.index, frame.timestamp_s, events);
+    sink.flush(events);
+    ++stats.frames;
+
+    start = Clock::now();
+    if (outputs.wants_picture(stats.frames)) draw_faces(image, labels_for(faces));
+    stats.render_ms += ms_since(start);
+    start = Clock::now();
+    outputs.write(image, stats.frames, frame.index);
+    stats.write_ms += ms_since(start);
+    if (!outputs.show(image)) break;
+    status.update(frame, stats.frames, faces.size(), source);
+  }
+  source.stop();
+
+  // Everything seen so far is reported and written, even when the source failed.
+  tracker.finish(events);
+  sink.flush(events);
+  outputs.close();
+  stats.seconds = std::chrono::duration<double>(Clock::now() - run_start).count();
+  return stats;
+}
+
+// The summary: a JSON line on stdout and two lines on stderr.
+void report_summary(const WatchArgs& args, const LoopStats& loop, const TrackerStats& stats, const EventSink& sink,
+                    const VideoSource& source, const FrameOutputs& outputs, double open_ms, bool interrupted,
+                    bool terminal) {
+  const double total_s = loop.seconds;
+  nlohmann::json summary = {
+      {"event", "summary"},
+      {"frames", loop.frames},
+      {"detect_frames", stats.detect_frames},
+      {"embeddings", stats.embeddings},
+      {"tracks", stats.tracks},
+      {"dropped_frames", source.dropped_frames()},
+      {"reconnects", source.reconnects()},
+      {"unknown_crops", sink.unknown_crops()},
+      {"unknown_kept", sink.unknown_kept()},
+      {"seconds", total_s},
+      {"fps", total_s > 0 ? loop.frames / total_s : 0.0},
+      {"ms", {{"open", open_ms}, {"read", loop.read_ms}, {"detect", stats.detect_ms}, {"embed", stats.embed_ms},
+              {"identify", stats.identify_ms}, {"track", stats.track_ms}, {"render", loop.render_ms},
+              {"write", loop.write_ms}}},
+      {"propagation_iou", stats.propagation_checks
+                              ? nlohmann::json{{"velocity", stats.propagated_iou_sum / stats.propagation_checks},
+                                               {"keep_last", stats.kept_iou_sum / stats.propagation_checks},
+                                               {"checks", stats.propagation_checks}}
+                              : nlohmann::json(nullptr)},
+      {"end", interrupted ? std::string("interrupted") : source.end_reason()},
+  };
+  if (!args.out.empty()) {
+    summary["out"] = args.out;
+    summary["codec"] = outputs.codec();
+  }
+  emit(summary);
+  std::fprintf(stderr,
+               "%ssiamface: %lld frames in %.1f s (%.1f fps), %lld detection frames, %lld embeddings, %lld tracks, "
+               "%lld dropped, %d reconnects\n"
+               "  ms: read %.0f  detect %.0f  embed %.0f  identify %.0f  track %.0f  render %.0f  write %.0f\n",
+               terminal ? "\r\033[K" : "", static_cast<long long>(loop.frames), total_s,
+               total_s > 0 ? loop.frames / total_s : 0.0, static_cast<long long>(stats.detect_frames),
+               static_cast<long long>(stats.embeddings), static_cast<long long>(stats.tracks),
+               static_cast<long long>(source.dropped_frames()), source.reconnects(), loop.read_ms, stats.detect_ms,
+               stats.embed_ms, stats.identify_ms, stats.track_ms, loop.render_ms, loop.write_ms);
+}
+
+int run_watch(const WatchArgs& args) {
+  check_display(args);
+  // Ctrl-C / SIGTERM end the run cleanly: live tracks end, events and output are flushed.
+  tools::StopSignal stop_signal;
+  const bool terminal = ::isatty(STDERR_FILENO) == 1;
+  // The source first: a missing file or dead camera fails before the models load.
+  const VideoSourceOptions source_options = source_options_for(args, stop_signal, terminal);
   // A bad --mqtt URL fails here; an unreachable broker only logs and is retried.
   std::unique_ptr<tools::MqttPublisher> mqtt;
   const std::string camera = args.camera.empty() ? tools::camera_name_for_source(args.source) : args.camera;
@@ -188,182 +439,15 @@ int run_watch(const WatchArgs& args) {
   std::cerr << "siamface: watching " << to_string(source.kind()) << " " << args.source << " (" << source.width()
             << "x" << source.height() << " @ " << source.fps() << " fps)\n";
 
-  const auto open_start = Clock::now();
-  // A PostgreSQL gallery whose server is away: wait for it (up to a minute) instead of failing.
-  // --keep-unknown writes (and may create) the gallery, and an empty one is fine then.
-  Gallery gallery = tools::retry_while_unavailable(
-      "opening the gallery",
-      [&] { return args.keep_unknown ? args.gallery.open(/*create=*/true) : args.gallery.open_read_only(); },
-      {.max_delay = std::chrono::milliseconds(5000), .budget = std::chrono::seconds(60)});
-  const Engine engine = Engine::open(args.engine.model_options_for(gallery));
-  if (gallery.face_count() == 0 && !args.keep_unknown) {
-    std::cerr << "siamface: the gallery " << gallery.path() << " is empty: every face will be unknown\n";
-  }
-  const double open_ms = ms_since(open_start);
+  Recognition recognition = open_recognition(args);
+  const TrackerOptions tracker_options = tracker_options_for(args, recognition.gallery);
+  FaceTracker tracker(recognition.engine, &recognition.gallery, tracker_options);
+  FrameOutputs outputs(args, source);
+  EventSink sink(args, recognition, tracker_options, mqtt.get(), camera);
 
-  TrackerOptions tracker_options;
-  tracker_options.detect_every = args.detect_every;
-  tracker_options.keep_best_crop = !args.unknown_dir.empty() || args.keep_unknown;
-  tracker_options.identify.distance = parse_identity_distance(args.distance);
-  tracker_options.identify.pipeline = args.engine.pipeline_options();
-  tracker_options.identify.rule.threshold =
-      args.threshold.resolve(gallery_threshold(gallery, tracker_options.identify.rule.threshold));
-  FaceTracker tracker(engine, &gallery, tracker_options);
-
-  cv::VideoWriter writer;
-  std::string out_codec;
-  if (!args.out.empty()) {
-    out_codec = open_writer(writer, args.out, source.fps(), cv::Size(source.width(), source.height()));
-    std::cerr << "siamface: writing " << args.out << " (" << out_codec << ")\n";
-  }
-  if (!args.unknown_dir.empty()) fs::create_directories(args.unknown_dir);
-  if (args.snapshot_every > 0) fs::create_directories(args.snapshot_dir);
-  const char* kWindow = "siamface watch";
-  if (args.show) cv::namedWindow(kWindow, cv::WINDOW_AUTOSIZE);
-
-
-  std::int64_t frames = 0;
-  std::int64_t faces_seen = 0;
-  std::int64_t unknown_crops = 0;
-  std::int64_t unknown_kept = 0;
-  // One face per unknown track: its best view, re-detected in the padded crop and embedded,
-  // keyed by the track so a track is kept once (docs/unknown-faces.md).
-  const auto keep_track = [&](const TrackEvent& event, nlohmann::json& line) {
-    const std::vector<FaceEmbedding> found = engine.analyze(event.best_crop, tracker_options.identify.pipeline);
-    if (found.empty()) return;
-    std::vector<Face> boxes;
-    for (const FaceEmbedding& f : found) boxes.push_back(f.face);
-    const FaceEmbedding& best =
-        found[engine.choose_subject(event.best_crop, boxes, FaceChoice::kLargest, tracker_options.identify.pipeline)];
-    IdentifiedFace face;
-    face.face = best.face;
-    face.embedding = best.embedding;
-    const std::string track = args.source + "#track" + std::to_string(event.track_id);
-    const KeptUnknown kept =
-        keep_unknown_faces(gallery, engine.model_info(), event.best_crop, {face}, track, "track:" + track, "");
-    unknown_kept += static_cast<std::int64_t>(kept.kept);
-    line["unknown_kept"] = kept.kept;
-  };
-  double read_ms = 0, render_ms = 0, write_ms = 0;
-  std::vector<TrackEvent> events;
-  const auto flush_events = [&] {
-    for (TrackEvent& event : events) {
-      nlohmann::json line = event_json(event);
-      if (event.kind == TrackEventKind::kEnded && event.name == kUnknownPerson && !event.best_crop.empty() &&
-          !args.unknown_dir.empty()) {
-        const std::string path = (fs::path(args.unknown_dir) / ("track_" + std::to_string(event.track_id) + ".jpg")).string();
-        save_image(event.best_crop, path);
-        line["crop"] = path;
-        ++unknown_crops;
-      }
-      if (event.kind == TrackEventKind::kEnded && event.name == kUnknownPerson && !event.best_crop.empty() &&
-          args.keep_unknown) {
-        keep_track(event, line);
-      }
-      emit(line);
-      if (mqtt) mqtt->publish_track_event(camera, line);
-    }
-    events.clear();
-  };
-
-  const auto run_start = Clock::now();
-  auto status_at = run_start;
-  std::int64_t status_frames = 0;
-  std::size_t live_faces = 0;
-  VideoFrame frame;
-  while (!stop_signal.requested()) {
-    auto start = Clock::now();
-    if (!source.read(frame)) break;
-    read_ms += ms_since(start);
-    if (frame.bgr.cols != source.width() || frame.bgr.rows != source.height()) {
-      // A reopened stream may change size; the writer needs the first one.
-      cv::Mat resized;
-      cv::resize(frame.bgr, resized, cv::Size(source.width(), source.height()));
-      frame.bgr = resized;
-    }
-    Image image = to_image(frame.bgr);
-    const std::vector<TrackedFace> faces = tracker.process(image, frame.index, frame.timestamp_s, events);
-    flush_events();
-    ++frames;
-    live_faces = faces.size();
-    faces_seen += static_cast<std::int64_t>(faces.size());
-
-    start = Clock::now();
-    const bool want_picture = writer.isOpened() || args.show ||
-                              (args.snapshot_every > 0 && frames % args.snapshot_every == 0);
-    if (want_picture) draw_faces(image, labels_for(faces));
-    render_ms += ms_since(start);
-    start = Clock::now();
-    if (writer.isOpened()) writer.write(as_mat(image));
-    if (args.snapshot_every > 0 && frames % args.snapshot_every == 0) {
-      std::ostringstream name;
-      name << "frame_" << std::setw(6) << std::setfill('0') << frame.index << ".jpg";
-      save_image(image, (fs::path(args.snapshot_dir) / name.str()).string());
-    }
-    write_ms += ms_since(start);
-    if (args.show) {
-      cv::imshow(kWindow, as_mat(image));
-      const int key = cv::waitKey(1);
-      if (key == 'q' || key == 27) break;
-    }
-
-    const double since_status = std::chrono::duration<double>(Clock::now() - status_at).count();
-    if (terminal && since_status >= 0.5) {
-      std::fprintf(stderr, "\r\033[Kframe %lld  %.1f fps  faces %zu  dropped %lld",
-                   static_cast<long long>(frame.index), (frames - status_frames) / since_status, live_faces,
-                   static_cast<long long>(source.dropped_frames()));
-      std::fflush(stderr);
-      status_at = Clock::now();
-      status_frames = frames;
-    }
-  }
-  source.stop();
-
-  // Everything seen so far is reported and written, even when the source failed.
-  tracker.finish(events);
-  flush_events();
-  if (writer.isOpened()) writer.release();
-  if (args.show) cv::destroyWindow(kWindow);
-
-  const double total_s = std::chrono::duration<double>(Clock::now() - run_start).count();
-  const TrackerStats& stats = tracker.stats();
-  nlohmann::json summary = {
-      {"event", "summary"},
-      {"frames", frames},
-      {"detect_frames", stats.detect_frames},
-      {"embeddings", stats.embeddings},
-      {"tracks", stats.tracks},
-      {"dropped_frames", source.dropped_frames()},
-      {"reconnects", source.reconnects()},
-      {"unknown_crops", unknown_crops},
-      {"unknown_kept", unknown_kept},
-      {"seconds", total_s},
-      {"fps", total_s > 0 ? frames / total_s : 0.0},
-      {"ms", {{"open", open_ms}, {"read", read_ms}, {"detect", stats.detect_ms}, {"embed", stats.embed_ms},
-              {"identify", stats.identify_ms}, {"track", stats.track_ms}, {"render", render_ms},
-              {"write", write_ms}}},
-      {"propagation_iou", stats.propagation_checks
-                              ? nlohmann::json{{"velocity", stats.propagated_iou_sum / stats.propagation_checks},
-                                               {"keep_last", stats.kept_iou_sum / stats.propagation_checks},
-                                               {"checks", stats.propagation_checks}}
-                              : nlohmann::json(nullptr)},
-      {"end", stop_signal.requested() ? std::string("interrupted") : source.end_reason()},
-  };
-  if (!args.out.empty()) {
-    summary["out"] = args.out;
-    summary["codec"] = out_codec;
-  }
-  emit(summary);
-  std::fprintf(stderr,
-               "%ssiamface: %lld frames in %.1f s (%.1f fps), %lld detection frames, %lld embeddings, %lld tracks, "
-               "%lld dropped, %d reconnects\n"
-               "  ms: read %.0f  detect %.0f  embed %.0f  identify %.0f  track %.0f  render %.0f  write %.0f\n",
-               terminal ? "\r\033[K" : "", static_cast<long long>(frames), total_s, total_s > 0 ? frames / total_s : 0.0,
-               static_cast<long long>(stats.detect_frames), static_cast<long long>(stats.embeddings),
-               static_cast<long long>(stats.tracks), static_cast<long long>(source.dropped_frames()),
-               source.reconnects(), read_ms, stats.detect_ms, stats.embed_ms, stats.identify_ms, stats.track_ms,
-               render_ms, write_ms);
-
+  const LoopStats loop = run_frames(source, tracker, sink, outputs, stop_signal, terminal);
+  report_summary(args, loop, tracker.stats(), sink, source, outputs, recognition.open_ms, stop_signal.requested(),
+                 terminal);
   if (source.truncated()) {
     std::cerr << "siamface: error: " << source.end_reason() << " (events and output up to there were written)\n";
     return kExitError;
