@@ -9,7 +9,7 @@
 //
 // --landmarks: instead, how far the landmarks from RFB's boxes lie from those from the SSD's
 // (and from a box rebuilt from the first landmarks), per set: the box shape is not why RFB loses
-// the few faces it does (docs/speed.md, "Why RFB is not the default").
+// the few faces it does (docs/speed-history.md, "Why RFB was not the default").
 //
 // Figures: docs/speed.md, "Detection: the RFB-320 detector".
 #include <algorithm>

@@ -321,7 +321,7 @@ int main(int argc, char** argv) {
     std::printf("\n");
   }
 
-  // The SSD at a smaller input (rejected): faster, but its boxes shrink (docs/speed.md).
+  // The SSD at a smaller input (rejected): faster, but its boxes shrink (docs/speed-history.md, "Candidates measured and not taken").
   std::printf("\nSSD input size (rejected candidate), bundled samples and lfw_dev crops: median ms per photo, and "
               "median box side relative to the 512 px box of the same face\n");
   const auto detector = make_ssd_mobilenet_detector(default_models_dir());

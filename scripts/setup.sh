@@ -28,7 +28,7 @@ done
 
 PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   libopencv-dev opencv-data libsqlite3-dev sqlite3 libssl-dev
-  libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
+  libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev ffmpeg curl wrk
   # clang-14 and its sanitizer runtimes and OpenMP (the asan preset, scripts/sanitize.sh: OpenMP is
   # required, and clang finds it only with libomp-14-dev, which no other package pulls in).
@@ -38,7 +38,8 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   libopenblas0-pthread
   # cblas.h for bench/embed_speed_bench's fp32 peak (sgemm through the system BLAS: OpenBLAS).
   libblas-dev
-  # oneDNN: every network runs on it (src/embed/dnnl_*.cpp), 2-4x faster. Its CMake config
+  # oneDNN: every network runs on it (src/model/dnnl_opencv_graph.cpp, src/embed/dnnl_*.cpp;
+  # docs/speed.md has the figures). Its CMake config
   # needs OpenCL's development link (Debian's oneDNN is built with an OpenCL GPU runtime), which
   # libdnnl-dev only recommends.
   libdnnl-dev ocl-icd-opencl-dev

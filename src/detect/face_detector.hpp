@@ -24,7 +24,7 @@ class FaceDetector {
   // The same with the network run at a square input of `input_size` px instead of its own. Only
   // the SSD supports other sizes (the others ignore it), and only for study: its boxes shrink
   // with the input (the same face: 119x139 px at 512, 78x94 at 384, 53x63 at 256), so the
-  // pipeline keeps 512 (docs/speed.md).
+  // pipeline keeps 512 (docs/speed-history.md, "Candidates measured and not taken").
   virtual std::vector<RawDetection> detect_at(const cv::Mat& bgr, float min_score, int input_size) const {
     (void)input_size;
     return detect(bgr, min_score);
@@ -42,8 +42,8 @@ std::vector<float> ssd_anchors_for_input(const std::filesystem::path& models_dir
                                          bool from_generator = false);
 std::unique_ptr<FaceDetector> make_tiny_face_detector(const std::filesystem::path& models_dir);
 std::unique_ptr<FaceDetector> make_haar_detector(const std::filesystem::path& models_dir);
-// Ultra-Light RFB-320 (faceplugin's fr_detect.onnx): about 12x faster than the SSD here
-// (bench/fast_detector_study_bench.cpp, docs/speed.md).
+// Ultra-Light RFB-320 (faceplugin's fr_detect.onnx): much faster than the SSD (docs/speed.md,
+// "RFB as the default"; bench/fast_detector_study_bench.cpp).
 inline constexpr const char* kRfbDetectorFile = "faceplugin_fr_detect.onnx";
 std::unique_ptr<FaceDetector> make_rfb_detector(const std::filesystem::path& models_dir);
 

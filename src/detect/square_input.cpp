@@ -28,7 +28,8 @@ cv::Mat square_rgb_input(const cv::Mat& bgr, int input_size) {
   // TF.js resizeBilinear, legacy mode: source = dest * (in / out), clamped to the last pixel
   // of the padded square. Pixels of the padding are read as 0 without materialising it, and
   // channels are read in RGB order straight from the BGR image: converting the whole photo first
-  // cost 31 ms at 24 MP, for the 512 x 512 samples the network sees.
+  // costs more than the network on large photos, for the 512 x 512 samples it sees (docs/speed.md,
+  // "Photo size and face count").
   const double ratio = static_cast<double>(side) / input_size;
   const std::size_t n = static_cast<std::size_t>(input_size);
   std::vector<int> x0(n), x1(n);

@@ -269,8 +269,8 @@ class SsdMobilenetDetector final : public FaceDetector {
  public:
   // `backend`: the embedding networks' choice (resolve_inference_backend), which the SSD follows:
   // oneDNN runs the network at the default 512 input in f32 (the same outputs to float rounding),
-  // and in bf16 under the opt-in onednn-bf16 (x1.9-2.1 on a CPU with native bf16; the same
-  // labelled faces, docs/speed.md); other input sizes, a study path, stay on OpenCV DNN.
+  // and in bf16 under the opt-in onednn-bf16 (on a CPU with native bf16; the same labelled
+  // faces: docs/speed.md, "bf16"); other input sizes, a study path, stay on OpenCV DNN.
   SsdMobilenetDetector(std::shared_ptr<const SsdParams> params, InferenceBackend backend, const std::string& label)
       : params_(std::move(params)), pool_([params = params_] { return build_graph(*params).net; }) {
     // A net that has never run: OpenCV fuses layers (and may rescale weights) on the first forward.

@@ -1,5 +1,5 @@
-// face-api's FaceRecognitionNet (dlib_face_recognition_resnet_model_v1) on oneDNN, 2.3-3.4x faster
-// than OpenCV DNN on one thread (bench/dnnl_resnet_study_bench, docs/speed.md). The topology,
+// face-api's FaceRecognitionNet (dlib_face_recognition_resnet_model_v1) on oneDNN, faster than
+// OpenCV DNN (docs/speed.md, "Embedding"; bench/embed_speed_bench, bench/dnnl_study_bench). The topology,
 // weights and preprocessing are those of recognition_net.cpp (the reference, recognition_net_spec.hpp);
 // this file only changes the engine:
 //   * each "conv + bias + scale" is one oneDNN convolution, the scale folded into the weights;

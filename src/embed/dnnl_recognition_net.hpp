@@ -1,7 +1,7 @@
 // The face embedding ResNet (recognition_net.cpp) on oneDNN instead of OpenCV DNN: same weights,
 // same preprocessing, same output (raw 128-d embedding, no L2 normalisation). Built when oneDNN
 // is found (SIAMFACE_HAVE_ONEDNN); make_recognition_net() picks it. Measured by
-// bench/dnnl_resnet_study_bench.cpp and bench/embed_speed_bench.cpp.
+// bench/dnnl_study_bench.cpp and bench/embed_speed_bench.cpp (docs/speed.md, "Embedding").
 #pragma once
 
 #include <filesystem>

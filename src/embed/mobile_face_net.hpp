@@ -40,7 +40,8 @@ std::vector<float> unit_length(const float* values);  // kMobileFaceNetDims valu
 // Reads and validates the network (input and output shapes). Throws Error(kModelMissing /
 // kModelCorrupt) naming the file and what is wrong.
 // `backend` as for the ResNet (resolve_inference_backend); oneDNN (dnnl_mobile_face_net.cpp)
-// gives the same embeddings to 2e-6, 3.5-4x faster; it has no bf16 and runs f32 for kOneDnnBf16.
+// gives the same embeddings to float rounding, faster (docs/speed.md, "Embedding"); it has no
+// bf16 and runs f32 for kOneDnnBf16.
 std::unique_ptr<MobileFaceNet> make_mobile_face_net(const std::filesystem::path& models_dir,
                                                     InferenceBackend backend = InferenceBackend::kAuto);
 

@@ -136,7 +136,7 @@ cv::dnn::Net build_net(const ConvertedWeights& w, const Topology& topo) {
 // A BGR image of any size (Pixel: cv::Vec3b, or cv::Vec3f holding 0..255) -> one face's normalized
 // RGB planes of an NCHW blob, after face-api's padToSquare(centered) and tf.image.resizeBilinear(alignCorners=false,
 // halfPixelCenters=false). Reads only the pixels the 112 x 112 samples need: converting the whole
-// crop to float RGB first cost 6 ms per face at 24 MP.
+// crop to float RGB first is slow on large photos (docs/speed.md, "Photo size and face count").
 template <typename Pixel>
 void write_blob(const cv::Mat& bgr, float* planes) {
   const int height = bgr.rows, width = bgr.cols;

@@ -345,8 +345,8 @@ class GraphReader {
   }
 
   // PReLU, per-channel slopes from blobs[0] (or one for all channels): a step of its own, as oneDNN
-  // 2.6 has the prelu post-op on its reference convolution only (hundreds of times slower on 1x1
-  // and depthwise). In place on its input when it alone reads it, as a fused activation would be.
+  // 2.6 has the prelu post-op on its reference convolution only, far slower on 1x1 and depthwise
+  // (docs/speed.md, "Embedding"). In place on its input when it alone reads it, as a fused activation would be.
   void prelu(int id, const cv::Ptr<cv::dnn::Layer>& layer) {
     const std::vector<int> inputs = inputs_of(id);
     if (inputs.size() != 1 || in_shapes_.at(id).size() != 1 || in_shapes_.at(id)[0] != out_shapes_.at(id)[0]) {

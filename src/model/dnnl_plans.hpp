@@ -71,7 +71,7 @@ class PlanSet {
 
   // A plan for `batch` chips built for the calling thread's OpenMP thread count: oneDNN splits a
   // primitive's work for the count it was created under, and runs it far slower under another
-  // (an SSD plan made for 2 threads took 430 ms instead of 32 on 1). Callers lease and run inside
+  // (docs/speed.md, "Workers and threads"). Callers lease and run inside
   // an EngineThreads scope.
   Lease lease(int batch) const {
     Entry* entry = nullptr;

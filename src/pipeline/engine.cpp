@@ -46,7 +46,7 @@ std::vector<std::string> files_of(const std::string& model) {
 bool has_confirming_detector(const ModelOptions& options) { return options.detector == DetectorKind::kRfb; }
 
 // The tiny detector is loaded beside another detector so that DetectOptions::tiny_fallback can
-// be chosen per call (its models are small: about 0.2 MB, 1 ms to load).
+// be chosen per call (its models are small and quick to load: docs/speed.md).
 bool has_tiny_fallback(const ModelOptions& options) { return options.detector != DetectorKind::kTiny; }
 
 bool uses_dlib(Recognizer r) { return r != Recognizer::kMobileFaceNet; }
@@ -323,9 +323,9 @@ std::vector<int> Engine::subject_candidates(const Image& image, const std::vecto
 
 int Engine::choose_subject(const Image& image, const std::vector<Face>& faces, FaceChoice choice,
                            const PipelineOptions& options) const {
-  // Among the candidates, RFB's own boxes and scores decide. Measured against the SSD's scores
-  // (its score gap then drops the central face of LFW crops, which the SSD scores low: LFW
-  // people 4+ rank-1 98.94 against 99.16 %) and the SSD's boxes too (99.01 %).
+  // Among the candidates, RFB's own boxes and scores decide: with the SSD's scores its score gap
+  // drops the central face of LFW crops, which the SSD scores low, and the SSD's boxes did no
+  // better (docs/speed.md, "RFB as the default").
   return choose_among(faces, subject_candidates(image, faces, options), image.width, image.height, choice);
 }
 

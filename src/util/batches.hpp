@@ -6,8 +6,8 @@
 namespace siamface {
 
 // Faces go through in batches of 8, 4, 2 and 1: at most four batch shapes per network, each
-// keeping its workspaces (1-2 MB per face), however many faces a photo has; batch 8 runs 10-20 %
-// faster per face than 1 for the embedding nets.
+// keeping its workspaces, however many faces a photo has; larger batches cost less per face for
+// the embedding nets (docs/speed.md, "Embedding").
 inline constexpr std::size_t kMaxBatch = 8;
 
 // Calls run_batch(first, count) over [0, total) in such batches.

@@ -32,7 +32,7 @@ TEST(DetectorSpeedOptionsTest, AnchorGeneratorReproducesTheShippedTable) {
   EXPECT_EQ(ssd_anchors_for_input(default_models_dir(), 256).size(), (256U * 3 + 64 * 6 + 16 * 6 + 4 * 6 + 6 + 6) * 4);
 }
 
-// Why the pipeline keeps the SSD at 512 px (docs/speed.md): at its own 250 px a crop's face is
+// Why the pipeline keeps the SSD at 512 px (docs/speed-history.md, "Candidates measured and not taken"): at its own 250 px a crop's face is
 // still found, at the same centre, but the box shrinks to about half its side, and landmarks and
 // chips cut from such a box fail (LFW fell from 99.5 % to 75.5 %).
 TEST(DetectorSpeedOptionsTest, SmallInputShrinksTheBoxOnACrop) {
