@@ -21,7 +21,7 @@ import numpy as np
 
 DLIB = 128
 MFN = 512
-POOR_SHARPNESS = 40.0  # DecisionRule: kPoorSharpness, kPoorBrightness (include/siamface/identify.hpp)
+POOR_SHARPNESS = 40.0  # DecisionRule: kPoorSharpness, kPoorBrightness (include/siamface/decision.hpp)
 POOR_BRIGHTNESS = 50.0
 
 

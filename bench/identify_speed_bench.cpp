@@ -37,7 +37,7 @@
 #include "landmarks/landmark_net.hpp"
 #include "bench_timing.hpp"
 #include "siamface/engine.hpp"
-#include "siamface/identify.hpp"
+#include "siamface/decision.hpp"
 #include "siamface/image.hpp"
 #include "siamface/recognizer.hpp"
 

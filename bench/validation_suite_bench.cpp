@@ -42,7 +42,7 @@
 #include "eval/verification_protocol.hpp"
 #include "image/cv_image.hpp"
 #include "siamface/engine.hpp"
-#include "siamface/identify.hpp"
+#include "siamface/decision.hpp"
 #include "siamface/recognizer.hpp"
 #include "siamface/image.hpp"
 

@@ -11,7 +11,7 @@
 #include "bind_common.hpp"
 #include "siamface/engine.hpp"
 #include "siamface/errors.hpp"
-#include "siamface/identify.hpp"
+#include "siamface/decision.hpp"
 #include "siamface/recognizer.hpp"
 #include "siamface/types.hpp"
 

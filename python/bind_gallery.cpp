@@ -15,7 +15,7 @@
 #include "siamface/engine.hpp"
 #include "siamface/errors.hpp"
 #include "siamface/gallery.hpp"
-#include "siamface/identify.hpp"
+#include "siamface/decision.hpp"
 #include "siamface/recognizer.hpp"
 #include "siamface/types.hpp"
 

@@ -9,7 +9,7 @@
 #include "bind_common.hpp"
 #include "siamface/engine.hpp"
 #include "siamface/gallery.hpp"
-#include "siamface/identify.hpp"
+#include "siamface/decision.hpp"
 #include "siamface/tracker.hpp"
 #include "siamface/types.hpp"
 

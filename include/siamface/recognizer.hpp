@@ -9,7 +9,7 @@
 
 #include "siamface/engine.hpp"
 #include "siamface/gallery.hpp"
-#include "siamface/identify.hpp"
+#include "siamface/decision.hpp"
 #include "siamface/image.hpp"
 
 namespace siamface {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "siamface/gallery.hpp"
-#include "siamface/identify.hpp"
+#include "siamface/decision.hpp"
 
 namespace siamface {
 

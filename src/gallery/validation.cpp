@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "siamface/errors.hpp"
-#include "siamface/identify.hpp"
+#include "siamface/decision.hpp"
 
 namespace siamface {
 

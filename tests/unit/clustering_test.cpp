@@ -6,7 +6,7 @@
 
 #include "siamface/clustering.hpp"
 #include "siamface/errors.hpp"
-#include "siamface/identify.hpp"
+#include "siamface/decision.hpp"
 
 namespace siamface {
 namespace {

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "siamface/identify.hpp"
+#include "siamface/decision.hpp"
 #include "siamface/recognizer.hpp"
 
 namespace siamface {

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "siamface/errors.hpp"
-#include "siamface/identify.hpp"
+#include "siamface/decision.hpp"
 
 namespace siamface::tools {
 

@@ -1,4 +1,5 @@
-// Deciding names from gallery matches: threshold, margin and one-to-one assignment.
+// Deciding names from gallery matches: threshold, margin, negative examples, agreement of the
+// networks and one-to-one assignment (decide_names), and why a face stays unknown.
 #pragma once
 
 #include <array>

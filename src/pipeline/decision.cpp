@@ -4,7 +4,7 @@
 #include <set>
 
 #include "siamface/errors.hpp"
-#include "siamface/identify.hpp"
+#include "siamface/decision.hpp"
 
 namespace siamface {
 
