@@ -39,7 +39,7 @@
 #include "siamface/engine.hpp"
 #include "siamface/decision.hpp"
 #include "siamface/image.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 
 using namespace siamface;
 namespace fs = std::filesystem;

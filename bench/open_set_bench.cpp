@@ -6,7 +6,7 @@
 
 #include "common/labelled_sets.hpp"
 #include "common/test_env.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 
 using namespace siamface;
 

@@ -23,7 +23,7 @@
 #include "landmarks/landmark_net.hpp"
 #include "bench_timing.hpp"
 #include "siamface/image.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 
 using namespace siamface;
 namespace fs = std::filesystem;

@@ -43,7 +43,7 @@
 #include "image/cv_image.hpp"
 #include "siamface/engine.hpp"
 #include "siamface/decision.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 #include "siamface/image.hpp"
 
 using namespace siamface;

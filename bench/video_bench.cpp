@@ -24,7 +24,7 @@
 #include "siamface/engine.hpp"
 #include "siamface/errors.hpp"
 #include "siamface/gallery.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 #include "siamface/tracker.hpp"
 
 namespace fs = std::filesystem;

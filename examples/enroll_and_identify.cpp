@@ -5,7 +5,7 @@
 #include <siamface/errors.hpp>
 #include <siamface/gallery.hpp>
 #include <siamface/image.hpp>
-#include <siamface/recognizer.hpp>
+#include <siamface/identify.hpp>
 
 #include <cstdio>
 #include <string>

@@ -1,7 +1,7 @@
 // Names every face of a photo against a gallery: the library example the README quotes whole
 // (tests/unit/doc_references_test.cpp checks that the two stay the same; ctest install_examples
 // builds and runs it against the installed package).
-#include <siamface/recognizer.hpp>
+#include <siamface/identify.hpp>
 
 #include <cstdio>
 

@@ -10,7 +10,7 @@
 #include "attempt.hpp"
 #include "server/request_parsing.hpp"
 #include "siamface/errors.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 
 using namespace siamface::server;
 

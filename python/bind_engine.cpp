@@ -12,7 +12,7 @@
 #include "siamface/engine.hpp"
 #include "siamface/errors.hpp"
 #include "siamface/decision.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 #include "siamface/types.hpp"
 
 namespace siamface::python {

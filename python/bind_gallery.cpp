@@ -16,7 +16,7 @@
 #include "siamface/errors.hpp"
 #include "siamface/gallery.hpp"
 #include "siamface/decision.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 #include "siamface/types.hpp"
 
 namespace siamface::python {

@@ -12,7 +12,7 @@
 #include "bind_common.hpp"
 #include "siamface/engine.hpp"
 #include "siamface/gallery.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 #include "siamface/tracker.hpp"
 
 namespace siamface::python {

@@ -19,7 +19,7 @@
 #include "bind_common.hpp"
 #include "siamface/engine.hpp"
 #include "siamface/errors.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 #include "siamface/types.hpp"
 
 namespace siamface::python {

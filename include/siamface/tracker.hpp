@@ -9,7 +9,7 @@
 
 #include "siamface/engine.hpp"
 #include "siamface/gallery.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 #include "siamface/types.hpp"
 
 namespace siamface {

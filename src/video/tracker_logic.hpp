@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 #include "siamface/tracker.hpp"
 #include "siamface/types.hpp"
 

@@ -19,7 +19,7 @@
 
 #include "common/test_env.hpp"
 #include "siamface/errors.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 #include "unit/gallery_test_util.hpp"
 
 namespace siamface::test {

@@ -8,7 +8,7 @@
 
 #include "common/embedding_cache.hpp"
 #include "common/test_env.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 
 namespace siamface::test {
 namespace {

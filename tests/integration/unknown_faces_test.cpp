@@ -12,7 +12,7 @@
 #include "common/embedding_cache.hpp"
 #include "common/test_env.hpp"
 #include "siamface/clustering.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 #include "unit/gallery_test_util.hpp"
 
 namespace siamface::test {

@@ -11,7 +11,7 @@
 
 #include "common/test_env.hpp"
 #include "image/cv_image.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 #include "siamface/tracker.hpp"
 
 namespace fs = std::filesystem;

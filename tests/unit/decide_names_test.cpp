@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "siamface/decision.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 
 namespace siamface {
 namespace {

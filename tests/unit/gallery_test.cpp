@@ -14,7 +14,7 @@
 
 #include "siamface/errors.hpp"
 #include "siamface/gallery.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 #include "common/postgres_server.hpp"
 #include "unit/gallery_test_util.hpp"
 

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "siamface/gallery.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 #include "unit/gallery_test_util.hpp"
 
 namespace siamface {

@@ -13,7 +13,7 @@
 #include "common/postgres_server.hpp"
 #include "siamface/errors.hpp"
 #include "siamface/gallery.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 #include "unit/gallery_test_util.hpp"
 
 namespace siamface {

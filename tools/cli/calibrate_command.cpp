@@ -13,7 +13,7 @@
 #include "eval/verification_protocol.hpp"
 #include "parallel_map.hpp"
 #include "render/plots.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 
 namespace siamface::cli {
 namespace {

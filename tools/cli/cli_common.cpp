@@ -5,7 +5,7 @@
 #include <iostream>
 #include <set>
 
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 
 namespace siamface::cli {
 

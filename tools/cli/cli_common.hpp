@@ -17,7 +17,7 @@
 #include "siamface/gallery.hpp"
 #include "siamface/errors.hpp"
 #include "siamface/image.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 
 namespace siamface::cli {
 

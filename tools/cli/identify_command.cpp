@@ -6,7 +6,7 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 #include "siamface/render.hpp"
 #include "util/sha256.hpp"
 

@@ -6,7 +6,7 @@
 #include "commands.hpp"
 #include "parallel_map.hpp"
 #include "progress.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 
 namespace siamface::cli {
 namespace {

@@ -26,7 +26,7 @@
 #include "common/stop_signal.hpp"
 #include "commands.hpp"
 #include "image/cv_image.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 #include "siamface/render.hpp"
 #include "siamface/tracker.hpp"
 #include "util/elapsed.hpp"

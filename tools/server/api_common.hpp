@@ -11,7 +11,7 @@
 #include "server/error_mapping.hpp"
 #include "server/request_parsing.hpp"
 #include "server/server.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 
 namespace siamface::server {
 

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "siamface/engine.hpp"
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 #include "siamface/gallery.hpp"
 #include "siamface/image.hpp"
 #include "server/inference_gate.hpp"

@@ -1,4 +1,4 @@
-#include "siamface/recognizer.hpp"
+#include "siamface/identify.hpp"
 
 #include <algorithm>
 #include <chrono>
