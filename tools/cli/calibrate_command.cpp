@@ -12,7 +12,7 @@
 #include "commands.hpp"
 #include "eval/verification_protocol.hpp"
 #include "parallel_map.hpp"
-#include "render/plots.hpp"
+#include "eval/plots.hpp"
 #include "siamface/identify.hpp"
 
 namespace siamface::cli {

@@ -23,7 +23,7 @@
 #include "image/cv_image.hpp"
 #include "pipeline/face_quality.hpp"
 #include "parallel_map.hpp"
-#include "render/plots.hpp"
+#include "eval/plots.hpp"
 
 namespace siamface::cli {
 namespace {

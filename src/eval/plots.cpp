@@ -1,4 +1,4 @@
-#include "render/plots.hpp"
+#include "eval/plots.hpp"
 
 #include <algorithm>
 #include <cmath>
