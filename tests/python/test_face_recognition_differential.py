@@ -164,3 +164,51 @@ def test_batch_face_locations_finds_the_faces_face_locations_finds(real, ours, f
             name, len(found), len(batch[name]), ["%.2f" % p[2] for p in pairs]))
         assert all(p[2] >= 0.5 for p in pairs), name
         assert theirs_alone == [], (name, found, batch[name])
+
+
+@pytest.fixture(scope="module")
+def folders(images, tmp_path_factory):
+    import shutil
+    root = tmp_path_factory.mktemp("cli")
+    (root / "known").mkdir()
+    (root / "unknown").mkdir()
+    for name in ("obama.jpg", "biden.jpg"):
+        shutil.copy(images / name, root / "known" / name)
+    for name in ("obama2.jpg", "obama3.jpg", "32bit.png"):
+        shutil.copy(images / name, root / "unknown" / name)
+    return root
+
+
+def run_both(real, program, module, *args):
+    """(face_recognition's lines, siamface's lines), each sorted, WARNING lines left out."""
+    del real  # the fixture checked the venv
+    import sys
+    venv_bin = os.path.dirname(venv_python())
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    theirs = subprocess.run([os.path.join(venv_bin, program), *map(str, args)], capture_output=True, text=True,
+                            timeout=900, env=env)
+    ours = subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True, timeout=900)
+    assert theirs.returncode == 0, theirs.stderr[-2000:]
+    assert ours.returncode == 0, ours.stderr[-2000:]
+    keep = lambda text: sorted(l for l in text.splitlines() if l and not l.startswith("WARNING"))  # noqa: E731
+    return keep(theirs.stdout), keep(ours.stdout)
+
+
+def test_face_recognition_command_prints_the_same_columns_and_names(real, folders):
+    theirs, ours = run_both(real, "face_recognition", "siamface.face_recognition_cli", folders / "known", folders / "unknown",
+                            "--show-distance", "true")
+    print("face_recognition CLI, face_recognition:\n  " + "\n  ".join(theirs))
+    print("face_recognition CLI, siamface:\n  " + "\n  ".join(ours))
+    assert [l.split(",")[:2] for l in ours] == [l.split(",")[:2] for l in theirs]
+    assert all(len(l.split(",")) == 3 for l in theirs + ours)
+
+
+def test_face_detection_command_prints_the_same_columns(real, folders):
+    theirs, ours = run_both(real, "face_detection", "siamface.face_detection_cli", folders / "unknown")
+    print("face_detection CLI, face_recognition:\n  " + "\n  ".join(theirs))
+    print("face_detection CLI, siamface:\n  " + "\n  ".join(ours))
+    assert [l.split(",")[0] for l in ours] == [l.split(",")[0] for l in theirs]
+    for a, b in zip(theirs, ours):
+        assert len(a.split(",")) == len(b.split(",")) == 5
+        overlap = iou([int(v) for v in a.split(",")[1:]], [int(v) for v in b.split(",")[1:]])
+        assert overlap >= KNOWN_LOWER_OVERLAP.get(os.path.basename(a.split(",")[0]), 0.5), (a, b, overlap)
