@@ -45,6 +45,8 @@ Embedding embedding_from_array(const EmbeddingArray& values);
 
 // A str or os.PathLike as the file system's bytes (os.fsencode): non-UTF-8 names work too.
 std::string fs_path(const py::handle& path);
+// fs_path of a path that must exist; else FileNotFoundError naming it, as open() raises.
+std::string existing_file(const py::handle& path);
 
 // ---- Engine holder ---------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ void bind_functions(py::module_& m) {
   m.def(
       "load_image",
       [](const py::object& path_like, std::int64_t max_pixels, bool exif_orientation) {
-        const std::string path = fs_path(path_like);
+        const std::string path = existing_file(path_like);
         siamface::DecodeOptions options{max_pixels, exif_orientation};
         siamface::Image image;
         {

@@ -138,6 +138,7 @@ The GIL is released while it works.
                 files.push_back(fs_path(p));
               }
             }
+            if (files.empty()) throw py::value_error("enroll needs at least one photo; the list of paths is empty");
             auto gallery = g.get();
             py::gil_scoped_release release;
             siamface::check_person_name(person);

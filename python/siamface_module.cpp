@@ -11,7 +11,10 @@
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <filesystem>
+#include <system_error>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,15 +30,25 @@ namespace siamface::python {
 // ---- images and embeddings ------------------------------------------------------------------
 
 siamface::Image image_from_array(const py::array& array) {
+  // Wrong pixels are a ValueError (issue 33): the argument is an array, its values are wrong.
   if (!py::isinstance<py::array_t<std::uint8_t>>(array)) {
-    throw py::type_error("an image must be a numpy uint8 array (H x W x 3 RGB, H x W grey or H x W x 4 RGBA), got dtype " +
-                         py::str(array.dtype()).cast<std::string>());
+    const std::string dtype = py::str(array.dtype()).cast<std::string>();
+    std::string hint;
+    if (dtype == "uint16") hint = " (a 16-bit image: convert with (image >> 8).astype(numpy.uint8))";
+    else if (dtype.rfind("float", 0) == 0) hint = " (floats in 0..1: convert with (image * 255).round().astype(numpy.uint8))";
+    throw py::value_error("an image must be a numpy uint8 array (H x W x 3 RGB, H x W grey or H x W x 4 RGBA), got dtype " +
+                          dtype + hint);
   }
   const auto pixels = py::reinterpret_borrow<py::array_t<std::uint8_t>>(array);
   const py::ssize_t dims = pixels.ndim();
   const py::ssize_t channels = dims == 3 ? pixels.shape(2) : 1;
   if (!(dims == 2 || (dims == 3 && (channels == 1 || channels == 3 || channels == 4)))) {
     throw py::value_error("an image must have shape (H, W), (H, W, 3) or (H, W, 4); got " +
+                          py::str(py::tuple(py::cast(std::vector<py::ssize_t>(pixels.shape(), pixels.shape() + dims))))
+                              .cast<std::string>());
+  }
+  if (pixels.shape(0) == 0 || pixels.shape(1) == 0) {
+    throw py::value_error("an image must not be empty; got shape " +
                           py::str(py::tuple(py::cast(std::vector<py::ssize_t>(pixels.shape(), pixels.shape() + dims))))
                               .cast<std::string>());
   }
@@ -89,6 +102,19 @@ siamface::Embedding embedding_from_array(const EmbeddingArray& values) {
 
 std::string fs_path(const py::handle& path) {
   return py::bytes(py::module_::import("os").attr("fsencode")(path)).cast<std::string>();
+}
+
+std::string existing_file(const py::handle& path) {
+  std::string file = fs_path(path);
+  std::error_code error;
+  if (!std::filesystem::exists(file, error)) {
+    // As open() raises it: FileNotFoundError(errno, message, filename).
+    const py::object raised = py::module_::import("builtins").attr("FileNotFoundError")(
+        ENOENT, "No such file or directory", py::module_::import("os").attr("fsdecode")(path));
+    PyErr_SetObject(PyExc_FileNotFoundError, raised.ptr());
+    throw py::error_already_set();
+  }
+  return file;
 }
 
 // ---- options from keyword arguments ---------------------------------------------------------

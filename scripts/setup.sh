@@ -158,6 +158,18 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.siamface-requirements" 2>/dev
     { echo "setup: the venv at $VENV cannot import dlib and face_recognition" >&2; exit 1; }
   echo "$requirements_hash" >"$VENV/.siamface-requirements"
 fi
+# The wheels of scripts/python-build-requirements.txt (scikit-build-core, numpy), kept so that
+# `pip install .` in a fresh venv (README, "From Python"; ctest python_wheel) works offline.
+WHEELS="${SIAMFACE_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/siamface/wheels}"
+BUILD_REQUIREMENTS="$ROOT/scripts/python-build-requirements.txt"
+build_requirements_hash="$(sha256sum "$BUILD_REQUIREMENTS" | cut -d' ' -f1)"
+if [ "$(cat "$WHEELS/.siamface-requirements" 2>/dev/null)" != "$build_requirements_hash" ]; then
+  echo "setup: downloading the pinned build wheels into $WHEELS"
+  mkdir -p "$WHEELS"
+  "$VENV/bin/pip" download --quiet --disable-pip-version-check --no-input --require-hashes --no-deps \
+    --only-binary=:all: -d "$WHEELS" -r "$BUILD_REQUIREMENTS"
+  echo "$build_requirements_hash" >"$WHEELS/.siamface-requirements"
+fi
 if ((FORCE_MODELS)) || [ "$(sha256sum "$MODELS_DIR/$DLIB_FLOAT_DAT" 2>/dev/null | cut -d' ' -f1)" != "$DLIB_FLOAT_DAT_SHA256" ]; then
   dat_source="$("$VENV/bin/python" -c "import face_recognition_models as m; print(m.face_recognition_model_location())")"
   if [ "$(sha256sum "$dat_source" | cut -d' ' -f1)" != "$DLIB_FLOAT_DAT_SHA256" ]; then

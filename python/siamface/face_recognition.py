@@ -197,7 +197,11 @@ def face_distance(face_encodings, face_to_compare):
     if len(face_encodings) == 0:
         return np.empty((0,))
     known = np.asarray(face_encodings, dtype=np.float64)
-    return np.linalg.norm(known - np.asarray(face_to_compare, dtype=np.float64), axis=1)
+    other = np.asarray(face_to_compare, dtype=np.float64)
+    if known.ndim != 2 or other.ndim != 1 or known.shape[1] != other.shape[0]:
+        raise ValueError("face_distance compares 128-value encodings: got known encodings of shape %s and "
+                         "face_to_compare of shape %s" % (known.shape, other.shape))
+    return np.linalg.norm(known - other, axis=1)
 
 
 def compare_faces(known_face_encodings, face_encoding_to_check, tolerance=0.6):
