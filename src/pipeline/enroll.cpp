@@ -1,20 +1,18 @@
 #include "siamface/enroll.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <fstream>
-#include <sstream>
-#include <utility>
-#include "siamface/errors.hpp"
-#include "siamface/image.hpp"
-#include "image/cv_image.hpp"
-#include "pipeline/fused_embedding.hpp"
-#include "pipeline/subject_choice.hpp"
-#include "util/sha256.hpp"
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-#include "siamface/gallery.hpp"
+#include <sstream>
+#include <utility>
+
+#include "image/cv_image.hpp"
+#include "pipeline/subject_choice.hpp"
+#include "siamface/errors.hpp"
+#include "siamface/image.hpp"
+#include "util/sha256.hpp"
 
 namespace siamface {
 

@@ -1,21 +1,12 @@
 #include "siamface/identify.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
-#include "siamface/errors.hpp"
-#include "siamface/image.hpp"
-#include "image/cv_image.hpp"
 #include "pipeline/fused_embedding.hpp"
-#include "pipeline/subject_choice.hpp"
+#include "siamface/errors.hpp"
 #include "util/sha256.hpp"
-
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 namespace siamface {
 

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <set>
 
+#include "cli_terms.hpp"
 #include "siamface/identify.hpp"
 
 namespace siamface::cli {
@@ -186,7 +187,7 @@ std::vector<std::string> collect_images(const std::vector<std::string>& paths) {
 }
 
 nlohmann::json error_json(const Error& error) {
-  return {{"code", to_string(error.code())}, {"message", error.what()}};
+  return {{"code", to_string(error.code())}, {"message", in_cli_terms(error.what())}};
 }
 
 void emit(const nlohmann::json& line) {

@@ -17,9 +17,7 @@ std::shared_ptr<const Loaded> begin(const ServerContext& context, const httplib:
   return context.require_loaded();
 }
 
-bool is_json(const httplib::Request& request) {
-  return request.get_header_value("Content-Type").rfind("application/json", 0) == 0;
-}
+bool is_json(const httplib::Request& request) { return is_json_content(request.get_header_value("Content-Type")); }
 
 json body_json(const httplib::Request& request) {
   json body = json::parse(request.body, nullptr, false);

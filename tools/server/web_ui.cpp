@@ -103,7 +103,7 @@ std::optional<WebSession> session_of(const ServerContext& context, const httplib
 }
 
 std::string login_key(const httplib::Request& request) {
-  if (request.get_header_value("Content-Type").rfind("application/json", 0) == 0) {
+  if (is_json_content(request.get_header_value("Content-Type"))) {
     const json body = parse_json_object(request.body);
     if (auto key = json_param(body, "key")) return *key;
     return {};
