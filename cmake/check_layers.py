@@ -22,7 +22,7 @@ LAYERS = [
     ["align"],                       # chips cut by landmark geometry: no network
     ["enhance"],                     # per-chip and per-photo enhancement (uses align's chips)
     ["model"],                       # the inference runtime every network stage runs on
-    ["detect", "landmarks", "embed"],  # the network stages, side by side on model/
+    ["detect", "landmarks", "embed", "attributes"],  # the network stages, side by side on model/
     ["index"],
     ["gallery"],
     ["pipeline"],                    # Engine, enrolment, identification
@@ -34,6 +34,7 @@ PUBLIC_HEADER_LAYER = {
     "embedding_index.hpp": "index",
     "gallery.hpp": "gallery",
     "clustering.hpp": "gallery",
+    "analysis.hpp": "pipeline",
     "engine.hpp": "pipeline",
     "enroll.hpp": "pipeline",
     "identify.hpp": "pipeline",
