@@ -60,7 +60,9 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
 
   # Approximate search over large galleries (docs/search.md) and MQTT events (docs/mqtt.md;
   # the tests start their own mosquitto broker and subscribe with mosquitto_sub).
-  libfaiss-dev libmosquitto-dev mosquitto mosquitto-clients)
+  libfaiss-dev libmosquitto-dev mosquitto mosquitto-clients
+  # watch --config cameras.yaml (tools/cli/watch_config.cpp): YAML with line numbers in errors.
+  libyaml-cpp-dev)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
