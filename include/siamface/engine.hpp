@@ -62,6 +62,11 @@ class Engine {
   // recognizer is kDlib (the others need the whole image for their own chips).
   Embedding embed_chip(const Image& chip) const;
   Embedding embed(const Image& image, const Face& face, const ChipOptions& chip = {}) const;
+  // embed() for faces of several images at once (one per camera of `watch`): each network runs
+  // once over all their chips, since batches cost less per face than single calls. `images[i]`
+  // holds `faces[i]`; the result is in the order of `faces`.
+  std::vector<Embedding> embed_many(const std::vector<const Image*>& images, const std::vector<Face>& faces,
+                                    const ChipOptions& chip = {}) const;
   // One embedding per augmentation view (chip, mirror, rotations: see EmbedAugmentation), cut
   // per `chip`; embed() is their mean. For evaluation tools.
   std::vector<Embedding> embed_views(const Image& image, const Face& face, const ChipOptions& chip) const;

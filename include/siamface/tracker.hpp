@@ -14,6 +14,8 @@
 
 namespace siamface {
 
+class EmbeddingQueue;
+
 struct TrackerOptions {
   int detect_every = 5;            // full detection on every Nth frame (1: every frame)
   float min_iou = 0.3F;            // box overlap that associates a detection with a track
@@ -33,7 +35,11 @@ struct TrackerOptions {
   // with its nearest identity at least this far above it.
   float unknown_confidence_margin = 0.05F;
   bool keep_best_crop = false;     // keep each track's best-quality face crop (for --unknown-dir)
+  float min_face_px = 0.0F;        // detections whose shorter side is smaller are ignored (0: none)
   IdentifyOptions identify;        // threshold (resolved against the gallery once, by the constructor), margin, ...
+  // Trackers of several videos on their own threads may share one queue, which embeds their
+  // faces together; null: each tracker embeds on its own thread.
+  std::shared_ptr<EmbeddingQueue> embedding_queue;
 };
 
 enum class TrackEventKind { kAppeared, kIdentified, kIdentityChanged, kEnded };
@@ -101,6 +107,37 @@ class FaceTracker {
 
   const TrackerStats& stats() const;
   const TrackerOptions& options() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Embeds the faces of several trackers together (watch's cameras): each caller hands in the
+// faces of its frame and waits; a worker thread takes every request waiting and embeds them in
+// one Engine::embed_many call (batches cost less per face), at most `max_faces` faces a call.
+// Embeddings are the ones Engine::embed gives, to float rounding.
+// Thread safety: embed() and stats() may be called from many threads at once; destroy the
+// queue only after its callers have returned.
+class EmbeddingQueue {
+ public:
+  EmbeddingQueue(const Engine& engine, const ChipOptions& chip, std::size_t max_faces = 16);
+  ~EmbeddingQueue();
+  EmbeddingQueue(const EmbeddingQueue&) = delete;
+  EmbeddingQueue& operator=(const EmbeddingQueue&) = delete;
+
+  // One embedding per face of `image`, in order; blocks until they are computed. Throws what
+  // the engine throws.
+  std::vector<Embedding> embed(const Image& image, const std::vector<Face>& faces);
+
+  struct Stats {
+    std::int64_t calls = 0;     // network calls (batches)
+    std::int64_t requests = 0;  // embed() calls served
+    std::int64_t faces = 0;
+    double embed_ms = 0.0;      // time in the network calls
+  };
+  Stats stats() const;
 
   struct Impl;
 

@@ -354,18 +354,19 @@ Face Engine::face_at(const Image& image, const Box& box, const PipelineOptions& 
 
 namespace {
 
-// The view embeddings of every face, one list per face, for the engine's recognizer. Each
-// network runs once over all chips of all faces.
-std::vector<std::vector<Embedding>> view_embeddings(const Engine::Impl& impl, const cv::Mat& bgr,
+// The view embeddings of every face, one list per face, for the engine's recognizer; face f
+// lies on images[f]. Each network runs once over all chips of all faces.
+std::vector<std::vector<Embedding>> view_embeddings(const Engine::Impl& impl, const std::vector<cv::Mat>& images,
                                                     const std::vector<Face>& faces, const ChipOptions& chip) {
   const std::size_t per_face = chip_count(chip.augmentation);
   std::vector<Embedding> dlib, mfn;
   if (impl.recognition) {
     std::vector<cv::Mat> chips;
     chips.reserve(faces.size() * per_face);
-    for (const Face& face : faces) {
+    for (std::size_t f = 0; f < faces.size(); ++f) {
+      const Face& face = faces[f];
       const float size_px = std::min(face.box.width, face.box.height);
-      for (cv::Mat& c : augmented_chips(bgr, face.landmarks, size_px, chip.small_face_sampling, chip.enhancement,
+      for (cv::Mat& c : augmented_chips(images[f], face.landmarks, size_px, chip.small_face_sampling, chip.enhancement,
                                         chip.augmentation)) {
         chips.push_back(c);
       }
@@ -375,8 +376,8 @@ std::vector<std::vector<Embedding>> view_embeddings(const Engine::Impl& impl, co
   if (impl.mobile_face_net) {
     std::vector<cv::Mat> chips;
     chips.reserve(faces.size() * per_face);
-    for (const Face& face : faces) {
-      for (cv::Mat& c : augmented_arcface_chips(bgr, face.landmarks, chip.augmentation)) chips.push_back(c);
+    for (std::size_t f = 0; f < faces.size(); ++f) {
+      for (cv::Mat& c : augmented_arcface_chips(images[f], faces[f].landmarks, chip.augmentation)) chips.push_back(c);
     }
     mfn = impl.mobile_face_net->embed(chips);
   }
@@ -425,7 +426,26 @@ Embedding Engine::embed_chip(const Image& chip) const {
 }
 
 std::vector<Embedding> Engine::embed_views(const Image& image, const Face& face, const ChipOptions& chip) const {
-  return view_embeddings(*impl_, as_mat(image), {face}, chip).front();
+  return view_embeddings(*impl_, {as_mat(image)}, {face}, chip).front();
+}
+
+std::vector<Embedding> Engine::embed_many(const std::vector<const Image*>& images, const std::vector<Face>& faces,
+                                          const ChipOptions& chip) const {
+  if (images.size() != faces.size()) {
+    throw Error(ErrorCode::kInvalidArgument, "embed_many: one image per face (" + std::to_string(images.size()) +
+                                                 " images, " + std::to_string(faces.size()) + " faces)");
+  }
+  std::vector<cv::Mat> mats;
+  mats.reserve(images.size());
+  for (const Image* image : images) {
+    if (image == nullptr || image->empty()) throw Error(ErrorCode::kInvalidImage, "embed_many: empty image");
+    mats.push_back(as_mat(*image));
+  }
+  const auto views = view_embeddings(*impl_, mats, faces, chip);
+  std::vector<Embedding> out;
+  out.reserve(views.size());
+  for (const auto& v : views) out.push_back(mean_embedding(v, 0, v.size()));
+  return out;
 }
 
 Embedding Engine::embed(const Image& image, const Face& face, const ChipOptions& chip) const {
@@ -440,7 +460,7 @@ std::vector<FaceEmbedding> Engine::analyze(const Image& image, const DetectOptio
 std::vector<FaceEmbedding> Engine::analyze(const Image& image, const PipelineOptions& options) const {
   std::vector<Face> faces = detect(image, options);
   if (faces.empty()) return {};
-  const auto views = view_embeddings(*impl_, as_mat(image), faces, options.chip);
+  const auto views = view_embeddings(*impl_, std::vector<cv::Mat>(faces.size(), as_mat(image)), faces, options.chip);
   std::vector<FaceEmbedding> out(faces.size());
   for (std::size_t i = 0; i < faces.size(); ++i) out[i] = {faces[i], mean_embedding(views[i], 0, views[i].size())};
   return out;

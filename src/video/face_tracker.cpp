@@ -191,7 +191,13 @@ struct FaceTracker::Impl {
     const auto start = Clock::now();
     std::vector<Embedding> out;
     out.reserve(which.size());
-    for (std::size_t f : which) out.push_back(engine.embed(frame, faces[f], options.identify.pipeline.chip));
+    if (options.embedding_queue && !which.empty()) {
+      std::vector<Face> chosen;
+      for (std::size_t f : which) chosen.push_back(faces[f]);
+      out = options.embedding_queue->embed(frame, chosen);
+    } else {
+      for (std::size_t f : which) out.push_back(engine.embed(frame, faces[f], options.identify.pipeline.chip));
+    }
     stats.embeddings += static_cast<std::int64_t>(which.size());
     stats.embed_ms += ms_since(start);
     return out;
@@ -308,7 +314,10 @@ struct FaceTracker::Impl {
   void detect_round(const Image& frame, std::int64_t frame_index, double timestamp_s,
                     std::vector<TrackEvent>& events) {
     auto start = Clock::now();
-    const std::vector<Face> faces = engine.detect(frame, options.identify.pipeline);
+    std::vector<Face> faces = engine.detect(frame, options.identify.pipeline);
+    if (options.min_face_px > 0) {
+      std::erase_if(faces, [&](const Face& f) { return std::min(f.box.width, f.box.height) < options.min_face_px; });
+    }
     stats.detect_ms += ms_since(start);
     ++stats.detect_frames;
 
