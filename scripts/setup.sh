@@ -160,16 +160,20 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.siamface-requirements" 2>/dev
     { echo "setup: the venv at $VENV cannot import dlib and face_recognition" >&2; exit 1; }
   echo "$requirements_hash" >"$VENV/.siamface-requirements"
 fi
-# The wheels of scripts/python-build-requirements.txt (scikit-build-core, numpy), kept so that
-# `pip install .` in a fresh venv (README, "From Python"; ctest python_wheel) works offline.
+# The wheels of scripts/python-build-requirements.txt (scikit-build-core, numpy) and
+# python-test-requirements.txt (pytest), kept so that `pip install .` and pytest in a fresh venv
+# (README, "From Python"; ctest python_wheel) work offline.
 WHEELS="${SIAMFACE_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/siamface/wheels}"
 BUILD_REQUIREMENTS="$ROOT/scripts/python-build-requirements.txt"
-build_requirements_hash="$(sha256sum "$BUILD_REQUIREMENTS" | cut -d' ' -f1)"
+TEST_REQUIREMENTS="$ROOT/scripts/python-test-requirements.txt"
+build_requirements_hash="$(cat "$BUILD_REQUIREMENTS" "$TEST_REQUIREMENTS" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$WHEELS/.siamface-requirements" 2>/dev/null)" != "$build_requirements_hash" ]; then
-  echo "setup: downloading the pinned build wheels into $WHEELS"
+  echo "setup: downloading the pinned build and test wheels into $WHEELS"
   mkdir -p "$WHEELS"
-  "$VENV/bin/pip" download --quiet --disable-pip-version-check --no-input --require-hashes --no-deps \
-    --only-binary=:all: -d "$WHEELS" -r "$BUILD_REQUIREMENTS"
+  for requirements in "$BUILD_REQUIREMENTS" "$TEST_REQUIREMENTS"; do
+    "$VENV/bin/pip" download --quiet --disable-pip-version-check --no-input --require-hashes --no-deps \
+      --only-binary=:all: -d "$WHEELS" -r "$requirements"
+  done
   echo "$build_requirements_hash" >"$WHEELS/.siamface-requirements"
 fi
 if ((FORCE_MODELS)) || [ "$(sha256sum "$MODELS_DIR/$DLIB_FLOAT_DAT" 2>/dev/null | cut -d' ' -f1)" != "$DLIB_FLOAT_DAT_SHA256" ]; then
