@@ -16,8 +16,8 @@ the same types, shapes and coordinate order:
   0.6 tolerance keeps its meaning.
 
 What differs, by design (docs/python.md): faces are found by siamface's default detector, RFB-320 (with its
-border and tiny-detector fallbacks), whatever ``model`` ('hog' or 'cnn') says, so boxes are
-siamface's, not dlib's HOG boxes; landmarks come from siamface's 68-point network, and
+border and tiny-detector fallbacks), whatever ``model`` ('hog' or 'cnn') says; its boxes are
+returned in dlib HOG's convention (a square placed from the landmarks); landmarks come from siamface's 68-point network, and
 ``model='small'`` returns the five points of dlib's 5-point model taken from them;
 ``num_jitters`` > 1 averages siamface's deterministic test-time augmentation (mirror, and for 6
 or more also +-3 degree rotations) instead of dlib's random jitter.
@@ -26,6 +26,8 @@ The engine is opened on first use from ``$SIAMFACE_MODELS`` (else ~/.cache/siamf
 :func:`use_engine` replaces it. Every function may be called from several threads at once.
 """
 
+import collections
+import hashlib
 import os
 import threading
 
@@ -102,6 +104,27 @@ def _upsample_factor(number_of_times_to_upsample):
     return float(2 ** (times - 1))
 
 
+# face_locations returns boxes in dlib HOG's convention, which face_recognition's users and
+# their other tools (cropping, drawing, IoU against stored boxes) expect: a square around the 68
+# landmarks, its centre shifted by (-0.12, -0.12) and its side 2.78 times their RMS distance from
+# their mean. Fitted on LFW photos against the real face_recognition 1.3 and checked on the other
+# photo sets (docs/python.md, "Face boxes in dlib's convention"; bench/face_recognition_boxes.py).
+_DLIB_BOX_CENTER_SHIFT = (-0.12, -0.12)
+_DLIB_BOX_SIDE = 2.78
+
+
+def _dlib_style_box(face):
+    points = np.asarray(face.landmarks, dtype=np.float64)
+    center = points.mean(axis=0)
+    radius = float(np.sqrt(((points - center) ** 2).sum(axis=1).mean()))
+    if not np.isfinite(radius) or radius <= 0:
+        return face.box
+    cx = center[0] + _DLIB_BOX_CENTER_SHIFT[0] * radius
+    cy = center[1] + _DLIB_BOX_CENTER_SHIFT[1] * radius
+    side = _DLIB_BOX_SIDE * radius
+    return _siamface.Box(cx - side / 2, cy - side / 2, side, side)
+
+
 def _css(box, shape):
     top = max(int(round(box.top)), 0)
     right = min(int(round(box.right)), shape[1])
@@ -110,14 +133,50 @@ def _css(box, shape):
     return top, right, bottom, left
 
 
+class _RecentFaces:
+    """The faces face_locations found in the last few images, by image content and box.
+
+    Scripts pass face_locations' boxes back as known_face_locations. Fed a box, the landmark
+    network places its points a pixel or more away from where it placed them for the detector's
+    own box, which moves an encoding by up to 0.2 (docs/python.md); so a box of ours comes back
+    as the face it was, and the encodings equal those of a call without locations.
+    """
+
+    def __init__(self, images=16):
+        self._images = images
+        self._faces = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(image):
+        array = np.ascontiguousarray(image)
+        return array.shape, str(array.dtype), hashlib.blake2b(array.data, digest_size=16).digest()
+
+    def remember(self, key, located):
+        with self._lock:
+            self._faces[key] = dict(located)
+            self._faces.move_to_end(key)
+            while len(self._faces) > self._images:
+                self._faces.popitem(last=False)
+
+    def recall(self, key):
+        with self._lock:
+            return self._faces.get(key, {})
+
+
+_recent_faces = _RecentFaces()
+
+
 def _faces(image, locations, upsample=1):
     engine = _get_engine()
     if locations is None:
         return engine.detect(image, upsample=_upsample_factor(upsample))
+    known = _recent_faces.recall(_RecentFaces.key(image)) if len(locations) else {}
     faces = []
     for location in locations:
         top, right, bottom, left = (float(v) for v in location)
-        faces.append(engine.face_at(image, _siamface.Box(left, top, right - left, bottom - top)))
+        face = known.get(tuple(int(v) for v in location)) if all(float(v).is_integer() for v in location) else None
+        faces.append(face if face is not None else engine.face_at(image, _siamface.Box(left, top, right - left, bottom - top)))
     return faces
 
 
@@ -128,7 +187,9 @@ def face_locations(img, number_of_times_to_upsample=1, model="hog"):
     :param number_of_times_to_upsample: how much to enlarge the image to find small faces
     :param model: 'hog' or 'cnn'; both run siamface's detector
     """
-    return [_css(face.box, img.shape) for face in _faces(img, None, number_of_times_to_upsample)]
+    located = [(_css(_dlib_style_box(face), img.shape), face) for face in _faces(img, None, number_of_times_to_upsample)]
+    _recent_faces.remember(_RecentFaces.key(img), located)
+    return [location for location, _ in located]
 
 
 def batch_face_locations(images, number_of_times_to_upsample=1, batch_size=128):

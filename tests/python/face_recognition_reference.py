@@ -3,19 +3,26 @@ one JSON document: for each photo its shape, face_locations, face_landmarks (lar
 face_encodings, and batch_face_locations over all of them. Run by
 tests/python/test_face_recognition_differential.py with the venv's python:
 
-    VENV/bin/python face_recognition_reference.py PHOTO...
+    VENV/bin/python face_recognition_reference.py PIXELS_DIR PHOTO...
+
+load_image_file's pixels go to PIXELS_DIR/<photo's file name>.npy, for the pixel comparison.
 """
 import json
+import os
 import sys
+
+import numpy as np
 
 import face_recognition
 
-photos = sys.argv[1:]
+pixels_dir = sys.argv[1]
+photos = sys.argv[2:]
 out = {"photos": {}}
 images = []
 for path in photos:
     image = face_recognition.load_image_file(path)
     images.append(image)
+    np.save(os.path.join(pixels_dir, os.path.basename(path) + ".npy"), image)
     locations = face_recognition.face_locations(image)
     landmarks = face_recognition.face_landmarks(image, locations)
     encodings = face_recognition.face_encodings(image, locations)
