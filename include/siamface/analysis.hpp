@@ -63,15 +63,22 @@ struct LivenessEstimate {
   float threshold = 0.0F;  // the score at and above which a face is live
 };
 
-// Head pose in degrees, from the 68 landmarks (CompreFace's "pose" plugin shape).
+// Head pose in degrees, from the 68 landmarks (CompreFace's "pose" plugin shape): solvePnP
+// against a generic 3D face, so a rough estimate. yaw > 0: the face turned towards the image's
+// right; pitch > 0: looking up; roll > 0: turned clockwise in the image.
 struct HeadPose {
   float pitch = 0.0F;
   float roll = 0.0F;
   float yaw = 0.0F;
 };
 
+// The attribute networks need a face whose box is at least this wide and high; a smaller
+// face gets no age, gender, expression or liveness (FaceAnalysis::too_small).
+inline constexpr float kMinAnalysisFacePx = 20.0F;
+
 struct FaceAnalysis {
   Face face;  // box, landmarks, quality
+  bool too_small = false;  // under kMinAnalysisFacePx: only the pose was computed
   std::optional<float> age;  // years
   std::optional<GenderEstimate> gender;
   std::optional<ExpressionEstimate> expression;
@@ -111,9 +118,10 @@ class LivenessVote {
 };
 
 // Detects every face of `image` and computes the attributes asked for. The attribute models
-// load on first use (once per Engine, shared by its copies). Throws Error(kModelMissing) naming
+// load on first use, once per process for each models folder (ModelOptions::models_dir),
+// checked against their pinned SHA-256 unless ModelOptions::verify_checksums is off. Throws Error(kModelMissing) naming
 // the file when an asked attribute's model is not installed, Error(kInvalidImage) for an
-// empty image.
+// empty image, Error(kInvalidArgument) for a liveness_threshold outside 0..1.
 // Thread safety: safe to call concurrently (the Engine is; the attribute nets are immutable and
 // each call borrows its own inference state).
 std::vector<FaceAnalysis> analyze_faces(const Engine& engine, const Image& image, const AnalyzeOptions& options = {});
