@@ -7,6 +7,7 @@
 #include <opencv2/core.hpp>
 #include <vector>
 
+#include "model/face_api_input.hpp"
 #include "siamface/options.hpp"
 #include "siamface/errors.hpp"
 #include "siamface/types.hpp"
@@ -14,7 +15,7 @@
 namespace siamface {
 
 // Side of the square input of both landmark nets.
-inline constexpr int kLandmarkInputSize = 112;
+inline constexpr int kLandmarkInputSize = kFaceApiInputSize;
 // The nets' raw output: x0, y0, x1, y1, ... relative to the 112x112 input (0..1).
 using LandmarkRawOutput = std::array<float, 2 * kLandmarkCount>;
 

