@@ -81,7 +81,9 @@ if ((${#missing[@]})); then
 fi
 
 model_files=(face_recognition_model face_landmark_68_model face_landmark_68_tiny_model
-  ssd_mobilenetv1_model tiny_face_detector_model)
+  ssd_mobilenetv1_model tiny_face_detector_model
+  # face analysis (issue 32, docs/analysis.md)
+  age_gender_model face_expression_model)
 have_models=1
 for m in "${model_files[@]}"; do
   [ -f "$MODELS_DIR/$m.bin" ] && [ -f "$MODELS_DIR/$m-weights_manifest.json" ] || have_models=0
@@ -120,13 +122,16 @@ fetch_npm_package() {
   tar -xzf "$tarball" -C "$dir"
 }
 
-if ((FORCE_MODELS)) || [ ! -f "$MODELS_DIR/faceplugin_fr_feature.onnx" ] || [ ! -f "$MODELS_DIR/faceplugin_fr_detect.onnx" ]; then
+if ((FORCE_MODELS)) || [ ! -f "$MODELS_DIR/faceplugin_fr_feature.onnx" ] || [ ! -f "$MODELS_DIR/faceplugin_fr_detect.onnx" ] ||
+  [ ! -f "$MODELS_DIR/faceplugin_fr_liveness.onnx" ]; then
   echo "setup: fetching faceplugin-face-recognition-js@$FACEPLUGIN_VERSION (MobileFaceNet, RFB-320) into $MODELS_DIR"
   fp_work="$(mktemp -d)"
   fetch_npm_package "faceplugin-face-recognition-js@$FACEPLUGIN_VERSION" "$fp_work" "$FACEPLUGIN_SHA512"
   mkdir -p "$MODELS_DIR"
   install -m 0644 "$fp_work/package/model/fr_feature.onnx" "$MODELS_DIR/faceplugin_fr_feature.onnx"
   install -m 0644 "$fp_work/package/model/fr_detect.onnx" "$MODELS_DIR/faceplugin_fr_detect.onnx"
+  # The liveness net of face analysis (issue 32; its provenance: docs/analysis.md).
+  install -m 0644 "$fp_work/package/model/fr_liveness.onnx" "$MODELS_DIR/faceplugin_fr_liveness.onnx"
   install -m 0644 "$fp_work/package/LICENSE" "$MODELS_DIR/LICENSE.faceplugin.txt"
   echo "faceplugin-face-recognition-js@$FACEPLUGIN_VERSION sha512-$FACEPLUGIN_SHA512" >"$MODELS_DIR/SOURCE.faceplugin"
   rm -rf "$fp_work"
