@@ -23,6 +23,12 @@ nlohmann::json to_json(const Face& face, bool with_landmarks) {
   return out;
 }
 
+nlohmann::json to_json(const LivenessEstimate& liveness) {
+  return {{"value", name_of(kLivenessVerdictNames, liveness.verdict)},
+          {"score", liveness.score},
+          {"threshold", liveness.threshold}};
+}
+
 nlohmann::json to_json(const FaceAnalysis& analysis, bool with_landmarks) {
   nlohmann::json out = to_json(analysis.face, with_landmarks);
   if (analysis.too_small) out["too_small"] = true;
@@ -33,11 +39,7 @@ nlohmann::json to_json(const FaceAnalysis& analysis, bool with_landmarks) {
     for (std::size_t k = 0; k < kExpressionClasses.size(); ++k) scores[kExpressionClasses[k]] = analysis.expression->scores[k];
     out["expression"] = {{"value", analysis.expression->value}, {"scores", std::move(scores)}};
   }
-  if (analysis.liveness) {
-    out["liveness"] = {{"value", name_of(kLivenessVerdictNames, analysis.liveness->verdict)},
-                       {"score", analysis.liveness->score},
-                       {"threshold", analysis.liveness->threshold}};
-  }
+  if (analysis.liveness) out["liveness"] = to_json(*analysis.liveness);
   if (analysis.pose) out["pose"] = {{"pitch", analysis.pose->pitch}, {"roll", analysis.pose->roll}, {"yaw", analysis.pose->yaw}};
   return out;
 }

@@ -14,6 +14,8 @@ nlohmann::json to_json(const Box& box);  // {"left","top","width","height"}
 // {"box","score","quality"}, and the 68 "landmarks" as [x, y] pairs when asked.
 nlohmann::json to_json(const Face& face, bool with_landmarks = true);
 nlohmann::json to_json(const Embedding& embedding);  // an array of numbers
+// {"value": "live"|"spoof","score","threshold"}: FaceAnalysis's and the liveness gate's (identify).
+nlohmann::json to_json(const LivenessEstimate& liveness);
 // A face's analysis: to_json(face) (landmarks when asked) plus the attributes computed:
 // "age" (whole years), "gender" {"value","probability"}, "expression" {"value","scores":
 // {class: probability}}, "liveness" {"value": "live"|"spoof","score","threshold"},
