@@ -3,6 +3,7 @@
 #include <mosquitto.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
@@ -15,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -211,6 +213,22 @@ struct MqttPublisher::Impl {
   std::map<std::string, Person> people;                        // by name
   std::map<std::pair<std::string, long long>, std::string> track_names;  // (camera, track) -> name
   std::map<std::string, int> camera_tracks;                    // known-person tracks live per camera
+  // Cameras as Home Assistant devices (announce_cameras): what they show, and the retained
+  // topics announced for them, remembered in registry_topic() so that a later run can clear them.
+  struct CameraPresence {
+    int live_tracks = 0;
+    bool on = false;
+    Clock::time_point last_seen;
+  };
+  std::vector<std::string> ha_cameras;
+  std::set<std::string> ha_people;
+  std::map<std::string, bool> camera_online;
+  std::map<std::pair<std::string, std::string>, CameraPresence> camera_presence;  // (camera, person)
+  std::map<std::string, std::string> last_person;                                 // camera -> payload
+  std::set<std::string> announced;                // retained topics of the camera devices
+  std::set<std::string> previously_announced;     // read back from registry_topic() at start
+  bool registry_checked = false;                  // the old registry was read and cleared
+  std::string probe_topic;
   std::condition_variable wake;
   bool stopping = false;
   std::thread presence_thread;
@@ -219,6 +237,98 @@ struct MqttPublisher::Impl {
   std::string topic(const std::string& tail) const { return settings.prefix + "/" + tail; }
   std::string availability_topic() const { return topic("available"); }
   std::string presence_topic(const std::string& name) const { return topic("person/" + topic_level(name) + "/presence"); }
+
+  std::string camera_topic(const std::string& camera, const std::string& tail) const {
+    return topic("cameras/" + topic_level(camera) + "/" + tail);
+  }
+  std::string registry_topic() const { return topic("discovery/announced"); }
+  std::string camera_presence_topic(const std::string& camera, const std::string& name) const {
+    return camera_topic(camera, "presence/" + topic_level(name));
+  }
+  std::string camera_device_id(const std::string& camera) const {
+    return ascii_id("siamface_" + settings.prefix + "_" + camera);
+  }
+
+  // The parts every entity of a camera device shares: the device, and availability of both
+  // this process (its last will) and the camera.
+  nlohmann::json camera_entity(const std::string& camera) const {
+    return {{"device", {{"identifiers", {camera_device_id(camera)}}, {"name", camera}, {"manufacturer", "siamface"},
+                        {"model", "siamface watch camera"}}},
+            {"availability", {{{"topic", availability_topic()}}, {{"topic", camera_topic(camera, "available")}}}},
+            {"availability_mode", "all"}};
+  }
+
+  // Under `mutex`: the discovery configs of one camera (for `people`, or every person known),
+  // each topic noted in `announced`.
+  std::vector<Message> camera_configs(const std::string& camera, const std::vector<std::string>& people) {
+    std::vector<Message> out;
+    const std::string device = camera_device_id(camera);
+    for (const std::string& state : {camera_topic(camera, "available"), camera_topic(camera, "last_person")}) {
+      announced.insert(state);
+    }
+    if (settings.discovery_prefix.empty()) return out;
+    if (people.empty() || std::find(people.begin(), people.end(), "") != people.end()) {
+      nlohmann::json sensor = camera_entity(camera);
+      sensor["name"] = "Last person seen";
+      sensor["unique_id"] = device + "_last_person";
+      sensor["state_topic"] = camera_topic(camera, "last_person");
+      sensor["value_template"] = "{{ value_json.name }}";
+      sensor["json_attributes_topic"] = camera_topic(camera, "last_person");
+      sensor["icon"] = "mdi:account-eye";
+      out.push_back({settings.discovery_prefix + "/sensor/" + device + "/last_person/config", sensor.dump(), true});
+    }
+    for (const std::string& name : people) {
+      if (name.empty()) continue;
+      nlohmann::json presence = camera_entity(camera);
+      presence["name"] = name;
+      presence["unique_id"] = device + "_" + ascii_id(name);
+      presence["device_class"] = "presence";
+      presence["state_topic"] = camera_presence_topic(camera, name);
+      presence["payload_on"] = "ON";
+      presence["payload_off"] = "OFF";
+      out.push_back({settings.discovery_prefix + "/binary_sensor/" + device + "/" + ascii_id(name) + "/config",
+                     presence.dump(), true});
+      announced.insert(camera_presence_topic(camera, name));
+    }
+    for (const Message& m : out) announced.insert(m.topic);
+    return out;
+  }
+
+  // Under `mutex`: every camera's configs for every person known ("" = the sensor too).
+  std::vector<Message> all_camera_configs() {
+    std::vector<std::string> people{""};
+    people.insert(people.end(), ha_people.begin(), ha_people.end());
+    std::vector<Message> out;
+    for (const std::string& camera : ha_cameras) {
+      for (Message& m : camera_configs(camera, people)) out.push_back(std::move(m));
+    }
+    return out;
+  }
+
+  Message registry_message() const {
+    return {registry_topic(), nlohmann::json{{"topics", announced}}.dump(), true};
+  }
+
+  // Under `mutex`: a person seen for the first time gets a presence entity on every camera.
+  void note_person(const std::string& name, std::vector<Message>& out) {
+    if (ha_cameras.empty() || !ha_people.insert(name).second) return;
+    for (const std::string& camera : ha_cameras) {
+      for (Message& m : camera_configs(camera, {name})) out.push_back(std::move(m));
+    }
+    if (registry_checked) out.push_back(registry_message());
+  }
+
+  // Under `mutex`: a track on `camera` named `name` (+1) or lost it (-1).
+  void camera_track(const std::string& camera, const std::string& name, int delta, std::vector<Message>& out) {
+    if (ha_cameras.empty()) return;
+    CameraPresence& p = camera_presence[{camera, name}];
+    p.live_tracks = std::max(0, p.live_tracks + delta);
+    p.last_seen = Clock::now();
+    if (delta > 0 && !p.on) {
+      p.on = true;
+      out.push_back({camera_presence_topic(camera, name), "ON", true});
+    }
+  }
 
   std::string presence_payload(const Person& p) const {
     return nlohmann::json{{"name", p.name}, {"present", p.present}, {"camera", p.camera},
@@ -304,6 +414,12 @@ struct MqttPublisher::Impl {
         out.push_back({presence_topic(name), presence_payload(p), true});
       }
     }
+    for (auto& [key, p] : camera_presence) {
+      if (p.on && (everyone || (p.live_tracks == 0 && Clock::now() - p.last_seen >= hold))) {
+        p.on = false;
+        out.push_back({camera_presence_topic(key.first, key.second), "OFF", true});
+      }
+    }
     return out;
   }
 
@@ -318,7 +434,62 @@ struct MqttPublisher::Impl {
     for (const auto& [camera, count] : camera_tracks) {
       out.push_back({topic("cameras/" + topic_level(camera) + "/person"), std::to_string(count), true});
     }
+    for (Message& m : all_camera_configs()) out.push_back(std::move(m));
+    for (const auto& [camera, online] : camera_online) {
+      out.push_back({camera_topic(camera, "available"), online ? "online" : "offline", true});
+    }
+    for (const auto& [camera, payload] : last_person) out.push_back({camera_topic(camera, "last_person"), payload, true});
+    for (const auto& [key, p] : camera_presence) {
+      out.push_back({camera_presence_topic(key.first, key.second), p.on ? "ON" : "OFF", true});
+    }
     return out;
+  }
+
+  // At the first connection with cameras announced: read the registry a previous run left
+  // (retained, so the broker sends it on subscribing), then a probe published after the
+  // subscription: once the probe is back, the registry, if any, has arrived before it.
+  void check_registry() {
+    {
+      const std::lock_guard lock(mutex);
+      if (ha_cameras.empty() || registry_checked) return;
+    }
+    mosquitto_subscribe(client, nullptr, registry_topic().c_str(), kQos);
+    mosquitto_subscribe(client, nullptr, probe_topic.c_str(), kQos);
+    send({{probe_topic, "probe", false}});
+  }
+
+  static void on_message(mosquitto*, void* self, const mosquitto_message* message) {
+    auto* impl = static_cast<Impl*>(self);
+    const std::string topic_name = message->topic;
+    const std::string payload(static_cast<const char*>(message->payload), static_cast<std::size_t>(message->payloadlen));
+    std::vector<Message> out;
+    {
+      const std::lock_guard lock(impl->mutex);
+      if (impl->registry_checked) return;
+      if (topic_name == impl->registry_topic()) {
+        const nlohmann::json old = nlohmann::json::parse(payload, nullptr, false);
+        if (old.is_object() && old.contains("topics") && old["topics"].is_array()) {
+          for (const auto& t : old["topics"]) {
+            if (t.is_string()) impl->previously_announced.insert(t.get<std::string>());
+          }
+        }
+        return;
+      }
+      if (topic_name != impl->probe_topic) return;
+      // Whatever was announced before and not now goes: empty retained payloads delete both
+      // the entity (its config) and the retained state.
+      for (const std::string& t : impl->previously_announced) {
+        if (!impl->announced.contains(t)) out.push_back({t, "", true});
+      }
+      impl->registry_checked = true;
+      out.push_back(impl->registry_message());
+    }
+    if (!out.empty() && out.size() > 1) {
+      impl->log("MQTT: removed " + std::to_string(out.size() - 1) + " retained topic(s) of cameras or people no longer announced");
+    }
+    mosquitto_unsubscribe(impl->client, nullptr, impl->probe_topic.c_str());
+    mosquitto_unsubscribe(impl->client, nullptr, impl->registry_topic().c_str());
+    impl->send(out);
   }
 
   static void on_connect(mosquitto*, void* self, int rc) {
@@ -330,6 +501,7 @@ struct MqttPublisher::Impl {
     impl->connected = true;
     impl->log("MQTT: connected to " + impl->settings.host + ":" + std::to_string(impl->settings.port));
     impl->send(impl->retained_state());
+    impl->check_registry();
   }
   static void on_disconnect(mosquitto*, void* self, int rc) {
     auto* impl = static_cast<Impl*>(self);
@@ -395,6 +567,8 @@ MqttPublisher::MqttPublisher(MqttSettings settings, Log log) : impl_(std::make_u
   mosquitto_connect_callback_set(im.client, &Impl::on_connect);
   mosquitto_disconnect_callback_set(im.client, &Impl::on_disconnect);
   mosquitto_publish_callback_set(im.client, &Impl::on_publish);
+  mosquitto_message_callback_set(im.client, &Impl::on_message);
+  im.probe_topic = im.topic("discovery/probe/" + topic_level(im.settings.client_id));
   // libmosquitto's loop thread reconnects a connection it once had, but gives up on a first
   // connect that failed (broker down at start): retry that here until it goes through.
   if (!im.try_first_connect()) {
@@ -437,6 +611,13 @@ MqttPublisher::~MqttPublisher() {
       goodbye.push_back({im.topic("cameras/" + topic_level(camera) + "/person"), "0", true});
     }
   }
+  {
+    const std::lock_guard lock(im.mutex);
+    for (auto& [camera, online] : im.camera_online) {
+      online = false;
+      goodbye.push_back({im.camera_topic(camera, "available"), "offline", true});
+    }
+  }
   goodbye.push_back({im.availability_topic(), "offline", true});
   im.send(goodbye);
   const auto deadline = Clock::now() + std::chrono::seconds(2);
@@ -449,6 +630,38 @@ MqttPublisher::~MqttPublisher() {
 }
 
 const MqttSettings& MqttPublisher::settings() const { return impl_->settings; }
+
+void MqttPublisher::announce_cameras(const std::vector<std::string>& cameras, const std::vector<std::string>& people) {
+  Impl& im = *impl_;
+  std::vector<Message> out;
+  bool connected_now = false;
+  {
+    const std::lock_guard lock(im.mutex);
+    im.ha_cameras = cameras;
+    for (const std::string& name : people) {
+      if (!name.empty() && name != kUnknownPerson) im.ha_people.insert(name);
+    }
+    for (const std::string& camera : cameras) {
+      im.camera_online.emplace(camera, false);
+      out.push_back({im.camera_topic(camera, "available"), "offline", true});
+    }
+    for (Message& m : im.all_camera_configs()) out.push_back(std::move(m));
+    connected_now = im.connected;
+  }
+  if (settings().discovery_prefix.empty()) im.log("MQTT: discovery=off: the cameras' states are published without configs");
+  im.send(out);
+  // Connected before the cameras were known: read the registry now (else on_connect does).
+  if (connected_now) im.check_registry();
+}
+
+void MqttPublisher::camera_available(const std::string& camera, bool online) {
+  Impl& im = *impl_;
+  {
+    const std::lock_guard lock(im.mutex);
+    im.camera_online[camera] = online;
+  }
+  im.send({{im.camera_topic(camera, "available"), online ? "online" : "offline", true}});
+}
 
 void MqttPublisher::publish_track_event(const std::string& camera, const nlohmann::json& event) {
   try {
@@ -470,6 +683,7 @@ void MqttPublisher::publish_track_event(const std::string& camera, const nlohman
       const auto forget_track = [&] {
         if (auto it = im.track_names.find(key); it != im.track_names.end()) {
           im.track_lost(it->second);
+          im.camera_track(camera, it->second, -1, out);
           im.track_names.erase(it);
           camera_count = std::max(0, camera_count - 1);
         }
@@ -480,6 +694,14 @@ void MqttPublisher::publish_track_event(const std::string& camera, const nlohman
           im.track_names[key] = name;
           ++camera_count;
           im.seen(name, camera, event.value("distance", 0.0), 1, out);
+          if (!im.ha_cameras.empty()) {
+            im.note_person(name, out);
+            im.camera_track(camera, name, 1, out);
+            const std::string last = nlohmann::json{{"name", name}, {"distance", payload.value("distance", 0.0)},
+                                                    {"track", track}, {"time_unix_ms", payload["time_unix_ms"]}}.dump();
+            im.last_person[camera] = last;
+            out.push_back({im.camera_topic(camera, "last_person"), last, true});
+          }
         }
       } else if (kind == "ended") {
         forget_track();

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -54,6 +55,17 @@ class MqttPublisher {
   void publish_track_event(const std::string& camera, const nlohmann::json& event);
   // One recognition request's faces (`serve`): [{"name","known","distance","box",..}, ..].
   void publish_recognition(const std::string& camera, const nlohmann::json& faces);
+
+  // Home Assistant: each of `cameras` becomes a device with a "Last person seen" sensor and a
+  // presence binary_sensor per person (`people` now, and anyone seen later), available while
+  // this process and the camera are (docs/mqtt.md, "Cameras as devices"). The retained topic
+  // PREFIX/discovery/announced remembers what was announced: at the first connection the
+  // configs of cameras (and people) announced before but not now are cleared, so their
+  // entities go. Call once, before the first event.
+  void announce_cameras(const std::vector<std::string>& cameras, const std::vector<std::string>& people);
+  // PREFIX/cameras/CAMERA/available: online while the camera delivers, offline when it ended or
+  // failed (and for every camera at exit).
+  void camera_available(const std::string& camera, bool online);
 
   const MqttSettings& settings() const;
 
