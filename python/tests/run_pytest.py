@@ -1,4 +1,4 @@
-"""ctest `python_package`: runs pytest over tests/python (arguments are passed on).
+"""Runs pytest over python/tests (arguments are passed on): ctest `python_wheel` calls it with the fresh venv's python.
 
 Exits 77 (ctest: skipped) when pytest or numpy is missing, or when every test skipped (no
 models or test data); under CI=true (or SIAMFACE_REQUIRE_DATA=1) a missing prerequisite fails.

@@ -1,6 +1,6 @@
 """siamface.face_recognition beside the real face_recognition 1.3.0 (dlib-bin, the pinned venv of
 scripts/setup.sh), the same functions on the same photos (face_recognition's own test photos).
-The real package runs in its venv (tests/python/face_recognition_reference.py); each test prints
+The real package runs in its venv (python/tests/face_recognition_reference.py); each test prints
 the measured differences (pytest -s), which docs/python.md quotes. Without the venv the tests
 skip with the reason, and fail under CI=true."""
 import json
