@@ -65,15 +65,21 @@ enum class UnknownReason {
   kNetworksDisagree, // the fused recognizer's MobileFaceNet finds the candidate too far
   kAmbiguous,        // another person lies within the margin (Decision::runner_up)
   kNameTaken,        // its person went to a nearer face of the same photo
+  // The liveness gate (IdentifyOptions::liveness, off by default) is checked before all the
+  // others; these come last so the older values keep theirs.
+  kSpoof,              // judged a photo or screen held up to the camera: never named
+  kLivenessUnchecked,  // the gate is on and the face could not be judged (too small): not named
 };
-inline constexpr std::array<EnumName<UnknownReason>, 7> kUnknownReasonNames{
+inline constexpr std::array<EnumName<UnknownReason>, 9> kUnknownReasonNames{
     {{UnknownReason::kNone, "none"},
      {UnknownReason::kNoCandidate, "empty_gallery"},
      {UnknownReason::kAboveThreshold, "above_threshold"},
      {UnknownReason::kNegativeExample, "negative_example"},
      {UnknownReason::kNetworksDisagree, "networks_disagree"},
      {UnknownReason::kAmbiguous, "ambiguous"},
-     {UnknownReason::kNameTaken, "name_taken"}}};
+     {UnknownReason::kNameTaken, "name_taken"},
+     {UnknownReason::kSpoof, "spoof"},
+     {UnknownReason::kLivenessUnchecked, "liveness_unchecked"}}};
 inline const char* to_string(UnknownReason value) { return name_of(kUnknownReasonNames, value); }
 
 struct Decision {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "siamface/analysis.hpp"
 #include "siamface/decision.hpp"
 #include "siamface/engine.hpp"
 #include "siamface/enroll.hpp"
@@ -15,6 +16,14 @@
 #include "siamface/image.hpp"
 
 namespace siamface {
+
+// The liveness gate (off by default): each face's liveness is judged (analyze_face) before the
+// names are decided, and a face judged a spoof is never named (UnknownReason::kSpoof). Its
+// measured error rates: docs/analysis.md.
+struct LivenessCheck {
+  bool enabled = false;
+  std::optional<float> threshold;  // unset: default_liveness_threshold()
+};
 
 struct IdentifyOptions {
   std::size_t top_k = 3;
@@ -27,6 +36,7 @@ struct IdentifyOptions {
   bool allow_looser_threshold = false;
   IdentityDistance distance = IdentityDistance::kMin;
   PipelineOptions pipeline;
+  LivenessCheck liveness;
 
   // The rule that keeps strangers out by default (docs/accuracy.md, "Keeping strangers out").
   static DecisionRule default_decision_rule();
@@ -37,11 +47,13 @@ struct IdentifiedFace {
   Embedding embedding{};
   Decision decision;
   std::vector<IdentityMatch> top;  // nearest identities, closest first
+  std::optional<LivenessEstimate> liveness;  // with IdentifyOptions::liveness.enabled
 };
 
 // Identifies every face of `image`, deciding with the threshold IdentifyOptions::threshold
-// resolves against `gallery`. Throws Error(kModelMismatch) when the gallery holds another
-// model's embeddings.
+// resolves against `gallery`; with IdentifyOptions::liveness on, judges each face's liveness
+// first (identify_faces with liveness below). Throws Error(kModelMismatch) when the gallery holds
+// another model's embeddings, Error(kModelMissing) when the liveness model is not installed.
 // Thread safety: safe to call concurrently (Engine and Gallery are).
 std::vector<IdentifiedFace> identify_image(const Engine& engine, const Gallery& gallery, const Image& image,
                                            const IdentifyOptions& options);
@@ -49,6 +61,17 @@ std::vector<IdentifiedFace> identify_image(const Engine& engine, const Gallery& 
 // Same, for faces already detected and embedded (video tracks, batches).
 std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelInfo& model,
                                            const std::vector<FaceEmbedding>& faces, const IdentifyOptions& options);
+
+// Same, behind the liveness gate (whatever IdentifyOptions::liveness says): `liveness[i]` is
+// faces[i]'s verdict, nullopt where it could not be judged (a face under kMinAnalysisFacePx).
+// A spoof is unknown with reason kSpoof, an unjudged face with kLivenessUnchecked (distance:
+// the nearest identity's, `top` as usual); neither claims a name, so a live face of the same
+// person in the photo is still named. Throws Error(kInvalidArgument) when the sizes differ.
+// (The overload above has no gate: FaceTracker judges liveness per track, over frames.)
+std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelInfo& model,
+                                           const std::vector<FaceEmbedding>& faces,
+                                           const std::vector<std::optional<LivenessEstimate>>& liveness,
+                                           const IdentifyOptions& options);
 
 // The threshold to use. The gallery's own threshold is its "threshold" setting, else
 // `fallback` (the rule's default). A per-call value may only make the decision stricter: a

@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "siamface/analysis.hpp"
 #include "siamface/engine.hpp"
 #include "siamface/gallery.hpp"
 #include "siamface/identify.hpp"
@@ -36,6 +38,10 @@ struct TrackerOptions {
   float unknown_confidence_margin = 0.05F;
   bool keep_best_crop = false;     // keep each track's best-quality face crop (for --unknown-dir)
   float min_face_px = 0.0F;        // detections whose shorter side is smaller are ignored (0: none)
+  // With identify.liveness on, a track's liveness is judged on each detection round by a
+  // LivenessVote over this many frames at least; the track carries no name before it is judged
+  // live, and none while judged a spoof.
+  int liveness_frames = 3;
   IdentifyOptions identify;        // threshold (resolved against the gallery once, by the constructor), margin, ...
   // Trackers of several videos on their own threads may share one queue, which embeds their
   // faces together; null: each tracker embeds on its own thread.
@@ -54,6 +60,9 @@ struct TrackEvent {
   std::string name;             // identified / changed / ended: the track's voted name
   std::string previous_name;    // identity_changed: the name before
   float distance = 0.0F;        // identified / changed: mean distance of the winning votes
+  // With the liveness check on: the track's verdict so far (identified, changed and ended; a
+  // spoof track's identified event names kUnknownPerson).
+  std::optional<LivenessEstimate> liveness;
   // ended only:
   double first_timestamp_s = 0.0;
   double last_timestamp_s = 0.0;
@@ -69,8 +78,9 @@ struct TrackedFace {
   bool detected = false;       // from this frame's detection (else propagated)
   std::string name = kUnknownPerson;  // after one-name-per-frame resolution
   bool known = false;
-  bool identified = false;     // has at least one vote yet
+  bool identified = false;     // has at least one vote yet (or, with the liveness check, a verdict of spoof)
   float distance = 0.0F;
+  std::optional<LivenessEstimate> liveness;  // with the liveness check on, once enough frames were judged
 };
 
 struct TrackerStats {
@@ -82,6 +92,7 @@ struct TrackerStats {
   double embed_ms = 0.0;      // align + embed
   double identify_ms = 0.0;   // gallery search + decisions
   double track_ms = 0.0;      // association, voting, propagation
+  double liveness_ms = 0.0;   // the liveness check (identify.liveness on)
   // How well boxes were carried between detections: at each re-detection of a track, the IoU of
   // the propagated (constant-velocity) box and of the plain last detected box with the new one.
   std::int64_t propagation_checks = 0;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <string>
 #include <utility>
 
 #include "pipeline/fused_embedding.hpp"
@@ -9,6 +11,12 @@
 #include "util/sha256.hpp"
 
 namespace siamface {
+
+// identify_faces, with the liveness gate when `liveness` is given (one entry per face).
+static std::vector<IdentifiedFace> decide_faces(const Gallery& gallery, const ModelInfo& model,
+                                                const std::vector<FaceEmbedding>& faces,
+                                                const std::vector<std::optional<LivenessEstimate>>* liveness,
+                                                const IdentifyOptions& options);
 
 // The margin and the quality-adaptive threshold: docs/accuracy.md, "Keeping strangers out"
 // (the adaptive threshold cost named people and is off).
@@ -53,6 +61,36 @@ Recognizer resolve_recognizer(const Gallery& gallery, std::optional<Recognizer> 
 
 std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelInfo& model,
                                            const std::vector<FaceEmbedding>& faces, const IdentifyOptions& options) {
+  return decide_faces(gallery, model, faces, nullptr, options);
+}
+
+std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelInfo& model,
+                                           const std::vector<FaceEmbedding>& faces,
+                                           const std::vector<std::optional<LivenessEstimate>>& liveness,
+                                           const IdentifyOptions& options) {
+  if (liveness.size() != faces.size()) {
+    throw Error(ErrorCode::kInvalidArgument, "identify_faces: " + std::to_string(liveness.size()) +
+                                                 " liveness estimates for " + std::to_string(faces.size()) + " faces");
+  }
+  return decide_faces(gallery, model, faces, &liveness, options);
+}
+
+namespace {
+
+// Why the liveness gate keeps face `i` unnamed; kNone when it passes (or there is no gate).
+UnknownReason gate_reason(const std::vector<std::optional<LivenessEstimate>>* liveness, std::size_t i) {
+  if (liveness == nullptr) return UnknownReason::kNone;
+  const std::optional<LivenessEstimate>& estimate = (*liveness)[i];
+  if (!estimate) return UnknownReason::kLivenessUnchecked;
+  return estimate->verdict == LivenessVerdict::kSpoof ? UnknownReason::kSpoof : UnknownReason::kNone;
+}
+
+}  // namespace
+
+static std::vector<IdentifiedFace> decide_faces(const Gallery& gallery, const ModelInfo& model,
+                                                const std::vector<FaceEmbedding>& faces,
+                                                const std::vector<std::optional<LivenessEstimate>>* liveness,
+                                                const IdentifyOptions& options) {
   DecisionRule rule = options.rule;
   rule.threshold = resolve_threshold(gallery, options.threshold, options.rule.threshold, options.allow_looser_threshold);
   std::vector<Embedding> queries;
@@ -83,13 +121,26 @@ std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelIn
     }
     qualities.push_back(faces[i].face.quality);
   }
-  const std::vector<Decision> decisions = decide_names(candidates, qualities, rule);
+  // A face the gate stops claims no name: with no candidates it cannot take one from a live
+  // face of the photo.
+  std::vector<float> gated_nearest(faces.size(), std::numeric_limits<float>::infinity());
+  for (std::size_t i = 0; i < faces.size(); ++i) {
+    if (gate_reason(liveness, i) == UnknownReason::kNone) continue;
+    if (!candidates[i].empty()) gated_nearest[i] = candidates[i].front().distance;
+    candidates[i].clear();
+  }
+  std::vector<Decision> decisions = decide_names(candidates, qualities, rule);
 
   std::vector<IdentifiedFace> out(faces.size());
   for (std::size_t i = 0; i < faces.size(); ++i) {
     out[i].face = faces[i].face;
     out[i].embedding = faces[i].embedding;
     out[i].decision = decisions[i];
+    if (const UnknownReason why = gate_reason(liveness, i); why != UnknownReason::kNone) {
+      out[i].decision.reason = why;
+      out[i].decision.distance = gated_nearest[i];
+    }
+    if (liveness != nullptr) out[i].liveness = (*liveness)[i];
     out[i].top.assign(matches[i].begin(), matches[i].begin() + std::min(matches[i].size(), options.top_k));
   }
   return out;
@@ -97,7 +148,16 @@ std::vector<IdentifiedFace> identify_faces(const Gallery& gallery, const ModelIn
 
 std::vector<IdentifiedFace> identify_image(const Engine& engine, const Gallery& gallery, const Image& image,
                                            const IdentifyOptions& options) {
-  return identify_faces(gallery, engine.model_info(), engine.analyze(image, options.pipeline), options);
+  const std::vector<FaceEmbedding> faces = engine.analyze(image, options.pipeline);
+  if (!options.liveness.enabled) return identify_faces(gallery, engine.model_info(), faces, options);
+  AnalyzeOptions analyze;
+  analyze.attributes.liveness = true;
+  analyze.pipeline = options.pipeline;
+  analyze.liveness_threshold = options.liveness.threshold;
+  std::vector<std::optional<LivenessEstimate>> liveness;
+  liveness.reserve(faces.size());
+  for (const FaceEmbedding& face : faces) liveness.push_back(analyze_face(engine, image, face.face, analyze).liveness);
+  return identify_faces(gallery, engine.model_info(), faces, liveness, options);
 }
 
 float unknown_face_quality(const FaceQuality& q) {

@@ -83,6 +83,12 @@ struct Track {
   float crop_quality = -1.0F;
   Image best_crop;
 
+  std::optional<LivenessVote> liveness;  // with the liveness check on
+
+  std::optional<LivenessEstimate> liveness_verdict() const {
+    return liveness ? liveness->verdict() : std::nullopt;
+  }
+
   tracking::EmbeddingHistory embedding_history() const {
     return {has_embedding, total_votes, changed_look, rounds_since_embed, embedded_area, embedded_quality};
   }
@@ -111,6 +117,7 @@ struct FaceTracker::Impl {
     event.timestamp_s = last_timestamp_s;
     event.box = track.box;
     event.name = track.name;
+    event.liveness = track.liveness_verdict();
     return event;
   }
 
@@ -148,6 +155,10 @@ struct FaceTracker::Impl {
     track.thumb = thumb;
     track.embedded_area = face.box.area();
     track.embedded_quality = view_quality(face);
+    if (options.identify.liveness.enabled) {
+      track.liveness.emplace(options.identify.liveness.threshold.value_or(default_liveness_threshold()),
+                             options.liveness_frames);
+    }
     events.push_back(base_event(TrackEventKind::kAppeared, track));
     tracks.push_back(std::move(track));
     ++stats.tracks;
@@ -281,17 +292,45 @@ struct FaceTracker::Impl {
     stats.identify_ms += ms_since(start);
   }
 
+  // One liveness judgement per detected face of a track (the check on), added to its vote.
+  void judge_liveness(const Image& frame, const std::vector<Face>& faces, const std::vector<int>& face_track) {
+    if (!options.identify.liveness.enabled) return;
+    const auto start = Clock::now();
+    AnalyzeOptions analyze;
+    analyze.attributes.liveness = true;
+    analyze.pipeline = options.identify.pipeline;
+    analyze.liveness_threshold = options.identify.liveness.threshold;
+    for (std::size_t f = 0; f < faces.size(); ++f) {
+      Track& track = tracks[face_track[f]];
+      const std::optional<LivenessEstimate> estimate = analyze_face(engine, frame, faces[f], analyze).liveness;
+      if (estimate && track.liveness) track.liveness->add(estimate->score);
+    }
+    stats.liveness_ms += ms_since(start);
+  }
+
   // Names every live track by vote (tracking::choose_names); emits identified / identity_changed.
+  // With the liveness check on, a track not judged live yet claims no name (an empty tally).
   void resolve_names(std::vector<TrackEvent>& events) {
+    static const tracking::VoteTally kNoVotes;
+    std::vector<tracking::LivenessGate> gates;
     std::vector<tracking::TrackVotes> ballots;
     ballots.reserve(tracks.size());
-    for (const Track& track : tracks) ballots.push_back({&track.votes, track.nearest_distance});
+    for (const Track& track : tracks) {
+      gates.push_back(tracking::liveness_gate(options.identify.liveness.enabled, track.liveness_verdict()));
+      const bool open = gates.back() == tracking::LivenessGate::kOpen;
+      ballots.push_back({open ? &track.votes : &kNoVotes, track.nearest_distance});
+    }
     const std::vector<std::optional<tracking::NameChoice>> choices = tracking::choose_names(ballots);
     for (std::size_t t = 0; t < tracks.size(); ++t) {
-      if (!choices[t]) continue;  // no votes yet
       Track& track = tracks[t];
-      const std::string& name = choices[t]->name;
-      const float distance = choices[t]->distance;
+      std::optional<tracking::NameChoice> choice = choices[t];
+      if (gates[t] == tracking::LivenessGate::kSpoof) {
+        const float nearest = std::isfinite(track.nearest_distance) ? track.nearest_distance : 0.0F;
+        choice = tracking::NameChoice{kUnknownPerson, nearest};
+      }
+      if (!choice) continue;  // no votes yet, or not judged live yet
+      const std::string& name = choice->name;
+      const float distance = choice->distance;
       if (!track.identified) {
         track.identified = true;
         track.name = name;
@@ -364,6 +403,7 @@ struct FaceTracker::Impl {
     }
     if (options.keep_best_crop) keep_best_crops(frame, faces, face_track);
     stats.track_ms += ms_since(start);
+    judge_liveness(frame, faces, face_track);
     vote(voters, views);
     start = Clock::now();
     resolve_names(events);
@@ -386,6 +426,7 @@ FaceTracker::FaceTracker(const Engine& engine, const Gallery* gallery, const Tra
     : impl_(std::make_unique<Impl>(engine, gallery, options)) {
   if (options.detect_every < 1) throw Error(ErrorCode::kInvalidArgument, "tracker: detect_every must be >= 1");
   if (options.max_missed < 0) throw Error(ErrorCode::kInvalidArgument, "tracker: max_missed must be >= 0");
+  if (options.liveness_frames < 1) throw Error(ErrorCode::kInvalidArgument, "tracker: liveness_frames must be >= 1");
   if (gallery != nullptr) {
     // Once, here, not on every frame: a video goes on through a PostgreSQL gallery's outage
     // (vote() asks only the in-memory index), so the saved threshold is read before it starts.
@@ -434,6 +475,7 @@ std::vector<TrackedFace> FaceTracker::process(const Image& frame, std::int64_t f
     face.known = track.name != kUnknownPerson;
     face.distance = track.identified ? track.name_distance
                                      : (std::isfinite(track.nearest_distance) ? track.nearest_distance : 0.0F);
+    face.liveness = track.liveness_verdict();
     out.push_back(std::move(face));
   }
   return out;

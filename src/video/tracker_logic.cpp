@@ -165,4 +165,10 @@ std::vector<std::optional<NameChoice>> choose_names(const std::vector<TrackVotes
   return chosen;
 }
 
+LivenessGate liveness_gate(bool check_enabled, const std::optional<LivenessEstimate>& verdict) {
+  if (!check_enabled) return LivenessGate::kOpen;
+  if (!verdict) return LivenessGate::kPending;
+  return verdict->verdict == LivenessVerdict::kLive ? LivenessGate::kOpen : LivenessGate::kSpoof;
+}
+
 }  // namespace siamface::tracking

@@ -133,4 +133,16 @@ struct TrackVotes {
 // went to stronger claims is kUnknownPerson at its nearest_distance. nullopt: no votes yet.
 std::vector<std::optional<NameChoice>> choose_names(const std::vector<TrackVotes>& tracks);
 
+// ---- Liveness ----------------------------------------------------------------------------
+
+enum class LivenessGate {
+  kOpen,     // the track may carry the name its votes give
+  kPending,  // the check is on and too few frames were judged: no name yet
+  kSpoof,    // judged a spoof: no name
+};
+
+// With the check off every track is open; on, a track is open only once its LivenessVote's
+// verdict (nullopt until enough frames) says live.
+LivenessGate liveness_gate(bool check_enabled, const std::optional<LivenessEstimate>& verdict);
+
 }  // namespace siamface::tracking
