@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ctest `debian_packages` (tests/CMakeLists.txt): builds the two Debian packages with CPack
 # and checks them without installing them: every package their Depends name is a real Debian
-# package (known to apt), the files are where Debian expects them, and the CLI runs from the
-# unpacked tree (`dpkg-deb -x`), on a generated image when the models are there.
+# package (known to apt), the files are where Debian expects them, the systemd units pass
+# systemd-analyze verify (where systemd is installed), and the CLI runs from the unpacked tree
+# (`dpkg-deb -x`), on a generated image when the models are there.
 #   check_deb.sh BUILD_DIR
 set -euo pipefail
 build_dir=$1
@@ -38,6 +39,22 @@ test -n "$(find "$root/usr/lib" -name siamfaceConfig.cmake)"
 test -n "$(find "$root/usr/lib" -name siamface.pc)"
 
 "$root/usr/bin/siamface" --version | grep -q "siamface 0.1.0"
+
+# The systemd units (deploy/systemd/, docs/deploy.md) and the example cameras.yaml.
+units=$root/usr/lib/systemd/system
+test -f "$units/siamface.service" && test -f "$units/siamface-watch.service"
+test -f "$root/usr/share/doc/siamface/examples/cameras.yaml"
+grep -q '^ExecStart=/usr/bin/siamface serve ' "$units/siamface.service"
+grep -q '^ExecStart=/usr/bin/siamface watch --config /etc/siamface/cameras.yaml' "$units/siamface-watch.service"
+if command -v systemd-analyze > /dev/null && compgen -G '/usr/lib/systemd/system/*.target' > /dev/null; then
+  # Verified inside the unpacked package (ExecStart must be there), with the system's targets.
+  cp /usr/lib/systemd/system/*.target "$units/"
+  verify=$(cd "$units" && systemd-analyze verify --root="$root" siamface.service siamface-watch.service 2>&1) ||
+    { echo "$verify" >&2; exit 1; }
+  # Unknown keys and other mistakes are only warnings there: any output fails.
+  [ -z "$verify" ] || { echo "systemd-analyze verify: $verify" >&2; exit 1; }
+  echo "systemd-analyze verify: ok"
+fi
 if [[ -f $models/ssd_mobilenetv1_model.bin ]]; then
   { printf 'P6\n64 48\n255\n'; head -c $((64 * 48 * 3)) /dev/zero | tr '\0' '\200'; } > "$work/grey.ppm"
   out=$("$root/usr/bin/siamface" detect "$work/grey.ppm")

@@ -61,6 +61,9 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates
   # Approximate search over large galleries (docs/search.md) and MQTT events (docs/mqtt.md;
   # the tests start their own mosquitto broker and subscribe with mosquitto_sub).
   libfaiss-dev libmosquitto-dev mosquitto mosquitto-clients
+  # The container image and compose stack (scripts/container.sh, docs/deploy.md; the tests
+  # start dockerd themselves when none runs).
+  docker.io docker-compose debootstrap
   # watch --config cameras.yaml (tools/cli/watch_config.cpp): YAML with line numbers in errors.
   libyaml-cpp-dev)
 
