@@ -148,10 +148,53 @@ TEST(RequestParsing, FacePluginsAreACommaList) {
   const FacePlugins both = parse_face_plugins("age,landmarks,,calculator");
   EXPECT_TRUE(both.landmarks);
   EXPECT_TRUE(both.calculator);
-  const FacePlugins none = parse_face_plugins("landmarks2, calculator");
-  EXPECT_FALSE(none.landmarks);
-  EXPECT_FALSE(none.calculator);
+  EXPECT_TRUE(both.age);
+  EXPECT_FALSE(both.gender);
+  EXPECT_TRUE(both.needs_analysis());
+  const FacePlugins spaced = parse_face_plugins(" gender , pose,liveness");
+  EXPECT_TRUE(spaced.gender);
+  EXPECT_TRUE(spaced.pose);
+  EXPECT_TRUE(spaced.liveness);
+  EXPECT_FALSE(spaced.landmarks);
   EXPECT_FALSE(parse_face_plugins(std::nullopt).landmarks);
+  EXPECT_FALSE(parse_face_plugins("").needs_analysis());
+  // Double Take interpolates its unset face_plugins setting into the URL as "undefined".
+  const FacePlugins unset = parse_face_plugins("undefined");
+  EXPECT_FALSE(unset.needs_analysis() || unset.landmarks || unset.calculator);
+}
+
+TEST(RequestParsing, AFacePluginSiamfaceLacksIsRefusedByName) {
+  // Double Take's README suggests face_plugins=mask,gender,age: "mask" must not vanish silently.
+  for (const char* list : {"mask,gender,age", "landmarks2d106", "age,Gender", "landmarks2, calculator"}) {
+    try {
+      parse_face_plugins(std::string(list));
+      ADD_FAILURE() << list << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      const std::string message = e.what();
+      EXPECT_NE(message.find("is not available in siamface"), std::string::npos) << message;
+      EXPECT_NE(message.find(kFacePluginNames), std::string::npos) << message;
+    }
+  }
+  try {
+    parse_face_plugins("age,mask");
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'mask'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(RequestParsing, LivenessIsOffUnlessAskedAndItsThresholdNeedsIt) {
+  EXPECT_FALSE(parse_liveness_request(std::nullopt, std::nullopt).enabled);
+  const LivenessRequest on = parse_liveness_request("true", "0.7");
+  EXPECT_TRUE(on.enabled);
+  ASSERT_TRUE(on.threshold.has_value());
+  EXPECT_FLOAT_EQ(*on.threshold, 0.7F);
+  EXPECT_TRUE(parse_liveness_request("True", std::nullopt).enabled);  // Python's str(True)
+  EXPECT_TRUE(parse_liveness_request("1", std::nullopt).enabled);
+  EXPECT_FALSE(parse_liveness_request("false", std::nullopt).threshold.has_value());
+  EXPECT_THROW(parse_liveness_request("yes", std::nullopt), Error);
+  EXPECT_THROW(parse_liveness_request("true", "1.5"), Error);
+  EXPECT_THROW(parse_liveness_request(std::nullopt, "0.5"), Error);  // a threshold for a check that is off
 }
 
 // The message a Parsed value's read throws (empty when it holds a value).
@@ -183,11 +226,13 @@ TEST(RequestParsing, NativeParamsComeFromTheQueryThenTheFormThenTheJsonBody) {
 
   RequestFields json;
   json.content_type = "application/json";
-  json.body = R"({"image":"aGVsbG8=","top_k":7,"keep_unknown":true,"name":"ada","min_score":"0.9"})";
+  json.body = R"({"image":"aGVsbG8=","top_k":7,"keep_unknown":true,"name":"ada","min_score":"0.9","liveness":true})";
   json.params = {{"min_score", "0.3"}};
   const NativeRequest from_json = parse_native_request(json, {"image"});
   EXPECT_EQ(from_json.top_k.value(), 7U);
   EXPECT_TRUE(from_json.keep_unknown.value());
+  EXPECT_TRUE(from_json.liveness.value().enabled);
+  EXPECT_FALSE(from_form.liveness.value().enabled);
   EXPECT_EQ(from_json.min_score.value(), 0.3F);
   EXPECT_EQ(from_json.name.value(), "ada");
   ASSERT_EQ(from_json.images.value().size(), 1U);
@@ -220,7 +265,7 @@ TEST(RequestParsing, NativeErrorsWaitForTheValueThatHasThem) {
   const NativeRequest faults = parse_native_request(bad_values, {"image"});
   EXPECT_EQ(error_of(faults.images), "JSON field 'image' is not valid base64");
   EXPECT_NE(error_of(faults.top_k).find("top_k must be an integer between 1 and 1000"), std::string::npos);
-  EXPECT_EQ(error_of(faults.keep_unknown), "keep_unknown must be true or false");
+  EXPECT_EQ(error_of(faults.keep_unknown), "keep_unknown must be true or false (got 'yes')");
   EXPECT_EQ(error_of(faults.threshold), "JSON field 'threshold' must be a string or a number");
   EXPECT_EQ(faults.min_score.value(), -1.0F);
 }

@@ -24,6 +24,8 @@ struct IdentifyArgs {
   std::string annotate_dir;
   int jobs = 2;
   bool keep_unknown = false;
+  bool liveness = false;
+  float liveness_threshold = -1.0F;  // < 0: the library's default
   EngineFlags engine;
   GalleryFlags gallery;
 };
@@ -39,6 +41,8 @@ std::string unknown_reason_in_words(const Decision& decision) {
     case UnknownReason::kNetworksDisagree: return "networks disagree";
     case UnknownReason::kAmbiguous: return "unsure: near " + decision.runner_up;
     case UnknownReason::kNameTaken: return "name taken by another face";
+    case UnknownReason::kSpoof: return "SPOOF: photo or screen";
+    case UnknownReason::kLivenessUnchecked: return "too small to check liveness";
     case UnknownReason::kNone: break;
   }
   return "No matching faces";
@@ -71,6 +75,8 @@ int run_identify(const IdentifyArgs& args) {
   args.threshold.apply_to(options, gallery);
   if (args.margin >= 0) options.rule.margin = args.margin;
   if (args.adaptive != "default") options.rule.quality_adaptive = args.adaptive == "on";
+  options.liveness.enabled = args.liveness;
+  if (args.liveness_threshold >= 0) options.liveness.threshold = args.liveness_threshold;
 
   const std::vector<std::string> files = collect_images(args.inputs);
   AnnotatedPaths annotated(files, args.annotate_dir);
@@ -94,6 +100,7 @@ int run_identify(const IdentifyArgs& args) {
       out["threshold"] = face.decision.threshold;
       if (!face.decision.known) out["reason"] = to_string(face.decision.reason);
       if (!face.decision.runner_up.empty()) out["runner_up"] = face.decision.runner_up;
+      if (face.liveness) out["liveness"] = to_json(*face.liveness);
       out["top"] = nlohmann::json::array();
       for (const IdentityMatch& match : face.top) out["top"].push_back({{"person", match.person}, {"distance", match.distance}});
       line["faces"].push_back(std::move(out));
@@ -150,6 +157,13 @@ void add_identify_command(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"min", "mean"}))->capture_default_str();
   command->add_flag("--keep-unknown", args->keep_unknown,
                    "Keep the faces nobody was named for (embedding, thumbnail) for `siamface cluster`");
+  command->add_flag("--liveness", args->liveness,
+                   "Name only faces judged live: a photo or screen held up is reported as \"spoof\" "
+                   "(off by default; error rates: docs/analysis.md)");
+  command->add_option("--liveness-threshold", args->liveness_threshold,
+                      "Liveness score at and above which a face is live (default: the library's)")
+      ->check(CLI::Range(0.0F, 1.0F))
+      ->needs("--liveness");
   command->add_flag("--csv", args->csv, std::string("CSV, after a header row: ") + kCsvHeader);
   command->add_option("--annotate", args->annotate_dir,
                       "Write labelled copies here, at the inputs' paths relative to their common folder");

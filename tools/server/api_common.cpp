@@ -64,8 +64,10 @@ AddOutcome enroll_upload(const ServerContext& context, const Loaded& loaded, con
 
 std::vector<IdentifiedFace> identify_upload(const ServerContext& context, const Loaded& loaded,
                                             const Image& image, const PipelineOptions& pipeline, std::size_t top_k,
-                                            std::optional<float> threshold) {
+                                            std::optional<float> threshold, const LivenessRequest& liveness) {
   IdentifyOptions options;
+  options.liveness.enabled = liveness.enabled;
+  options.liveness.threshold = liveness.threshold;
   options.top_k = std::max<std::size_t>(top_k, 1);
   options.pipeline = pipeline;
   options.threshold = threshold;  // identify_image resolves it against the gallery's

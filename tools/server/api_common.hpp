@@ -37,10 +37,12 @@ GalleryFace prepare_upload(const ServerContext& context, const Loaded& loaded, c
 AddOutcome enroll_upload(const ServerContext& context, const Loaded& loaded, const std::string& person,
                          const UploadedFile& file, const PipelineOptions& pipeline);
 
-// identify_image with the default rule and the gallery's saved threshold (or `threshold`).
+// identify_image with the default rule and the gallery's saved threshold (or `threshold`),
+// behind the liveness gate when `liveness` asks for it (a spoof is never named).
 std::vector<IdentifiedFace> identify_upload(const ServerContext& context, const Loaded& loaded,
                                             const Image& image, const PipelineOptions& pipeline, std::size_t top_k,
-                                            std::optional<float> threshold = std::nullopt);
+                                            std::optional<float> threshold = std::nullopt,
+                                            const LivenessRequest& liveness = {});
 
 // The DeepStack and CompreFace recognize routes cannot ask for it per request: they keep the
 // unnamed faces whenever the gallery's keep_unknown setting is on (docs/unknown-faces.md).

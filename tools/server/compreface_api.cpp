@@ -1,8 +1,11 @@
 // CompreFace-compatible recognition API (subset) under /api/v1/.
 #include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "common/json_codecs.hpp"
 #include "server/api_common.hpp"
+#include "siamface/analysis.hpp"
 
 namespace siamface::server {
 namespace {
@@ -64,6 +67,59 @@ json box_json(const Face& face, const Image& image) {
   return box;
 }
 
+FacePlugins plugins_of(const httplib::Request& request) { return parse_face_plugins(query(request, "face_plugins")); }
+
+// The liveness gate of a recognize request: liveness=true in the query, or the "liveness" plugin.
+LivenessRequest liveness_of(const httplib::Request& request, const FacePlugins& plugins) {
+  std::optional<std::string> on = query(request, "liveness");
+  if (plugins.liveness && !on) on = "true";
+  LivenessRequest liveness = parse_liveness_request(on, query(request, "liveness_threshold"));
+  liveness.enabled = liveness.enabled || plugins.liveness;
+  return liveness;
+}
+
+// Half the width of the "age" plugin's range: face-api's age net gives years, CompreFace a
+// range; its published error is near this (docs/http-api.md, "Face plugins").
+constexpr int kAgeRangeHalfYears = 5;
+
+// The face plugins' fields of one face, in CompreFace's shapes. `embedding`: the face's, for
+// "calculator"; `liveness`: the gate's verdict when it ran (else the plugin judges it here).
+// An attribute a face is too small for is null, with "too_small": true.
+void add_plugin_fields(json& item, const FacePlugins& plugins, const Engine& engine, const Image& image,
+                       const Face& face, const Embedding* embedding, std::optional<LivenessEstimate> liveness) {
+  if (plugins.landmarks) item["landmarks"] = five_points(face);
+  if (plugins.calculator && embedding != nullptr) item["embedding"] = std::vector<float>(embedding->begin(), embedding->end());
+  AnalyzeOptions options;
+  options.attributes.age = plugins.age;
+  options.attributes.gender = plugins.gender;
+  options.attributes.pose = plugins.pose;
+  options.attributes.liveness = plugins.liveness && !liveness;
+  if (!options.attributes.empty()) {
+    const FaceAnalysis analysis = analyze_face(engine, image, face, options);
+    if (plugins.age) {
+      item["age"] = nullptr;
+      if (analysis.age) {
+        // face-api's age net is a regression: it gives no probability.
+        const int years = static_cast<int>(std::lround(*analysis.age));
+        item["age"] = {{"probability", nullptr},
+                       {"high", years + kAgeRangeHalfYears},
+                       {"low", std::max(0, years - kAgeRangeHalfYears)},
+                       {"value", years}};
+      }
+    }
+    if (plugins.gender) {
+      item["gender"] = nullptr;
+      if (analysis.gender) item["gender"] = {{"probability", analysis.gender->probability}, {"value", analysis.gender->value}};
+    }
+    if (plugins.pose && analysis.pose) {
+      item["pose"] = {{"pitch", analysis.pose->pitch}, {"roll", analysis.pose->roll}, {"yaw", analysis.pose->yaw}};
+    }
+    if (analysis.too_small) item["too_small"] = true;
+    if (!liveness) liveness = analysis.liveness;
+  }
+  if (plugins.liveness) item["liveness"] = liveness ? tools::to_json(*liveness) : json(nullptr);
+}
+
 std::string subject_from_body(const httplib::Request& request) {
   const json body = body_json(request);
   if (!body.contains("subject") || !body["subject"].is_string()) {
@@ -87,15 +143,20 @@ void recognize(ServerContext& context, const httplib::Request& request, httplib:
   const UploadedFile file = image_of(read_uploads(request), "file");
   const int limit = parse_face_limit(query(request, "limit"));
   const std::size_t count = parse_prediction_count(query(request, "prediction_count"));
-  const FacePlugins plugins = parse_face_plugins(query(request, "face_plugins"));
+  const FacePlugins plugins = plugins_of(request);
+  const LivenessRequest liveness = liveness_of(request, plugins);
   const Image image = decode_upload(context, file.content);
-  const auto faces = identify_upload(context, *loaded, image, context.pipeline_options(det_threshold(request), limit), count);
+  const auto faces = identify_upload(context, *loaded, image, context.pipeline_options(det_threshold(request), limit), count,
+                                     std::nullopt, liveness);
   if (faces.empty()) throw Error(ErrorCode::kNoFace, "no face found");
   keep_unknown_if_enabled(*loaded, image, faces, file);
   json result = json::array();
   for (const IdentifiedFace& face : faces) {
     json subjects_json = json::array();
-    if (context.options().allow_looser_thresholds) {
+    const bool gated = face.decision.reason == UnknownReason::kSpoof || face.decision.reason == UnknownReason::kLivenessUnchecked;
+    if (gated) {
+      // A spoof, or a face too small to judge, lists nobody: a client's own cut must not name it.
+    } else if (context.options().allow_looser_thresholds) {
       for (std::size_t i = 0; i < face.top.size() && i < count; ++i) {
         subjects_json.push_back({{"subject", face.top[i].person}, {"similarity", distance_to_confidence(face.top[i].distance)}});
       }
@@ -106,8 +167,11 @@ void recognize(ServerContext& context, const httplib::Request& request, httplib:
       subjects_json.push_back({{"subject", face.decision.person}, {"similarity", distance_to_confidence(face.decision.distance)}});
     }
     json item = {{"box", box_json(face.face, image)}, {"subjects", subjects_json}};
-    if (plugins.landmarks) item["landmarks"] = five_points(face.face);
-    if (plugins.calculator) item["embedding"] = std::vector<float>(face.embedding.begin(), face.embedding.end());
+    add_plugin_fields(item, plugins, loaded->engine, image, face.face, &face.embedding, face.liveness);
+    // The gate's verdict is shown whenever it ran, asked as a plugin or as liveness=true.
+    if (liveness.enabled && !item.contains("liveness")) {
+      item["liveness"] = face.liveness ? tools::to_json(*face.liveness) : json(nullptr);
+    }
     result.push_back(std::move(item));
   }
   write_json(response, {{"result", result}});
@@ -120,6 +184,7 @@ void verify(ServerContext& context, const httplib::Request& request, httplib::Re
   const UploadedFile target_file = image_of(uploads, "target_image");
   const float det = det_threshold(request);
   const int limit = parse_face_limit(query(request, "limit"));
+  const FacePlugins plugins = plugins_of(request);
   const Image source = decode_upload(context, source_file.content);
   const Image target = decode_upload(context, target_file.content);
   const std::vector<FaceEmbedding> source_faces = loaded->engine.analyze(source, context.pipeline_options(det));
@@ -133,13 +198,73 @@ void verify(ServerContext& context, const httplib::Request& request, httplib::Re
   std::vector<std::pair<float, json>> matches;
   for (const FaceEmbedding& f : target_faces) {
     const float similarity = distance_to_confidence(euclidean_distance(chosen.embedding, f.embedding));
-    matches.emplace_back(similarity, json{{"box", box_json(f.face, target)}, {"similarity", similarity}});
+    json match = {{"box", box_json(f.face, target)}, {"similarity", similarity}};
+    add_plugin_fields(match, plugins, loaded->engine, target, f.face, &f.embedding, std::nullopt);
+    matches.emplace_back(similarity, std::move(match));
   }
   std::stable_sort(matches.begin(), matches.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   json face_matches = json::array();
   for (auto& m : matches) face_matches.push_back(std::move(m.second));
-  write_json(response, {{"result", json::array({{{"source_image_face", {{"box", box_json(chosen.face, source)}}},
-                                                 {"face_matches", face_matches}}})}});
+  json source_face = {{"box", box_json(chosen.face, source)}};
+  add_plugin_fields(source_face, plugins, loaded->engine, source, chosen.face, &chosen.embedding, std::nullopt);
+  write_json(response, {{"result", json::array({{{"source_image_face", source_face}, {"face_matches", face_matches}}})}});
+}
+
+// The detection service: every face (the biggest first up to `limit`) with the plugins asked for.
+void detect(ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = begin(context, request);
+  const UploadedFile file = image_of(read_uploads(request), "file");
+  const int limit = parse_face_limit(query(request, "limit"));
+  const FacePlugins plugins = plugins_of(request);
+  const Image image = decode_upload(context, file.content);
+  const PipelineOptions pipeline = context.pipeline_options(det_threshold(request), limit);
+  json result = json::array();
+  if (plugins.calculator) {
+    for (const FaceEmbedding& f : loaded->engine.analyze(image, pipeline)) {
+      json item = {{"box", box_json(f.face, image)}};
+      add_plugin_fields(item, plugins, loaded->engine, image, f.face, &f.embedding, std::nullopt);
+      result.push_back(std::move(item));
+    }
+  } else {
+    for (const Face& face : loaded->engine.detect(image, pipeline)) {
+      json item = {{"box", box_json(face, image)}};
+      add_plugin_fields(item, plugins, loaded->engine, image, face, nullptr, std::nullopt);
+      result.push_back(std::move(item));
+    }
+  }
+  if (result.empty()) throw Error(ErrorCode::kNoFace, "no face found");
+  write_json(response, {{"result", result}});
+}
+
+// Verify against a saved face (the face collection): each face of `file` with its similarity to
+// the face `image_id`, the most similar first.
+void verify_saved_face(ServerContext& context, const httplib::Request& request, httplib::Response& response) {
+  const auto loaded = begin(context, request);
+  const std::string id = request.matches[1];
+  const int limit = parse_face_limit(query(request, "limit"));
+  const FacePlugins plugins = plugins_of(request);
+  const auto saved = loaded->gallery->face(id);
+  if (!saved) throw HttpError(404, "Face with id '" + id + "' not found", 35);
+  const UploadedFile file = image_of(read_uploads(request), "file");
+  const Image image = decode_upload(context, file.content);
+  const std::vector<FaceEmbedding> faces = loaded->engine.analyze(image, context.pipeline_options(det_threshold(request), limit));
+  if (faces.empty()) throw Error(ErrorCode::kNoFace, "no face found");
+  std::vector<std::pair<float, json>> matches;
+  for (const FaceEmbedding& f : faces) {
+    if (f.embedding.size() != saved->embedding.size()) {
+      throw Error(ErrorCode::kModelMismatch, "face '" + id + "' was saved with another recognizer (" +
+                                                 std::to_string(saved->embedding.size()) + " values, this server makes " +
+                                                 std::to_string(f.embedding.size()) + "): siamface reindex");
+    }
+    const float similarity = distance_to_confidence(euclidean_distance(saved->embedding, f.embedding));
+    json match = {{"box", box_json(f.face, image)}, {"similarity", similarity}};
+    add_plugin_fields(match, plugins, loaded->engine, image, f.face, &f.embedding, std::nullopt);
+    matches.emplace_back(similarity, std::move(match));
+  }
+  std::stable_sort(matches.begin(), matches.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  json result = json::array();
+  for (auto& m : matches) result.push_back(std::move(m.second));
+  write_json(response, {{"result", result}});
 }
 
 void add_subject(ServerContext& context, const httplib::Request& request, httplib::Response& response) {
@@ -276,6 +401,8 @@ void add_compreface_routes(httplib::Server& server, ServerContext& context) {
              {
                  {Method::kPost, "/api/v1/recognition/recognize", recognize, /*runs_networks=*/true},
                  {Method::kPost, "/api/v1/verification/verify", verify, true},
+                 {Method::kPost, "/api/v1/detection/detect", detect, true},
+                 {Method::kPost, std::string(kFaces) + "/([^/]+)/verify", verify_saved_face, true},
                  {Method::kPost, kSubjects, add_subject},
                  {Method::kGet, kSubjects, list_subjects},
                  {Method::kGet, std::string(kSubjects) + "/", list_subjects},

@@ -1,6 +1,7 @@
 // DeepStack-compatible face endpoints under /v1/vision/ (POST, multipart/form-data).
 #include <nlohmann/json.hpp>
 
+#include "common/json_codecs.hpp"
 #include "server/api_common.hpp"
 
 namespace siamface::server {
@@ -73,8 +74,12 @@ void recognize(const ServerContext& context, const httplib::Request& request, ht
   // distance of 0.69, which must not loosen the gallery's 0.6 (resolve_threshold).
   std::optional<float> threshold;
   if (min_conf) threshold = confidence_to_distance(*min_conf);
+  // liveness=true (a form field): a face judged a spoof comes back "unknown", marked.
+  const LivenessRequest liveness =
+      parse_liveness_request(param(request, r.form, "liveness"), param(request, r.form, "liveness_threshold"));
   json predictions = json::array();
-  const std::vector<IdentifiedFace> identified = identify_upload(context, *r.loaded, image, context.pipeline_options(), 3, threshold);
+  const std::vector<IdentifiedFace> identified =
+      identify_upload(context, *r.loaded, image, context.pipeline_options(), 3, threshold, liveness);
   keep_unknown_if_enabled(*r.loaded, image, identified, file);
   for (const IdentifiedFace& face : identified) {
     json p = box_fields(face.face.box, image.width, image.height);
@@ -82,6 +87,7 @@ void recognize(const ServerContext& context, const httplib::Request& request, ht
     const bool accepted = face.decision.known && (!min_conf || confidence >= *min_conf);
     p["userid"] = accepted ? face.decision.person : std::string(kUnknownPerson);
     p["confidence"] = accepted ? confidence : 0.0F;
+    if (face.liveness) p["liveness"] = tools::to_json(*face.liveness);
     predictions.push_back(std::move(p));
   }
   write_json(response, {{"success", true}, {"predictions", predictions}});

@@ -97,8 +97,9 @@ void identify(const ServerContext& context, const httplib::Request& http, httpli
     throw Error(ErrorCode::kInvalidArgument,
                 "keep_unknown=true, but this gallery does not keep unknown faces: PUT /v1/settings {\"keep_unknown\": true}");
   }
-  const std::vector<IdentifiedFace> identified =
-      identify_upload(context, *loaded, image, context.pipeline_options(request.min_score.value()), top_k, threshold);
+  const LivenessRequest liveness = request.liveness.value();
+  const std::vector<IdentifiedFace> identified = identify_upload(
+      context, *loaded, image, context.pipeline_options(request.min_score.value()), top_k, threshold, liveness);
   json kept = nullptr;
   if (keep_unknown) {
     const auto* data = reinterpret_cast<const std::uint8_t*>(file.content.data());
@@ -116,6 +117,7 @@ void identify(const ServerContext& context, const httplib::Request& http, httpli
     out["threshold"] = face.decision.threshold;
     if (!face.decision.known) out["reason"] = to_string(face.decision.reason);
     if (!face.decision.runner_up.empty()) out["runner_up"] = face.decision.runner_up;
+    if (face.liveness) out["liveness"] = tools::to_json(*face.liveness);
     out["top"] = json::array();
     for (const IdentityMatch& match : face.top) {
       out["top"].push_back({{"person", match.person}, {"distance", match.distance}, {"face_id", match.face_id}});
@@ -125,6 +127,23 @@ void identify(const ServerContext& context, const httplib::Request& http, httpli
   json body = {{"width", image.width}, {"height", image.height}, {"faces", faces}};
   if (keep_unknown) body["unknown"] = kept;
   write_json(response, body);
+}
+
+// POST /v1/analyze: every face with the attributes asked for (`attributes`, a comma list of
+// age, gender, expression, liveness, pose; absent: all of them).
+void analyze(const ServerContext& context, const httplib::Request& http, httplib::Response& response) {
+  const auto loaded = context.require_loaded();
+  const NativeRequest request = read_request(http, {"image"});
+  const UploadedFile& file = one_image(request);
+  AnalyzeOptions options;
+  const std::optional<std::string> attributes = request.attributes.value();
+  options.attributes = attributes ? AttributeSet::parse(*attributes) : AttributeSet::all();
+  options.liveness_threshold = request.liveness_threshold.value();
+  options.pipeline = context.pipeline_options(request.min_score.value());
+  const Image image = decode_upload(context, file.content);
+  json faces = json::array();
+  for (const FaceAnalysis& face : analyze_faces(loaded->engine, image, options)) faces.push_back(tools::to_json(face));
+  write_json(response, {{"width", image.width}, {"height", image.height}, {"faces", faces}});
 }
 
 json face_summary(const GalleryFace& face) {
@@ -220,6 +239,7 @@ void add_native_routes(httplib::Server& server, ServerContext& context) {
                  {Method::kPost, "/v1/embed", embed_faces, true},
                  {Method::kPost, "/v1/verify", verify, true},
                  {Method::kPost, "/v1/identify", identify, true},
+                 {Method::kPost, "/v1/analyze", analyze, true},
                  {Method::kGet, R"(/v1/people/([^/]+))", person_faces},
                  {Method::kPost, R"(/v1/people/([^/]+)/faces)", add_person_faces, true},
                  {Method::kDelete, R"(/v1/people/([^/]+))", delete_person},

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cctype>
 #include <cmath>
 #include <string>
 
@@ -95,11 +96,23 @@ NativeRequest parse_native_request(RequestFields request, const std::vector<std:
     }
     return {};
   });
+  const auto liveness_text = param("liveness");
+  const auto liveness_threshold_text = param("liveness_threshold");
+  auto liveness = Parsed<LivenessRequest>::of(
+      [&] { return parse_liveness_request(liveness_text.value(), liveness_threshold_text.value()); });
+  auto threshold_alone = Parsed<std::optional<float>>::of([&]() -> std::optional<float> {
+    const auto& text = liveness_threshold_text.value();
+    if (!text) return std::nullopt;
+    return parse_float_param("liveness_threshold", *text, 0.0F, 1.0F);
+  });
   return {std::move(images),
           parsed(param("top_k"), parse_top_k),
           parsed(param("threshold"), parse_threshold),
           parsed(param("min_score"), parse_min_score),
           parsed(param("keep_unknown"), parse_keep_unknown),
+          std::move(liveness),
+          std::move(threshold_alone),
+          param("attributes"),
           param("name")};
 }
 
@@ -216,11 +229,29 @@ float parse_min_score(const std::optional<std::string>& text) {
   return text ? parse_float_param("min_score", *text, 0.0F, 1.0F) : -1.0F;
 }
 
-bool parse_keep_unknown(const std::optional<std::string>& text) {
-  if (text && *text != "true" && *text != "false") {
-    throw Error(ErrorCode::kInvalidArgument, "keep_unknown must be true or false");
+bool parse_keep_unknown(const std::optional<std::string>& text) { return parse_bool_param("keep_unknown", text); }
+
+bool parse_bool_param(std::string_view name, const std::optional<std::string>& text, bool fallback) {
+  if (!text) return fallback;
+  std::string lower = *text;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (lower == "true" || lower == "1") return true;
+  if (lower == "false" || lower == "0") return false;
+  throw Error(ErrorCode::kInvalidArgument,
+              std::string(name) + " must be true or false (got '" + text->substr(0, 64) + "')");
+}
+
+LivenessRequest parse_liveness_request(const std::optional<std::string>& liveness,
+                                       const std::optional<std::string>& threshold) {
+  LivenessRequest request;
+  request.enabled = parse_bool_param("liveness", liveness);
+  if (threshold) {
+    if (!request.enabled) {
+      throw Error(ErrorCode::kInvalidArgument, "liveness_threshold needs liveness=true (the check is off by default)");
+    }
+    request.threshold = parse_float_param("liveness_threshold", *threshold, 0.0F, 1.0F);
   }
-  return text == "true";
+  return request;
 }
 
 std::optional<float> parse_min_confidence(const std::optional<std::string>& text) {
@@ -246,13 +277,24 @@ std::size_t parse_prediction_count(const std::optional<std::string>& text) {
 FacePlugins parse_face_plugins(const std::optional<std::string>& text) {
   FacePlugins plugins;
   const std::string_view list = text ? std::string_view(*text) : std::string_view();
+  const std::pair<std::string_view, bool FacePlugins::*> known[] = {
+      {"landmarks", &FacePlugins::landmarks}, {"calculator", &FacePlugins::calculator}, {"age", &FacePlugins::age},
+      {"gender", &FacePlugins::gender},       {"pose", &FacePlugins::pose},             {"liveness", &FacePlugins::liveness}};
   std::size_t start = 0;
   while (start <= list.size()) {
     const std::size_t comma = std::min(list.find(',', start), list.size());
-    const std::string_view name = list.substr(start, comma - start);
-    plugins.landmarks = plugins.landmarks || name == "landmarks";
-    plugins.calculator = plugins.calculator || name == "calculator";
+    std::string_view name = list.substr(start, comma - start);
     start = comma + 1;
+    while (!name.empty() && std::isspace(static_cast<unsigned char>(name.front()))) name.remove_prefix(1);
+    while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.remove_suffix(1);
+    if (name.empty() || name == "undefined") continue;
+    const auto* found = std::find_if(std::begin(known), std::end(known), [&](const auto& k) { return k.first == name; });
+    if (found == std::end(known)) {
+      throw Error(ErrorCode::kInvalidArgument, "face plugin '" + std::string(name.substr(0, 64)) +
+                                                   "' is not available in siamface (face_plugins may name: " +
+                                                   kFacePluginNames + ")");
+    }
+    plugins.*(found->second) = true;
   }
   return plugins;
 }

@@ -41,8 +41,10 @@ struct FormData {
 FormData split_form(std::vector<FormPart> parts, const std::vector<std::string>& text_fields);
 
 // Form fields each API always reads as text, even when sent with a file name or content type.
-inline const std::vector<std::string> kNativeTextFields = {"top_k", "threshold", "min_score", "name", "keep_unknown"};
-inline const std::vector<std::string> kDeepStackTextFields = {"userid", "min_confidence", "api_key"};
+inline const std::vector<std::string> kNativeTextFields = {"top_k",      "threshold", "min_score",         "name",
+                                                          "keep_unknown", "liveness", "liveness_threshold", "attributes"};
+inline const std::vector<std::string> kDeepStackTextFields = {"userid", "min_confidence", "api_key", "liveness",
+                                                              "liveness_threshold"};
 
 // A JSON request body that must be an object. Throws Error(kInvalidArgument) otherwise.
 nlohmann::json parse_json_object(std::string_view body);
@@ -98,6 +100,15 @@ class Parsed {
   std::exception_ptr error_;
 };
 
+// The liveness gate a recognize request asks for: `liveness` "true" or "false" (absent: false),
+// `liveness_threshold` 0..1 (absent: the library's default; given without liveness=true: 400).
+struct LivenessRequest {
+  bool enabled = false;
+  std::optional<float> threshold;
+};
+LivenessRequest parse_liveness_request(const std::optional<std::string>& liveness,
+                                       const std::optional<std::string>& threshold);
+
 // A request of the native API, read once. Each parameter comes from the query string (or a
 // url-encoded body) first, then a multipart text field, then the JSON body. The images are the
 // multipart files, the base64 strings of `image_fields` in a JSON body (images_from_json), or a
@@ -108,6 +119,9 @@ struct NativeRequest {
   Parsed<std::optional<float>> threshold;    // parse_threshold
   Parsed<float> min_score;                   // parse_min_score
   Parsed<bool> keep_unknown;                 // parse_keep_unknown
+  Parsed<LivenessRequest> liveness;          // parse_liveness_request (liveness, liveness_threshold)
+  Parsed<std::optional<float>> liveness_threshold;  // alone (POST /v1/analyze): 0..1
+  Parsed<std::optional<std::string>> attributes;  // as sent (POST /v1/analyze: a comma list)
   Parsed<std::optional<std::string>> name;   // as sent (PUT /v1/people/NAME: the new name)
 };
 NativeRequest parse_native_request(RequestFields request, const std::vector<std::string>& image_fields);
@@ -128,6 +142,8 @@ std::size_t parse_top_k(const std::optional<std::string>& text);              //
 std::optional<float> parse_threshold(const std::optional<std::string>& text);  // distance 0..4
 float parse_min_score(const std::optional<std::string>& text);  // 0..1; -1 (the detector's own) when absent
 bool parse_keep_unknown(const std::optional<std::string>& text);  // "true" or "false"; false when absent
+// "true"/"false" (any case) or "1"/"0"; `fallback` when absent. Error(kInvalidArgument) naming `name` otherwise.
+bool parse_bool_param(std::string_view name, const std::optional<std::string>& text, bool fallback = false);
 // DeepStack.
 std::optional<float> parse_min_confidence(const std::optional<std::string>& text);  // 0..1
 // CompreFace query parameters; an empty value counts as absent there.
@@ -137,8 +153,19 @@ std::size_t parse_prediction_count(const std::optional<std::string>& text);  // 
 struct FacePlugins {
   bool landmarks = false;   // "landmarks": five points per face
   bool calculator = false;  // "calculator": the embedding
+  bool age = false;         // "age": {"probability","high","low"}
+  bool gender = false;      // "gender": {"probability","value"}
+  bool pose = false;        // "pose": {"pitch","roll","yaw"}
+  bool liveness = false;    // siamface's own: the liveness gate, and {"value","score"} per face
+
+  bool needs_analysis() const { return age || gender || pose || liveness; }
 };
-FacePlugins parse_face_plugins(const std::optional<std::string>& text);  // comma list; others ignored
+// The names CompreFace clients send that siamface computes (parse_face_plugins' message lists them).
+inline constexpr const char* kFacePluginNames = "age, gender, landmarks, calculator, pose, liveness";
+// A comma list; names are trimmed, empty ones skipped, and "undefined" too (what Double Take
+// sends when its face_plugins setting is unset). Any other name (CompreFace's "mask",
+// "landmarks2d106", a typo) is refused: Error(kInvalidArgument) naming it and listing ours.
+FacePlugins parse_face_plugins(const std::optional<std::string>& text);
 struct PageRequest {
   std::int64_t page = 0;   // 0..1e9
   std::int64_t size = 20;  // 1..100000
