@@ -24,7 +24,7 @@ inline constexpr const char* kLivenessFile = "faceplugin_fr_liveness.onnx";
 inline constexpr int kLivenessInputSize = 128;
 // faceplugin's crop: the detection box scaled 2.7 times about its centre (fr_liveness.js,
 // predictLiveness).
-inline constexpr float kLivenessCropScale = 2.7F;
+inline constexpr double kLivenessCropScale = 2.7;  // a double, as in JavaScript
 
 struct AgeGenderOutput {
   float age_years = 0.0F;         // the age head's regression, as face-api returns it
@@ -63,14 +63,14 @@ class LivenessNet {
   virtual ~LivenessNet() = default;
   // The probability that the face in `box` (a detector box) is live.
   virtual std::vector<float> predict_all(const cv::Mat& bgr, const std::vector<Box>& boxes) const = 0;
-  // The softmax of the net's outputs for a 128x128 BGR CV_8UC3 input (converted to RGB 0..255
-  // as the package's JavaScript feeds it). For differential tests.
+  // The softmax of the net's three outputs (class 0: live) for a 128x128 CV_8UC3 input, fed
+  // in its channel order as 0..255 planes. For differential tests.
   virtual std::vector<float> predict_input(const cv::Mat& bgr_128) const = 0;
 };
 
 // faceplugin's crop for the liveness net (alignLivenessImage): the box scaled by `scale` about
 // its centre, at most the image (less one pixel), shifted inside the image, integer-truncated.
-cv::Rect liveness_crop(const Box& box, int image_width, int image_height, float scale = kLivenessCropScale);
+cv::Rect liveness_crop(const Box& box, int image_width, int image_height, double scale = kLivenessCropScale);
 
 // Load and validate the weights: Error(kModelMissing) naming the file when absent,
 // Error(kModelCorrupt) naming the file or tensor at fault.

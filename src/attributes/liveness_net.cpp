@@ -1,8 +1,11 @@
 // faceplugin's liveness net (model/fr_liveness.onnx of faceplugin-face-recognition-js@0.0.1) on
-// OpenCV DNN, fed as the package's own lib/fr_liveness.js feeds it: the detection box scaled
-// 2.7x about its centre and kept inside the image (alignLivenessImage), resized to 128x128
-// (cv.resize, bilinear), RGB planes of 0..255 values with no mean or scale. How this compares
-// with the MiniFASNet recipe: docs/analysis.md.
+// OpenCV DNN. The crop is the package's own (lib/fr_liveness.js, alignLivenessImage, itself
+// Silent-Face-Anti-Spoofing's _get_new_box): the detection box scaled 2.7x about its centre
+// and kept inside the image, resized to 128x128 (bilinear), planes of 0..255 values with no
+// mean or scale. The channel order is not the package's: its JavaScript reads an RGBA canvas
+// and feeds RGB, but the net separates live faces from attacks far better fed BGR, as
+// MiniFASNet's OpenCV pipeline reads images (docs/analysis.md, "Which input"); the live score
+// is the probability of class 0, the one the package returns.
 #include <algorithm>
 #include <cmath>
 #include <opencv2/dnn.hpp>
@@ -17,9 +20,10 @@
 namespace siamface {
 namespace {
 
-// Three classes, as MiniFASNet's (Silent-Face-Anti-Spoofing: 1 = live, 0 and 2 = attacks).
+// Three classes like MiniFASNet's, but here 0 is live (fr_liveness.js returns softmax[0]; print
+// and screen attacks score on class 1: docs/analysis.md).
 constexpr int kLivenessClasses = 3;
-constexpr int kLiveClass = 1;
+constexpr int kLiveClass = 0;
 
 class OnnxLivenessNet final : public LivenessNet {
  public:
@@ -47,7 +51,7 @@ class OnnxLivenessNet final : public LivenessNet {
     if (bgr_128.type() != CV_8UC3 || bgr_128.rows != kLivenessInputSize || bgr_128.cols != kLivenessInputSize) {
       throw Error(ErrorCode::kInvalidArgument, "liveness: predict_input needs a 128x128 CV_8UC3 image");
     }
-    const cv::Mat blob = cv::dnn::blobFromImage(bgr_128, 1.0, cv::Size(), cv::Scalar(), /*swapRB=*/true,
+    const cv::Mat blob = cv::dnn::blobFromImage(bgr_128, 1.0, cv::Size(), cv::Scalar(), /*swapRB=*/false,
                                                 /*crop=*/false, CV_32F);
     cv::Mat out;
     {
@@ -75,12 +79,12 @@ class OnnxLivenessNet final : public LivenessNet {
 
 }  // namespace
 
-cv::Rect liveness_crop(const Box& box, int image_width, int image_height, float scale) {
+cv::Rect liveness_crop(const Box& box, int image_width, int image_height, double scale) {
   // fr_liveness.js truncates the detector's corners to integers first (parseInt).
   const double x1 = std::trunc(box.left), y1 = std::trunc(box.top);
   const double box_w = std::abs(std::trunc(box.right()) - x1), box_h = std::abs(std::trunc(box.bottom()) - y1);
   if (box_w <= 0 || box_h <= 0) return {};
-  const double used_scale = std::min({(image_height - 1) / box_h, (image_width - 1) / box_w, double(scale)});
+  const double used_scale = std::min({(image_height - 1) / box_h, (image_width - 1) / box_w, scale});
   const double new_w = box_w * used_scale, new_h = box_h * used_scale;
   const double center_x = box_w / 2 + x1, center_y = box_h / 2 + y1;
   double left = center_x - new_w / 2, top = center_y - new_h / 2;

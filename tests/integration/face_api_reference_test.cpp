@@ -23,10 +23,12 @@
 #include <string>
 #include <vector>
 
+#include "attributes/attribute_nets.hpp"
 #include "common/test_env.hpp"
 #include "detect/face_detector.hpp"
 #include "embed/recognition_net.hpp"
 #include "landmarks/landmark_net.hpp"
+#include "siamface/analysis.hpp"
 #include "util/sha256.hpp"
 
 namespace siamface {
@@ -41,13 +43,16 @@ constexpr float kScoreTolerance = 1e-3F;
 constexpr float kLandmarkTolerancePx = 0.5F;
 constexpr float kSsdMinScore = 0.3F;
 constexpr float kTinyMinScore = 0.3F;
+// The attribute nets (issue 32): age in years, probabilities absolute.
+constexpr float kAgeToleranceYears = 0.05F;
+constexpr float kProbabilityTolerance = 2e-3F;
 
 fs::path reference_dir() { return fs::path(SIAMFACE_SOURCE_DIR) / "tests" / "reference"; }
 
 // One network input, in BGR at exactly the network's input size.
 struct Case {
   std::string id;
-  std::string kind;  // embed | ssd | tiny | landmarks | landmarks_tiny
+  std::string kind;  // embed | ssd | tiny | landmarks | landmarks_tiny | age_gender | expression
   cv::Mat bgr;
   float min_score = 0.0F;
 };
@@ -126,6 +131,10 @@ std::vector<Case> make_cases() {
   for (const auto& [name, face] : faces) {
     cases.push_back({"landmarks/" + name, "landmarks", face});
     cases.push_back({"landmarks_tiny/" + name, "landmarks_tiny", face});
+    // Age, gender and expression see the same 112x112 crops (face-api's alignedRect crop is a
+    // face box too; the crop itself is unit-tested in analysis_rules_test).
+    cases.push_back({"age_gender/" + name, "age_gender", face});
+    cases.push_back({"expression/" + name, "expression", face});
   }
   return cases;
 }
@@ -186,7 +195,8 @@ Reference run_reference() {
     fingerprint += sha256_hex_of_file(reference_dir() / "face_api_reference.mjs");
     fingerprint += sha256_hex_of_file(reference_dir() / "package-lock.json");
     for (const char* model : {"face_recognition_model", "ssd_mobilenetv1_model", "tiny_face_detector_model",
-                              "face_landmark_68_model", "face_landmark_68_tiny_model"}) {
+                              "face_landmark_68_model", "face_landmark_68_tiny_model", kAgeGenderModel,
+                              kExpressionModel}) {
       fingerprint += sha256_hex_of_file(test::models_dir() / (std::string(model) + ".bin"));
     }
     for (const Case& c : ref.cases) {
@@ -447,6 +457,44 @@ void check_landmarks(const Reference& ref, LandmarkKind kind, const std::string&
 TEST(FaceApiReference, Landmark68Matches) {
   SIAMFACE_REQUIRE_REFERENCE();
   check_landmarks(ref, LandmarkKind::kFull, "landmarks");
+}
+
+TEST(FaceApiReference, AgeAndGenderMatch) {
+  SIAMFACE_REQUIRE_REFERENCE();
+  const auto net = make_age_gender_net(test::models_dir());
+  const std::vector<const Case*> cases = cases_of(ref, "age_gender");
+  ASSERT_FALSE(cases.empty());
+  for (const Case* c : cases) {
+    const json& expected = ref.results.at(c->id);
+    const AgeGenderOutput ours = net->predict_input(c->bgr);
+    const float male = expected.at("gender") == "male" ? expected.at("gender_probability").get<float>()
+                                                       : 1.0F - expected.at("gender_probability").get<float>();
+    std::printf("%s: face-api age %.3f male %.4f, ours %.3f %.4f\n", c->id.c_str(), expected.at("age").get<float>(),
+                male, ours.age_years, ours.male_probability);
+    // Not vacuous: adults' faces, aged as adults.
+    EXPECT_GT(expected.at("age").get<float>(), 15.0F) << c->id;
+    EXPECT_LT(expected.at("age").get<float>(), 80.0F) << c->id;
+    EXPECT_NEAR(ours.age_years, expected.at("age").get<float>(), kAgeToleranceYears) << c->id;
+    EXPECT_NEAR(ours.male_probability, male, kProbabilityTolerance) << c->id;
+  }
+}
+
+TEST(FaceApiReference, ExpressionsMatch) {
+  SIAMFACE_REQUIRE_REFERENCE();
+  const auto net = make_expression_net(test::models_dir());
+  const std::vector<const Case*> cases = cases_of(ref, "expression");
+  ASSERT_FALSE(cases.empty());
+  for (const Case* c : cases) {
+    const json& expected = ref.results.at(c->id).at("expressions");
+    ASSERT_EQ(expected.size(), 7U) << c->id;
+    const ExpressionOutput ours = net->predict_input(c->bgr);
+    float sum = 0.0F;
+    for (std::size_t k = 0; k < 7; ++k) {
+      sum += expected[k].get<float>();
+      EXPECT_NEAR(ours[k], expected[k].get<float>(), kProbabilityTolerance) << c->id << " " << kExpressionClasses[k];
+    }
+    EXPECT_NEAR(sum, 1.0F, 1e-4F) << c->id;
+  }
 }
 
 TEST(FaceApiReference, Landmark68TinyMatches) {

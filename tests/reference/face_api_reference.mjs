@@ -12,6 +12,8 @@
 //   kind "tiny"           416x416 image, "score_threshold" (input_size 416) -> {"detections": [...]}
 //   kind "landmarks"      112x112 face crop -> {"landmarks": [[x, y] x 68]} in input pixels
 //   kind "landmarks_tiny" same with the tiny landmark net
+//   kind "age_gender"     112x112 face crop -> {"age", "gender", "gender_probability"}
+//   kind "expression"     112x112 face crop -> {"expressions": [7 probabilities, FaceExpressions order]}
 //   detections: {"x", "y", "width", "height"} in input pixels, "score", best first.
 //
 // Backend: tfjs wasm by default (the .wasm binaries ship inside @tensorflow/tfjs-backend-wasm and
@@ -46,7 +48,10 @@ const kNets = {
   tiny: { net: 'tinyFaceDetector', file: 'tiny_face_detector_model', size: 416 },
   landmarks: { net: 'faceLandmark68Net', file: 'face_landmark_68_model', size: 112 },
   landmarks_tiny: { net: 'faceLandmark68TinyNet', file: 'face_landmark_68_tiny_model', size: 112 },
+  age_gender: { net: 'ageGenderNet', file: 'age_gender_model', size: 112 },
+  expression: { net: 'faceExpressionNet', file: 'face_expression_model', size: 112 },
 };
+const kExpressions = ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgusted', 'surprised'];
 
 function readJob() {
   let job;
@@ -102,6 +107,14 @@ async function runCase(c) {
           inputSize: c.input_size ?? 416, scoreThreshold: c.score_threshold ?? 0.5,
         });
         return { detections: detectionsJson(await net.locateFaces(input, options)) };
+      }
+      case 'age_gender': {
+        const { age, gender, genderProbability } = await net.predictAgeAndGender(input);
+        return { age, gender, gender_probability: genderProbability };
+      }
+      case 'expression': {
+        const expressions = await net.predictExpressions(input);
+        return { expressions: kExpressions.map((name) => expressions[name]) };
       }
       default: { // landmarks, landmarks_tiny
         const landmarks = await net.detectLandmarks(input);

@@ -11,6 +11,7 @@ void add_verify_command(CLI::App& app, int& exit_code);
 void add_eval_command(CLI::App& app, int& exit_code);
 void add_enroll_command(CLI::App& app, int& exit_code);
 void add_identify_command(CLI::App& app, int& exit_code);
+void add_analyze_command(CLI::App& app, int& exit_code);
 void add_people_command(CLI::App& app, int& exit_code);
 void add_remove_command(CLI::App& app, int& exit_code);
 void add_rename_command(CLI::App& app, int& exit_code);
@@ -30,6 +31,7 @@ inline void add_commands(CLI::App& app, int& exit_code) {
   add_eval_command(app, exit_code);
   add_enroll_command(app, exit_code);
   add_identify_command(app, exit_code);
+  add_analyze_command(app, exit_code);
   add_people_command(app, exit_code);
   add_remove_command(app, exit_code);
   add_rename_command(app, exit_code);
