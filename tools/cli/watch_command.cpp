@@ -139,6 +139,9 @@ void add_watch_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   command->add_option("--detect-every", args->detect_every, "Run face detection every N frames (track in between)")
       ->check(CLI::Range(1, 1000))->capture_default_str();
+  command->add_flag("--liveness", args->liveness,
+                    "Name a track only once it is judged live over several frames (a photo or screen held up "
+                    "stays unknown; off by default; error rates: docs/analysis.md)");
   command->add_flag("--realtime", args->realtime, "Files: play at their frame rate, dropping frames as live sources do");
   command->add_option("--reconnect-for", args->reconnect_for_s,
                       "Streams: keep reopening for this many seconds without a frame, then end (several cameras: "

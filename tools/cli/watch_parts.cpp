@@ -100,6 +100,7 @@ nlohmann::json event_json(const TrackEvent& event) {
       else line["best_distance"] = nullptr;
       break;
   }
+  if (event.liveness && event.kind != TrackEventKind::kAppeared) line["liveness"] = to_json(*event.liveness);
   return line;
 }
 
@@ -171,6 +172,7 @@ TrackerOptions tracker_options_for(const WatchArgs& args, const Gallery& gallery
   options.keep_best_crop = !args.unknown_dir.empty() || args.keep_unknown;
   options.identify.distance = parse_identity_distance(args.distance);
   options.identify.pipeline = args.engine.pipeline_options();
+  options.identify.liveness.enabled = args.liveness;
   args.threshold.apply_to(options.identify, gallery);
   return options;
 }

@@ -38,6 +38,7 @@ struct WatchArgs {
   bool show = false;
   std::string unknown_dir;
   bool keep_unknown = false;
+  bool liveness = false;  // name a track only once judged live over several frames
   int snapshot_every = 0;
   std::string snapshot_dir = "snapshots";
   int detect_every = 5;
