@@ -19,6 +19,8 @@ else
   skip "docker-compose not found (Debian package docker-compose; scripts/setup.sh installs it)"
 fi
 require_docker
+# The shipped pair as a user starts it (compose.yaml + compose.override.yaml) is valid.
+(cd "$SOURCE_DIR/deploy" && "${compose_cmd[@]}" config -q) || fail "deploy/compose.yaml with its override does not parse"
 for image in siamface siamface-postgres siamface-mosquitto; do
   docker image inspect "$image:latest" > /dev/null 2>&1 ||
     skip "$image:latest not built (ctest container_build, or scripts/container.sh --stack)"
