@@ -50,7 +50,7 @@ for pair in front_door:obama2.jpg garden:biden.jpg; do
     -vf 'scale=trunc(iw/2)*2:trunc(ih/2)*2,format=yuv420p' -c:v libx264 "$TEST_DIR/videos/${pair%%:*}.mp4"
 done
 cat > "$TEST_DIR/cameras.yaml" <<EOF
-mqtt: mqtt://127.0.0.1:$TEST_MQTT_PORT/siamface
+mqtt: mqtt://127.0.0.1:$TEST_MQTT_PORT/siamface?client_id=siamface-watch
 ha_discovery: true
 detect_every: 1
 cameras:
@@ -110,6 +110,11 @@ expect_topic '^siamface/cameras/front_door/events .*"name":"obama"' "obama on fr
 expect_topic '^siamface/cameras/garden/events .*"name":"biden"' "biden on garden"
 if grep -Eq '^siamface/cameras/front_door/events .*"name":"biden"|^siamface/cameras/garden/events .*"name":"obama"' "$TEST_DIR/mqtt.log"; then
   fail "a camera named the other camera's person: $(grep -E 'front_door/events .*biden|garden/events .*obama' "$TEST_DIR/mqtt.log" | head -3)"
+fi
+
+# Each client has its own id: with one shared, the broker drops one connection for the other.
+if compose logs --no-color mosquitto | grep -q 'already connected, closing old connection'; then
+  fail "two MQTT clients of the stack share a client id (mosquitto log above)"
 fi
 
 step "docker-compose down keeps the gallery's volume"
