@@ -30,6 +30,7 @@ void bind_functions(py::module_& m);  // images, distance, defaults
 void bind_engine(py::module_& m);
 void bind_gallery(py::module_& m);
 void bind_tracker(py::module_& m);
+void bind_analysis(py::module_& m);  // face analysis; after bind_types and bind_engine
 
 // ---- images and embeddings ------------------------------------------------------------------
 

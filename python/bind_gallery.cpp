@@ -25,8 +25,14 @@ namespace {
 
 siamface::IdentifyOptions identify_options(std::size_t top_k, std::optional<float> threshold, bool allow_looser_threshold,
                                            std::optional<float> margin, const std::string& distance,
-                                           const siamface::PipelineOptions& pipeline) {
+                                           const siamface::PipelineOptions& pipeline, bool liveness = false,
+                                           std::optional<float> liveness_threshold = std::nullopt) {
   siamface::IdentifyOptions options;
+  if (liveness_threshold && !liveness) {
+    throw py::value_error("liveness_threshold needs liveness=True (the liveness check is off by default)");
+  }
+  options.liveness.enabled = liveness;
+  options.liveness.threshold = liveness_threshold;
   options.top_k = top_k;
   options.threshold = threshold;  // identify_image resolves it against the gallery's
   options.allow_looser_threshold = allow_looser_threshold;
@@ -267,7 +273,7 @@ The GIL is released while it works.
           [](const GalleryHandle& g, const PyEngine& engine, const py::array& image, std::size_t top_k,
              std::optional<float> threshold, bool allow_looser_threshold, std::optional<float> margin,
              const std::string& distance, std::optional<float> min_score, int max_faces, float upsample,
-             const std::string& border_pass) {
+             const std::string& border_pass, bool liveness, std::optional<float> liveness_threshold) {
             const siamface::Image pixels = image_from_array(image);
             auto gallery = g.get();
             // The gallery's threshold is read here for the warning only, under the GIL.
@@ -277,17 +283,19 @@ The GIL is released while it works.
                   siamface::gallery_threshold(*gallery, siamface::IdentifyOptions::default_decision_rule().threshold),
                   allow_looser_threshold);
             }
-            py::gil_scoped_release release;
             const auto options = identify_options(top_k, threshold, allow_looser_threshold, margin, distance,
-                                                  engine.with(detect_options(min_score, max_faces, upsample, border_pass)));
+                                                  engine.with(detect_options(min_score, max_faces, upsample, border_pass)),
+                                                  liveness, liveness_threshold);
+            py::gil_scoped_release release;
             return siamface::identify_image(engine, *gallery, pixels, options);
           },
           "engine"_a, "image"_a, py::kw_only(), "top_k"_a = 3, "threshold"_a = py::none(),
           "allow_looser_threshold"_a = false, "margin"_a = py::none(), "distance"_a = "min", "min_score"_a = py::none(), "max_faces"_a = 0, "upsample"_a = 1.0F,
-          "border_pass"_a = kDefaultBorderPass,
+          "border_pass"_a = kDefaultBorderPass, "liveness"_a = false, "liveness_threshold"_a = py::none(),
           "Names every face of an RGB image, as `siamface identify`: the nearest identity under the threshold "
           "(the gallery's, else 0.6; a stricter one if given: a looser one needs allow_looser_threshold=True) "
-          "and the margin (0.05) ahead of the next, one name per face, else 'unknown'.");
+          "and the margin (0.05) ahead of the next, one name per face, else 'unknown'. liveness=True: a face "
+          "judged a spoof (a photo or screen held up) is never named (decision.reason 'spoof'; docs/analysis.md).");
 }
 
 }  // namespace siamface::python

@@ -110,7 +110,8 @@ void bind_types(py::module_& m) {
       .def_property_readonly("reason",
                              [](const siamface::Decision& d) { return std::string(siamface::to_string(d.reason)); },
                              "Why the face is unknown: above_threshold, negative_example, networks_disagree, "
-                             "ambiguous (see runner_up), name_taken, empty_gallery; 'none' when known")
+                             "ambiguous (see runner_up), name_taken, empty_gallery, spoof and liveness_unchecked (the liveness check); "
+                             "'none' when known")
       .def_readonly("runner_up", &siamface::Decision::runner_up);
 
   py::class_<siamface::IdentifiedFace>(m, "IdentifiedFace")

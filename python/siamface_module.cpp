@@ -156,4 +156,5 @@ PYBIND11_MODULE(_siamface, m) {
   siamface::python::bind_engine(m);
   siamface::python::bind_gallery(m);
   siamface::python::bind_tracker(m);
+  siamface::python::bind_analysis(m);
 }

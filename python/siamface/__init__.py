@@ -16,8 +16,16 @@ at once, and the GIL is released while they compute, so threads run in parallel.
 follows one video (calls from several threads are serialised).
 """
 
+import threading
+
+from . import _siamface
 from ._siamface import (  # noqa: F401  (the public API)
     Box,
+    ExpressionEstimate,
+    FaceAnalysis,
+    GenderEstimate,
+    HeadPose,
+    LivenessEstimate,
     Decision,
     EnrollResult,
     Engine,
@@ -48,7 +56,8 @@ from ._siamface import (  # noqa: F401  (the public API)
 Error.__module__ = __name__
 
 __all__ = [
-    "AddOutcome", "Box", "Decision", "EnrollResult", "Engine", "Error", "Face", "FaceEmbedding",
+    "AddOutcome", "analyze", "Box", "ExpressionEstimate", "FaceAnalysis", "GenderEstimate", "HeadPose",
+    "LivenessEstimate", "Decision", "EnrollResult", "Engine", "Error", "Face", "FaceEmbedding",
     "FaceQuality", "Gallery", "GalleryFace", "IdentifiedFace", "IdentityMatch", "ModelInfo",
     "Tracker", "TrackedFace", "TrackEvent", "Verification", "decode_image", "default_gallery_path",
     "default_models_dir", "distance", "identify", "load_image", "save_image",
@@ -63,6 +72,28 @@ def identify(engine, gallery, image, **options):
     person is close enough; ``.top`` holds the nearest identities).
     """
     return gallery.identify(engine, image, **options)
+
+
+_default_engine = None
+_default_engine_lock = threading.Lock()
+
+
+def analyze(image, attributes=None, *, engine=None, **options):
+    """Every face of an RGB image with the attributes asked for: a list of :class:`FaceAnalysis`.
+
+    ``attributes``: a list such as ``["age", "liveness"]`` or a comma string; None asks for all of
+    age, gender, expression, liveness and pose. Each network runs only when its attribute is
+    asked. ``engine``: an :class:`Engine` (None: one default Engine, made on first use and
+    shared). ``liveness_threshold`` and the detection keywords of :meth:`Engine.detect` pass on.
+    Models, their origin and measured accuracy: docs/analysis.md.
+    """
+    global _default_engine
+    if engine is None:
+        with _default_engine_lock:
+            if _default_engine is None:
+                _default_engine = Engine()
+            engine = _default_engine
+    return _siamface.analyze(engine, image, attributes, **options)
 
 
 def watch(frames, engine, gallery=None, on_event=None, fps=25.0, **tracker_options):
