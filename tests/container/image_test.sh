@@ -29,6 +29,17 @@ grep -q 'ssd_mobilenetv1_model.bin (ok)' <<< "$models_out" || fail "models missi
 missing="$(grep -o '[^ ]* (missing)' <<< "$models_out" | grep -v '\.dat (missing)' || true)"
 [ -z "$missing" ] || fail "models missing in the image: $missing"
 
+step "the shipped cameras.yaml examples parse (compose, systemd)"
+# Without a network nothing is reached; the file is checked before MQTT starts, so an MQTT line
+# means it passed, and a config error would name the file.
+for example in deploy/cameras.yaml deploy/systemd/cameras.yaml; do
+  out="$(timeout 120 docker run --rm --network none -v "$SOURCE_DIR/$example:/etc/siamface/cameras.yaml:ro" \
+    "$image" watch --config /etc/siamface/cameras.yaml --reconnect-for 1 2>&1 || true)"
+  if grep -q 'cameras.yaml:' <<< "$out" || ! grep -q 'MQTT: broker' <<< "$out"; then
+    fail "$example is refused: $out"
+  fi
+done
+
 volume="siamface-test-$$"
 docker volume create "$volume" > /dev/null
 on_exit "docker volume rm -f $volume > /dev/null"
