@@ -1,6 +1,7 @@
 """siamface.face_recognition against face_recognition's documented behaviour (its api.py
 docstrings and README), on the photos of its own unit tests (test_expectations.tsv transcribes
 upstream's assertions; its boxes are dlib HOG's, so they are compared by overlap)."""
+import pathlib
 import re
 import subprocess
 import sys
@@ -8,6 +9,8 @@ import threading
 
 import numpy as np
 import pytest
+
+from conftest import missing, testdata_dir
 
 LARGE_KEYS = {"chin": 17, "left_eyebrow": 5, "right_eyebrow": 5, "nose_bridge": 4, "nose_tip": 5,
               "left_eye": 6, "right_eye": 6, "top_lip": 12, "bottom_lip": 12}
@@ -256,30 +259,97 @@ def test_two_threads_encoding_at_once_give_the_serial_results(fr, photos):
     assert len(results) == 2 * len(names)
 
 
-# ---- face_recognition's example scripts, with only the import line changed ----
+# ---- face_recognition's workflows as scripts (python/tests/workflows/, written for these tests:
+# upstream's example scripts are not on PyPI and their code stays out of this repository) ----
 
-def run_example(script, *args):
-    return subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True, text=True,
-                          timeout=600)
+def run_workflow(script, *args):
+    path = pathlib.Path(__file__).resolve().parent / "workflows" / script
+    return subprocess.run([sys.executable, str(path), *map(str, args)], capture_output=True, text=True, timeout=900)
 
 
-def test_recognize_faces_in_pictures_example(fr, images, request):
-    script = request.path.parent / "examples" / "recognize_faces_in_pictures.py"
-    result = run_example(script, images)
+def test_known_and_unknown_workflow(fr, images):
+    result = run_workflow("known_and_unknown.py", images / "obama2.jpg", images / "biden.jpg", images / "obama.jpg")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
-        "Is the unknown face a picture of Biden? False",
-        "Is the unknown face a picture of Obama? True",
-        "Is the unknown face a new person that we've never seen before? False",
-    ]
+    assert result.stdout.splitlines() == ["biden: False", "obama: True", "someone new: False"]
+    stranger = run_workflow("known_and_unknown.py", images / "biden.jpg", images / "obama.jpg", images / "obama3.jpg")
+    assert stranger.returncode == 0, stranger.stderr
+    assert stranger.stdout.splitlines() == ["obama: False", "obama3: False", "someone new: True"]
 
 
-def test_find_faces_in_picture_example(fr, siamface, images, request, tmp_path):
-    script = request.path.parent / "examples" / "find_faces_in_picture.py"
-    result = run_example(script, images / "obama.jpg", tmp_path / "face")
+def test_crop_faces_workflow(fr, siamface, images, tmp_path):
+    result = run_workflow("crop_faces.py", images / "obama.jpg", tmp_path / "face")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "I found 1 face(s) in this photograph."
-    top, left, bottom, right = (int(v) for v in re.findall(r"\d+", lines[1]))
+    assert lines[0] == "faces: 1"
+    top, right, bottom, left = (int(v) for v in re.findall(r"\d+", lines[1])[1:])
     crop = siamface.load_image(str(tmp_path / "face0.png"))
     assert crop.shape == (bottom - top, right - left, 3)
+
+
+def lfw_dev_split(tmp_path):
+    """LFW dev identities: the first 7 trained on 2 photos each (TRAIN/<name>/); TEST holds their
+    other photos and every photo of the 3 others (strangers). Returns TRAIN, TEST, {photo: truth}."""
+    lfw = testdata_dir() / "lfw_dev" / "lfw-deepfunneled"
+    if not lfw.is_dir():
+        missing("LFW dev photos not found at %s (set SIAMFACE_TESTDATA)" % lfw)
+    people = sorted(p.name for p in lfw.iterdir() if p.is_dir())
+    trained = people[:7]
+    train, test, truth = tmp_path / "train", tmp_path / "test", {}
+    test.mkdir()
+    for person in people:
+        photos = sorted((lfw / person).glob("*.jpg"))
+        if person in trained:
+            (train / person).mkdir(parents=True)
+            for photo in photos[:2]:
+                (train / person / photo.name).symlink_to(photo)
+            photos = photos[2:]
+        for photo in photos:
+            (test / photo.name).symlink_to(photo)
+            truth[photo.name] = person if person in trained else "unknown"
+    return train, test, truth
+
+
+def nearest_centre(boxes):
+    """LFW's convention: the photo's subject is the face nearest the centre of the 250x250 crop.
+    `boxes` are (top, right, bottom, left); returns an index into them, or None."""
+    if not boxes:
+        return None
+    return min(range(len(boxes)), key=lambda i: ((boxes[i][1] + boxes[i][3]) / 2 - 125) ** 2 + ((boxes[i][0] + boxes[i][2]) / 2 - 125) ** 2)
+
+
+def test_knn_folder_per_person_workflow_names_the_trained_people(fr, tmp_path):
+    train, test, truth = lfw_dev_split(tmp_path)
+    result = run_workflow("knn_folder_per_person.py", train, test)
+    assert result.returncode == 0, result.stderr
+    faces = {}
+    for line in result.stdout.splitlines():
+        photo, name, box = re.match(r"(\S+): (\S+) (\S+)", line).groups()
+        faces.setdefault(photo, []).append((tuple(int(v) for v in box.split(",")), name))
+    named = {photo: found[nearest_centre([box for box, _ in found])][1] for photo, found in faces.items()}
+    print("knn workflow: %s" % sorted(named.items()))
+    assert set(named) == set(truth), "photos without a face: %s" % sorted(set(truth) - set(named))
+    known = [p for p in truth if truth[p] != "unknown"]
+    assert sum(named[p] == truth[p] for p in known) >= 0.8 * len(known), named
+    assert all(named[p] in ("unknown", truth[p]) for p in known), named
+    # dlib's encodings at face_recognition's 0.6 let some strangers through, as the real package
+    # does (docs/python.md); siamface's own gallery on the same split is the next test.
+    print("knn workflow, strangers named: %s" % sorted((p, named[p]) for p in truth if truth[p] == "unknown" and named[p] != "unknown"))
+
+
+def test_the_native_gallery_on_the_same_split_names_no_stranger(siamface, models_dir, tmp_path):
+    train, test, truth = lfw_dev_split(tmp_path)
+    engine = siamface.Engine(str(models_dir), recognizer="fused")
+    gallery = siamface.Gallery(str(tmp_path / "gallery.db"))
+    for person in sorted(p.name for p in train.iterdir()):
+        gallery.enroll(engine, person, sorted(str(p) for p in (train / person).iterdir()))
+    named = {}
+    for photo in sorted(test.iterdir()):
+        faces = gallery.identify(engine, siamface.load_image(str(photo)))
+        subject = nearest_centre([(f.face.box.top, f.face.box.right, f.face.box.bottom, f.face.box.left) for f in faces])
+        assert subject is not None, photo.name
+        named[photo.name] = faces[subject].name
+    print("native gallery: %s" % sorted(named.items()))
+    strangers_named = [(p, named[p]) for p in truth if truth[p] == "unknown" and named[p] != "unknown"]
+    assert strangers_named == []
+    known = [p for p in truth if truth[p] != "unknown"]
+    assert all(named[p] == truth[p] for p in known), named
