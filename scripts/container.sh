@@ -31,7 +31,8 @@ while (($#)); do
   case "$1" in
     --stack) STACK=1 ;;
     --no-build) BUILD=0 ;;
-    --build-dir) BUILD_DIR="$(cd "$2" && pwd)"; shift ;;
+    --build-dir) [ -d "${2:-}" ] || { echo "container.sh: --build-dir needs a folder" >&2; exit 2; }
+      BUILD_DIR="$(cd "$2" && pwd)"; shift ;;
     *) echo "container.sh: unknown option $1 (see the comment at the top)" >&2; exit 2 ;;
   esac
   shift
@@ -134,8 +135,8 @@ deb="$(find "$work/deb" -maxdepth 1 -name 'siamface_*.deb' | head -n 1)"
 [ -n "$deb" ] || die "cpack made no siamface package"
 cp "$deb" "$ctx/siamface.deb"
 
-# 2. The base: the package's Depends (first of each alternative, versions dropped: bookworm has
-# the versions the build machine had) and ca-certificates for https/rtsps cameras.
+# 2. The base: the package's Depends (first of each alternative, versions dropped: the package
+# was built on Debian 12 against these same packages) and ca-certificates for https/rtsps cameras.
 mapfile -t depends < <(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -E 's/\|.*//; s/\(.*\)//; s/[[:space:]]//g' | grep -v '^$')
 base="$(base_image "${depends[@]}" ca-certificates)"
 
