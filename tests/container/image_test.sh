@@ -65,6 +65,13 @@ start_container() {
 
 step "serve on 127.0.0.1:$port, healthy"
 start_container 1
+# The healthcheck script itself: it passes beside the server, and fails where /health cannot
+# be reached (a second container seeing the server's processes but not its network).
+docker run --rm --pid "container:$container" --network host --entrypoint /usr/share/siamface/healthcheck "$image" ||
+  fail "the healthcheck fails beside a healthy server"
+if docker run --rm --pid "container:$container" --network none --entrypoint /usr/share/siamface/healthcheck "$image"; then
+  fail "the healthcheck passes without reaching /health"
+fi
 uid="$(docker exec "$container" id -u)"
 [ "$uid" != 0 ] || fail "the container runs as root"
 echo "container user id: $uid"
