@@ -263,7 +263,8 @@ struct MqttPublisher::Impl {
   std::vector<Message> camera_configs(const std::string& camera, const std::vector<std::string>& people) {
     std::vector<Message> out;
     const std::string device = camera_device_id(camera);
-    for (const std::string& state : {camera_topic(camera, "available"), camera_topic(camera, "last_person")}) {
+    for (const std::string& state :
+         {camera_topic(camera, "available"), camera_topic(camera, "last_person"), camera_topic(camera, "person")}) {
       announced.insert(state);
     }
     if (settings.discovery_prefix.empty()) return out;
