@@ -106,14 +106,19 @@ async function enrol(name, files, { drop = false } = {}) {
   await page.waitForSelector(`.person-card[data-name="${name}"]`, { timeout: 120000 });
 }
 
-async function identify(file, { keepUnknown = false } = {}) {
+async function identify(file, { keepUnknown = false, liveness = false } = {}) {
+  // A fresh view each time (a hash already shown does not render again, and the same file
+  // picked twice is no change).
+  await go('#/people', 'people');
   await go('#/identify', 'identify');
   if (keepUnknown) await page.click('#identify-keep-unknown');
+  if (liveness) await page.click('#identify-liveness');
   const input = await page.$('#identify-file');
   await input.uploadFile(file);
   await page.waitForSelector('#identify-result[data-done="1"]', { timeout: 120000 });
   return page.$$eval('.identify-face', (rows) => rows.map((r) => ({
-    name: r.dataset.name, shown: r.querySelector('.face-name').textContent,
+    name: r.dataset.name, shown: r.querySelector('.face-name').textContent, reason: r.dataset.reason,
+    attributes: r.querySelector('.face-attributes').textContent,
   })));
 }
 
@@ -198,6 +203,52 @@ async function main() {
     });
     assert.ok(drawn.width > 100 && drawn.height > 100, JSON.stringify(drawn));
     assert.ok(drawn.green > 200, `box pixels drawn: ${JSON.stringify(drawn)}`);
+    // Age, gender and expression are shown by default (issue 32); no spoof warning without the check.
+    assert.match(faces[0].attributes, /^\d+ y, male \d+%, [a-z]+$/, faces[0].attributes);
+    assert.equal(await page.$('#spoof-warning'), null);
+  });
+
+  await step('identify with the liveness check: a spoof is not named, and a warning says so', async () => {
+    // The verdicts are forced with the API's liveness_threshold (1: every face a spoof, 0: live),
+    // added to the page's own request, so the step checks the page, not the net's calibration.
+    const forceLivenessThreshold = (value) => page.evaluate((v) => {
+      if (!window.testAppendPatched) {
+        const append = FormData.prototype.append;
+        FormData.prototype.append = function (name, ...rest) {
+          append.call(this, name, ...rest);
+          if (name === 'liveness' && window.testLivenessThreshold !== undefined) {
+            append.call(this, 'liveness_threshold', window.testLivenessThreshold);
+          }
+        };
+        window.testAppendPatched = true;
+      }
+      window.testLivenessThreshold = v;
+    }, value);
+    await forceLivenessThreshold('0');
+    const live = await identify(obama3, { liveness: true });
+    assert.equal(live[0].name, 'Obama', JSON.stringify(live));
+    assert.match(live[0].attributes, /live \d\.\d\d/, live[0].attributes);
+    assert.equal(await page.$('#spoof-warning'), null);
+    await forceLivenessThreshold('1');
+    const spoof = await identify(obama2, { liveness: true });
+    assert.equal(spoof.length, 1, JSON.stringify(spoof));
+    assert.equal(spoof[0].reason, 'spoof', JSON.stringify(spoof));
+    assert.equal(spoof[0].name, '');
+    assert.equal(spoof[0].shown, 'unknown: spoof');
+    const warning = await page.$eval('#spoof-warning', (e) => e.textContent);
+    assert.match(warning, /^Face 1 looks like a photo or a screen held up to the camera \(liveness 0\.\d\d, live from 1\.00\): not named\.$/, warning);
+    // Drawn in red, labelled SPOOF, not in the "known" green.
+    const red = await page.$eval('#identify-canvas', (canvas) => {
+      const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+      let count = 0;
+      for (let i = 0; i < data.length; i += 4) {
+        if (Math.abs(data[i] - 0xd0) < 8 && Math.abs(data[i + 1] - 0x30) < 8 && Math.abs(data[i + 2] - 0x30) < 8) count++;
+      }
+      return count;
+    });
+    assert.ok(red > 200, `spoof box pixels drawn: ${red}`);
+    // The same photo without the check is named: the check is off by default.
+    assert.equal((await identify(obama2))[0].name, 'Obama');
   });
 
   await step('401 and 403 paths: no key, wrong key, cookie without the CSRF header, another origin', async () => {

@@ -87,6 +87,14 @@ TEST_F(AnalysisHttpTest, NativeAnalyzeReturnsTheAttributesAsked) {
   EXPECT_NE(r.body["error"]["message"].get<std::string>().find("'mask'"), std::string::npos) << r.body;
   r = post("/v1/analyze", {file_part("image", "not an image at all")});
   EXPECT_EQ(r.status, 400) << r.body;
+
+  // /v1/identify takes attributes too (the web page's identify view asks for them).
+  r = post("/v1/identify", {file_part("image", photo("obama2.jpg")), text_part("attributes", "age,gender")});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body["faces"][0]["name"], "obama");
+  EXPECT_EQ(r.body["faces"][0]["gender"]["value"], "male");
+  EXPECT_TRUE(r.body["faces"][0].contains("age"));
+  EXPECT_FALSE(r.body["faces"][0].contains("expression"));
 }
 
 TEST_F(AnalysisHttpTest, ASpoofIsNeverNamedOnAnyRecognizeRoute) {

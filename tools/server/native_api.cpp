@@ -98,6 +98,12 @@ void identify(const ServerContext& context, const httplib::Request& http, httpli
                 "keep_unknown=true, but this gallery does not keep unknown faces: PUT /v1/settings {\"keep_unknown\": true}");
   }
   const LivenessRequest liveness = request.liveness.value();
+  // attributes=age,gender,...: each face's analysis too (the liveness gate's verdict is reused).
+  const std::optional<std::string> attribute_list = request.attributes.value();
+  AnalyzeOptions analyze;
+  if (attribute_list) analyze.attributes = AttributeSet::parse(*attribute_list);
+  analyze.liveness_threshold = liveness.threshold;
+  if (liveness.enabled) analyze.attributes.liveness = false;
   const std::vector<IdentifiedFace> identified = identify_upload(
       context, *loaded, image, context.pipeline_options(request.min_score.value()), top_k, threshold, liveness);
   json kept = nullptr;
@@ -111,6 +117,7 @@ void identify(const ServerContext& context, const httplib::Request& http, httpli
   json faces = json::array();
   for (const IdentifiedFace& face : identified) {
     json out = tools::to_json(face.face, /*with_landmarks=*/false);
+    if (!analyze.attributes.empty()) out.update(tools::to_json(analyze_face(loaded->engine, image, face.face, analyze)));
     out["name"] = face.decision.person;
     out["known"] = face.decision.known;
     out["distance"] = face.decision.distance;

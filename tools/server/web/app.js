@@ -330,11 +330,12 @@
     ctx.textBaseline = 'bottom';
     faces.forEach((face, i) => {
       const { left, top, width, height } = face.box;
-      const color = face.known ? '#20a050' : '#e0a000';
+      const spoof = face.reason === 'spoof';
+      const color = spoof ? '#d03030' : face.known ? '#20a050' : '#e0a000';
       ctx.lineWidth = line;
       ctx.strokeStyle = color;
       ctx.strokeRect(left, top, width, height);
-      const label = `${i + 1}. ${face.known ? face.name : 'unknown'} ${Number(face.distance).toFixed(2)}`;
+      const label = spoof ? `${i + 1}. SPOOF` : `${i + 1}. ${face.known ? face.name : 'unknown'} ${Number(face.distance).toFixed(2)}`;
       const textWidth = ctx.measureText(label).width + 8;
       const y = top > fontPx + 6 ? top : top + height + fontPx + 6;
       ctx.fillStyle = color;
@@ -354,8 +355,21 @@
     });
   }
 
+  // What the face analysis says of a face (the /v1/identify attributes), in a few words.
+  function attributesText(face) {
+    const parts = [];
+    if (face.age !== undefined) parts.push(`${face.age} y`);
+    if (face.gender) parts.push(`${face.gender.value} ${Math.round(face.gender.probability * 100)}%`);
+    if (face.expression) parts.push(face.expression.value);
+    if (face.liveness) parts.push(`${face.liveness.value} ${Number(face.liveness.score).toFixed(2)}`);
+    if (face.too_small) parts.push('too small to analyse');
+    return parts.join(', ');
+  }
+
   async function identifyView() {
     const keep = h('input', { type: 'checkbox', id: 'identify-keep-unknown' });
+    const liveness = h('input', { type: 'checkbox', id: 'identify-liveness' });
+    const attributes = h('input', { type: 'checkbox', id: 'identify-attributes', checked: true });
     const keepHint = h('span', { class: 'muted small' });
     try {
       const settings = await api('GET', '/v1/settings');
@@ -381,6 +395,8 @@
       form.append('image', file, file.name);
       form.append('top_k', '3');
       if (keep.checked) form.append('keep_unknown', 'true');
+      if (liveness.checked) form.append('liveness', 'true');
+      if (attributes.checked) form.append('attributes', 'age,gender,expression');
       const [result, image] = await Promise.all([api('POST', '/v1/identify', { form }), loadImage(file)]);
       const canvas = h('canvas', { id: 'identify-canvas', 'aria-label': `${file.name}, ${result.faces.length} face(s)` });
       drawAnnotated(canvas, image, result.faces);
@@ -403,18 +419,30 @@
           actions.append(not);
         }
         const top = (face.top || []).map((m) => `${m.person} ${Number(m.distance).toFixed(2)}`).join(', ');
-        return h('tr', { class: 'identify-face', dataset: { name: face.known ? face.name : '', index: String(i + 1) } },
+        const spoof = face.reason === 'spoof';
+        const nameCell = spoof ? 'unknown: spoof' : face.known ? face.name : 'unknown';
+        return h('tr', { class: spoof ? 'identify-face spoof' : 'identify-face',
+          dataset: { name: face.known ? face.name : '', index: String(i + 1), reason: face.reason || '' } },
           h('td', {}, String(i + 1)),
-          h('td', { class: face.known ? 'known face-name' : 'face-name' }, face.known ? face.name : 'unknown'),
+          h('td', { class: face.known ? 'known face-name' : 'face-name' }, nameCell),
           h('td', {}, Number(face.distance).toFixed(3)),
+          h('td', { class: 'face-attributes small' }, attributesText(face)),
           h('td', { class: 'muted small' }, top),
           actions);
       });
+      const spoofs = result.faces.map((face, i) => [face, i + 1]).filter(([face]) => face.reason === 'spoof');
+      const warning = spoofs.length
+        ? h('p', { class: 'warning', id: 'spoof-warning', role: 'alert' },
+          `Face ${spoofs.map(([, n]) => n).join(', ')} looks like a photo or a screen held up to the camera ` +
+          `(liveness ${spoofs.map(([face]) => Number(face.liveness.score).toFixed(2)).join(', ')}, ` +
+          `live from ${Number(spoofs[0][0].liveness.threshold).toFixed(2)}): not named.`)
+        : '';
       output.replaceChildren(
+        warning,
         h('div', { class: 'stage' }, canvas),
         result.faces.length
           ? h('table', { class: 'results' },
-            h('thead', {}, h('tr', {}, h('th', {}, '#'), h('th', {}, 'Name'), h('th', {}, 'Distance'), h('th', {}, 'Closest'), h('th', {}, ''))),
+            h('thead', {}, h('tr', {}, h('th', {}, '#'), h('th', {}, 'Name'), h('th', {}, 'Distance'), h('th', {}, 'Age, gender, expression'), h('th', {}, 'Closest'), h('th', {}, ''))),
             h('tbody', {}, rows))
           : h('p', { class: 'muted', id: 'no-faces' }, 'No face found in this photo.'));
       if (result.unknown) {
@@ -428,7 +456,10 @@
     return h('section', {},
       h('h1', {}, 'Identify'),
       h('div', { class: 'panel' }, drop.zone,
-        h('label', { class: 'check small' }, keep, 'Keep the unknown faces of this photo, to name them later'), keepHint),
+        h('label', { class: 'check small' }, keep, 'Keep the unknown faces of this photo, to name them later'), keepHint,
+        h('label', { class: 'check small' }, liveness,
+          'Check liveness: a photo or screen held up is never named (see docs/analysis.md for its error rates)'),
+        h('label', { class: 'check small' }, attributes, 'Show age, gender and expression')),
       output);
   }
 
