@@ -1,5 +1,5 @@
 // Issue 32: the measurements of docs/analysis.md.
-//   build/bench/analysis_study_bench scores [--lfw N] > scores.tsv   (then bench/analysis_study.py)
+//   build/bench/analysis_study_bench scores [--lfw-every K] > scores.tsv   (then bench/analysis_study.py)
 //   build/bench/analysis_study_bench speed [--repeat N]
 // scores: every face of every real-photo set of the test data, of faceplugin's and
 // Silent-Face-Anti-Spoofing's sample images when present in ~/.cache/siamface/attack_samples
@@ -40,7 +40,8 @@ using siamface::bench::ms_since;
 
 namespace {
 
-std::vector<fs::path> images_under(const fs::path& dir, std::size_t limit = 0) {
+// Every image under `dir`, sorted; with `every` > 1 only every every-th of them.
+std::vector<fs::path> images_under(const fs::path& dir, std::size_t every = 1) {
   std::vector<fs::path> files;
   std::error_code ec;
   if (!fs::exists(dir, ec)) return files;
@@ -49,8 +50,10 @@ std::vector<fs::path> images_under(const fs::path& dir, std::size_t limit = 0) {
     if (entry.is_regular_file() && (ext == ".jpg" || ext == ".png" || ext == ".jpeg")) files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end());
-  if (limit && files.size() > limit) files.resize(limit);
-  return files;
+  if (every <= 1) return files;
+  std::vector<fs::path> sampled;
+  for (std::size_t i = 0; i < files.size(); i += every) sampled.push_back(files[i]);
+  return sampled;
 }
 
 struct Set {
@@ -59,7 +62,7 @@ struct Set {
   bool bona_fide;  // every face is a live capture
 };
 
-std::vector<Set> real_sets(std::size_t lfw_limit) {
+std::vector<Set> real_sets(std::size_t lfw_every) {
   const fs::path data = test::testdata_dir();
   return {
       {"face_recognition_ageitgey", images_under(data / "face_recognition_ageitgey"), true},
@@ -67,7 +70,7 @@ std::vector<Set> real_sets(std::size_t lfw_limit) {
       {"dlib_faces", images_under(data / "dlib_examples" / "faces"), true},
       {"dlib_johns", images_under(data / "dlib_examples" / "johns"), true},
       {"lfw_dev", images_under(data / "lfw_dev"), true},
-      {"lfw_deepfunneled", images_under(data / "lfw" / "lfw-deepfunneled", lfw_limit), true},
+      {"lfw_deepfunneled", images_under(data / "lfw" / "lfw-deepfunneled", lfw_every), true},
       {"face-api_samples", images_under(fs::path(test::models_dir()) / "samples"), true},
   };
 }
@@ -172,12 +175,12 @@ void score_image(const Nets& nets, const std::string& set, const std::string& fi
   std::fflush(stdout);
 }
 
-int run_scores(std::size_t lfw_limit) {
+int run_scores(std::size_t lfw_every) {
   const fs::path models = test::models_dir();
   Nets nets{Engine::open(), make_liveness_net(models), make_age_gender_net(models)};
   std::printf("set\tfile\tface\tsize_px\tdet_score\trgb0\trgb1\trgb2\tbgr0\tbgr1\tbgr2\tage\tmale\n");
   std::mt19937 rng(32);
-  for (const Set& set : real_sets(lfw_limit)) {
+  for (const Set& set : real_sets(lfw_every)) {
     std::size_t index = 0;
     for (const fs::path& file : set.files) {
       const cv::Mat bgr = cv::imread(file.string(), cv::IMREAD_COLOR);
@@ -225,7 +228,9 @@ int run_speed(int repeat) {
     };
   };
   // Warm every net first: the first call loads the models.
-  analyze_faces(engine, photos.front(), {AttributeSet::all()});
+  AnalyzeOptions warm;
+  warm.attributes = AttributeSet::all();
+  analyze_faces(engine, photos.front(), warm);
   const std::vector<Config> configs = {
       {"identify alone (detect + landmarks + embed)", [&](const Image& image) { engine.analyze(image); }},
       {"+ pose", analyze_with("pose")},
@@ -257,20 +262,20 @@ int run_speed(int repeat) {
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
-  std::size_t lfw_limit = 0;
+  std::size_t lfw_every = 1;
   int repeat = 5;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--lfw") lfw_limit = std::strtoul(argv[i + 1], nullptr, 10);
+    if (flag == "--lfw-every") lfw_every = std::strtoul(argv[i + 1], nullptr, 10);
     if (flag == "--repeat") repeat = std::max(1, std::atoi(argv[i + 1]));
   }
   try {
-    if (mode == "scores") return run_scores(lfw_limit);
+    if (mode == "scores") return run_scores(lfw_every);
     if (mode == "speed") return run_speed(repeat);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "analysis_study_bench: %s\n", e.what());
     return 2;
   }
-  std::fprintf(stderr, "usage: analysis_study_bench scores [--lfw N] | speed [--repeat N]\n");
+  std::fprintf(stderr, "usage: analysis_study_bench scores [--lfw-every K] | speed [--repeat N]\n");
   return 2;
 }

@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "attributes/attribute_nets.hpp"
-#include "common/run_command.hpp"
+#include "common/onnx_reference.hpp"
 #include "common/temp_dir_test.hpp"
 #include "common/test_env.hpp"
 #include "image/cv_image.hpp"
@@ -26,12 +26,10 @@ namespace siamface {
 namespace {
 
 namespace fs = std::filesystem;
-using test::shell_quote;
 
 constexpr const char* kPhotos = "face_recognition_ageitgey/tests/test_images";
 constexpr const char* kGroup = "face-api.js/examples/images/bbt1.jpg";
 
-fs::path reference_dir() { return fs::path(SIAMFACE_SOURCE_DIR) / "tests" / "reference"; }
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -74,7 +72,7 @@ TEST_F(Analysis, LivenessNetMatchesOnnxRuntime) {
   SIAMFACE_REQUIRE_ANALYSIS_MODELS();
   SIAMFACE_REQUIRE_TESTDATA(kPhotos);
   SIAMFACE_REQUIRE_TESTDATA(kGroup);
-  SIAMFACE_REQUIRE_PATH(reference_dir() / "node_modules" / "onnxruntime-web",
+  SIAMFACE_REQUIRE_PATH(test::onnx_reference_dir() / "node_modules" / "onnxruntime-web",
                         "ONNX Runtime reference (npm ci --prefix tests/reference)");
   const Engine engine = Engine::open();
   std::vector<cv::Mat> inputs = liveness_inputs(engine);
@@ -87,24 +85,13 @@ TEST_F(Analysis, LivenessNetMatchesOnnxRuntime) {
     inputs.push_back(rgb);
   }
   const auto net = make_liveness_net(test::models_dir());
-  nlohmann::json job = {{"cases", nlohmann::json::array()}};
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    const fs::path input = temp_ / ("face" + std::to_string(i) + ".raw");
-    std::ofstream(input, std::ios::binary)
-        .write(reinterpret_cast<const char*>(inputs[i].data), static_cast<std::streamsize>(inputs[i].total() * 3));
-    job["cases"].push_back({{"id", "face" + std::to_string(i)}, {"input", input.string()}});
-  }
-  std::ofstream(temp_ / "job.json") << job.dump();
-  const auto result = test::run_command(
-      "node " + shell_quote((reference_dir() / "liveness_reference.mjs").string()) + " " +
-      shell_quote((test::models_dir() / kLivenessFile).string()) + " " + shell_quote((temp_ / "job.json").string()) +
-      " > " + shell_quote((temp_ / "out.json").string()));
-  ASSERT_EQ(result.exit_code, 0) << result.output;
-  const nlohmann::json reference = nlohmann::json::parse(read_text(temp_ / "out.json"));
+  const nlohmann::json reference =
+      test::run_onnx_reference("liveness_reference.mjs", test::models_dir() / kLivenessFile, inputs, temp_);
+  ASSERT_FALSE(reference.is_null());
   float lowest_live = 1.0F, highest_live = 0.0F;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const std::vector<float> expected =
-        reference.at("face" + std::to_string(i)).at("probabilities").get<std::vector<float>>();
+        reference.at("case" + std::to_string(i)).at("probabilities").get<std::vector<float>>();
     const std::vector<float> ours = net->predict_input(inputs[i]);
     ASSERT_EQ(expected.size(), 3U);
     ASSERT_EQ(ours.size(), 3U);
@@ -182,7 +169,9 @@ TEST_F(Analysis, ATinyFaceGetsNoNetworkAttributes) {
   ASSERT_FALSE(faces.empty());
   Face tiny = faces[0];
   tiny.box.width = tiny.box.height = kMinAnalysisFacePx - 1;
-  const FaceAnalysis a = analyze_face(engine, image, tiny, {AttributeSet::all()});
+  AnalyzeOptions options;
+  options.attributes = AttributeSet::all();
+  const FaceAnalysis a = analyze_face(engine, image, tiny, options);
   EXPECT_TRUE(a.too_small);
   EXPECT_FALSE(a.age || a.gender || a.expression || a.liveness);
   EXPECT_TRUE(a.pose.has_value());

@@ -15,6 +15,7 @@
 
 #include "align/arcface_chip.hpp"
 #include "common/backend_comparison.hpp"
+#include "common/onnx_reference.hpp"
 #include "common/run_command.hpp"
 #include "common/temp_dir_test.hpp"
 #include "common/test_env.hpp"
@@ -75,22 +76,11 @@ TEST_F(MobileFaceNet, MatchesOnnxRuntimeOnRealChips) {
   const auto net = make_mobile_face_net(test::models_dir());
   const std::vector<std::vector<float>> ours = net->embed(chips);  // one batch of four
 
-  nlohmann::json job = {{"cases", nlohmann::json::array()}};
+  const nlohmann::json reference =
+      test::run_onnx_reference("mobilefacenet_reference.mjs", test::models_dir() / kMobileFaceNetFile, chips, temp_);
+  ASSERT_FALSE(reference.is_null());
   for (std::size_t i = 0; i < chips.size(); ++i) {
-    const fs::path input = temp_ / ("chip" + std::to_string(i) + ".bgr");
-    std::ofstream(input, std::ios::binary)
-        .write(reinterpret_cast<const char*>(chips[i].data), static_cast<std::streamsize>(chips[i].total() * 3));
-    job["cases"].push_back({{"id", "chip" + std::to_string(i)}, {"input", input.string()}});
-  }
-  std::ofstream(temp_ / "job.json") << job.dump();
-  const auto result = test::run_command(
-      "node " + shell_quote((reference_dir() / "mobilefacenet_reference.mjs").string()) + " " +
-      shell_quote((test::models_dir() / kMobileFaceNetFile).string()) + " " +
-      shell_quote((temp_ / "job.json").string()) + " > " + shell_quote((temp_ / "out.json").string()));
-  ASSERT_EQ(result.exit_code, 0) << result.output;
-  const nlohmann::json reference = nlohmann::json::parse(read_text(temp_ / "out.json"));
-  for (std::size_t i = 0; i < chips.size(); ++i) {
-    const std::vector<float> raw = reference.at("chip" + std::to_string(i)).get<std::vector<float>>();
+    const std::vector<float> raw = reference.at("case" + std::to_string(i)).get<std::vector<float>>();
     ASSERT_EQ(raw.size(), static_cast<std::size_t>(kMobileFaceNetDims));
     const Embedding expected = normalised(raw);
     float worst = 0;
