@@ -45,10 +45,8 @@ printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence true\npersisten
   "$TEST_MQTT_PORT" > "$TEST_DIR/mosquitto.conf"
 # Each camera sees one person: front_door obama (another photo than the registered one), garden biden.
 mkdir -p "$TEST_DIR/videos"
-for pair in front_door:obama2.jpg garden:biden.jpg; do
-  ffmpeg -v error -y -loop 1 -i "$PHOTOS/${pair#*:}" -t 4 -r 5 \
-    -vf 'scale=trunc(iw/2)*2:trunc(ih/2)*2,format=yuv420p' -c:v libx264 "$TEST_DIR/videos/${pair%%:*}.mp4"
-done
+make_video obama2.jpg "$TEST_DIR/videos/front_door.mp4"
+make_video biden.jpg "$TEST_DIR/videos/garden.mp4"
 cat > "$TEST_DIR/cameras.yaml" <<EOF
 mqtt: mqtt://127.0.0.1:$TEST_MQTT_PORT/siamface?client_id=siamface-watch
 ha_discovery: true

@@ -82,3 +82,9 @@ wait_health() {  # PORT SECONDS WHAT
     sleep 1
   done
 }
+
+# A short H.264 video of one still photo (4 s at 5 fps): a camera that sees one person.
+make_video() {  # PHOTO OUT
+  ffmpeg -v error -y -loop 1 -i "$PHOTOS/$1" -t 4 -r 5 \
+    -vf 'scale=trunc(iw/2)*2:trunc(ih/2)*2,format=yuv420p' -c:v libx264 "$2"
+}
