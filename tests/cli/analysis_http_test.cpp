@@ -31,9 +31,10 @@ std::string photo(const std::string& name) { return read_binary_file(photos() / 
 
 class AnalysisHttpTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { start({}); }
+  void start(const std::vector<std::string>& args) {
     REQUIRE_DATA();
-    server_ = std::make_unique<ServerProcess>(std::vector<std::string>{});
+    server_ = std::make_unique<ServerProcess>(args);
     ASSERT_GT(server_->port(), 0) << server_->log();
     ASSERT_TRUE(server_->wait_ready()) << server_->log();
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
@@ -136,6 +137,23 @@ TEST_F(AnalysisHttpTest, ASpoofIsNeverNamedOnAnyRecognizeRoute) {
   r = post("/api/v1/recognition/recognize?&limit=0&liveness=true&liveness_threshold=0", {file_part("file", photo("obama2.jpg"))});
   EXPECT_EQ(r.body["result"][0]["subjects"][0]["subject"], "obama") << r.body;
   EXPECT_EQ(r.body["result"][0]["liveness"]["value"], "live");
+}
+
+TEST_F(AnalysisHttpTest, ServeLivenessChecksRequestsThatCannotAsk) {
+  // Home Assistant's DeepStack integration sends only the image and min_confidence.
+  start({"--liveness", "--liveness-threshold", "1"});
+  Reply r = post("/v1/vision/face/recognize", {file_part("image", photo("obama2.jpg")), text_part("min_confidence", "0.45")});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body["predictions"][0]["userid"], "unknown");
+  EXPECT_EQ(r.body["predictions"][0]["liveness"]["value"], "spoof");
+  r = post("/api/v1/recognition/recognize?det_prob_threshold=0.8", {file_part("file", photo("obama2.jpg"))});
+  EXPECT_EQ(r.body["result"][0]["subjects"], json::array()) << r.body;
+  // A request may still turn it off, or set its own threshold.
+  r = post("/v1/identify", {file_part("image", photo("obama2.jpg")), text_part("liveness", "false")});
+  EXPECT_EQ(r.body["faces"][0]["name"], "obama") << r.body;
+  r = post("/v1/identify", {file_part("image", photo("obama2.jpg")), text_part("liveness_threshold", "0")});
+  EXPECT_EQ(r.body["faces"][0]["name"], "obama") << r.body;
+  EXPECT_EQ(r.body["faces"][0]["liveness"]["value"], "live");
 }
 
 TEST_F(AnalysisHttpTest, DoubleTakesRequestsAndItsSuggestedMaskPlugin) {

@@ -183,18 +183,19 @@ TEST(RequestParsing, AFacePluginSiamfaceLacksIsRefusedByName) {
   }
 }
 
-TEST(RequestParsing, LivenessIsOffUnlessAskedAndItsThresholdNeedsIt) {
-  EXPECT_FALSE(parse_liveness_request(std::nullopt, std::nullopt).enabled);
+TEST(RequestParsing, LivenessIsAskedOrLeftToTheServer) {
+  EXPECT_FALSE(parse_liveness_request(std::nullopt, std::nullopt).asked.has_value());  // the server's default
   const LivenessRequest on = parse_liveness_request("true", "0.7");
-  EXPECT_TRUE(on.enabled);
+  EXPECT_EQ(on.asked, true);
   ASSERT_TRUE(on.threshold.has_value());
   EXPECT_FLOAT_EQ(*on.threshold, 0.7F);
-  EXPECT_TRUE(parse_liveness_request("True", std::nullopt).enabled);  // Python's str(True)
-  EXPECT_TRUE(parse_liveness_request("1", std::nullopt).enabled);
-  EXPECT_FALSE(parse_liveness_request("false", std::nullopt).threshold.has_value());
+  EXPECT_EQ(parse_liveness_request("True", std::nullopt).asked, true);  // Python's str(True)
+  EXPECT_EQ(parse_liveness_request("1", std::nullopt).asked, true);
+  EXPECT_EQ(parse_liveness_request("false", std::nullopt).asked, false);
   EXPECT_THROW(parse_liveness_request("yes", std::nullopt), Error);
   EXPECT_THROW(parse_liveness_request("true", "1.5"), Error);
-  EXPECT_THROW(parse_liveness_request(std::nullopt, "0.5"), Error);  // a threshold for a check that is off
+  // A threshold alone parses: whether the check is on is the server's to say (liveness_check).
+  EXPECT_FLOAT_EQ(*parse_liveness_request(std::nullopt, "0.5").threshold, 0.5F);
 }
 
 // The message a Parsed value's read throws (empty when it holds a value).
@@ -231,8 +232,8 @@ TEST(RequestParsing, NativeParamsComeFromTheQueryThenTheFormThenTheJsonBody) {
   const NativeRequest from_json = parse_native_request(json, {"image"});
   EXPECT_EQ(from_json.top_k.value(), 7U);
   EXPECT_TRUE(from_json.keep_unknown.value());
-  EXPECT_TRUE(from_json.liveness.value().enabled);
-  EXPECT_FALSE(from_form.liveness.value().enabled);
+  EXPECT_EQ(from_json.liveness.value().asked, true);
+  EXPECT_FALSE(from_form.liveness.value().asked.has_value());
   EXPECT_EQ(from_json.min_score.value(), 0.3F);
   EXPECT_EQ(from_json.name.value(), "ada");
   ASSERT_EQ(from_json.images.value().size(), 1U);

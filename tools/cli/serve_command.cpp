@@ -118,6 +118,12 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   command->add_flag("--allow-looser-thresholds", o.allow_looser_thresholds,
                     "Let request parameters loosen the gallery's threshold (DeepStack min_confidence, native "
                     "threshold), and CompreFace's recognize list the nearest subjects of unknown faces too");
+  command->add_flag("--liveness", o.liveness,
+                    "Check liveness on every recognize route unless a request sends liveness=false: a face judged "
+                    "a spoof is never named (error rates: docs/analysis.md)");
+  command->add_option("--liveness-threshold", o.liveness_threshold,
+                      "Liveness score at and above which a face is live (default: the library's)")
+      ->check(CLI::Range(0.0F, 1.0F));
   command->add_option("--max-faces", o.max_faces, "Faces per image (highest scores; 0: no limit)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   command->add_option("--request-timeout-s", o.request_timeout_s, "Read/write timeout per request")

@@ -62,12 +62,22 @@ AddOutcome enroll_upload(const ServerContext& context, const Loaded& loaded, con
   return loaded.gallery->add_face(prepare_upload(context, loaded, person, file, pipeline));
 }
 
+LivenessCheck liveness_check(const ServerContext& context, const LivenessRequest& request) {
+  LivenessCheck check;
+  check.enabled = request.asked.value_or(context.options().liveness);
+  check.threshold = request.threshold ? request.threshold : context.options().liveness_threshold;
+  if (request.threshold && !check.enabled) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "liveness_threshold needs liveness=true (the liveness check is off on this server unless asked)");
+  }
+  return check;
+}
+
 std::vector<IdentifiedFace> identify_upload(const ServerContext& context, const Loaded& loaded,
                                             const Image& image, const PipelineOptions& pipeline, std::size_t top_k,
                                             std::optional<float> threshold, const LivenessRequest& liveness) {
   IdentifyOptions options;
-  options.liveness.enabled = liveness.enabled;
-  options.liveness.threshold = liveness.threshold;
+  options.liveness = liveness_check(context, liveness);
   options.top_k = std::max<std::size_t>(top_k, 1);
   options.pipeline = pipeline;
   options.threshold = threshold;  // identify_image resolves it against the gallery's

@@ -37,8 +37,13 @@ GalleryFace prepare_upload(const ServerContext& context, const Loaded& loaded, c
 AddOutcome enroll_upload(const ServerContext& context, const Loaded& loaded, const std::string& person,
                          const UploadedFile& file, const PipelineOptions& pipeline);
 
+// The liveness check of a request: its `liveness`, else the server's default (serve --liveness);
+// its threshold, else the server's. Throws Error(kInvalidArgument) for a threshold sent while the
+// check is off.
+LivenessCheck liveness_check(const ServerContext& context, const LivenessRequest& request);
+
 // identify_image with the default rule and the gallery's saved threshold (or `threshold`),
-// behind the liveness gate when `liveness` asks for it (a spoof is never named).
+// behind the liveness check when liveness_check(`liveness`) turns it on (a spoof is never named).
 std::vector<IdentifiedFace> identify_upload(const ServerContext& context, const Loaded& loaded,
                                             const Image& image, const PipelineOptions& pipeline, std::size_t top_k,
                                             std::optional<float> threshold = std::nullopt,

@@ -71,10 +71,8 @@ FacePlugins plugins_of(const httplib::Request& request) { return parse_face_plug
 
 // The liveness gate of a recognize request: liveness=true in the query, or the "liveness" plugin.
 LivenessRequest liveness_of(const httplib::Request& request, const FacePlugins& plugins) {
-  std::optional<std::string> on = query(request, "liveness");
-  if (plugins.liveness && !on) on = "true";
-  LivenessRequest liveness = parse_liveness_request(on, query(request, "liveness_threshold"));
-  liveness.enabled = liveness.enabled || plugins.liveness;
+  LivenessRequest liveness = parse_liveness_request(query(request, "liveness"), query(request, "liveness_threshold"));
+  if (plugins.liveness) liveness.asked = true;
   return liveness;
 }
 
@@ -169,7 +167,7 @@ void recognize(ServerContext& context, const httplib::Request& request, httplib:
     json item = {{"box", box_json(face.face, image)}, {"subjects", subjects_json}};
     add_plugin_fields(item, plugins, loaded->engine, image, face.face, &face.embedding, face.liveness);
     // The gate's verdict is shown whenever it ran, asked as a plugin or as liveness=true.
-    if (liveness.enabled && !item.contains("liveness")) {
+    if (face.liveness && !item.contains("liveness")) {
       item["liveness"] = face.liveness ? tools::to_json(*face.liveness) : json(nullptr);
     }
     result.push_back(std::move(item));

@@ -102,8 +102,9 @@ void identify(const ServerContext& context, const httplib::Request& http, httpli
   const std::optional<std::string> attribute_list = request.attributes.value();
   AnalyzeOptions analyze;
   if (attribute_list) analyze.attributes = AttributeSet::parse(*attribute_list);
-  analyze.liveness_threshold = liveness.threshold;
-  if (liveness.enabled) analyze.attributes.liveness = false;
+  const LivenessCheck check = liveness_check(context, liveness);
+  analyze.liveness_threshold = check.threshold;
+  if (check.enabled) analyze.attributes.liveness = false;
   const std::vector<IdentifiedFace> identified = identify_upload(
       context, *loaded, image, context.pipeline_options(request.min_score.value()), top_k, threshold, liveness);
   json kept = nullptr;

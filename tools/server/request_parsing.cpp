@@ -244,13 +244,8 @@ bool parse_bool_param(std::string_view name, const std::optional<std::string>& t
 LivenessRequest parse_liveness_request(const std::optional<std::string>& liveness,
                                        const std::optional<std::string>& threshold) {
   LivenessRequest request;
-  request.enabled = parse_bool_param("liveness", liveness);
-  if (threshold) {
-    if (!request.enabled) {
-      throw Error(ErrorCode::kInvalidArgument, "liveness_threshold needs liveness=true (the check is off by default)");
-    }
-    request.threshold = parse_float_param("liveness_threshold", *threshold, 0.0F, 1.0F);
-  }
+  if (liveness) request.asked = parse_bool_param("liveness", liveness);
+  if (threshold) request.threshold = parse_float_param("liveness_threshold", *threshold, 0.0F, 1.0F);
   return request;
 }
 

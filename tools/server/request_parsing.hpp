@@ -100,10 +100,11 @@ class Parsed {
   std::exception_ptr error_;
 };
 
-// The liveness gate a recognize request asks for: `liveness` "true" or "false" (absent: false),
-// `liveness_threshold` 0..1 (absent: the library's default; given without liveness=true: 400).
+// The liveness check a recognize request asks for: `liveness` "true" or "false" (absent: the
+// server's default, serve --liveness), `liveness_threshold` 0..1 (absent: the server's, else the
+// library's). api_common's liveness_check resolves it against the server's options.
 struct LivenessRequest {
-  bool enabled = false;
+  std::optional<bool> asked;
   std::optional<float> threshold;
 };
 LivenessRequest parse_liveness_request(const std::optional<std::string>& liveness,

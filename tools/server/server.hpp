@@ -49,6 +49,11 @@ struct ServerOptions {
   // decision stricter than the gallery's threshold, and CompreFace's recognize lists only the
   // subject the decision accepts, unless the user starts the server with this (issue 31).
   bool allow_looser_thresholds = false;
+  // The liveness check on every recognize route unless a request sends liveness=false (for
+  // clients that cannot ask, such as Home Assistant's DeepStack integration), and its threshold
+  // (nullopt: the library's default). A request's liveness_threshold wins.
+  bool liveness = false;
+  std::optional<float> liveness_threshold;
   // Called with every recognition's faces (all three APIs), e.g. to publish them to MQTT.
   // Must not throw; runs on the request's thread.
   std::function<void(const std::vector<IdentifiedFace>&)> on_identified;
