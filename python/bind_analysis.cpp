@@ -9,6 +9,7 @@
 #include "bind_common.hpp"
 #include "siamface/analysis.hpp"
 #include "siamface/identify.hpp"
+#include "siamface/tracker.hpp"
 
 namespace siamface::python {
 
@@ -89,6 +90,12 @@ void bind_analysis(py::module_& m) {
   py::reinterpret_borrow<py::class_<siamface::IdentifiedFace>>(m.attr("IdentifiedFace"))
       .def_readonly("liveness", &siamface::IdentifiedFace::liveness,
                     "with identify(liveness=True): the face's LivenessEstimate (None when too small to judge)");
+
+  // With Tracker(liveness=True): a track's verdict over its frames (None until enough were judged).
+  py::reinterpret_borrow<py::class_<siamface::TrackedFace>>(m.attr("TrackedFace"))
+      .def_readonly("liveness", &siamface::TrackedFace::liveness);
+  py::reinterpret_borrow<py::class_<siamface::TrackEvent>>(m.attr("TrackEvent"))
+      .def_readonly("liveness", &siamface::TrackEvent::liveness);
 
   m.def(
       "analyze",

@@ -39,7 +39,11 @@ tracks in between, embeds only when that can change a track's identity, names ea
 Thread safety: one tracker follows one video; calls from several threads are serialised.
 )doc")
       .def(py::init([](const PyEngine& engine, const GalleryHandle* gallery, int detect_every,
-                       std::optional<float> threshold, bool allow_looser_threshold, std::optional<float> margin) {
+                       std::optional<float> threshold, bool allow_looser_threshold, std::optional<float> margin,
+                       bool liveness, std::optional<float> liveness_threshold) {
+             if (liveness_threshold && !liveness) {
+               throw py::value_error("liveness_threshold needs liveness=True (the liveness check is off by default)");
+             }
              auto handle = std::make_unique<TrackerHandle>(engine, gallery ? gallery->get() : nullptr);
              siamface::TrackerOptions options;
              options.detect_every = detect_every;
@@ -54,12 +58,15 @@ Thread safety: one tracker follows one video; calls from several threads are ser
              options.identify.allow_looser_threshold = allow_looser_threshold;
              if (margin) options.identify.rule.margin = *margin;
              options.identify.pipeline = engine.pipeline;
+             options.identify.liveness.enabled = liveness;
+             options.identify.liveness.threshold = liveness_threshold;
              handle->tracker =
                  std::make_unique<siamface::FaceTracker>(handle->engine, handle->gallery.get(), options);
              return handle;
            }),
            "engine"_a, "gallery"_a = py::none(), py::kw_only(), "detect_every"_a = 5, "threshold"_a = py::none(),
-           "allow_looser_threshold"_a = false, "margin"_a = py::none())
+           "allow_looser_threshold"_a = false, "margin"_a = py::none(), "liveness"_a = false,
+           "liveness_threshold"_a = py::none())
       .def(
           "process",
           [](TrackerHandle& t, const py::array& frame, std::int64_t frame_index, double timestamp_s) {
@@ -90,7 +97,7 @@ Thread safety: one tracker follows one video; calls from several threads are ser
         const siamface::TrackerStats& s = t.tracker->stats();
         return py::dict("frames"_a = s.frames, "detect_frames"_a = s.detect_frames, "embeddings"_a = s.embeddings,
                         "tracks"_a = s.tracks, "detect_ms"_a = s.detect_ms, "embed_ms"_a = s.embed_ms,
-                        "identify_ms"_a = s.identify_ms, "track_ms"_a = s.track_ms);
+                        "identify_ms"_a = s.identify_ms, "track_ms"_a = s.track_ms, "liveness_ms"_a = s.liveness_ms);
       });
 }
 

@@ -96,3 +96,22 @@ def test_identify_with_liveness_never_names_a_spoof(siamface, engine, attribute_
         assert live.name == "obama" and live.liveness.live
         with pytest.raises(ValueError, match="liveness=True"):
             gallery.identify(engine, probe, liveness_threshold=0.5)
+
+
+def test_a_tracker_with_liveness_names_a_track_only_once_judged_live(siamface, engine, attribute_models, photo, tmp_path):
+    frame = photo("obama2.jpg")
+    with siamface.Gallery(str(tmp_path / "g.db")) as gallery:
+        gallery.add(engine, "obama", photo("obama.jpg"))
+        for threshold, named in ((0.0, "obama"), (1.0, "unknown")):
+            tracker = siamface.Tracker(engine, gallery, detect_every=5, liveness=True, liveness_threshold=threshold)
+            identified = []
+            for index in range(15):
+                faces, events = tracker.process(frame, index, index / 10)
+                identified += [e for e in events if e.kind == "identified"]
+                if index < 10:  # three detection rounds (frames 0, 5, 10) before a verdict
+                    assert all(f.liveness is None and not f.known for f in faces)
+            assert [(e.name, e.frame, e.liveness.value) for e in identified] == [
+                (named, 10, "live" if threshold == 0.0 else "spoof")]
+            assert tracker.stats["liveness_ms"] > 0
+        with pytest.raises(ValueError, match="liveness=True"):
+            siamface.Tracker(engine, gallery, liveness_threshold=0.5)
