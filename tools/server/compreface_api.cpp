@@ -118,6 +118,27 @@ void add_plugin_fields(json& item, const FacePlugins& plugins, const Engine& eng
   if (plugins.liveness) item["liveness"] = liveness ? tools::to_json(*liveness) : json(nullptr);
 }
 
+// Each face of `image` with its similarity to `reference` and its plugin fields, most similar first.
+json matches_of(const Embedding& reference, const std::vector<FaceEmbedding>& faces, const Image& image,
+                const FacePlugins& plugins, const Engine& engine) {
+  std::vector<std::pair<float, json>> matches;
+  for (const FaceEmbedding& f : faces) {
+    if (f.embedding.size() != reference.size()) {
+      throw Error(ErrorCode::kModelMismatch, "the saved face was made by another recognizer (" +
+                                                 std::to_string(reference.size()) + " values, this server makes " +
+                                                 std::to_string(f.embedding.size()) + "): siamface reindex");
+    }
+    const float similarity = distance_to_confidence(euclidean_distance(reference, f.embedding));
+    json match = {{"box", box_json(f.face, image)}, {"similarity", similarity}};
+    add_plugin_fields(match, plugins, engine, image, f.face, &f.embedding, std::nullopt);
+    matches.emplace_back(similarity, std::move(match));
+  }
+  std::stable_sort(matches.begin(), matches.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  json result = json::array();
+  for (auto& m : matches) result.push_back(std::move(m.second));
+  return result;
+}
+
 std::string subject_from_body(const httplib::Request& request) {
   const json body = body_json(request);
   if (!body.contains("subject") || !body["subject"].is_string()) {
@@ -193,16 +214,7 @@ void verify(ServerContext& context, const httplib::Request& request, httplib::Re
       source_faces[loaded->engine.choose_subject(source, boxes, FaceChoice::kLargest, context.pipeline_options(det))];
   const std::vector<FaceEmbedding> target_faces = loaded->engine.analyze(target, context.pipeline_options(det, limit));
   if (target_faces.empty()) throw Error(ErrorCode::kNoFace, "no face found in target_image");
-  std::vector<std::pair<float, json>> matches;
-  for (const FaceEmbedding& f : target_faces) {
-    const float similarity = distance_to_confidence(euclidean_distance(chosen.embedding, f.embedding));
-    json match = {{"box", box_json(f.face, target)}, {"similarity", similarity}};
-    add_plugin_fields(match, plugins, loaded->engine, target, f.face, &f.embedding, std::nullopt);
-    matches.emplace_back(similarity, std::move(match));
-  }
-  std::stable_sort(matches.begin(), matches.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  json face_matches = json::array();
-  for (auto& m : matches) face_matches.push_back(std::move(m.second));
+  const json face_matches = matches_of(chosen.embedding, target_faces, target, plugins, loaded->engine);
   json source_face = {{"box", box_json(chosen.face, source)}};
   add_plugin_fields(source_face, plugins, loaded->engine, source, chosen.face, &chosen.embedding, std::nullopt);
   write_json(response, {{"result", json::array({{{"source_image_face", source_face}, {"face_matches", face_matches}}})}});
@@ -247,22 +259,7 @@ void verify_saved_face(ServerContext& context, const httplib::Request& request, 
   const Image image = decode_upload(context, file.content);
   const std::vector<FaceEmbedding> faces = loaded->engine.analyze(image, context.pipeline_options(det_threshold(request), limit));
   if (faces.empty()) throw Error(ErrorCode::kNoFace, "no face found");
-  std::vector<std::pair<float, json>> matches;
-  for (const FaceEmbedding& f : faces) {
-    if (f.embedding.size() != saved->embedding.size()) {
-      throw Error(ErrorCode::kModelMismatch, "face '" + id + "' was saved with another recognizer (" +
-                                                 std::to_string(saved->embedding.size()) + " values, this server makes " +
-                                                 std::to_string(f.embedding.size()) + "): siamface reindex");
-    }
-    const float similarity = distance_to_confidence(euclidean_distance(saved->embedding, f.embedding));
-    json match = {{"box", box_json(f.face, image)}, {"similarity", similarity}};
-    add_plugin_fields(match, plugins, loaded->engine, image, f.face, &f.embedding, std::nullopt);
-    matches.emplace_back(similarity, std::move(match));
-  }
-  std::stable_sort(matches.begin(), matches.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  json result = json::array();
-  for (auto& m : matches) result.push_back(std::move(m.second));
-  write_json(response, {{"result", result}});
+  write_json(response, {{"result", matches_of(saved->embedding, faces, image, plugins, loaded->engine)}});
 }
 
 void add_subject(ServerContext& context, const httplib::Request& request, httplib::Response& response) {
