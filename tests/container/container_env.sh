@@ -16,31 +16,49 @@ skip() {
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $* ($(date +%T))"; }
 
-# Cleanup commands, run in reverse order at exit.
+# Cleanup commands, run in reverse order at exit. Then no docker volume may be left that was
+# not there before require_docker (anonymous ones included: remove containers with -v).
 cleanup_steps=()
+volumes_before=""
+volumes_known=0
+stop_daemon=""  # after the check: the dockerd started here, if any
 on_exit() { cleanup_steps+=("$1"); }
 run_cleanup() {
-  local status=$? i
+  local status=$? i left
   set +e
   for ((i = ${#cleanup_steps[@]} - 1; i >= 0; i--)); do eval "${cleanup_steps[i]}"; done
+  if [ "$volumes_known" = 1 ] && docker info >/dev/null 2>&1; then
+    left="$(comm -13 <(printf '%s' "$volumes_before") <(docker volume ls -q | sort))"
+    if [ -n "$left" ]; then
+      echo "FAIL: the test left docker volumes: $left" >&2
+      status=1
+    fi
+  fi
+  eval "$stop_daemon"
   exit "$status"
 }
 trap run_cleanup EXIT
 trap 'exit 130' INT TERM
 
+note_volumes() { volumes_before="$(docker volume ls -q | sort)"; [ -z "$volumes_before" ] || volumes_before+=$'\n'; volumes_known=1; }
+
 # A docker daemon: the running one, or one started here (root only) and stopped at exit.
 require_docker() {
   command -v docker >/dev/null || skip "docker not found (Debian package docker.io; scripts/setup.sh installs it)"
-  if docker info >/dev/null 2>&1; then return; fi
+  if docker info >/dev/null 2>&1; then note_volumes; return; fi
   [ "$(id -u)" -eq 0 ] || skip "no docker daemon answers, and starting one needs root"
   command -v dockerd >/dev/null || skip "dockerd not found (Debian package docker.io)"
   local log pid
   log="$(mktemp /tmp/siamface-dockerd.XXXXXX.log)"
   dockerd > "$log" 2>&1 &
   pid=$!
-  on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f $log"
+  stop_daemon="kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f $log"
   for _ in $(seq 120); do
-    docker info >/dev/null 2>&1 && { echo "started dockerd (pid $pid, log $log)"; return; }
+    if docker info >/dev/null 2>&1; then
+      echo "started dockerd (pid $pid, log $log)"
+      note_volumes
+      return
+    fi
     kill -0 "$pid" 2>/dev/null || { tail -n 20 "$log" >&2; fail "dockerd exited at start (log above)"; }
     sleep 0.5
   done

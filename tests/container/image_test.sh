@@ -47,7 +47,7 @@ port="$(free_port)"
 container=""
 start_container() {
   container="siamface-test-$$-$1"
-  on_exit "docker rm -f $container > /dev/null 2>&1"
+  on_exit "docker rm -f -v $container > /dev/null 2>&1"
   docker run -d --name "$container" --network host -v "$volume:/data" \
     --health-interval 1s --health-start-period 120s \
     "$image" serve --host 127.0.0.1 --port "$port" > /dev/null
@@ -85,7 +85,7 @@ name="$(recognized_name "$port" obama2.jpg)"
 [ "$name" = obama ] || fail "obama2.jpg recognized as '$name'"
 
 step "gallery on the volume survives a new container"
-docker rm -f "$container" > /dev/null
+docker rm -f -v "$container" > /dev/null
 docker run --rm -v "$volume:/data" --entrypoint /bin/ls "$image" -ln /data/gallery.db | tee /dev/stderr |
   grep -q -- '^-rw------- 1 10001 10001 ' || fail "gallery.db on the volume is not a 0600 file of user 10001"
 start_container 2

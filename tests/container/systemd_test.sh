@@ -27,7 +27,7 @@ chmod -R a+rX "$work"
 
 step "systemd boots"
 container="siamface-systemd-$$"
-on_exit "docker rm -f $container > /dev/null 2>&1"
+on_exit "docker rm -f -v $container > /dev/null 2>&1"
 # systemd as PID 1 needs to mount its cgroups: CAP_SYS_ADMIN and the host's cgroup tree.
 docker run -d --name "$container" --network none --cap-add SYS_ADMIN --security-opt seccomp=unconfined \
   --tmpfs /run --tmpfs /run/lock -v /sys/fs/cgroup:/sys/fs/cgroup:ro \
