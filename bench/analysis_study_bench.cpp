@@ -1,5 +1,6 @@
 // Issue 32: the measurements of docs/analysis.md.
-//   build/bench/analysis_study_bench scores [--lfw-every K] > scores.tsv   (then bench/analysis_study.py)
+//   build/bench/analysis_study_bench scores [--lfw-every K] [--only SET,...] > scores.tsv
+//     (then bench/analysis_study.py liveness scores.tsv)
 //   build/bench/analysis_study_bench speed [--repeat N]
 // scores: every face of every real-photo set of the test data, of faceplugin's and
 // Silent-Face-Anti-Spoofing's sample images when present in ~/.cache/siamface/attack_samples
@@ -8,8 +9,9 @@
 // paper or screen tone, moire grid, glare, frame, recompression); one TSV row per face with the
 // liveness net's three class probabilities (0: live) for RGB input (the package's JavaScript)
 // and for BGR input (MiniFASNet's recipe, the library's choice), age and the male probability.
-// speed: per face, what each attribute adds to identify's work (detect + landmarks + embed),
-// as ratios against identify alone, medians over repeats, one OpenCV thread.
+// speed: per face, what each attribute adds to identify's work (detect + landmarks + embed:
+// Engine::analyze), computed by analyze_face on the faces found, as ratios against identify
+// alone; medians over repeats, one OpenCV thread.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -175,12 +177,17 @@ void score_image(const Nets& nets, const std::string& set, const std::string& fi
   std::fflush(stdout);
 }
 
-int run_scores(std::size_t lfw_every) {
+// `only`: a comma-separated list of set names to score (empty: all).
+int run_scores(std::size_t lfw_every, const std::string& only) {
+  const auto wanted = [&](const std::string& name) {
+    return only.empty() || ("," + only + ",").find("," + name + ",") != std::string::npos;
+  };
   const fs::path models = test::models_dir();
   Nets nets{Engine::open(), make_liveness_net(models), make_age_gender_net(models)};
   std::printf("set\tfile\tface\tsize_px\tdet_score\trgb0\trgb1\trgb2\tbgr0\tbgr1\tbgr2\tage\tmale\n");
   std::mt19937 rng(32);
   for (const Set& set : real_sets(lfw_every)) {
+    if (!wanted(set.name)) continue;
     std::size_t index = 0;
     for (const fs::path& file : set.files) {
       const cv::Mat bgr = cv::imread(file.string(), cv::IMREAD_COLOR);
@@ -193,7 +200,7 @@ int run_scores(std::size_t lfw_every) {
     }
   }
   const fs::path samples = fs::path(std::getenv("HOME") ? std::getenv("HOME") : ".") / ".cache/siamface/attack_samples";
-  for (const fs::path& file : images_under(samples)) {
+  for (const fs::path& file : wanted("attack_samples") ? images_under(samples) : std::vector<fs::path>{}) {
     const cv::Mat bgr = cv::imread(file.string(), cv::IMREAD_COLOR);
     if (!bgr.empty()) score_image(nets, "attack_samples", file.string(), bgr);
   }
@@ -221,10 +228,10 @@ int run_speed(int repeat) {
   const auto analyze_with = [&](const char* attributes) {
     AnalyzeOptions options;
     options.attributes = AttributeSet::parse(attributes);
+    // identify's work, then the attribute for each face it found (as the liveness gate and
+    // the HTTP face plugins do: analyze_face on faces already detected).
     return [&engine, options](const Image& image) {
-      for (const FaceAnalysis& face : analyze_faces(engine, image, options)) {
-        if (!face.too_small) engine.embed(image, face.face);
-      }
+      for (const FaceEmbedding& face : engine.analyze(image)) analyze_face(engine, image, face.face, options);
     };
   };
   // Warm every net first: the first call loads the models.
@@ -240,12 +247,19 @@ int run_speed(int repeat) {
       {"+ all five", analyze_with("age,gender,expression,liveness,pose")},
   };
   std::vector<std::vector<double>> totals(configs.size());
+  // The configurations take turns photo by photo, in a rotating order, so load from other
+  // processes hits them alike; a repeat's figure is the set's total per configuration.
   for (int r = 0; r < repeat; ++r) {
-    for (std::size_t c = 0; c < configs.size(); ++c) {
-      const auto start = Clock::now();
-      for (const Image& photo : photos) configs[c].run(photo);
-      totals[c].push_back(ms_since(start));
+    std::vector<double> total(configs.size(), 0.0);
+    for (std::size_t p = 0; p < photos.size(); ++p) {
+      for (std::size_t k = 0; k < configs.size(); ++k) {
+        const std::size_t c = (k + p + static_cast<std::size_t>(r)) % configs.size();
+        const auto start = Clock::now();
+        configs[c].run(photos[p]);
+        total[c] += ms_since(start);
+      }
     }
+    for (std::size_t c = 0; c < configs.size(); ++c) totals[c].push_back(total[c]);
   }
   const double base = median(totals[0]);
   std::printf("%zu photos, %zu faces, %d repeats, one OpenCV thread; medians\n", photos.size(), face_count, repeat);
@@ -263,19 +277,21 @@ int run_speed(int repeat) {
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   std::size_t lfw_every = 1;
+  std::string only;
   int repeat = 5;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--lfw-every") lfw_every = std::strtoul(argv[i + 1], nullptr, 10);
     if (flag == "--repeat") repeat = std::max(1, std::atoi(argv[i + 1]));
+    if (flag == "--only") only = argv[i + 1];
   }
   try {
-    if (mode == "scores") return run_scores(lfw_every);
+    if (mode == "scores") return run_scores(lfw_every, only);
     if (mode == "speed") return run_speed(repeat);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "analysis_study_bench: %s\n", e.what());
     return 2;
   }
-  std::fprintf(stderr, "usage: analysis_study_bench scores [--lfw-every K] | speed [--repeat N]\n");
+  std::fprintf(stderr, "usage: analysis_study_bench scores [--lfw-every K] [--only SET,...] | speed [--repeat N]\n");
   return 2;
 }
