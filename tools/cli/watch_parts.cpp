@@ -365,8 +365,8 @@ nlohmann::json summary_json(const WatchArgs& args, const LoopStats& loop, const 
       {"seconds", total_s},
       {"fps", total_s > 0 ? loop.frames / total_s : 0.0},
       {"ms", {{"open", open_ms}, {"read", loop.read_ms}, {"detect", stats.detect_ms}, {"embed", stats.embed_ms},
-              {"identify", stats.identify_ms}, {"track", stats.track_ms}, {"render", loop.render_ms},
-              {"write", loop.write_ms}}},
+              {"identify", stats.identify_ms}, {"liveness", stats.liveness_ms}, {"track", stats.track_ms},
+              {"render", loop.render_ms}, {"write", loop.write_ms}}},
       {"propagation_iou", stats.propagation_checks
                               ? nlohmann::json{{"velocity", stats.propagated_iou_sum / stats.propagation_checks},
                                                {"keep_last", stats.kept_iou_sum / stats.propagation_checks},
