@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the container tests (tests/container/*.sh; ctest label container, docs/deploy.md):
 # skipping with a reason (exit 77, a failure under CI=true or SIAMFACE_REQUIRE_DATA=1, as
 # test_env.hpp does), a docker daemon (the one that answers, else one started here and stopped
