@@ -10,6 +10,8 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "common/server_process.hpp"
 #include "common/test_env.hpp"
@@ -22,6 +24,18 @@ using nlohmann::json;
 
 fs::path photos() { return testdata_dir() / "face_recognition_ageitgey/tests/test_images"; }
 std::string photo(const std::string& name) { return read_binary_file(photos() / name); }
+
+// obama2.jpg shrunk to 40 px wide on a grey canvas: the detector still finds the face, at about
+// 17 px, under kMinAnalysisFacePx (20).
+std::string tiny_face_png() {
+  cv::Mat small;
+  cv::resize(cv::imread((photos() / "obama2.jpg").string()), small, cv::Size(40, 77), 0, 0, cv::INTER_AREA);
+  cv::Mat canvas(154, 160, CV_8UC3, cv::Scalar(128, 128, 128));
+  small.copyTo(canvas(cv::Rect(40, 38, small.cols, small.rows)));
+  std::vector<unsigned char> png;
+  cv::imencode(".png", canvas, png);
+  return {png.begin(), png.end()};
+}
 
 #define REQUIRE_DATA()        \
   SIAMFACE_REQUIRE_MODELS();  \
@@ -154,6 +168,31 @@ TEST_F(AnalysisHttpTest, ServeLivenessChecksRequestsThatCannotAsk) {
   r = post("/v1/identify", {file_part("image", photo("obama2.jpg")), text_part("liveness_threshold", "0")});
   EXPECT_EQ(r.body["faces"][0]["name"], "obama") << r.body;
   EXPECT_EQ(r.body["faces"][0]["liveness"]["value"], "live");
+}
+
+TEST_F(AnalysisHttpTest, AFaceTooSmallForTheNetsIsSaidSoAndNeverPassesTheLivenessCheck) {
+  const std::string tiny = tiny_face_png();
+  Reply r = post("/v1/analyze", {file_part("image", tiny, "tiny.png"), text_part("attributes", "age,liveness,pose")});
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.body["faces"].size(), 1U) << r.body;
+  const json& face = r.body["faces"][0];
+  EXPECT_LT(face["box"]["width"].get<double>(), 20.0);
+  EXPECT_EQ(face["too_small"], true);
+  EXPECT_FALSE(face.contains("age"));
+  EXPECT_FALSE(face.contains("liveness"));
+  EXPECT_TRUE(face.contains("pose"));  // from the landmarks, no network
+
+  r = post("/api/v1/detection/detect?face_plugins=age,gender", {file_part("file", tiny, "tiny.png")});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(r.body["result"][0]["age"].is_null()) << r.body;
+  EXPECT_TRUE(r.body["result"][0]["gender"].is_null());
+  EXPECT_EQ(r.body["result"][0]["too_small"], true);
+
+  r = post("/v1/identify", {file_part("image", tiny, "tiny.png"), text_part("liveness", "true"),
+                            text_part("liveness_threshold", "0")});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body["faces"][0]["name"], "unknown");
+  EXPECT_EQ(r.body["faces"][0]["reason"], "liveness_unchecked");
 }
 
 TEST_F(AnalysisHttpTest, DoubleTakesRequestsAndItsSuggestedMaskPlugin) {
