@@ -97,5 +97,16 @@ TEST_F(AnalyzeCli, BadInputsGetClearErrors) {
   EXPECT_EQ(analysed, 1) << broken.output;  // one bad file never stops the run
 }
 
+TEST_F(AnalyzeCli, ModelsListsTheAnalysisModelsWithOriginAndAccuracy) {
+  REQUIRE_ANALYSIS();
+  const auto listed = run_command(kCli + " models --json");
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  for (const char* file : {"faceplugin_fr_liveness.onnx", "age_gender_model.bin", "face_expression_model.bin"}) {
+    EXPECT_NE(listed.output.find("\"" + std::string(file) + "\":\"ok\""), std::string::npos) << file << listed.output;
+  }
+  EXPECT_NE(listed.output.find("provenance unknown"), std::string::npos) << "the liveness net's origin must be said";
+  EXPECT_NE(listed.output.find("4.54 years"), std::string::npos) << "face-api's published age error";
+}
+
 }  // namespace
 }  // namespace siamface::test
