@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/face_clips.hpp"
 #include "common/json_lines.hpp"
 #include "common/mqtt_broker.hpp"
 #include "common/run_command.hpp"
@@ -28,11 +29,6 @@ using siamface::test::run_command;
 using siamface::test::shell_quote;
 
 namespace {
-
-fs::path crop(const std::string& person, int n) {
-  return siamface::test::testdata_dir() / "face-api.js" / "examples" / "images" / person /
-         (person + std::to_string(n) + ".png");
-}
 
 // Every retained message under `filter` now, as a fresh subscriber gets them: topic -> payload.
 std::map<std::string, std::string> retained_under(int port, const std::string& filter) {
@@ -56,10 +52,7 @@ class MqttDiscoveryTest : public ::testing::Test {
     SIAMFACE_REQUIRE_MQTT();
     SIAMFACE_REQUIRE_MODELS();
     SIAMFACE_REQUIRE_TESTDATA("face-api.js/examples/images/sheldon");
-    if (run_command("ffmpeg -version").exit_code != 0) {
-      if (siamface::test::data_required()) FAIL() << "ffmpeg not installed";
-      GTEST_SKIP() << "ffmpeg not installed";
-    }
+    SIAMFACE_REQUIRE_FFMPEG();
     dir_ = fs::temp_directory_path() / ("siamface_mqtt_discovery_" + std::to_string(::getpid()));
     fs::create_directories(dir_);
   }
@@ -68,30 +61,10 @@ class MqttDiscoveryTest : public ::testing::Test {
   // sheldon and penny enrolled; door shows sheldon, yard penny (2 s, then 1 s of grey).
   void make_inputs() {
     gallery_ = dir_ / "gallery.db";
-    for (const auto& [person, numbers] :
-         std::vector<std::pair<std::string, std::vector<int>>>{{"sheldon", {3, 4, 5}}, {"penny", {2, 3, 4}}}) {
-      std::string enroll = std::string(SIAMFACE_CLI_PATH) + " enroll --largest --name " + person + " --gallery " +
-                           shell_quote(gallery_.string());
-      for (int n : numbers) {
-        const fs::path padded = dir_ / (person + std::to_string(n) + ".png");
-        const auto pad = run_command("ffmpeg -v error -y -i " + shell_quote(crop(person, n).string()) +
-                                     " -vf scale=110:110,pad=240:240:65:65:color=gray " + shell_quote(padded.string()));
-        ASSERT_EQ(pad.exit_code, 0) << pad.output;
-        enroll += " " + shell_quote(padded.string());
-      }
-      const auto enrolled = run_command(enroll);
-      ASSERT_EQ(enrolled.exit_code, 0) << enrolled.output;
-    }
-    for (const auto& [camera, person, n] : std::vector<std::tuple<std::string, std::string, int>>{
-             {"door", "sheldon", 2}, {"yard", "penny", 1}}) {
-      const auto made = run_command(
-          "ffmpeg -v error -y -loop 1 -framerate 25 -t 2 -i " + shell_quote(crop(person, n).string()) +
-          " -f lavfi -t 1 -i color=c=gray:s=320x240:r=25 -filter_complex "
-          "'[0:v]scale=100:100,pad=320:240:110:70:color=gray,setsar=1,format=yuv420p[a];"
-          "[1:v]setsar=1,format=yuv420p[b];[a][b]concat=n=2:v=1:a=0[out]' -map '[out]' -c:v libx264 -preset veryfast " +
-          shell_quote((dir_ / (camera + ".mp4")).string()));
-      ASSERT_EQ(made.exit_code, 0) << made.output;
-    }
+    ASSERT_NO_FATAL_FAILURE(
+        siamface::test::enroll_padded_crops(gallery_, dir_, {{"sheldon", {3, 4, 5}}, {"penny", {2, 3, 4}}}));
+    ASSERT_NO_FATAL_FAILURE(siamface::test::make_face_clip(dir_ / "door.mp4", {{"sheldon", 2}}));
+    ASSERT_NO_FATAL_FAILURE(siamface::test::make_face_clip(dir_ / "yard.mp4", {{"penny", 1}}));
   }
 
   fs::path config(const std::vector<std::string>& cameras, int port) {

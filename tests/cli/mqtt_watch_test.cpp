@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/mqtt_broker.hpp"
+#include "common/face_clips.hpp"
 #include "common/json_lines.hpp"
 #include "common/run_command.hpp"
 #include "common/test_env.hpp"
@@ -27,21 +28,13 @@ using siamface::test::shell_quote;
 
 namespace {
 
-fs::path crop(const std::string& person, int n) {
-  return siamface::test::testdata_dir() / "face-api.js" / "examples" / "images" / person /
-         (person + std::to_string(n) + ".png");
-}
-
 class MqttWatchTest : public ::testing::Test {
  protected:
   void SetUp() override {
     SIAMFACE_REQUIRE_MQTT();
     SIAMFACE_REQUIRE_MODELS();
     SIAMFACE_REQUIRE_TESTDATA("face-api.js/examples/images/sheldon");
-    if (run_command("ffmpeg -version").exit_code != 0) {
-      if (siamface::test::data_required()) FAIL() << "ffmpeg not installed";
-      GTEST_SKIP() << "ffmpeg not installed";
-    }
+    SIAMFACE_REQUIRE_FFMPEG();
     dir_ = fs::temp_directory_path() / ("siamface_mqtt_watch_" + std::to_string(::getpid()));
     fs::create_directories(dir_);
   }
@@ -50,25 +43,9 @@ class MqttWatchTest : public ::testing::Test {
   // sheldon enrolled from padded crops 3-5; the clip: sheldon (crop 2) for 2 s, then 1 s of grey.
   void make_inputs() {
     gallery_ = dir_ / "gallery.db";
-    std::string enroll = std::string(SIAMFACE_CLI_PATH) + " enroll --largest --name sheldon --gallery " +
-                         shell_quote(gallery_.string());
-    for (int n : {3, 4, 5}) {
-      const fs::path padded = dir_ / ("sheldon" + std::to_string(n) + ".png");
-      const auto pad = run_command("ffmpeg -v error -y -i " + shell_quote(crop("sheldon", n).string()) +
-                                   " -vf scale=110:110,pad=240:240:65:65:color=gray " + shell_quote(padded.string()));
-      ASSERT_EQ(pad.exit_code, 0) << pad.output;
-      enroll += " " + shell_quote(padded.string());
-    }
-    const auto enrolled = run_command(enroll);
-    ASSERT_EQ(enrolled.exit_code, 0) << enrolled.output;
+    ASSERT_NO_FATAL_FAILURE(siamface::test::enroll_padded_crops(gallery_, dir_, {{"sheldon", {3, 4, 5}}}));
     clip_ = dir_ / "door.mp4";
-    const auto made = run_command(
-        "ffmpeg -v error -y -loop 1 -framerate 25 -t 2 -i " + shell_quote(crop("sheldon", 2).string()) +
-        " -f lavfi -t 1 -i color=c=gray:s=320x240:r=25 -filter_complex "
-        "'[0:v]scale=100:100,pad=320:240:110:70:color=gray,setsar=1,format=yuv420p[a];"
-        "[1:v]setsar=1,format=yuv420p[b];[a][b]concat=n=2:v=1:a=0[out]' -map '[out]' -c:v libx264 -preset veryfast " +
-        shell_quote(clip_.string()));
-    ASSERT_EQ(made.exit_code, 0) << made.output;
+    ASSERT_NO_FATAL_FAILURE(siamface::test::make_face_clip(clip_, {{"sheldon", 2}}));
   }
 
   fs::path dir_, gallery_, clip_;

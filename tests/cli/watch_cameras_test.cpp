@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "common/face_clips.hpp"
 #include "common/json_lines.hpp"
 #include "common/mqtt_broker.hpp"
 #include "common/run_command.hpp"
@@ -30,11 +31,6 @@ using siamface::test::run_command;
 using siamface::test::shell_quote;
 
 namespace {
-
-fs::path crop(const std::string& person, int n) {
-  return siamface::test::testdata_dir() / "face-api.js" / "examples" / "images" / person /
-         (person + std::to_string(n) + ".png");
-}
 
 // The events of one camera (lines carrying "camera": NAME), in output order.
 std::vector<nlohmann::json> events_of(const std::vector<nlohmann::json>& lines, const std::string& camera) {
@@ -97,10 +93,7 @@ class WatchCamerasTest : public ::testing::Test {
   static void TearDownTestSuite() { fs::remove_all(dir_); }
 
   void SetUp() override {
-    if (run_command("ffmpeg -version").exit_code != 0) {
-      if (siamface::test::data_required()) FAIL() << "ffmpeg not installed";
-      GTEST_SKIP() << "ffmpeg not installed";
-    }
+    SIAMFACE_REQUIRE_FFMPEG();
   }
 
   // Needs models and photos: sheldon, penny, leonard and raj enrolled from padded crops that the
@@ -110,42 +103,11 @@ class WatchCamerasTest : public ::testing::Test {
     SIAMFACE_REQUIRE_TESTDATA("face-api.js/examples/images/sheldon");
     if (fs::exists(dir_ / "hall.mp4")) return;
     gallery_ = dir_ / "gallery.db";
-    for (const auto& [person, numbers] : std::vector<std::pair<std::string, std::vector<int>>>{
-             {"sheldon", {3, 4, 5}}, {"penny", {2, 3, 4}}, {"leonard", {2, 3, 4}}, {"raj", {2, 3, 4}}}) {
-      std::string enroll = std::string(SIAMFACE_CLI_PATH) + " enroll --largest --name " + person + " --gallery " +
-                           shell_quote(gallery_.string());
-      for (int n : numbers) {
-        const fs::path padded = dir_ / (person + std::to_string(n) + ".png");
-        const auto pad = run_command("ffmpeg -v error -y -i " + shell_quote(crop(person, n).string()) +
-                                     " -vf scale=110:110,pad=240:240:65:65:color=gray " + shell_quote(padded.string()));
-        ASSERT_EQ(pad.exit_code, 0) << pad.output;
-        enroll += " " + shell_quote(padded.string());
-      }
-      const auto enrolled = run_command(enroll);
-      ASSERT_EQ(enrolled.exit_code, 0) << enrolled.output;
-    }
-    ASSERT_NO_FATAL_FAILURE(make_clip("door", {{"sheldon", 2}}, 2));
-    ASSERT_NO_FATAL_FAILURE(make_clip("yard", {{"penny", 1}}, 2));
-    ASSERT_NO_FATAL_FAILURE(make_clip("hall", {{"leonard", 1}, {"raj", 1}}, 2));
-  }
-
-  // Each person for `seconds`, then 1 s of grey, in turn.
-  static void make_clip(const std::string& name, const std::vector<std::pair<std::string, int>>& people, int seconds) {
-    std::string inputs, filter, concat;
-    int index = 0;
-    for (const auto& [person, n] : people) {
-      inputs += " -loop 1 -framerate 25 -t " + std::to_string(seconds) + " -i " + shell_quote(crop(person, n).string()) +
-                " -f lavfi -t 1 -i color=c=gray:s=320x240:r=25";
-      filter += "[" + std::to_string(index) + ":v]scale=100:100,pad=320:240:110:70:color=gray,setsar=1,format=yuv420p[v" +
-                std::to_string(index) + "];[" + std::to_string(index + 1) + ":v]setsar=1,format=yuv420p[v" +
-                std::to_string(index + 1) + "];";
-      concat += "[v" + std::to_string(index) + "][v" + std::to_string(index + 1) + "]";
-      index += 2;
-    }
-    const auto made = run_command("ffmpeg -v error -y" + inputs + " -filter_complex " +
-                                  shell_quote(filter + concat + "concat=n=" + std::to_string(index) + ":v=1:a=0[out]") +
-                                  " -map '[out]' -c:v libx264 -preset veryfast " + shell_quote(clip(name).string()));
-    ASSERT_EQ(made.exit_code, 0) << made.output;
+    ASSERT_NO_FATAL_FAILURE(siamface::test::enroll_padded_crops(
+        gallery_, dir_, {{"sheldon", {3, 4, 5}}, {"penny", {2, 3, 4}}, {"leonard", {2, 3, 4}}, {"raj", {2, 3, 4}}}));
+    ASSERT_NO_FATAL_FAILURE(siamface::test::make_face_clip(clip("door"), {{"sheldon", 2}}));
+    ASSERT_NO_FATAL_FAILURE(siamface::test::make_face_clip(clip("yard"), {{"penny", 1}}));
+    ASSERT_NO_FATAL_FAILURE(siamface::test::make_face_clip(clip("hall"), {{"leonard", 1}, {"raj", 1}}));
   }
 
   static fs::path clip(const std::string& name) { return dir_ / (name + ".mp4"); }
