@@ -244,5 +244,24 @@ TEST_F(Analysis, ADamagedLivenessModelIsRefusedNamingIt) {
   }
 }
 
+// The expression net's weights under the age/gender net's name: the loader names a tensor
+// that is missing, not a crash or a silently wrong net.
+TEST_F(Analysis, AgeGenderWeightsOfAnotherNetAreRefusedNamingATensor) {
+  SIAMFACE_REQUIRE_ANALYSIS_MODELS();
+  fs::copy_file(test::models_dir() / (std::string(kExpressionModel) + "-weights_manifest.json"),
+                temp_ / (std::string(kAgeGenderModel) + "-weights_manifest.json"));
+  fs::copy_file(test::models_dir() / (std::string(kExpressionModel) + ".bin"), temp_ / (std::string(kExpressionModel) + ".bin"));
+  try {
+    make_age_gender_net(temp_);
+    FAIL() << "the expression weights loaded as the age/gender net";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kModelCorrupt);
+    const std::string message = e.what();
+    EXPECT_NE(message.find(kAgeGenderModel), std::string::npos) << message;
+    EXPECT_TRUE(message.find("entry_flow") != std::string::npos || message.find("dense0") != std::string::npos)
+        << message;
+  }
+}
+
 }  // namespace
 }  // namespace siamface
