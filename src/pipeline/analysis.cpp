@@ -239,4 +239,10 @@ FaceAnalysis analyze_face(const Engine& engine, const Image& image, const Face& 
   return analyze_all(engine, image, {face}, options).front();
 }
 
+std::vector<FaceAnalysis> analyze_faces(const Engine& engine, const Image& image, const std::vector<Face>& faces,
+                                        const AnalyzeOptions& options) {
+  check_image(image);
+  return analyze_all(engine, image, faces, options);
+}
+
 }  // namespace siamface

@@ -143,6 +143,18 @@ TEST_F(Analysis, AnalyzeFacesFillsWhatIsAskedAndNothingElse) {
   EXPECT_FLOAT_EQ(*one.age, *all[1].age);
   EXPECT_FLOAT_EQ(one.liveness->score, all[1].liveness->score);
   EXPECT_EQ(one.expression->value, all[1].expression->value);
+  // ...and so do the faces given back in another order, batched (the age within float noise of
+  // another batch size).
+  std::vector<Face> reversed;
+  for (auto it = all.rbegin(); it != all.rend(); ++it) reversed.push_back(it->face);
+  const std::vector<FaceAnalysis> again = analyze_faces(engine, image, reversed, options);
+  ASSERT_EQ(again.size(), all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const FaceAnalysis& a = again[all.size() - 1 - i];
+    EXPECT_NEAR(*a.age, *all[i].age, 1e-3F);
+    EXPECT_EQ(a.gender->value, all[i].gender->value);
+    EXPECT_NEAR(a.liveness->score, all[i].liveness->score, 1e-5F);
+  }
 }
 
 TEST_F(Analysis, KnownPeopleGetTheirPublicGender) {
