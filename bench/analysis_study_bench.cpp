@@ -10,7 +10,7 @@
 // liveness net's three class probabilities (0: live) for RGB input (the package's JavaScript)
 // and for BGR input (MiniFASNet's recipe, the library's choice), age and the male probability.
 // speed: per face, what each attribute adds to identify's work (detect + landmarks + embed:
-// Engine::analyze), computed by analyze_face on the faces found, as ratios against identify
+// Engine::analyze), computed by analyze_faces on the faces found, as ratios against identify
 // alone; medians over repeats, one OpenCV thread.
 #include <algorithm>
 #include <cmath>
@@ -228,10 +228,12 @@ int run_speed(int repeat) {
   const auto analyze_with = [&](const char* attributes) {
     AnalyzeOptions options;
     options.attributes = AttributeSet::parse(attributes);
-    // identify's work, then the attribute for each face it found (as the liveness gate and
-    // the HTTP face plugins do: analyze_face on faces already detected).
+    // identify's work, then the attribute for the faces it found, all at once (analyze_faces
+    // over faces already detected, as the liveness gate and the HTTP face plugins can).
     return [&engine, options](const Image& image) {
-      for (const FaceEmbedding& face : engine.analyze(image)) analyze_face(engine, image, face.face, options);
+      std::vector<Face> faces;
+      for (const FaceEmbedding& face : engine.analyze(image)) faces.push_back(face.face);
+      analyze_faces(engine, image, faces, options);
     };
   };
   // Warm every net first: the first call loads the models.
