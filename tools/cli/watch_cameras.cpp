@@ -164,7 +164,7 @@ int run_cameras(const WatchArgs& run_args, const std::vector<CameraSpec>& camera
   Recognition recognition = open_recognition(run_args);
   const TrackerOptions base_options = tracker_options_for(run_args, recognition.gallery);
   const int cores = usable_cores();
-  const int places = std::min<int>(cores, static_cast<int>(cameras.size()));
+  const int places = std::min<int>(run_args.workers > 0 ? run_args.workers : cores, static_cast<int>(cameras.size()));
   // The places share the cores: each network call runs on its share, so calls never fight.
   set_intra_op_threads(std::max(1, cores / places));
   server::InferenceGate gate(places, static_cast<int>(cameras.size()));

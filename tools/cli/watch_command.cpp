@@ -148,6 +148,10 @@ void add_watch_command(CLI::App& app, int& exit_code) {
                       "also a source that cannot be opened)")
       ->check(CLI::Range(0.0, 86400.0))->capture_default_str();
   args->threshold.add_to(*command);
+  command->add_option("--workers", args->workers,
+                      "Several cameras: how many run the networks at once, each on its share of the cores "
+                      "(default: one per core)")
+      ->check(CLI::Range(1, 256));
   command->add_option("--distance", args->distance, "Identity distance: min over its faces, or to their mean")
       ->check(CLI::IsMember({"min", "mean"}))->capture_default_str();
   command->add_option("--mqtt", args->mqtt, "Also publish the events to MQTT: mqtt://[user:pass@]host[:port]/prefix "

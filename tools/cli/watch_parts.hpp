@@ -44,6 +44,7 @@ struct WatchArgs {
   int detect_every = 5;
   bool realtime = false;
   double reconnect_for_s = 30.0;
+  int workers = 0;  // several cameras: cameras running the networks at once (0: one per core)
   ThresholdFlags threshold;
   std::string distance = "min";
   std::string mqtt;  // mqtt://host:port/prefix: publish the events there too (docs/mqtt.md)
