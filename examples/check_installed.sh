@@ -33,6 +33,9 @@ export PKG_CONFIG_PATH="$(dirname "$pc")"
 # shellcheck disable=SC2046  # word splitting of the flags is intended
 c++ "$source_dir/examples/detect_and_embed.cpp" -o "$work/detect_pc" \
   $(pkg-config --cflags siamface) $(pkg-config --libs siamface)
+# shellcheck disable=SC2046
+c++ "$source_dir/examples/analyze_photo.cpp" -o "$work/analyze_pc" \
+  $(pkg-config --cflags siamface) $(pkg-config --libs siamface)
 
 if [[ ! -f $models/ssd_mobilenetv1_model.bin || ! -f $models/samples/sample1.jpg ]]; then
   echo "no models in $models (run scripts/setup.sh)" >&2
@@ -47,6 +50,16 @@ for exe in "$work/build/detect_and_embed" "$work/detect_pc"; do
   echo "$out"
   grep -q "grey.ppm: 64x48, 0 face(s)" <<< "$out"
 done
+
+# Face analysis (issue 32), linked both ways: sample1.jpg's three faces, every attribute.
+if [[ -f $models/faceplugin_fr_liveness.onnx ]]; then
+  for exe in "$work/build/analyze_photo" "$work/analyze_pc"; do
+    out=$("$exe" "$models/samples/sample1.jpg")
+    echo "$out"
+    grep -q "sample1.jpg: 3 face(s)" <<< "$out"
+    grep -q "^face age=.* gender=.* expression=.* liveness=.* yaw=" <<< "$out"
+  done
+fi
 
 # One-shot recognition: enrol the largest face of two sample photos under two names, then
 # probe with the first photo: its enrolled face must come back under its own name, at a
