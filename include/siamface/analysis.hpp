@@ -83,7 +83,7 @@ struct FaceAnalysis {
   std::optional<GenderEstimate> gender;
   std::optional<ExpressionEstimate> expression;
   std::optional<LivenessEstimate> liveness;
-  std::optional<HeadPose> pose;
+  std::optional<HeadPose> pose;  // also unset when the landmarks cannot give one (unset, collapsed)
 };
 
 // The liveness score at and above which a face is judged live by default (docs/analysis.md
