@@ -1,5 +1,6 @@
 #include "pipeline/head_pose.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <opencv2/calib3d.hpp>
@@ -37,19 +38,29 @@ cv::Matx33d rotation_of(const HeadPose& pose) {
 
 }  // namespace
 
-HeadPose head_pose_of(const Landmarks& landmarks, int image_width, int image_height) {
+std::optional<HeadPose> head_pose_of(const Landmarks& landmarks, int image_width, int image_height) {
   std::vector<cv::Point2d> image_points;
   for (int index : kHeadModelLandmarks) image_points.emplace_back(landmarks[index].x, landmarks[index].y);
+  // The eye corners and the chin must be apart, or there is no face to pose.
+  const double eye_span = cv::norm(image_points[3] - image_points[2]);
+  const double nose_to_chin = cv::norm(image_points[1] - image_points[0]);
+  if (!(eye_span >= 1.0 && nose_to_chin >= 1.0) || image_width <= 0 || image_height <= 0) return std::nullopt;
   cv::Vec3d rvec, tvec;
-  cv::solvePnP(model_points(), image_points, camera_of(image_width, image_height), cv::noArray(), rvec, tvec, false,
-               cv::SOLVEPNP_ITERATIVE);
+  try {
+    if (!cv::solvePnP(model_points(), image_points, camera_of(image_width, image_height), cv::noArray(), rvec, tvec,
+                      false, cv::SOLVEPNP_ITERATIVE)) {
+      return std::nullopt;
+    }
+  } catch (const cv::Exception&) {
+    return std::nullopt;
+  }
   cv::Matx33d rotation;
   cv::Rodrigues(rvec, rotation);
   const double pitch = std::atan2(rotation(2, 1), rotation(2, 2));
   const double yaw = std::asin(std::clamp(-rotation(2, 0), -1.0, 1.0));
   const double roll = std::atan2(rotation(1, 0), rotation(0, 0));
-  return {static_cast<float>(-pitch * kDegrees), static_cast<float>(roll * kDegrees),
-          static_cast<float>(-yaw * kDegrees)};
+  return HeadPose{static_cast<float>(-pitch * kDegrees), static_cast<float>(roll * kDegrees),
+                  static_cast<float>(-yaw * kDegrees)};
 }
 
 std::array<Point, 6> project_head_model(const HeadPose& pose, float nose_x, float nose_y, float distance,

@@ -3,12 +3,16 @@
 // a pinhole camera with the focal length of the image width, centred, without distortion.
 #pragma once
 
+#include <array>
+#include <optional>
+
 #include "siamface/analysis.hpp"
 #include "siamface/types.hpp"
 
 namespace siamface {
 
-HeadPose head_pose_of(const Landmarks& landmarks, int image_width, int image_height);
+// nullopt when the six points cannot give a pose (unset or collapsed landmarks).
+std::optional<HeadPose> head_pose_of(const Landmarks& landmarks, int image_width, int image_height);
 
 // The image positions of the six model points for a head turned by `pose`, its nose tip at
 // (`nose_x`, `nose_y`) and `distance` model units from the camera: the inverse of

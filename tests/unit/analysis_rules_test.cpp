@@ -138,7 +138,7 @@ Landmarks landmarks_for(const HeadPose& pose, int width, int height) {
 TEST(HeadPose, RecoversTheAnglesItWasProjectedWith) {
   for (const HeadPose pose : {HeadPose{0, 0, 0}, HeadPose{10, 0, 0}, HeadPose{0, 0, 25}, HeadPose{0, -15, 0},
                               HeadPose{-12, 8, -30}}) {
-    const HeadPose found = head_pose_of(landmarks_for(pose, 640, 480), 640, 480);
+    const HeadPose found = head_pose_of(landmarks_for(pose, 640, 480), 640, 480).value();
     EXPECT_NEAR(found.pitch, pose.pitch, 0.5) << pose.pitch << " " << pose.roll << " " << pose.yaw;
     EXPECT_NEAR(found.roll, pose.roll, 0.5) << pose.pitch << " " << pose.roll << " " << pose.yaw;
     EXPECT_NEAR(found.yaw, pose.yaw, 0.5) << pose.pitch << " " << pose.roll << " " << pose.yaw;
@@ -157,6 +157,14 @@ TEST(HeadPose, SignsFollowTheDocumentedConventions) {
   // Clockwise in the image (y down): the image-right eye corner lies below the image-left one.
   const Landmarks clockwise = landmarks_for({0, 15, 0}, w, h);
   EXPECT_GT(clockwise[45].y, clockwise[36].y);
+}
+
+TEST(HeadPose, UnsetOrCollapsedLandmarksGiveNoPose) {
+  EXPECT_FALSE(head_pose_of(Landmarks{}, 640, 480).has_value());
+  Landmarks same{};
+  for (auto& p : same) p = {100, 100};
+  EXPECT_FALSE(head_pose_of(same, 640, 480).has_value());
+  EXPECT_FALSE(head_pose_of(landmarks_for({0, 0, 0}, 640, 480), 0, 0).has_value());
 }
 
 // ---- Crops ---------------------------------------------------------------------------------
