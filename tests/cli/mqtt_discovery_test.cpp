@@ -46,17 +46,13 @@ std::map<std::string, std::string> retained_under(int port, const std::string& f
   return out;
 }
 
-class MqttDiscoveryTest : public ::testing::Test {
+class MqttDiscoveryTest : public siamface::test::WatchInputsTest {
  protected:
+  MqttDiscoveryTest() : WatchInputsTest("mqtt_discovery") {}
   void SetUp() override {
     SIAMFACE_REQUIRE_MQTT();
-    SIAMFACE_REQUIRE_MODELS();
-    SIAMFACE_REQUIRE_TESTDATA("face-api.js/examples/images/sheldon");
-    SIAMFACE_REQUIRE_FFMPEG();
-    dir_ = fs::temp_directory_path() / ("siamface_mqtt_discovery_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
+    WatchInputsTest::SetUp();
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // sheldon and penny enrolled; door shows sheldon, yard penny (2 s, then 1 s of grey).
   void make_inputs() {
@@ -78,7 +74,7 @@ class MqttDiscoveryTest : public ::testing::Test {
     return path;
   }
 
-  fs::path dir_, gallery_;
+  fs::path gallery_;
 };
 
 TEST_F(MqttDiscoveryTest, CamerasAreDevicesWithTheFieldsHomeAssistantRequires) {

@@ -28,17 +28,13 @@ using siamface::test::shell_quote;
 
 namespace {
 
-class MqttWatchTest : public ::testing::Test {
+class MqttWatchTest : public siamface::test::WatchInputsTest {
  protected:
+  MqttWatchTest() : WatchInputsTest("mqtt_watch") {}
   void SetUp() override {
     SIAMFACE_REQUIRE_MQTT();
-    SIAMFACE_REQUIRE_MODELS();
-    SIAMFACE_REQUIRE_TESTDATA("face-api.js/examples/images/sheldon");
-    SIAMFACE_REQUIRE_FFMPEG();
-    dir_ = fs::temp_directory_path() / ("siamface_mqtt_watch_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
+    WatchInputsTest::SetUp();
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // sheldon enrolled from padded crops 3-5; the clip: sheldon (crop 2) for 2 s, then 1 s of grey.
   void make_inputs() {
@@ -48,7 +44,7 @@ class MqttWatchTest : public ::testing::Test {
     ASSERT_NO_FATAL_FAILURE(siamface::test::make_face_clip(clip_, {{"sheldon", 2}}));
   }
 
-  fs::path dir_, gallery_, clip_;
+  fs::path gallery_, clip_;
 };
 
 TEST_F(MqttWatchTest, PublishesEveryEventWithTopicsPresenceAndDiscovery) {

@@ -216,7 +216,7 @@ TEST_F(WatchCamerasTest, ConfigGivesEachCameraItsSettingsAndOutputs) {
                                                            "\n    min_face: 400\n");
   const fs::path out = dir_ / "annotated" / "watch.mp4";
   const auto result = run_command(cli() + " watch --config " + shell_quote(config.string()) + " --out " +
-                                  shell_quote(out.string()));
+                                  shell_quote(out.string()) + " --workers 3");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const auto lines = json_lines(result.output);
   const nlohmann::json* door = line_of(lines, "summary", "door");
@@ -229,6 +229,9 @@ TEST_F(WatchCamerasTest, ConfigGivesEachCameraItsSettingsAndOutputs) {
   for (const std::string camera : {"door", "yard", "far"}) {
     EXPECT_TRUE(fs::exists(dir_ / "annotated" / ("watch." + camera + ".mp4"))) << camera << ": its own --out file";
   }
+  const nlohmann::json* run = line_of(lines, "run_summary");
+  ASSERT_NE(run, nullptr) << result.output;
+  EXPECT_EQ((*run)["inference_places"], 3) << "--workers";
 }
 
 TEST_F(WatchCamerasTest, SigtermStopsEveryCameraCleanly) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
@@ -67,5 +68,27 @@ inline void make_face_clip(const std::filesystem::path& out, const std::vector<s
                                 " -map '[out]' -c:v libx264 -preset veryfast " + shell_quote(out.string()));
   ASSERT_EQ(made.exit_code, 0) << made.output;
 }
+
+// A watch test's own temporary folder, after what every watch test needs: the models, the
+// crops and ffmpeg (skipped without them, failing under CI). MQTT tests check the broker first.
+class WatchInputsTest : public ::testing::Test {
+ protected:
+  explicit WatchInputsTest(std::string name) : name_(std::move(name)) {}
+  void SetUp() override {
+    SIAMFACE_REQUIRE_MODELS();
+    SIAMFACE_REQUIRE_TESTDATA("face-api.js/examples/images/sheldon");
+    SIAMFACE_REQUIRE_FFMPEG();
+    dir_ = std::filesystem::temp_directory_path() / ("siamface_" + name_ + "_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  std::filesystem::path dir_;
+
+ private:
+  std::string name_;
+};
 
 }  // namespace siamface::test
