@@ -268,7 +268,7 @@ int main(int argc, char** argv) {
                 cameras, frames, detect_every, repeats, sysconf(_SC_NPROCESSORS_ONLN));
     std::printf("baseline: one `watch --config` process per camera, all at once; ours: one process, all cameras\n");
     std::printf("%-6s %5s | %9s %9s %6s | %10s %10s | %9s %9s %9s %6s | %5s %7s | %s\n", "video", "faces", "fps/cam", "fps/cam",
-                "ratio", "latency", "latency", "RSS sum", "RSS one", "RSS 1cam", "x1cam", "names", "named", "CPU ms/frame sep, one, decode | one process: wall ms/frame read, detect, embed, wait");
+                "ratio", "latency", "latency", "RSS sum", "RSS one", "RSS 1cam", "x1cam", "names", "named", "fps all cams incl. start sep, one | CPU ms/frame sep, one, decode | one process: wall ms/frame read, detect, embed, wait | one camera alone: ms/frame read, detect, embed");
     std::printf("%-6s %5s | %9s %9s %6s | %10s %10s | %9s %9s %9s %6s | %5s %7s |\n", "", "", "separate", "one proc", "", "sep (ms)",
                 "one (ms)", "separate", "process", "", "", "equal", "");
     for (int height : sizes) {
@@ -291,16 +291,23 @@ int main(int argc, char** argv) {
         const fs::path together = dir / "all.yaml";
         write_file(together, config_text(gallery, detect_every, cams));
 
-        std::vector<double> sep_fps, one_fps, sep_lat, one_lat, sep_rss, one_rss, alone_rss;
+        double alone_read = 0, alone_detect = 0, alone_embed = 0;
+        std::vector<double> sep_all, one_all, sep_fps, one_fps, sep_lat, one_lat, sep_rss, one_rss, alone_rss;
         double read = 0, detect = 0, embed = 0, wait = 0, total_frames = 0, cpu_one = 0, cpu_sep = 0;
         const double decode_ms = decode_cpu_ms_per_frame(cams[0].second);
         bool names_equal = true;
         std::size_t named = 0, expected_names = 0;
         for (int r = 0; r < repeats; ++r) {
           // One camera alone: the memory of one camera.
-          alone_rss.push_back(run_watch(cli, {separate[0]}, dir, "alone").rss_max_mb);
+          const RunFigures lone = run_watch(cli, {separate[0]}, dir, "alone");
+          alone_rss.push_back(lone.rss_max_mb);
+          alone_read += lone.read_ms / frames / repeats;
+          alone_detect += lone.detect_ms / frames / repeats;
+          alone_embed += lone.embed_ms / frames / repeats;
           const RunFigures sep = run_watch(cli, separate, dir, "sep");
           const RunFigures one = run_watch(cli, {together}, dir, "one");
+          sep_all.push_back(static_cast<double>(frames) * cameras / sep.wall_s);
+          one_all.push_back(static_cast<double>(frames) * cameras / one.wall_s);
           sep_fps.push_back(median(sep.fps));
           one_fps.push_back(median(one.fps));
           sep_lat.push_back(median(sep.latency));
@@ -321,11 +328,11 @@ int main(int argc, char** argv) {
           total_frames += frames * cameras;
         }
         const double alone = median(alone_rss);
-        std::printf("%4dp  %5d | %9.1f %9.1f %5.2fx | %10.0f %10.0f | %9.0f %9.0f %9.0f %5.2fx | %5s %3zu/%-3zu | %.1f %.1f %.1f | %.1f %.1f %.1f %.1f\n",
+        std::printf("%4dp  %5d | %9.1f %9.1f %5.2fx | %10.0f %10.0f | %9.0f %9.0f %9.0f %5.2fx | %5s %3zu/%-3zu | %.1f %.1f | %.1f %.1f %.1f | %.1f %.1f %.1f %.1f | %.1f %.1f %.1f\n",
                     height, faces, median(sep_fps), median(one_fps), median(one_fps) / median(sep_fps), median(sep_lat),
                     median(one_lat), median(sep_rss), median(one_rss), alone, median(one_rss) / alone,
-                    names_equal ? "yes" : "NO", named, expected_names, cpu_sep / total_frames, cpu_one / total_frames, decode_ms, read / total_frames, detect / total_frames, embed / total_frames,
-                    wait / total_frames);
+                    names_equal ? "yes" : "NO", named, expected_names, median(sep_all), median(one_all), cpu_sep / total_frames, cpu_one / total_frames, decode_ms, read / total_frames, detect / total_frames, embed / total_frames,
+                    wait / total_frames, alone_read, alone_detect, alone_embed);
         std::fflush(stdout);
       }
     }
