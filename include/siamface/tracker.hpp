@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -133,7 +134,14 @@ class FaceTracker {
 // queue only after its callers have returned.
 class EmbeddingQueue {
  public:
-  EmbeddingQueue(const Engine& engine, const ChipOptions& chip, std::size_t max_faces = 16);
+  // Run on a caller's thread just before it waits for its embeddings and just after: a caller
+  // that holds a share of the cores (watch's gate) gives it back meanwhile, so that other
+  // callers can reach the queue and join the batch.
+  struct WaitHooks {
+    std::function<void()> before_wait;
+    std::function<void()> after_wait;
+  };
+  EmbeddingQueue(const Engine& engine, const ChipOptions& chip, std::size_t max_faces = 16, WaitHooks hooks = {});
   ~EmbeddingQueue();
   EmbeddingQueue(const EmbeddingQueue&) = delete;
   EmbeddingQueue& operator=(const EmbeddingQueue&) = delete;

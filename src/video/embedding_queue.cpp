@@ -30,6 +30,7 @@ struct EmbeddingQueue::Impl {
   Engine engine;
   ChipOptions chip;
   std::size_t max_faces;
+  WaitHooks hooks;
   mutable std::mutex mutex;
   std::condition_variable work;  // the worker: requests are waiting, or stop
   std::condition_variable done;  // the callers: a batch finished
@@ -38,7 +39,8 @@ struct EmbeddingQueue::Impl {
   Stats stats;
   std::thread worker;
 
-  Impl(const Engine& e, const ChipOptions& c, std::size_t m) : engine(e), chip(c), max_faces(std::max<std::size_t>(1, m)) {}
+  Impl(const Engine& e, const ChipOptions& c, std::size_t m, WaitHooks h)
+      : engine(e), chip(c), max_faces(std::max<std::size_t>(1, m)), hooks(std::move(h)) {}
 
   // Everything waiting, up to max_faces faces (a larger single request goes alone).
   std::vector<Request*> take_batch() {
@@ -103,8 +105,8 @@ struct EmbeddingQueue::Impl {
   }
 };
 
-EmbeddingQueue::EmbeddingQueue(const Engine& engine, const ChipOptions& chip, std::size_t max_faces)
-    : impl_(std::make_unique<Impl>(engine, chip, max_faces)) {
+EmbeddingQueue::EmbeddingQueue(const Engine& engine, const ChipOptions& chip, std::size_t max_faces, WaitHooks hooks)
+    : impl_(std::make_unique<Impl>(engine, chip, max_faces, std::move(hooks))) {
   impl_->worker = std::thread([this] { impl_->loop(); });
 }
 
@@ -122,11 +124,23 @@ std::vector<Embedding> EmbeddingQueue::embed(const Image& image, const std::vect
   Impl::Request request;
   request.image = &image;
   request.faces = &faces;
-  std::unique_lock lock(impl_->mutex);
-  if (impl_->stopping) throw Error(ErrorCode::kInternal, "embedding queue: stopped");
-  impl_->waiting.push_back(&request);
+  {
+    const std::lock_guard lock(impl_->mutex);
+    if (impl_->stopping) throw Error(ErrorCode::kInternal, "embedding queue: stopped");
+    impl_->waiting.push_back(&request);
+  }
   impl_->work.notify_one();
-  impl_->done.wait(lock, [&] { return request.done; });
+  if (impl_->hooks.before_wait) {
+    try {
+      impl_->hooks.before_wait();
+    } catch (...) {  // the request is queued: it must be waited for whatever the hook did
+    }
+  }
+  {
+    std::unique_lock lock(impl_->mutex);
+    impl_->done.wait(lock, [&] { return request.done; });
+  }
+  if (impl_->hooks.after_wait) impl_->hooks.after_wait();
   if (request.error) std::rethrow_exception(request.error);
   return std::move(request.out);
 }

@@ -4,6 +4,7 @@
 // queue names as one without.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -84,7 +85,9 @@ TEST_F(EmbeddingQueueTest, EmbedManyGivesEachFaceItsOwnEmbedding) {
 }
 
 TEST_F(EmbeddingQueueTest, CallersOnManyThreadsGetTheirOwnEmbeddings) {
-  EmbeddingQueue queue(*engine_, ChipOptions{});
+  std::atomic<int> released{0}, retaken{0};
+  EmbeddingQueue queue(*engine_, ChipOptions{}, 16,
+                       {[&] { ++released; }, [&] { ++retaken; }});  // each waiting caller, on its thread
   constexpr int kThreads = 4;
   constexpr int kRounds = 2;
   std::vector<std::vector<Embedding>> got(kThreads);
@@ -105,6 +108,8 @@ TEST_F(EmbeddingQueueTest, CallersOnManyThreadsGetTheirOwnEmbeddings) {
   EXPECT_EQ(stats.faces, kThreads * kRounds);
   EXPECT_LE(stats.calls, stats.requests);
   EXPECT_GT(stats.calls, 0);
+  EXPECT_EQ(released.load(), kThreads * kRounds) << "every wait gives the caller's place back";
+  EXPECT_EQ(retaken.load(), kThreads * kRounds);
   EXPECT_TRUE(queue.embed(images_[0], {}).empty()) << "no faces, no call";
 }
 

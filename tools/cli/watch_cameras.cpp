@@ -170,8 +170,10 @@ int run_cameras(const WatchArgs& run_args, const std::vector<CameraSpec>& camera
   server::InferenceGate gate(places, static_cast<int>(cameras.size()));
   TrackerOptions tracker_options = base_options;
   if (cameras.size() > 1) {
-    tracker_options.embedding_queue =
-        std::make_shared<EmbeddingQueue>(recognition.engine, tracker_options.identify.pipeline.chip);
+    // A camera waiting for its embeddings gives its place back, so that others reach the queue.
+    tracker_options.embedding_queue = std::make_shared<EmbeddingQueue>(
+        recognition.engine, tracker_options.identify.pipeline.chip, 16,
+        EmbeddingQueue::WaitHooks{release_inference_place, retake_inference_place});
   }
   if (mqtt && ha_discovery) {
     std::vector<std::string> names;

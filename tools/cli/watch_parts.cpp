@@ -273,6 +273,24 @@ void EventSink::keep_track(const TrackEvent& event, nlohmann::json& line) {
 
 namespace {
 
+// The gate and the place the camera on this thread holds while it tracks a frame.
+thread_local server::InferenceGate* current_gate = nullptr;
+thread_local std::optional<server::InferenceGate::Slot>* current_place = nullptr;
+constexpr auto kNoLimit = std::chrono::hours(24 * 365);  // the line holds one frame per camera
+
+}  // namespace
+
+void release_inference_place() {
+  if (current_place != nullptr) current_place->reset();
+}
+
+void retake_inference_place() {
+  if (current_place == nullptr || current_gate == nullptr) return;
+  if (auto place = current_gate->enter(kNoLimit)) current_place->emplace(std::move(*place));
+}
+
+namespace {
+
 // The status line on a terminal, at most twice a second.
 class StatusLine {
  public:
@@ -318,9 +336,17 @@ LoopStats run_frames(VideoSource& source, FaceTracker& tracker, EventSink& sink,
     std::vector<TrackedFace> faces;
     if (gate != nullptr) {
       start = Clock::now();
-      const auto slot = gate->enter(std::chrono::hours(24 * 365));  // the line holds one frame per camera
+      std::optional<server::InferenceGate::Slot> place = gate->enter(kNoLimit);
       stats.wait_ms += ms_since(start);
-      faces = tracker.process(image, frame.index, frame.timestamp_s, events);
+      current_gate = gate;
+      current_place = &place;
+      try {
+        faces = tracker.process(image, frame.index, frame.timestamp_s, events);
+      } catch (...) {
+        current_place = nullptr;
+        throw;
+      }
+      current_place = nullptr;
     } else {
       faces = tracker.process(image, frame.index, frame.timestamp_s, events);
     }

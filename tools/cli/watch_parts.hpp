@@ -136,6 +136,11 @@ struct LoopStats {
 LoopStats run_frames(VideoSource& source, FaceTracker& tracker, EventSink& sink, FrameOutputs& outputs,
                      const tools::StopSignal& stop_signal, bool terminal, server::InferenceGate* gate = nullptr);
 
+// Around a camera's wait for its embeddings (EmbeddingQueue::WaitHooks): the calling camera
+// thread gives its place at run_frames' gate back, then takes one again.
+void release_inference_place();
+void retake_inference_place();
+
 // The summary line's fields (one camera's).
 nlohmann::json summary_json(const WatchArgs& args, const LoopStats& loop, const TrackerStats& stats,
                             const EventSink& sink, const VideoSource& source, const FrameOutputs& outputs,
