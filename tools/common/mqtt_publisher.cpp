@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <thread>
 #include <utility>
@@ -166,7 +167,11 @@ MqttSettings parse_mqtt_url(const std::string& url, const std::string& option) {
   if (s.client_id.empty()) {
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
-    s.client_id = "siamface-" + std::string(host) + "-" + std::to_string(::getpid());
+    // A random part too: containers on the host's network share the host name and run as PID 1,
+    // and a broker drops the older of two connections with one id.
+    char random_part[9] = {};
+    std::snprintf(random_part, sizeof random_part, "%08x", static_cast<unsigned>(std::random_device{}()));
+    s.client_id = "siamface-" + std::string(host) + "-" + std::to_string(::getpid()) + "-" + random_part;
   }
   return s;
 }

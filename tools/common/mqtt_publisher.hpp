@@ -25,7 +25,7 @@ struct MqttSettings {
   std::string prefix = "siamface";             // the URL's path; topics start with it
   double presence_hold_s = 30.0;               // ?presence_s=: absent this long after last seen
   std::string discovery_prefix = "homeassistant";  // ?discovery=: Home Assistant's; "off" disables
-  std::string client_id;                       // ?client_id=: default siamface-HOST-PID
+  std::string client_id;                       // ?client_id=: default siamface-HOST-PID-RANDOM
 };
 
 // mqtt[s]://[user[:password]@]host[:port][/prefix][?presence_s=N&discovery=P&client_id=C].
