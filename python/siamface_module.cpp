@@ -150,6 +150,9 @@ float checked_threshold(std::optional<float> requested, float own, bool allow_lo
 PYBIND11_MODULE(_siamface, m) {
   m.doc() = "siamface native module; use the `siamface` package (docs/python.md)";
   m.attr("__version__") = SIAMFACE_VERSION;
+  // The pybind11 this module was built with: before 2.12 it reads NumPy 2's arrays wrongly,
+  // without an error (siamface/__init__.py refuses that pair at import).
+  m.attr("_pybind11_version") = py::make_tuple(PYBIND11_VERSION_MAJOR, PYBIND11_VERSION_MINOR);
   siamface::python::bind_errors(m);
   siamface::python::bind_types(m);
   siamface::python::bind_functions(m);

@@ -18,7 +18,23 @@ follows one video (calls from several threads are serialised).
 
 import threading
 
+import numpy
+
 from . import _siamface
+
+
+def _check_numpy_abi(numpy_version, pybind11_version):
+    """Refuses NumPy 2 under a module built with pybind11 < 2.12 (Debian 12 ships 2.10): that
+    pybind11 reads NumPy 2's arrays wrongly without an error, which gave wrong encodings."""
+    major = int(str(numpy_version).split(".")[0])
+    if major >= 2 and tuple(pybind11_version) < (2, 12):
+        raise ImportError(
+            "siamface was built with pybind11 %d.%d, which cannot read NumPy %s arrays correctly; "
+            "install NumPy 1.x in this environment (pip install 'numpy<2'), or rebuild siamface "
+            "with pybind11 >= 2.12" % (pybind11_version[0], pybind11_version[1], numpy_version))
+
+
+_check_numpy_abi(numpy.__version__, _siamface._pybind11_version)
 from ._siamface import (  # noqa: F401  (the public API)
     Box,
     ExpressionEstimate,

@@ -86,3 +86,15 @@ def test_the_missing_models_folder_is_named(siamface, tmp_path):
     with pytest.raises(siamface.Error) as raised:
         siamface.Engine(str(tmp_path / "no-models"))
     assert raised.value.kind == "model_missing" and str(tmp_path / "no-models") in str(raised.value)
+
+
+def test_numpy_2_under_an_old_pybind11_is_refused_at_import(siamface):
+    """pybind11 < 2.12 reads NumPy 2 arrays wrongly without an error (wrong encodings, measured):
+    the package refuses that pair with a message naming the fix."""
+    from siamface import _check_numpy_abi
+    with pytest.raises(ImportError, match=r"numpy<2"):
+        _check_numpy_abi("2.4.6", (2, 10))
+    _check_numpy_abi("2.4.6", (2, 12))
+    _check_numpy_abi("1.26.4", (2, 10))
+    built_with = siamface._siamface._pybind11_version
+    assert len(built_with) == 2 and built_with >= (2, 6)
