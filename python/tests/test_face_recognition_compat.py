@@ -10,7 +10,8 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import missing, testdata_dir
+from conftest import missing
+from conftest import testdata_dir as shared_testdata_dir
 
 LARGE_KEYS = {"chin": 17, "left_eyebrow": 5, "right_eyebrow": 5, "nose_bridge": 4, "nose_tip": 5,
               "left_eye": 6, "right_eye": 6, "top_lip": 12, "bottom_lip": 12}
@@ -289,7 +290,7 @@ def test_crop_faces_workflow(fr, siamface, images, tmp_path):
 def lfw_dev_split(tmp_path):
     """LFW dev identities: the first 7 trained on 2 photos each (TRAIN/<name>/); TEST holds their
     other photos and every photo of the 3 others (strangers). Returns TRAIN, TEST, {photo: truth}."""
-    lfw = testdata_dir() / "lfw_dev" / "lfw-deepfunneled"
+    lfw = shared_testdata_dir() / "lfw_dev" / "lfw-deepfunneled"
     if not lfw.is_dir():
         missing("LFW dev photos not found at %s (set SIAMFACE_TESTDATA)" % lfw)
     people = sorted(p.name for p in lfw.iterdir() if p.is_dir())
