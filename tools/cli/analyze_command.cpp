@@ -59,10 +59,7 @@ int run_analyze(const AnalyzeArgs& args) {
       labels.push_back(label_of(face));
     }
     if (args.annotate_dir.empty()) return;
-    draw_faces(image, labels);
-    const std::string out = annotated.take(file);
-    save_image(image, out);
-    line["annotated"] = out;
+    line["annotated"] = annotated.save(file, image, labels);
   });
 }
 

@@ -255,6 +255,13 @@ std::string AnnotatedPaths::take(const std::string& input) {
   return out.string();
 }
 
+std::string AnnotatedPaths::save(const std::string& input, Image& image, const std::vector<FaceLabel>& labels) {
+  draw_faces(image, labels);
+  const std::string out = take(input);
+  save_image(image, out);
+  return out;
+}
+
 }  // namespace siamface::cli
 
 #include "parallel_map.hpp"

@@ -18,6 +18,7 @@
 #include "siamface/errors.hpp"
 #include "siamface/image.hpp"
 #include "siamface/identify.hpp"
+#include "siamface/render.hpp"
 
 namespace siamface::cli {
 
@@ -117,6 +118,8 @@ class AnnotatedPaths {
  public:
   AnnotatedPaths(const std::vector<std::string>& files, const std::string& out_dir);
   std::string take(const std::string& input);
+  // Draws `labels` on `image`, saves it where take() says, and returns that path.
+  std::string save(const std::string& input, Image& image, const std::vector<FaceLabel>& labels);
 
  private:
   std::mutex mutex_;

@@ -49,10 +49,7 @@ int run_detect(const DetectArgs& args) {
       std::snprintf(score, sizeof score, "%.2f", face.score);
       labels.push_back({face.box, "face", score, kDetectionColor, &face.landmarks});
     }
-    draw_faces(image, labels);
-    const std::string out = annotated.take(file);
-    save_image(image, out);
-    line["annotated"] = out;
+    line["annotated"] = annotated.save(file, image, labels);
   });
 }
 

@@ -111,12 +111,7 @@ int run_identify(const IdentifyArgs& args) {
                            : FaceLabel{face.face.box, kUnknownPerson, unknown_reason_in_words(face.decision),
                                        kUnknownColor, nullptr});
     }
-    if (!args.annotate_dir.empty()) {
-      draw_faces(image, labels);
-      const std::string out = annotated.take(file);
-      save_image(image, out);
-      line["annotated"] = out;
-    }
+    if (!args.annotate_dir.empty()) line["annotated"] = annotated.save(file, image, labels);
   };
   if (!args.csv) return for_each_image(files, args.jobs, describe);
 
