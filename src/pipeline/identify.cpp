@@ -154,9 +154,12 @@ std::vector<IdentifiedFace> identify_image(const Engine& engine, const Gallery& 
   analyze.attributes.liveness = true;
   analyze.pipeline = options.pipeline;
   analyze.liveness_threshold = options.liveness.threshold;
+  std::vector<Face> detected;
+  detected.reserve(faces.size());
+  for (const FaceEmbedding& face : faces) detected.push_back(face.face);
   std::vector<std::optional<LivenessEstimate>> liveness;
   liveness.reserve(faces.size());
-  for (const FaceEmbedding& face : faces) liveness.push_back(analyze_face(engine, image, face.face, analyze).liveness);
+  for (const FaceAnalysis& analysis : analyze_faces(engine, image, detected, analyze)) liveness.push_back(analysis.liveness);
   return identify_faces(gallery, engine.model_info(), faces, liveness, options);
 }
 
